@@ -1,0 +1,55 @@
+"""The ``cmo`` command. Each domain registers its own commands from its ``cli.py``.
+
+Domain CLI modules import their heavy dependencies (Ibis, Spark, Django) inside the command
+functions, so ``cmo --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+from cmo import __version__
+
+app = typer.Typer(
+    name="cmo",
+    help="cmo: quality, safety and medical-staff analytics for the Chief Medical Officer's office.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+
+# Modules that expose ``register(app)``; one per domain (ARCHITECTURE.md §3).
+DOMAINS = (
+    "cmo.fhir.cli",
+    "cmo.demo.cli",
+    "cmo.measures.cli",
+    "cmo.stats.cli",
+    "cmo.web.cli",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"cmo {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version."
+    ),
+) -> None:
+    """cmo: quality, safety and medical-staff analytics for the Chief Medical Officer's office."""
+
+
+for _module in DOMAINS:
+    try:
+        _mod = importlib.import_module(_module)
+    except ModuleNotFoundError as exc:  # a domain not built yet
+        if exc.name != _module:
+            raise
+        continue
+    _mod.register(app)

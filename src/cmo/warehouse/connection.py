@@ -1,0 +1,207 @@
+"""Connection factory and atomic table writes for the analytics warehouse."""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import ibis
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+    import pyarrow as pa
+
+Engine = Literal["duckdb", "spark"]
+ENGINES: tuple[str, ...] = ("duckdb", "spark")
+DEFAULT_WAREHOUSE = Path("cmo-data") / "warehouse.duckdb"
+DEFAULT_SPARK_WAREHOUSE = Path("cmo-data") / "spark-warehouse"
+LAYERS = ("fhir", "core", "quality", "stats")
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def table_name(layer: str, name: str) -> str:
+    """``table_name("fhir", "patient") == "fhir__patient"``; rejects unknown layers and bad names."""
+    if layer not in LAYERS:
+        raise ValueError(f"unknown warehouse layer {layer!r}; expected one of {LAYERS}")
+    if not _NAME.match(name) or "__" in name:
+        raise ValueError(f"bad table name {name!r}: use snake_case without a double underscore")
+    return f"{layer}__{name}"
+
+
+def default_path(engine: Engine) -> Path:
+    """Where the warehouse lives when neither --warehouse nor CMO_WAREHOUSE says otherwise."""
+    env = os.environ.get("CMO_WAREHOUSE")
+    if env:
+        return Path(env)
+    return DEFAULT_WAREHOUSE if engine == "duckdb" else DEFAULT_SPARK_WAREHOUSE
+
+
+@dataclass
+class Warehouse:
+    """An open warehouse: the Ibis backend plus the engine-specific pieces Ibis does not cover."""
+
+    engine: Engine
+    con: Any  # ibis.backends.duckdb.Backend | ibis.backends.pyspark.Backend
+    path: Path | None = None
+    spark: Any = None  # the SparkSession when engine == "spark"
+    _closed: bool = field(default=False, repr=False)
+
+    # -- reading -------------------------------------------------------------------------
+    def table(self, name: str) -> ir.Table:
+        return self.con.table(name)
+
+    def exists(self, name: str) -> bool:
+        return name in self.list_tables()
+
+    def list_tables(self, layer: str | None = None) -> list[str]:
+        # Staging tables and Ibis' in-memory views are implementation details, never results.
+        names = [n for n in self.con.list_tables() if not n.startswith(("_staging__", "ibis_"))]
+        if layer:
+            names = [n for n in names if n.startswith(f"{layer}__")]
+        return sorted(names)
+
+    def count(self, name: str) -> int:
+        return int(self.table(name).count().execute())
+
+    # -- writing -------------------------------------------------------------------------
+    def write(
+        self,
+        name: str,
+        obj: ir.Table | pa.Table | Any,
+        mode: Literal["replace", "append"] = "replace",
+    ) -> None:
+        """Write ``obj`` (an Ibis expression, a pyarrow Table or a pandas DataFrame) atomically.
+
+        ``replace`` swaps the whole table; ``append`` adds rows. Either happens completely or not
+        at all: the rows are first materialised under a staging name, then swapped in.
+        """
+        staging = f"_staging__{name}__{uuid.uuid4().hex[:8]}"
+        self.con.create_table(staging, obj)
+        try:
+            self._swap(staging, name, mode)
+        finally:
+            self.con.drop_table(staging, force=True)
+
+    def _swap(self, staging: str, name: str, mode: str) -> None:
+        q = self.quote
+        if self.engine == "duckdb":
+            with self.transaction() as cur:
+                if mode == "append" and self.exists(name):
+                    cur.execute(f"INSERT INTO {q(name)} BY NAME SELECT * FROM {q(staging)}")
+                else:
+                    cur.execute(f"DROP TABLE IF EXISTS {q(name)}")
+                    cur.execute(f"ALTER TABLE {q(staging)} RENAME TO {q(name)}")
+            return
+        # Spark's catalog has no multi-statement transactions: the rename is the atomic step
+        # (a directory rename in the local warehouse); a failure before it keeps the old table.
+        spark = self.spark
+        if mode == "append" and self.exists(name):
+            spark.sql(f"INSERT INTO {q(name)} SELECT * FROM {q(staging)}")
+            return
+        backup = f"_staging__old__{name}__{uuid.uuid4().hex[:8]}"
+        had_old = self.exists(name)
+        if had_old:
+            spark.sql(f"ALTER TABLE {q(name)} RENAME TO {q(backup)}")
+        spark.sql(f"ALTER TABLE {q(staging)} RENAME TO {q(name)}")
+        if had_old:
+            spark.sql(f"DROP TABLE IF EXISTS {q(backup)}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        """A DuckDB transaction on the raw connection: everything inside commits or nothing does."""
+        if self.engine != "duckdb":
+            raise NotImplementedError("multi-statement transactions exist on DuckDB only")
+        raw = self.con.con
+        raw.execute("BEGIN TRANSACTION")
+        try:
+            yield raw
+        except BaseException:
+            raw.execute("ROLLBACK")
+            raise
+        raw.execute("COMMIT")
+
+    def drop(self, name: str) -> None:
+        self.con.drop_table(name, force=True)
+
+    def quote(self, name: str) -> str:
+        """Quote an identifier for this engine's SQL dialect."""
+        if self.engine == "spark":
+            return "`" + name.replace("`", "``") + "`"
+        return '"' + name.replace('"', '""') + '"'
+
+    def sql(self, query: str) -> Any:
+        """Run engine SQL (for the few statements Ibis cannot express); returns the raw result."""
+        if self.engine == "duckdb":
+            return self.con.con.execute(query)
+        return self.spark.sql(query)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self.engine == "duckdb":
+            self.con.disconnect()
+
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def connect(
+    path: str | Path | None = None,
+    engine: Engine = "duckdb",
+    spark_master: str | None = None,
+    spark_remote: str | None = None,
+    read_only: bool = False,
+) -> Warehouse:
+    """Open the warehouse.
+
+    DuckDB: ``path`` is the database file (default ``$CMO_WAREHOUSE`` or
+    ``./cmo-data/warehouse.duckdb``). Spark: ``path`` is the warehouse directory; the session is
+    local (``local[*]``) unless ``spark_master`` (a cluster URL) or ``spark_remote``
+    (``sc://host:port``, Spark Connect) is given.
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; expected one of {ENGINES}")
+    where = Path(path) if path is not None else default_path(engine)
+    if engine == "duckdb":
+        if str(where) != ":memory:":
+            where.parent.mkdir(parents=True, exist_ok=True)
+        con = ibis.duckdb.connect(str(where), read_only=read_only)
+        return Warehouse(engine="duckdb", con=con, path=where)
+    spark = spark_session(where, master=spark_master, remote=spark_remote)
+    con = ibis.pyspark.connect(spark)
+    return Warehouse(engine="spark", con=con, path=where, spark=spark)
+
+
+def spark_session(warehouse_dir: Path, master: str | None = None, remote: str | None = None) -> Any:
+    """A SparkSession tuned for one machine unless a cluster is named.
+
+    UTC session time zone so timestamps match DuckDB's; few shuffle partitions because the
+    default 200 costs seconds per stage on small data.
+    """
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.appName("cmo")
+    if remote:
+        builder = builder.remote(remote)
+    else:
+        warehouse_dir.mkdir(parents=True, exist_ok=True)
+        builder = (
+            builder.master(master or os.environ.get("CMO_SPARK_MASTER", "local[2]"))
+            .config("spark.sql.warehouse.dir", str(warehouse_dir.resolve()))
+            .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={warehouse_dir.resolve()}")
+            .config("spark.sql.shuffle.partitions", os.environ.get("CMO_SPARK_PARTITIONS", "4"))
+            .config("spark.ui.enabled", "false")
+            .config("spark.driver.memory", os.environ.get("CMO_SPARK_MEMORY", "4g"))
+        )
+    builder = builder.config("spark.sql.session.timeZone", "UTC")
+    return builder.getOrCreate()
