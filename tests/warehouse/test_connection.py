@@ -1,0 +1,78 @@
+"""The warehouse factory: naming, atomic replace/append, and a failed write leaving the old table."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from cmo.warehouse import connect, table_name
+
+
+def test_table_name_layers_and_validation() -> None:
+    assert table_name("fhir", "patient") == "fhir__patient"
+    assert table_name("quality", "measure_result") == "quality__measure_result"
+    with pytest.raises(ValueError, match="unknown warehouse layer"):
+        table_name("raw", "patient")
+    with pytest.raises(ValueError, match="bad table name"):
+        table_name("fhir", "Patient")
+    with pytest.raises(ValueError, match="bad table name"):
+        table_name("fhir", "a__b")
+
+
+def test_replace_and_append(warehouse) -> None:
+    warehouse.write("fhir__x", pa.table({"a": [1, 2]}))
+    warehouse.write("fhir__x", pa.table({"a": [3]}), mode="append")
+    assert sorted(warehouse.table("fhir__x").to_pyarrow()["a"].to_pylist()) == [1, 2, 3]
+    warehouse.write("fhir__x", pa.table({"a": [9]}))
+    assert warehouse.table("fhir__x").to_pyarrow()["a"].to_pylist() == [9]
+    assert warehouse.list_tables() == ["fhir__x"]
+    assert warehouse.list_tables("core") == []
+
+
+def test_failed_write_keeps_previous_table(warehouse) -> None:
+    warehouse.write("core__t", pa.table({"a": [1, 2]}))
+    t = warehouse.table("core__t")
+    bad = t.mutate(c=(t.a.cast("string") + "x").cast("int64"))  # "1x" fails when executed
+    with pytest.raises(Exception):  # noqa: B017 - the engine's own conversion error
+        warehouse.write("core__t", bad)
+    assert warehouse.table("core__t").to_pyarrow()["a"].to_pylist() == [1, 2]
+    assert warehouse.list_tables() == ["core__t"]
+
+
+def test_kill_during_swap_transaction_rolls_back(tmp_path: Path) -> None:
+    """A process killed inside the swap transaction leaves the old table (DuckDB WAL recovery)."""
+    db = tmp_path / "w.duckdb"
+    wh = connect(db)
+    wh.write("core__t", pa.table({"a": [1, 2]}))
+    wh.close()
+    script = textwrap.dedent(
+        f"""
+        import os, signal
+        from cmo.warehouse import connect
+        wh = connect({str(db)!r})
+        with wh.transaction() as cur:
+            cur.execute('DROP TABLE "core__t"')
+            cur.execute('CREATE TABLE "core__t" AS SELECT 99 AS a')
+            os.kill(os.getpid(), signal.SIGKILL)
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", script], check=False)
+    assert proc.returncode == -9
+    wh = connect(db)
+    assert wh.table("core__t").to_pyarrow()["a"].to_pylist() == [1, 2]
+    wh.close()
+
+
+@pytest.mark.spark
+def test_spark_replace_and_append(spark_warehouse) -> None:
+    wh = spark_warehouse
+    wh.write("fhir__sx", pa.table({"a": [1, 2]}))
+    wh.write("fhir__sx", pa.table({"a": [5]}))
+    wh.write("fhir__sx", pa.table({"a": [6]}), mode="append")
+    assert sorted(wh.table("fhir__sx").to_pyarrow()["a"].to_pylist()) == [5, 6]
+    assert "fhir__sx" in wh.list_tables("fhir")
