@@ -14,7 +14,8 @@ Sources:
 - LACE Charlson weights: van Walraven C, et al. CMAJ 2010;182:551-7 (Table 2).
 - Elixhauser weights: van Walraven C, et al. Med Care 2009;47:626-33.
 - Planned readmissions and HWR exclusions: see ``value_sets.csv`` (CMS PRA v4.0, HWR measure).
-- MS-DRG relative weights and geometric mean LOS: CMS IPPS Final Rule Table 5 (``msdrg_table5.csv``).
+- MS-DRG relative weights and geometric mean LOS: CMS IPPS FY2026 Final Rule Table 5
+  (``msdrg_table5_fy2026.txt``).
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ def categories(index: Index) -> tuple[str, ...]:
 
 @cache
 def weights(scheme: str) -> dict[str, float]:
-    """Category weights: ``charlson1987``, ``quan2011``, ``lace`` (Charlson) or ``van_walraven2009``."""
+    """Category weights: ``charlson1987``, ``quan2011``, ``lace`` or ``van_walraven2009``."""
     filename = "elixhauser_weights.csv" if scheme == "van_walraven2009" else "charlson_weights.csv"
     rows = _rows(filename)
     if scheme not in rows[0]:

@@ -1,0 +1,154 @@
+"""Read API over the ``quality__*`` tables: the web app's only door to measure results.
+
+Every function takes an open :class:`cmo.warehouse.Warehouse` (read-only is enough) and returns
+plain Python values (``list[dict]`` with ``str``/``int``/``float``/``bool``/``date``/``None``),
+so callers never touch Ibis. A missing table (no build yet) gives an empty answer, not an error.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cmo.warehouse import Warehouse
+
+LEVEL_COLUMN = {
+    "site": "site_id",
+    "department": "department_id",
+    "unit": "unit_id",
+    "practitioner": "practitioner_id",
+}
+PERIOD_MONTHS = {"month": 1, "quarter": 3, "year": 12}
+
+
+def _records(expr: Any) -> list[dict[str, Any]]:
+    rows = expr.to_pyarrow().to_pylist()
+    for row in rows:
+        for key, value in row.items():
+            if isinstance(value, float) and math.isnan(value):
+                row[key] = None
+    return rows
+
+
+def list_measures(wh: Warehouse) -> list[dict[str, Any]]:
+    """Every measure's spec (``quality__measure``), ordered by id."""
+    if not wh.exists("quality__measure"):
+        return []
+    return _records(wh.table("quality__measure").order_by("measure_id"))
+
+
+def results(
+    wh: Warehouse,
+    measure_id: str,
+    *,
+    period_type: str = "month",
+    level: str = "system",
+    unit_id: str | None = None,
+    site_id: str | None = None,
+) -> list[dict[str, Any]]:
+    """Aggregates of one measure at one level, ordered by period then unit.
+
+    ``unit_id`` picks one unit of the level; ``site_id`` keeps units of that site (for the site
+    level, the site itself; practitioners belong to the site of most of their stays).
+    """
+    if not wh.exists("quality__measure_result"):
+        return []
+    t = wh.table("quality__measure_result")
+    t = t.filter((t.measure_id == measure_id) & (t.period_type == period_type) & (t.level == level))
+    if unit_id is not None:
+        t = t.filter(t.unit_id == unit_id)
+    if site_id is not None and level != "system":
+        t = t.filter(t.site_id == site_id)
+    return _records(t.order_by(["period_start", "unit_id"]))
+
+
+def long_rows(
+    wh: Warehouse,
+    measure_id: str,
+    *,
+    period_type: str | None = None,
+    period_start: date | None = None,
+    level: str | None = None,
+    unit_id: str | None = None,
+    limit: int = 500,
+) -> list[dict[str, Any]]:
+    """Patient-level rows behind a result (population members, excluded ones included).
+
+    ``period_start`` with ``period_type`` (default month) limits to that period's discharges;
+    ``level`` + ``unit_id`` to one site/department/unit/practitioner.
+    """
+    import ibis
+
+    if not wh.exists("quality__measure_long"):
+        return []
+    t = wh.table("quality__measure_long")
+    t = t.filter((t.measure_id == measure_id) & t.in_population)
+    if period_start is not None:
+        months = PERIOD_MONTHS[period_type or "month"]
+        start = ibis.literal(period_start, type="date")
+        end = ibis.literal(_add_months(period_start, months), type="date")
+        t = t.filter((t.period_month >= start) & (t.period_month < end))
+    if level and level != "system" and unit_id is not None:
+        t = t.filter(t[LEVEL_COLUMN[level]] == unit_id)
+    return _records(t.order_by(["discharge_date", "stay_id"]).limit(limit))
+
+
+def _add_months(d: date, months: int) -> date:
+    total = d.year * 12 + d.month - 1 + months
+    return date(total // 12, total % 12 + 1, 1)
+
+
+def signals(wh: Warehouse, *, site_id: str | None = None) -> list[dict[str, Any]]:
+    """Control-chart, funnel and CUSUM signals, newest first."""
+    if not wh.exists("quality__signal"):
+        return []
+    t = wh.table("quality__signal")
+    if site_id is not None:
+        t = t.filter((t.site_id == site_id) | (t.level == "system"))
+    return _records(t.order_by([t.period_start.desc(), "measure_id", "level", "unit_id"]))
+
+
+def model_card(wh: Warehouse, measure_id: str) -> dict[str, Any] | None:
+    """The latest model card of a risk-adjusted measure, or None."""
+    if not wh.exists("quality__model_card"):
+        return None
+    t = wh.table("quality__model_card")
+    rows = _records(t.filter(t.measure_id == measure_id).order_by(t.built_at.desc()).limit(1))
+    if not rows:
+        return None
+    card: dict[str, Any] = json.loads(rows[0]["card_json"])
+    card.setdefault("measure_id", measure_id)
+    card.setdefault("built_at", rows[0]["built_at"])
+    return card
+
+
+def data_status(wh: Warehouse) -> dict[str, Any]:
+    """What is in the warehouse: ingest runs, rows per table, quarantine, build steps."""
+    tables = wh.list_tables()
+    counts = {name: wh.count(name) for name in tables}
+    status: dict[str, Any] = {
+        "tables": counts,
+        "ingest_runs": [],
+        "quarantined": counts.get("fhir__quarantine", 0),
+        "build_steps": [],
+        "last_build": None,
+    }
+    if "fhir__ingest_run" in tables:
+        status["ingest_runs"] = _records(wh.table("fhir__ingest_run"))
+    if "quality__build_run" in tables:
+        runs = wh.table("quality__build_run")
+        latest = runs.filter(runs.started == runs.started.max())
+        steps = _records(latest.order_by("step_order"))
+        status["build_steps"] = steps
+        if steps:
+            status["last_build"] = {
+                "run_id": steps[0]["run_id"],
+                "started": steps[0]["started"],
+                "finished": steps[0]["finished"],
+                "as_of": steps[0]["as_of"],
+                "seconds": sum(s["seconds"] for s in steps),
+            }
+    return status
