@@ -1,0 +1,291 @@
+"""The DuckDB ingest: DuckDB parses, checks and flattens; Python only orchestrates.
+
+Per file, one scan: the lines are read as text with their line numbers (``read_csv`` with one
+VARCHAR column and a delimiter that cannot occur in valid JSON), parsed with the resource's
+explicit struct (``json_transform``), shape-checked (``json_type`` over the checked paths) and
+appended to a per-type staging table. Lines of another known type are parsed in a second scan
+with their own struct. At the end each type is de-duplicated (latest meta.lastUpdated, then the
+later file, then the later line), merged by id into the warehouse tables, and the child tables
+follow their parent's winning version. All of it runs in one transaction: a failure or a kill
+leaves the warehouse as it was.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from cmo.fhir import sql as fsql
+from cmo.fhir.schema import (
+    BOOLEAN,
+    BY_TYPE,
+    DECIMAL,
+    INTEGER,
+    STRING,
+    Resource,
+    shape_checks,
+)
+from cmo.fhir.sources import Source
+
+D = fsql.DUCKDB
+TEXT_CHARS = 500  # the quarantine keeps the first 500 characters of a bad line
+
+_DUCK_SCALAR = {STRING: "VARCHAR", DECIMAL: "DOUBLE", INTEGER: "BIGINT", BOOLEAN: "BOOLEAN"}
+_JSON_TYPES = {
+    "object": ("OBJECT",),
+    "array": ("ARRAY",),
+    STRING: ("VARCHAR",),
+    DECIMAL: ("BIGINT", "UBIGINT", "DOUBLE"),
+    INTEGER: ("BIGINT", "UBIGINT"),
+    BOOLEAN: ("BOOLEAN",),
+}
+# For lines whose type has no schema: enough to classify and count them.
+GENERIC_TREE: dict[str, Any] = {"resourceType": STRING, "id": STRING}
+
+QUARANTINE = "fhir__quarantine"
+RUN_LOG = "fhir__ingest_run"
+QUARANTINE_COLS = [
+    ("run_id", "string"),
+    ("file", "string"),
+    ("line", "bigint"),
+    ("resource_type", "string"),
+    ("reason", "string"),
+    ("text", "string"),
+]
+RUN_LOG_COLS = [
+    ("run_id", "string"),
+    ("started", "timestamp"),
+    ("finished", "timestamp"),
+    ("engine", "string"),
+    ("files", "bigint"),
+    ("file_list", "string"),
+    ("rows", "string"),
+    ("quarantined", "bigint"),
+    ("other_types", "string"),
+    ("seconds", "double"),
+]
+
+
+def duck_struct(tree: Any) -> Any:
+    """The json_transform structure (``{"id": "VARCHAR", "code": {...}}``) of a parse tree."""
+    if isinstance(tree, dict):
+        return {k: duck_struct(v) for k, v in tree.items()}
+    if isinstance(tree, list):
+        return [duck_struct(tree[0])]
+    return _DUCK_SCALAR[tree]
+
+
+def _check_sql(checks: list[tuple[str, str]], offset: int) -> tuple[str, str]:
+    """(all-fit condition, first-misfit reason) over ``t = json_type(line, paths)``.
+
+    ``t[offset + i]`` is the JSON type of the i-th checked path (DuckDB lists are 1-based).
+    """
+    conds, reasons = [], []
+    for i, (path, kind) in enumerate(checks, start=offset + 1):
+        allowed = ", ".join(f"'{t}'" for t in _JSON_TYPES[kind] + ("NULL",))
+        cond = f"(t[{i}] IS NULL OR t[{i}] IN ({allowed}))"
+        conds.append(cond)
+        what = "not a JSON object" if path == "$" else f"{path[2:]}: expected {kind}"
+        reasons.append(f"WHEN NOT {cond} THEN '{what}, got ' || lower(t[{i}])")
+    if not conds:
+        return "true", "NULL"
+    return " AND ".join(conds), "CASE " + " ".join(reasons) + " END"
+
+
+# Checked on every line whatever its type: a JSON object with a string resourceType and id.
+BASE_CHECKS = [("$", "object"), ("$.resourceType", STRING), ("$.id", STRING)]
+
+
+def _read_lines(src: Source) -> str:
+    path = D.lit(str(src.path))
+    comp = "gzip" if src.gzip else "none"
+    # \x01 cannot occur unescaped in valid JSON; quote/escape off: the line is taken verbatim.
+    return (
+        f"read_csv({path}, columns={{'line': 'VARCHAR'}}, delim='\x01', quote='', escape='', "
+        f"header=false, auto_detect=false, strict_mode=false, null_padding=true, "
+        f"compression='{comp}', max_line_size=536870912) WITH ORDINALITY AS f(line, line_no)"
+    )
+
+
+def _stage_name(rtype: str | None) -> str:
+    return f"_cmo_stage__{(rtype or 'other').lower()}"
+
+
+def _parse_file_sql(src: Source, idx: int, rtype: str | None, only: str | None) -> str:
+    """SELECT of one file's lines parsed as ``rtype`` (all lines, or those of type ``only``)."""
+    tree = BY_TYPE[rtype].parse_tree if rtype in BY_TYPE else GENERIC_TREE
+    struct = json.dumps(duck_struct(tree)).replace("'", "''")
+    base = set(BASE_CHECKS)
+    own = [c for c in shape_checks(tree) if c not in base] if rtype in BY_TYPE else []
+    base_fits, base_misfit = _check_sql(BASE_CHECKS, 0)
+    fits, misfit = _check_sql(own, len(BASE_CHECKS))
+    paths = [p for p, _ in BASE_CHECKS + own]
+    path_list = "[" + ", ".join(f"'{p}'" for p in paths) + "]"
+    where = "line IS NOT NULL AND trim(line) <> ''"
+    if only is not None:
+        where += f" AND json_extract_string(line, '$.resourceType') = {D.lit(only)}"
+    # The type's own checks apply to lines of that type only; others are re-read later.
+    problem = (
+        "CASE WHEN s IS NULL THEN 'invalid JSON' "
+        f"WHEN NOT ({base_fits}) THEN {base_misfit} "
+        "WHEN s['resourceType'] IS NULL THEN 'missing resourceType' "
+        "WHEN s['id'] IS NULL OR s['id'] = '' THEN 'missing id' "
+        f"WHEN s['resourceType'] = {D.lit(rtype or '')} AND NOT ({fits}) THEN {misfit} END"
+    )
+    return f"""
+        SELECT {idx} AS file_idx, {D.lit(src.name)} AS source_file, line_no AS source_line,
+               s, s['resourceType'] AS rt, problem,
+               CASE WHEN problem IS NOT NULL THEN left(line, {TEXT_CHARS}) END AS text
+        FROM (
+          SELECT line_no, line, s, {problem} AS problem
+          FROM (
+            SELECT line_no, line, s,
+                   CASE WHEN s IS NOT NULL THEN json_type(line, {path_list}) END AS t
+            FROM (
+              SELECT line_no, line, try(json_transform(line, '{struct}')) AS s
+              FROM {_read_lines(src)} WHERE {where}
+            )
+          )
+        )"""
+
+
+class DuckRun:
+    """State of one ingest run inside one DuckDB transaction."""
+
+    def __init__(self, con: Any) -> None:
+        self.con = con
+        self.staged: set[str | None] = set()
+        self.other_types: dict[str, int] = {}
+        self.quarantined = 0
+
+    def _stage(self, src: Source, idx: int, rtype: str | None, only: str | None = None) -> None:
+        name = _stage_name(rtype)
+        select = _parse_file_sql(src, idx, rtype, only)
+        if rtype in self.staged:
+            self.con.execute(f"INSERT INTO {name} {select}")
+        else:
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {select}")
+            self.staged.add(rtype)
+
+    def load_file(self, src: Source, idx: int) -> None:
+        """Parse one file into the staging tables; quarantine its bad lines."""
+        if src.problem is not None:
+            line, reason = src.problem
+            self._quarantine_row(src.name, line, None, reason, None)
+        hint = src.type_hint if src.type_hint in BY_TYPE else None
+        self._stage(src, idx, hint)
+        # Lines of another type than the file's: parse again with their own schema.
+        others = self.con.execute(
+            f"SELECT rt, count(*) FROM {_stage_name(hint)} WHERE file_idx = ? AND problem IS NULL "
+            f"AND rt IS DISTINCT FROM ? GROUP BY rt",
+            [idx, hint],
+        ).fetchall()
+        for rt, n in others:
+            if rt in BY_TYPE:
+                self._stage(src, idx, rt, only=rt)
+            else:
+                self.other_types[rt] = self.other_types.get(rt, 0) + int(n)
+
+    def _quarantine_row(
+        self, file: str, line: int | None, rtype: str | None, reason: str, text: str | None
+    ) -> None:
+        self.con.execute(
+            f"INSERT INTO {QUARANTINE} VALUES (?, ?, ?, ?, ?, ?)",
+            [self.run_id, file, line, rtype, reason, text],
+        )
+        self.quarantined += 1
+
+    run_id: str = ""
+
+    def quarantine_staged(self) -> None:
+        """Move every bad staged line to fhir__quarantine (once per line, whatever the pass)."""
+        for rtype in sorted(self.staged, key=str):
+            stage = _stage_name(rtype)
+            n = self.con.execute(
+                f"INSERT INTO {QUARANTINE} SELECT DISTINCT ON (source_file, source_line) "
+                f"?, source_file, source_line, try(json_extract_string(text, '$.resourceType')), "
+                f"problem, text FROM {stage} WHERE problem IS NOT NULL "
+                f"ORDER BY source_file, source_line",
+                [self.run_id],
+            ).fetchone()
+            self.quarantined += int(n[0]) if n else 0
+
+    def merge_type(self, res: Resource) -> dict[str, int]:
+        """Merge this run's versions of one resource type into its tables; rows written."""
+        stage = _stage_name(res.resource_type)
+        main = f"fhir__{res.table}"
+        lu = fsql.last_updated_ts(D, "s")
+        con = self.con
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE _cmo_new AS
+            SELECT s, source_file, source_line, lu FROM (
+              SELECT s, source_file, source_line, file_idx, {lu} AS lu
+              FROM {stage} WHERE problem IS NULL AND rt = {D.lit(res.resource_type)}
+            ) QUALIFY row_number() OVER (
+              PARTITION BY s['id'] ORDER BY lu DESC NULLS LAST, file_idx DESC, source_line DESC
+            ) = 1""")
+        # A version already in the warehouse with a later lastUpdated stays.
+        con.execute(f"""
+            DELETE FROM _cmo_new WHERE EXISTS (
+              SELECT 1 FROM {main} o WHERE o.id = _cmo_new.s['id'] AND o.last_updated_ts IS NOT NULL
+              AND (_cmo_new.lu IS NULL OR o.last_updated_ts > _cmo_new.lu))""")
+        con.execute("CREATE OR REPLACE TEMP TABLE _cmo_ids AS SELECT s['id'] AS id FROM _cmo_new")
+        rows: dict[str, int] = {}
+        con.execute(f"DELETE FROM {main} WHERE id IN (SELECT id FROM _cmo_ids)")
+        n = con.execute(f"INSERT INTO {main} BY NAME {fsql.main_select(D, res, '_cmo_new')}")
+        rows[main] = int(n.fetchone()[0])
+        for child in res.children:
+            table = f"fhir__{child.name}"
+            con.execute(f"DELETE FROM {table} WHERE {res.parent_key} IN (SELECT id FROM _cmo_ids)")
+            sel = fsql.child_select(D, res, child, "_cmo_new")
+            rows[table] = int(con.execute(f"INSERT INTO {table} BY NAME {sel}").fetchone()[0])
+        con.execute("DROP TABLE _cmo_new")
+        con.execute("DROP TABLE _cmo_ids")
+        return rows
+
+    def drop_staging(self) -> None:
+        for rtype in self.staged:
+            self.con.execute(f"DROP TABLE IF EXISTS {_stage_name(rtype)}")
+
+
+def ensure_tables(con: Any) -> None:
+    """Create every fhir table that does not exist yet (empty, with its declared columns)."""
+    from cmo.fhir.schema import all_tables
+
+    for name, cols in all_tables().items():
+        con.execute(fsql.create_table(D, f"fhir__{name}", cols))
+    con.execute(fsql.create_table(D, QUARANTINE, QUARANTINE_COLS))
+    con.execute(fsql.create_table(D, RUN_LOG, RUN_LOG_COLS))
+
+
+def run_duckdb(
+    con: Any,
+    sources: list[Source],
+    run_id: str,
+    advance: Callable[[Source], None],
+) -> tuple[dict[str, int], int, dict[str, int], int]:
+    """Load every source; returns (rows per table, quarantined, other types, resources read).
+
+    The caller holds the transaction.
+    """
+    ensure_tables(con)
+    run = DuckRun(con)
+    run.run_id = run_id
+    for idx, src in enumerate(sources):
+        run.load_file(src, idx)
+        advance(src)
+    run.quarantine_staged()
+    rows: dict[str, int] = {}
+    good = 0
+    for rtype in sorted(t for t in run.staged if t is not None):
+        res = BY_TYPE[rtype]
+        stage = _stage_name(rtype)
+        n = con.execute(
+            f"SELECT count(*) FROM {stage} WHERE problem IS NULL AND rt = ?", [rtype]
+        ).fetchone()
+        good += int(n[0]) if n else 0
+        rows.update(run.merge_type(res))
+    good += sum(run.other_types.values())
+    run.drop_staging()
+    return rows, run.quarantined, run.other_types, good

@@ -1,0 +1,148 @@
+"""``cmo ingest``: FHIR R4 Bulk Data (NDJSON, gzip, Bundles) into typed ``fhir__*`` tables.
+
+Standards: FHIR R4 4.0.1 (https://hl7.org/fhir/R4/) and the FHIR Bulk Data Access IG 2.0.0
+(https://hl7.org/fhir/uv/bulkdata/) for the export layout (manifest.json, one resource per
+NDJSON line). The rules (quarantine, merge by id, dates) are in docs/data-model.md.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cmo.fhir.sources import IngestError, Source, prepare
+
+if TYPE_CHECKING:
+    from cmo.warehouse import Warehouse
+
+__all__ = ["IngestError", "IngestResult", "ingest"]
+
+
+@dataclass
+class IngestResult:
+    """What one run did. ``rows``: rows written per table in this run (new or updated)."""
+
+    run_id: str
+    files: int
+    rows: dict[str, int] = field(default_factory=dict)
+    quarantined: int = 0
+    other_types: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    resources: int = 0  # lines read as a resource (loaded, superseded or of another type)
+
+
+@contextmanager
+def _progress(sources: list[Source], enabled: bool) -> Iterator[Callable[[Source], None]]:
+    """A Rich bar over the input bytes when enabled; a no-op otherwise."""
+    if not enabled:
+        yield lambda src: None
+        return
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    total = sum(s.size for s in sources)
+    with Progress(
+        TextColumn("ingest {task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        transient=True,
+    ) as bar:
+        task = bar.add_task("", total=total)
+
+        def advance(src: Source) -> None:
+            bar.update(task, advance=src.size, description=Path(src.name).name)
+
+        yield advance
+
+
+def _record_run(wh: Warehouse, result: IngestResult, started: datetime, names: list[str]) -> list:
+    finished = datetime.now(UTC).replace(tzinfo=None)
+    return [
+        result.run_id,
+        started,
+        finished,
+        wh.engine,
+        result.files,
+        json.dumps(names),
+        json.dumps(result.rows, sort_keys=True),
+        result.quarantined,
+        json.dumps(result.other_types, sort_keys=True),
+        result.seconds,
+    ]
+
+
+def ingest(paths: list[Path], wh: Warehouse, *, progress: bool | None = None) -> IngestResult:
+    """Ingest FHIR files and folders into the warehouse; one run, all or nothing.
+
+    Raises IngestError (one line, for the CLI) for a missing path, or when no line of the input
+    could be read as a FHIR resource (the run and its quarantine are still recorded).
+    """
+    t0 = time.perf_counter()
+    started = datetime.now(UTC).replace(tzinfo=None)
+    run_id = uuid.uuid4().hex
+    if progress is None:
+        progress = sys.stdout.isatty()
+    with tempfile.TemporaryDirectory(prefix="cmo-ingest-") as tmp:
+        sources = prepare([Path(p) for p in paths], Path(tmp))
+        if not sources:
+            raise IngestError("no FHIR files found in " + ", ".join(str(p) for p in paths))
+        result = IngestResult(run_id=run_id, files=len(sources))
+        names = [s.name for s in sources]
+        with _progress(sources, progress) as advance:
+            if wh.engine == "duckdb":
+                _ingest_duckdb(wh, sources, result, started, names, advance, t0)
+            else:
+                from cmo.fhir.spark import run_spark
+
+                run_spark(wh, sources, result, advance)
+                result.seconds = time.perf_counter() - t0
+                run_spark_log(wh, _record_run(wh, result, started, names))
+    if result.resources == 0:
+        raise IngestError(
+            f"no readable FHIR resource in the input ({result.quarantined} line(s) quarantined; "
+            "see fhir__quarantine)"
+        )
+    return result
+
+
+def _ingest_duckdb(
+    wh: Warehouse,
+    sources: list[Source],
+    result: IngestResult,
+    started: datetime,
+    names: list[str],
+    advance: Callable[[Source], None],
+    t0: float,
+) -> None:
+    from cmo.fhir.duck import RUN_LOG, run_duckdb
+
+    with wh.transaction() as con:
+        rows, quarantined, others, good = run_duckdb(con, sources, result.run_id, advance)
+        result.rows, result.quarantined, result.other_types = rows, quarantined, others
+        result.resources = good
+        result.seconds = time.perf_counter() - t0
+        row = _record_run(wh, result, started, names)
+        con.execute(f"INSERT INTO {RUN_LOG} VALUES ({', '.join('?' * len(row))})", row)
+
+
+def run_spark_log(wh: Warehouse, row: list[Any]) -> None:
+    from cmo.fhir.spark import append_run_log
+
+    append_run_log(wh, row)

@@ -1,0 +1,216 @@
+"""Finding the input files of an ingest: Bulk Data folders, NDJSON files, FHIR Bundles.
+
+Order matters (on a ``meta.lastUpdated`` tie the later file wins): paths in the order given,
+the files of a folder sorted by name, the files of a manifest in the manifest's order.
+Files and folders whose names start with ``_`` or ``.`` are skipped in folder scans (exporters
+keep metadata there, e.g. clinosim's ``_generator_metadata.json``).
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import tempfile
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import orjson
+
+NDJSON_SUFFIXES = (".ndjson", ".ndjson.gz", ".jsonl", ".jsonl.gz")
+
+
+class IngestError(Exception):
+    """A problem with the input as a whole: the CLI prints it as one line and exits non-zero."""
+
+
+@dataclass
+class Source:
+    """One file to read. ``path`` is what the engine reads (a temporary NDJSON for a Bundle);
+    ``name`` is what the warehouse records as source_file."""
+
+    path: Path
+    name: str
+    size: int
+    gzip: bool = False
+    type_hint: str | None = None
+    problem: tuple[int | None, str] | None = None  # (line, reason): quarantine the file itself
+
+
+def _is_ndjson(p: Path) -> bool:
+    return p.name.endswith(NDJSON_SUFFIXES)
+
+
+def _scan_dir(d: Path) -> Iterator[tuple[Path, str | None]]:
+    manifest = d / "manifest.json"
+    if manifest.is_file():
+        yield from _from_manifest(manifest)
+        return
+    for p in sorted(d.iterdir()):
+        if p.name.startswith(("_", ".")):
+            continue
+        if p.is_dir():
+            yield from _scan_dir(p)
+        elif _is_ndjson(p) or p.suffix == ".json":
+            yield p, None
+
+
+def _from_manifest(manifest: Path) -> Iterator[tuple[Path, str | None]]:
+    """The files a Bulk Data manifest lists (``output[].url``, resolved next to the manifest)."""
+    try:
+        doc = orjson.loads(manifest.read_bytes())
+        outputs = doc.get("output", [])
+    except (orjson.JSONDecodeError, AttributeError) as exc:
+        raise IngestError(f"{manifest}: not a Bulk Data manifest ({exc})") from None
+    for out in outputs:
+        url = str(out.get("url", ""))
+        local = manifest.parent / Path(urlparse(url).path).name
+        if not local.is_file():
+            raise IngestError(f"{manifest}: listed file {local.name} does not exist")
+        yield local, out.get("type")
+
+
+def discover(paths: list[Path]) -> list[tuple[Path, str | None]]:
+    """Expand the command-line paths into (file, resource type hint) in ingest order."""
+    found: list[tuple[Path, str | None]] = []
+    for p in paths:
+        p = Path(p)
+        if not p.exists():
+            raise IngestError(f"no such file or folder: {p}")
+        if p.is_dir():
+            found.extend(_scan_dir(p))
+        elif p.name == "manifest.json":
+            found.extend(_from_manifest(p))
+        else:
+            found.append((p, None))
+    seen: set[Path] = set()
+    unique = []
+    for f, hint in found:
+        key = f.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append((f, hint))
+    return unique
+
+
+def check_gzip(path: Path, workdir: Path) -> tuple[Path, tuple[int | None, str] | None]:
+    """Read a gzip file through; if it is truncated or corrupt, salvage the complete lines.
+
+    Returns the file to read (the original, or a temporary plain NDJSON of the lines that
+    decompressed whole) and the problem to quarantine, if any. Done before the ingest's
+    transaction because an engine read error would abort the whole run.
+    """
+    lines = 0
+    try:
+        with gzip.open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 22), b""):
+                lines += chunk.count(b"\n")
+        return path, None
+    except (OSError, EOFError, zlib.error) as exc:
+        reason = f"unreadable gzip ({type(exc).__name__}: {exc})"
+    salvaged = workdir / (path.name.removesuffix(".gz") + ".salvaged")
+    good = 0
+    with open(salvaged, "wb") as out:
+        buf = b""
+        try:
+            with gzip.open(path, "rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 22), b""):
+                    buf += chunk
+                    cut = buf.rfind(b"\n")
+                    if cut >= 0:
+                        out.write(buf[: cut + 1])
+                        good += buf[: cut + 1].count(b"\n")
+                        buf = buf[cut + 1 :]
+        except (OSError, EOFError, zlib.error):
+            pass
+    # The line that broke is the one after the last complete line.
+    return salvaged, (good + 1, reason)
+
+
+def _rewrite_refs(obj: Any, urls: dict[str, str]) -> Any:
+    """Replace ``urn:uuid:`` references of a transaction Bundle by ``Type/id`` (Synthea)."""
+    if isinstance(obj, dict):
+        out = {}
+        for k, v in obj.items():
+            if k == "reference" and isinstance(v, str) and v in urls:
+                out[k] = urls[v]
+            else:
+                out[k] = _rewrite_refs(v, urls)
+        return out
+    if isinstance(obj, list):
+        return [_rewrite_refs(v, urls) for v in obj]
+    return obj
+
+
+def bundle_to_ndjson(path: Path, workdir: Path) -> Source:
+    """A JSON file: a Bundle (any type) or a single resource, as NDJSON one entry per line.
+
+    Line n of the NDJSON is entry n of the Bundle (an entry without a resource is an empty
+    line), so source_line points at the entry. A file that is not JSON at all may still be
+    NDJSON with a .json name; it is then read as such.
+    """
+    raw = path.read_bytes()
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return Source(path=path, name=str(path), size=len(raw))
+    fd, tmp = tempfile.mkstemp(suffix=".ndjson", dir=workdir)
+    with os.fdopen(fd, "wb") as out:
+        if isinstance(doc, dict) and doc.get("resourceType") == "Bundle":
+            entries = doc.get("entry") or []
+            urls = {}
+            for e in entries:
+                r = e.get("resource") if isinstance(e, dict) else None
+                full = e.get("fullUrl") if isinstance(e, dict) else None
+                if isinstance(r, dict) and isinstance(full, str) and full.startswith("urn:"):
+                    urls[full] = f"{r.get('resourceType')}/{r.get('id')}"
+            for e in entries:
+                r = e.get("resource") if isinstance(e, dict) else None
+                if r is not None:
+                    out.write(orjson.dumps(_rewrite_refs(r, urls)))
+                out.write(b"\n")
+        else:
+            out.write(orjson.dumps(doc) + b"\n")
+    return Source(path=Path(tmp), name=str(path), size=len(raw))
+
+
+def first_type(path: Path, gz: bool, max_lines: int = 50) -> str | None:
+    """The resourceType of the first readable line (the type most lines of a Bulk file have)."""
+    opener: Any = gzip.open if gz else open
+    try:
+        with opener(path, "rb") as fh:
+            for i, line in enumerate(fh):
+                if i >= max_lines:
+                    break
+                try:
+                    doc = orjson.loads(line)
+                except orjson.JSONDecodeError:
+                    continue
+                if isinstance(doc, dict) and isinstance(doc.get("resourceType"), str):
+                    return str(doc["resourceType"])
+    except (OSError, EOFError, zlib.error):
+        return None
+    return None
+
+
+def prepare(paths: list[Path], workdir: Path) -> list[Source]:
+    """Every input as a readable Source (Bundles converted, gzip checked), in ingest order."""
+    sources: list[Source] = []
+    for path, hint in discover(paths):
+        size = path.stat().st_size
+        if path.name.endswith(".gz"):
+            readable, problem = check_gzip(path, workdir)
+            gz = readable == path
+            src = Source(readable, str(path), size, gzip=gz, type_hint=hint, problem=problem)
+        elif _is_ndjson(path):
+            src = Source(path, str(path), size, type_hint=hint)
+        else:
+            src = bundle_to_ndjson(path, workdir)
+            src.type_hint = hint
+        if src.type_hint is None:
+            src.type_hint = first_type(src.path, src.gzip)
+        sources.append(src)
+    return sources

@@ -1,0 +1,241 @@
+"""Flattening SQL generated from the schema declarations, for DuckDB and Spark SQL.
+
+One generator, two small dialects: the few operations that differ (struct and list access,
+lambdas, interval arithmetic) are methods of :class:`Dialect`; everything else is common SQL.
+The query has two levels: the inner one pulls raw values out of the parsed struct ``s``
+(or the array element ``e`` of a child table), the outer one derives typed columns (dates,
+references) from those raw values, so each long path expression is written once.
+
+Date rules (docs/data-model.md "Dates"): ``x`` keeps the text; ``x_date`` is the calendar date
+as written (a partial date ``2024`` / ``2024-05`` takes the first day of its year / month);
+``x_ts`` is the instant in UTC (an offset is subtracted, ``Z`` or no zone is read as UTC, a
+date without time is midnight UTC of ``x_date``). Unparseable text gives null, never an error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cmo.fhir.schema import Child, Col, Resource, Step, parse_path
+
+_LOCAL = "^([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?)"
+_ZONE = "(Z|[+-][0-9]{2}:[0-9]{2})$"
+_REF_TYPE = "(^|/)([A-Z][A-Za-z]+)(/[^/?]+|[?].*)$"
+
+
+@dataclass(frozen=True)
+class Dialect:
+    name: str  # "duckdb" | "spark"
+
+    def q(self, ident: str) -> str:
+        if self.name == "spark":
+            return "`" + ident.replace("`", "``") + "`"
+        return '"' + ident.replace('"', '""') + '"'
+
+    def lit(self, value: str) -> str:
+        if self.name == "spark":
+            value = value.replace("\\", "\\\\")
+        return "'" + value.replace("'", "''") + "'"
+
+    def field(self, expr: str, name: str) -> str:
+        if self.name == "spark":
+            return f"{expr}.{self.q(name)}"
+        return f"{expr}[{self.lit(name)}]"
+
+    def first(self, expr: str) -> str:
+        # Spark 4 runs ANSI SQL: arr[0] on an empty array is an error, get() returns null.
+        return f"get({expr}, 0)" if self.name == "spark" else f"{expr}[1]"
+
+    def where(self, expr: str, key: str, value: str, depth: int) -> str:
+        v = f"x{depth}"
+        cond = f"{self.field(v, key)} = {self.lit(value)}"
+        if self.name == "spark":
+            return f"get(filter({expr}, {v} -> {cond}), 0)"
+        return f"list_filter({expr}, lambda {v}: {cond})[1]"
+
+    def join(self, expr: str) -> str:
+        fn = "array_join" if self.name == "spark" else "array_to_string"
+        return f"{fn}({expr}, ' ')"
+
+    def minus_minutes(self, ts: str, minutes: str) -> str:
+        if self.name == "spark":
+            return f"timestampadd(MINUTE, -({minutes}), {ts})"
+        return f"({ts} - to_minutes(CAST({minutes} AS BIGINT)))"
+
+    def path(self, base: str, steps: tuple[Step, ...]) -> str:
+        expr = base
+        for depth, step in enumerate(steps):
+            if step.field is not None:
+                expr = self.field(expr, step.field)
+            elif step.first:
+                expr = self.first(expr)
+            else:
+                assert step.where is not None
+                expr = self.where(expr, step.where[0], step.where[1], depth)
+        return expr
+
+    # -- derived columns -------------------------------------------------------------------
+    def to_date(self, x: str) -> str:
+        return (
+            f"try_cast(CASE length({x}) WHEN 4 THEN {x} || '-01-01' WHEN 7 THEN {x} || '-01' "
+            f"ELSE substr({x}, 1, 10) END AS DATE)"
+        )
+
+    def to_ts(self, x: str) -> str:
+        local = f"regexp_extract({x}, {self.lit(_LOCAL)}, 1)"
+        zone = f"regexp_extract({x}, {self.lit(_ZONE)}, 1)"
+        offset = (
+            f"(CASE WHEN {zone} IN ('', 'Z') THEN 0 ELSE "
+            f"(CASE WHEN substr({zone}, 1, 1) = '-' THEN -1 ELSE 1 END) * "
+            f"(CAST(substr({zone}, 2, 2) AS INT) * 60 + CAST(substr({zone}, 5, 2) AS INT)) END)"
+        )
+        parsed = f"try_cast(replace({local}, 'T', ' ') AS TIMESTAMP)"
+        return (
+            f"CASE WHEN {x} IS NULL THEN NULL WHEN {local} = '' THEN "
+            f"CAST({self.to_date(x)} AS TIMESTAMP) ELSE {self.minus_minutes(parsed, offset)} END"
+        )
+
+    def ref_type(self, ref: str, rtype: str) -> str:
+        from_ref = (
+            f"CASE WHEN {ref} LIKE '#%' OR {ref} LIKE 'urn:%' THEN NULL ELSE nullif("
+            f"regexp_extract(regexp_replace({ref}, '/_history/.*$', ''), "
+            f"{self.lit(_REF_TYPE)}, 2), '') END"
+        )
+        return f"coalesce({from_ref}, {rtype})"
+
+    def ref_id(self, ref: str) -> str:
+        plain = f"regexp_replace({ref}, '/_history/.*$', '')"
+        return (
+            f"CASE WHEN {ref} IS NULL THEN NULL WHEN {ref} LIKE '#%' THEN {ref} "
+            f"WHEN {ref} LIKE 'urn:uuid:%' THEN substr({ref}, 10) "
+            f"WHEN {ref} LIKE 'urn:%' THEN {ref} "
+            f"WHEN {ref} LIKE '%?%' THEN NULL "
+            f"ELSE nullif(regexp_extract({plain}, '([^/]+)$', 1), '') END"
+        )
+
+
+DUCKDB = Dialect("duckdb")
+SPARK = Dialect("spark")
+
+
+def _raw(d: Dialect, col: Col, base: str) -> list[tuple[str, str]]:
+    """(raw column name, expression) pairs the inner query selects for one column spec."""
+    e = d.path(base, col.steps)
+    n = col.name
+    if col.kind in ("str", "bool", "dec", "int", "date"):
+        return [(f"{n}__raw", e)]
+    if col.kind == "join":
+        return [(f"{n}__raw", d.join(e))]
+    if col.kind in ("cc", "coding"):
+        coding = d.first(d.field(e, "coding")) if col.kind == "cc" else e
+        return [(f"{n}__{k}", d.field(coding, k)) for k in ("code", "system", "display")]
+    if col.kind == "ref":
+        return [(f"{n}__ref", d.field(e, "reference")), (f"{n}__rtype", d.field(e, "type"))]
+    if col.kind == "period":
+        return [(f"{n}__start", d.field(e, "start")), (f"{n}__end", d.field(e, "end"))]
+    if col.kind == "qty":
+        return [(f"{n}__{k}", d.field(e, k)) for k in ("value", "unit", "code", "system")]
+    if col.kind == "money":
+        return [(f"{n}__{k}", d.field(e, k)) for k in ("value", "currency")]
+    raise ValueError(col.kind)
+
+
+def _date_cols(d: Dialect, name: str, raw: str) -> list[tuple[str, str]]:
+    r = d.q(raw)
+    return [(name, r), (f"{name}_ts", d.to_ts(r)), (f"{name}_date", d.to_date(r))]
+
+
+def _final(d: Dialect, col: Col) -> list[tuple[str, str]]:
+    """(output column, expression over the raw columns) for one column spec."""
+    n, q = col.name, d.q
+    outs = [name for name, _ in col.outputs()]
+    if col.kind in ("str", "bool", "dec", "int", "join"):
+        return [(n, q(f"{n}__raw"))]
+    if col.kind == "date":
+        return _date_cols(d, n, f"{n}__raw")
+    if col.kind in ("cc", "coding"):
+        return list(zip(outs, [q(f"{n}__{k}") for k in ("code", "system", "display")], strict=True))
+    if col.kind == "ref":
+        ref, rtype = q(f"{n}__ref"), q(f"{n}__rtype")
+        return [(f"{n}_type", d.ref_type(ref, rtype)), (f"{n}_id", d.ref_id(ref))]
+    if col.kind == "period":
+        return _date_cols(d, f"{n}_start", f"{n}__start") + _date_cols(d, f"{n}_end", f"{n}__end")
+    if col.kind == "qty":
+        return list(
+            zip(outs, [q(f"{n}__{k}") for k in ("value", "unit", "code", "system")], strict=True)
+        )
+    if col.kind == "money":
+        return list(zip(outs, [q(f"{n}__{k}") for k in ("value", "currency")], strict=True))
+    raise ValueError(col.kind)
+
+
+def _select(d: Dialect, items: list[tuple[str, str]]) -> str:
+    return ",\n  ".join(f"{expr} AS {d.q(name)}" for name, expr in items)
+
+
+def _typed(
+    d: Dialect, items: list[tuple[str, str]], types: dict[str, str]
+) -> list[tuple[str, str]]:
+    """Cast every output to its declared warehouse type so both engines agree exactly."""
+    from cmo.fhir.schema import SQL_TYPES
+
+    i = 0 if d.name == "duckdb" else 1
+    return [(name, f"CAST({expr} AS {SQL_TYPES[types[name]][i]})") for name, expr in items]
+
+
+LU_COL = Col("last_updated", "date", "meta.lastUpdated")
+
+
+def main_select(d: Dialect, res: Resource, source: str) -> str:
+    """SELECT of the resource table's columns from ``source`` (s, source_file, source_line)."""
+    raw = [("id", d.field("s", "id"))] + _raw(d, LU_COL, "s")
+    final: list[tuple[str, str]] = [("id", d.q("id"))] + _final(d, LU_COL)
+    for c in res.columns:
+        raw += _raw(d, c, "s")
+        final += _final(d, c)
+    raw += [("source_file", "source_file"), ("source_line", "source_line")]
+    final += [("source_file", d.q("source_file")), ("source_line", d.q("source_line"))]
+    types = dict(res.main_outputs())
+    return (
+        f"SELECT\n  {_select(d, _typed(d, final, types))}\n"
+        f"FROM (SELECT\n  {_select(d, raw)}\nFROM {source}) AS r"
+    )
+
+
+def child_select(d: Dialect, res: Resource, child: Child, source: str) -> str:
+    """SELECT of a child table: one row per element of the repeating element, with pos."""
+    arr = d.path("s", parse_path(child.path))
+    pid = d.field("s", "id")
+    if d.name == "spark":
+        exploded = f"SELECT {pid} AS pid, posexplode({arr}) AS (pos, e) FROM {source}"
+    else:
+        exploded = (
+            f"SELECT {pid} AS pid, unnest({arr}) AS e, unnest(range(len({arr}))) AS pos "
+            f"FROM {source}"
+        )
+    raw: list[tuple[str, str]] = [("pid", "pid"), ("pos", "pos")]
+    final: list[tuple[str, str]] = [(res.parent_key, d.q("pid")), ("pos", d.q("pos"))]
+    if child.scalar:
+        raw.append((f"{child.scalar}__raw", "e"))
+        final.append((child.scalar, d.q(f"{child.scalar}__raw")))
+    for c in child.columns:
+        raw += _raw(d, c, "e")
+        final += _final(d, c)
+    types = dict(res.child_outputs(child))
+    return (
+        f"SELECT\n  {_select(d, _typed(d, final, types))}\n"
+        f"FROM (SELECT\n  {_select(d, raw)}\nFROM ({exploded}) AS x) AS r"
+    )
+
+
+def last_updated_ts(d: Dialect, struct: str = "s") -> str:
+    """meta.lastUpdated of the parsed struct as a UTC timestamp (the merge's version order)."""
+    return d.to_ts(d.path(struct, parse_path("meta.lastUpdated")))
+
+
+def create_table(d: Dialect, name: str, columns: list[tuple[str, str]]) -> str:
+    from cmo.fhir.schema import SQL_TYPES
+
+    i = 0 if d.name == "duckdb" else 1
+    cols = ", ".join(f"{d.q(c)} {SQL_TYPES[t][i]}" for c, t in columns)
+    return f"CREATE TABLE IF NOT EXISTS {d.q(name)} ({cols})"
