@@ -1,0 +1,385 @@
+"""Quality pages: the dashboard, a measure's page and the drill-down to patients."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.http import urlencode
+
+from cmo.quality import analysis as an
+from cmo.quality import charts
+from cmo.web import results
+from cmo.web.access import capability_required
+from cmo.web.audit import log_access
+from cmo.web.results import NoResults
+from cmo.web.roles import DASHBOARD, PATIENTS, PRACTITIONERS, departments_of, perm
+
+PERIOD_TYPES = ("month", "quarter", "year")
+TABLE_LEVELS = ("site", "department", "unit")
+DRILL_LEVELS = ("system", "site", "department", "unit", "practitioner")
+DRILL_LIMIT = 500
+
+
+def _empty(request: HttpRequest, exc: NoResults, title: str) -> HttpResponse:
+    return render(
+        request, "web/no_results.html", {"title": title, "message": str(exc), "hint": exc.hint}
+    )
+
+
+def _sites(measures: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    if not measures:
+        return []
+    rows = results.call("results", measures[0]["measure_id"], period_type="year", level="site")
+    return sorted({(str(r["unit_id"]), str(r.get("unit_name") or r["unit_id"])) for r in rows})
+
+
+def _site_param(request: HttpRequest, sites: list[tuple[str, str]]) -> str | None:
+    site = request.GET.get("site") or None
+    if site is not None and site not in {s for s, _ in sites}:
+        raise ValueError(f"unknown site {site!r}")
+    return site
+
+
+def _series(mid: str, site: str | None, period_type: str) -> list[dict[str, Any]]:
+    if site:
+        return results.call("results", mid, period_type=period_type, level="site", unit_id=site)
+    return results.call("results", mid, period_type=period_type, level="system")
+
+
+def _measure_signals(
+    signals: list[dict[str, Any]], mid: str, site: str | None
+) -> list[dict[str, Any]]:
+    level, unit = ("site", site) if site else ("system", "all")
+    return [
+        s
+        for s in signals
+        if s.get("measure_id") == mid and s.get("level") == level and str(s.get("unit_id")) == unit
+    ]
+
+
+def _tile(m: dict[str, Any], site: str | None, signals: list[dict[str, Any]]) -> dict[str, Any]:
+    mid = m["measure_id"]
+    monthly = _series(mid, site, "month")
+    quarterly = _series(mid, site, "quarter")
+    cur_type, cur = (
+        ("quarter", an.latest(quarterly)) if quarterly else ("month", an.latest(monthly))
+    )
+    frame = an.control_frame(monthly[-24:], m)
+    spark = None
+    if frame is not None:
+        spark = charts.sparkline(frame, title=m["title"], y_title=an.y_title(m))
+    sigs = _measure_signals(signals, mid, site)
+    worse = any(s.get("direction") == "worse" for s in sigs)
+    badge = (
+        ("worse", "Signal: worse")
+        if worse
+        else (("better", "Signal: better") if sigs else ("none", "No signal"))
+    )
+    return {
+        "measure": m,
+        "id": mid,
+        "spark": spark,
+        "spark_id": f"spark-{mid}",
+        "period": an.period_label(cur_type, cur["period_start"]) if cur else "–",
+        "value": an.fmt_value(cur.get("rate"), m) if cur else "–",
+        "n": int(cur["denominator"]) if cur and an.num(cur.get("denominator")) else None,
+        "oe": an.fmt_oe(cur.get("oe"), cur.get("ci_low"), cur.get("ci_high")) if cur else "–",
+        "target": an.fmt_value(m.get("target"), m) if an.num(m.get("target")) is not None else None,
+        "target_status": an.target_status(cur.get("rate"), m) if cur else None,
+        "badge": badge[0],
+        "badge_label": badge[1],
+        "url": reverse("quality:measure", args=[mid])
+        + (f"?{urlencode({'site': site})}" if site else ""),
+    }
+
+
+@capability_required(DASHBOARD)
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """One tile per measure and the list of current signals (issue 6 §2)."""
+    try:
+        measures = results.call("list_measures")
+        sites = _sites(measures)
+        try:
+            site = _site_param(request, sites)
+        except ValueError as exc:
+            return HttpResponseBadRequest(str(exc))
+        signals = results.call("signals", site_id=site)
+    except NoResults as exc:
+        return _empty(request, exc, "Dashboard")
+    show_prac = request.user.has_perm(perm(PRACTITIONERS))
+    tiles = [_tile(m, site, signals) for m in measures]
+    first = an.latest(_series(measures[0]["measure_id"], site, "month")) if measures else None
+    last = an.as_date(first["period_start"]) if first else None
+    titles = {m["measure_id"]: m["title"] for m in measures}
+    attention = [
+        {
+            **an.describe_signal(s, show_practitioner=show_prac),
+            "measure_title": titles.get(s.get("measure_id"), s.get("measure_id")),
+            "url": reverse("quality:measure", args=[s["measure_id"]]),
+        }
+        for s in an.current_signals(signals, last)
+        if s.get("measure_id") in titles
+    ]
+    return render(
+        request,
+        "quality/dashboard.html",
+        {
+            "tiles": tiles,
+            "sites": sites,
+            "site": site,
+            "attention": attention,
+            "site_name": dict(sites).get(site or "", "All sites"),
+            "as_of": an.period_label("month", last) if last else None,
+        },
+    )
+
+
+def _find(mid: str) -> dict[str, Any]:
+    for m in results.call("list_measures"):
+        if m["measure_id"] == mid:
+            return m
+    raise Http404(f"no measure {mid!r}")
+
+
+def _latest_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    last = an.latest(rows)
+    if last is None:
+        return []
+    d = an.as_date(last["period_start"])
+    return [r for r in rows if an.as_date(r["period_start"]) == d]
+
+
+def _table(
+    m: dict[str, Any], site: str | None, can_drill: bool
+) -> tuple[str, list[dict[str, Any]]]:
+    out: list[dict[str, Any]] = []
+    period = "–"
+    for level in TABLE_LEVELS:
+        rows = _latest_rows(
+            results.call(
+                "results", m["measure_id"], period_type="quarter", level=level, site_id=site
+            )
+        )
+        if level == "site" and site:
+            rows = [r for r in rows if str(r["unit_id"]) == site]
+        for r in sorted(rows, key=lambda r: str(r.get("unit_name"))):
+            period = an.period_label("quarter", r["period_start"])
+            drill = None
+            if can_drill:
+                drill = (
+                    reverse("quality:patients", args=[m["measure_id"]])
+                    + "?"
+                    + urlencode(
+                        {
+                            "period_type": "quarter",
+                            "period_start": an.as_date(r["period_start"]),
+                            "level": level,
+                            "unit_id": r["unit_id"],
+                        }
+                    )
+                )
+            out.append(
+                {
+                    "level": an.LEVEL_LABELS[level],
+                    "name": r.get("unit_name") or r["unit_id"],
+                    "n": int(r["denominator"]),
+                    "observed": an.num(r.get("numerator")),
+                    "value": an.fmt_value(r.get("rate"), m),
+                    "expected": an.num(r.get("expected")),
+                    "oe": an.fmt_oe(r.get("oe"), r.get("ci_low"), r.get("ci_high")),
+                    "drill": drill,
+                }
+            )
+    return period, out
+
+
+def _funnel(m: dict[str, Any], site: str | None, named: bool) -> dict[str, Any] | None:
+    rows = _latest_rows(
+        results.call(
+            "results", m["measure_id"], period_type="year", level="practitioner", site_id=site
+        )
+    )
+    frame = an.funnel_frame(rows, m)
+    if frame is None:
+        return None
+    risk = bool(m.get("risk_adjusted"))
+    year = an.period_label("year", rows[0]["period_start"])
+    spec = charts.funnel(
+        frame,
+        title=f"Practitioners, {year}",
+        named=named,
+        x_title="Expected events" if risk else "Stays (denominator)",
+        y_title="Observed / expected" if risk else "Rate",
+        target=1.0 if risk else float(frame["numerator"].sum() / frame["denominator"].sum()),
+    )
+    outliers = frame[frame["outlier_95"].astype(bool)].sort_values("ratio_or_rate", ascending=False)
+    lower_better = m.get("direction", "lower") == "lower"
+    named_list = []
+    for r in outliers.to_dict("records") if named else []:
+        high = r["ratio_or_rate"] > r["ucl_95"]
+        named_list.append(
+            {
+                "name": r["name"],
+                "ratio": r["ratio_or_rate"],
+                "limit": "99.8%" if r["outlier_99_8"] else "95%",
+                "side": "above" if high else "below",
+                "worse": high == lower_better,
+            }
+        )
+    named_list.sort(key=lambda o: (not o["worse"], -o["ratio"]))
+    return {
+        "spec": spec,
+        "outliers": named_list,
+        "n_outliers": len(outliers),
+        "year": year,
+        "n": len(frame),
+    }
+
+
+@capability_required(DASHBOARD)
+def measure(request: HttpRequest, measure_id: str) -> HttpResponse:
+    """Definition and method, control chart, table by level, practitioner funnel, model card."""
+    try:
+        m = _find(measure_id)
+        sites = _sites([m])
+        try:
+            site = _site_param(request, sites)
+        except ValueError as exc:
+            return HttpResponseBadRequest(str(exc))
+        monthly = _series(measure_id, site, "month")
+        can_drill = request.user.has_perm(perm(PATIENTS))
+        named = request.user.has_perm(perm(PRACTITIONERS))
+        period, table = _table(m, site, can_drill)
+        funnel = _funnel(m, site, named)
+        card = results.call("model_card", measure_id)
+    except NoResults as exc:
+        return _empty(request, exc, "Measure")
+    frame = an.control_frame(monthly, m)
+    control = None
+    if frame is not None:
+        control = charts.control_chart(frame, title=f"{m['title']} by month", y_title=an.y_title(m))
+    calib = None
+    if card and card.get("calibration"):
+        calib = charts.calibration(
+            card["calibration"], title="Calibration", percent=an.is_percent(m)
+        )
+    return render(
+        request,
+        "quality/measure.html",
+        {
+            "m": m,
+            "site": site,
+            "sites": sites,
+            "control": control,
+            "table": table,
+            "table_period": period,
+            "funnel": funnel,
+            "card": card,
+            "calibration": calib,
+            "named": named,
+            "can_drill": can_drill,
+            "target": an.fmt_value(m.get("target"), m)
+            if an.num(m.get("target")) is not None
+            else None,
+            "signals": [s for s in frame.to_dict("records") if s["sigma_signal"]]
+            if frame is not None
+            else [],
+        },
+    )
+
+
+def _drill_params(request: HttpRequest) -> dict[str, Any]:
+    g = request.GET
+    period_type = g.get("period_type") or None
+    if period_type is not None and period_type not in PERIOD_TYPES:
+        raise ValueError("period_type must be month, quarter or year")
+    start = g.get("period_start") or None
+    period_start = date.fromisoformat(start) if start else None
+    level = g.get("level") or None
+    if level is not None and level not in DRILL_LEVELS:
+        raise ValueError(f"level must be one of {', '.join(DRILL_LEVELS)}")
+    unit_id = g.get("unit_id") or None
+    return {
+        "period_type": period_type,
+        "period_start": period_start,
+        "level": level,
+        "unit_id": unit_id,
+    }
+
+
+def scoped_long_rows(
+    user: Any, measure_id: str, params: dict[str, Any], limit: int = DRILL_LIMIT
+) -> list[dict[str, Any]]:
+    """Patient-level rows, restricted to a chair's departments (ARCHITECTURE.md §7)."""
+    scope = departments_of(user)
+    if (
+        scope is not None
+        and params.get("level") == "department"
+        and params.get("unit_id") not in scope
+    ):
+        raise PermissionDenied("outside your departments")
+    rows = results.call("long_rows", measure_id, limit=limit, **params)
+    if scope is not None:
+        rows = [r for r in rows if r.get("department_id") in scope]
+    return rows
+
+
+@capability_required(PATIENTS)
+def patients(request: HttpRequest, measure_id: str) -> HttpResponse:
+    """The stays behind a number; every view is written to the access log."""
+    try:
+        params = _drill_params(request)
+    except ValueError as exc:
+        return HttpResponseBadRequest(str(exc))
+    try:
+        m = _find(measure_id)
+        rows = scoped_long_rows(request.user, measure_id, params)
+    except NoResults as exc:
+        return _empty(request, exc, "Patients")
+    log_access(
+        request,
+        filters={"measure_id": measure_id, **params},
+        patient_ids=[r.get("patient_id") for r in rows],
+    )
+    shown = [
+        {
+            "patient_id": r.get("patient_id"),
+            "stay_id": r.get("stay_id"),
+            "discharge_date": an.as_date(r.get("discharge_date")),
+            "unit": r.get("unit_id"),
+            "department": r.get("department_id"),
+            "practitioner": r.get("practitioner_id"),
+            "diagnoses": r.get("diagnoses") or r.get("principal_diagnosis") or "",
+            "outcome": an.fmt_value(r.get("outcome"), {**m, "unit": ""})
+            if m.get("kind") == "mean"
+            else ("Yes" if an.num(r.get("outcome")) else "No"),
+            "expected": an.fmt_value(r.get("expected"), m)
+            if m.get("kind") == "proportion"
+            else an.fmt_value(r.get("expected"), m),
+            "excluded": r.get("exclusion_reason") if r.get("excluded") else "",
+        }
+        for r in rows
+    ]
+    label = (
+        an.period_label(params["period_type"] or "month", params["period_start"])
+        if params["period_start"]
+        else "all periods"
+    )
+    return render(
+        request,
+        "quality/patients.html",
+        {
+            "m": m,
+            "rows": shown,
+            "params": params,
+            "period_label": label,
+            "limit": DRILL_LIMIT,
+            "truncated": len(rows) >= DRILL_LIMIT,
+            "level_label": an.LEVEL_LABELS.get(params["level"] or "system", ""),
+        },
+    )

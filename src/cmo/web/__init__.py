@@ -1,0 +1,102 @@
+"""The web app (Django): settings, roles, audit, pages and the API.
+
+Importing ``cmo.web`` does not import Django; ``setup()`` configures it on first use, so the
+analytics side and ``cmo --help`` stay light.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Iterable
+from typing import Any
+
+DEFAULT_SETTINGS = "cmo.web.settings"
+
+
+def setup(settings_module: str | None = None) -> None:
+    """Configure Django once (``DJANGO_SETTINGS_MODULE`` wins, else the default settings)."""
+    import django
+    from django.apps import apps
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", settings_module or DEFAULT_SETTINGS)
+    if not apps.ready:
+        django.setup()
+
+
+def migrate(verbosity: int = 0) -> None:
+    """Create or update the app database (and the role groups, via post_migrate)."""
+    from django.core.management import call_command
+
+    setup()
+    call_command("migrate", interactive=False, verbosity=verbosity)
+
+
+def one_time_password() -> str:
+    # 16 URL-safe characters (~96 bits), printed once and never stored in clear.
+    return secrets.token_urlsafe(12)
+
+
+def add_user(
+    name: str,
+    role: str,
+    *,
+    password: str | None = None,
+    departments: Iterable[str] = (),
+    token: bool = False,
+) -> tuple[Any, str | None, str | None]:
+    """Create (or reset) a user with one role; returns (user, password, token).
+
+    A new password is generated when none is given; with ``token=True`` the account also gets
+    an API token (service accounts). Both are returned in clear only here.
+    """
+    from django.contrib.auth.models import Group, User
+
+    from cmo.web.models import ApiToken, Profile
+    from cmo.web.roles import ROLES
+
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
+    setup()
+    user, _ = User.objects.get_or_create(username=name)
+    pw = password or one_time_password()
+    user.set_password(pw)
+    user.is_active = True
+    user.save()
+    user.groups.set([Group.objects.get(name=role)])
+    depts = list(departments)
+    if depts or role == "department_chair":
+        Profile.objects.update_or_create(user=user, defaults={"departments": depts})
+    raw = ApiToken.issue(user, name="cli")[1] if token else None
+    return user, pw, raw
+
+
+def demo_users(
+    *,
+    prefix: str = "demo",
+    departments: Iterable[str] = (),
+    echo: Callable[[str], None] | None = print,
+) -> dict[str, str]:
+    """One demo user per role (``demo_cmo``, ``demo_quality_analyst``, …) with fresh passwords.
+
+    Migrates first. Prints a table of user names and one-time passwords through ``echo``
+    (None = silent) and returns {username: password}. Department chairs get ``departments``.
+    """
+    from cmo.web.roles import ROLES
+
+    migrate()
+    out: dict[str, str] = {}
+    for role in ROLES:
+        name = f"{prefix}_{role}"
+        depts = departments if role == "department_chair" else ()
+        _, pw, _ = add_user(name, role, departments=depts)
+        out[name] = pw or ""
+    if echo:
+        width = max(len(n) for n in out)
+        echo("Demo users (one-time passwords, shown once):")
+        for name, pw in out.items():
+            echo(f"  {name.ljust(width)}  {pw}")
+    return out
+
+
+__all__ = ["add_user", "demo_users", "migrate", "setup"]

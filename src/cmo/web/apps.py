@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+class WebConfig(AppConfig):
+    name = "cmo.web"
+    label = "web"
+    verbose_name = "cmo web"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from cmo.web import vendor
+        from cmo.web.roles import ensure_roles
+
+        # Roles are data: every migrate (re)creates the groups and their permissions.
+        post_migrate.connect(ensure_roles, sender=self)
+        vendor.ensure_bundle()

@@ -1,0 +1,122 @@
+"""``cmo serve`` and ``cmo user ...``: run the web app and manage its users."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+ROLE_HELP = (
+    "cmo, quality_analyst, medical_staff_office, department_chair, safety_officer, clinician, "
+    "board_member or compliance"
+)
+user_app = typer.Typer(help="Manage web users: add, unlock, list.", no_args_is_help=True)
+
+WarehouseOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--warehouse",
+        envvar="CMO_WAREHOUSE",
+        show_default=False,
+        help="DuckDB warehouse read by the app. Default ./cmo-data/warehouse.duckdb.",
+    ),
+]
+
+
+def _env(warehouse: Path | None) -> None:
+    if warehouse is not None:
+        os.environ["CMO_WAREHOUSE"] = str(warehouse.resolve())
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8000,
+    threads: Annotated[int, typer.Option(help="Worker threads.", min=1, max=64)] = 8,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Migrate the app database, collect static files, then serve the web app (waitress)."""
+    _env(warehouse)
+    import cmo.web as web
+
+    web.migrate()
+    from django.conf import settings
+    from django.core.management import call_command
+
+    call_command("collectstatic", interactive=False, verbosity=0)
+    from waitress import serve as waitress_serve  # type: ignore[import-untyped]
+
+    from cmo.web.wsgi import application
+
+    if not Path(settings.WAREHOUSE).exists():
+        typer.echo(
+            f"note: no warehouse at {settings.WAREHOUSE} yet; pages will say what to run", err=True
+        )
+    typer.echo(f"cmo web app at http://{host}:{port}/ (Ctrl-C to stop)")
+    waitress_serve(
+        application, host=host, port=port, threads=threads, ident="cmo", channel_timeout=60
+    )
+
+
+@user_app.command("add")
+def user_add(
+    name: Annotated[str, typer.Argument(help="User name.")],
+    role: Annotated[str, typer.Option("--role", help=f"One of: {ROLE_HELP}.")],
+    department: Annotated[
+        list[str] | None,
+        typer.Option("--department", help="Department id a chair may see (repeat for several)."),
+    ] = None,
+    token: Annotated[
+        bool, typer.Option("--token", help="Also issue an API token (service accounts).")
+    ] = False,
+) -> None:
+    """Create or reset a user with ROLE; prints a one-time password (and token)."""
+    from cmo.web.roles import ROLES
+
+    if role not in ROLES:
+        raise typer.BadParameter(
+            f"unknown role {role!r}; expected one of: {ROLE_HELP}", param_hint="--role"
+        )
+    import cmo.web as web
+
+    web.migrate()
+    _, pw, raw = web.add_user(name, role, departments=department or (), token=token)
+    typer.echo(f"user {name} ({role}) one-time password: {pw}")
+    if raw:
+        typer.echo(f"API token (shown once): {raw}")
+
+
+@user_app.command("unlock")
+def user_unlock(name: Annotated[str, typer.Argument(help="User name to unlock.")]) -> None:
+    """Clear the failed-login lockout of a user."""
+    import cmo.web as web
+
+    web.setup()
+    from axes.utils import reset
+
+    n = reset(username=name)
+    typer.echo(f"unlocked {name} ({n} lockout record{'s' if n != 1 else ''} cleared)")
+
+
+@user_app.command("list")
+def user_list() -> None:
+    """List users and their roles."""
+    import cmo.web as web
+
+    web.migrate()
+    from django.contrib.auth.models import User
+
+    for u in User.objects.order_by("username").prefetch_related("groups"):
+        roles = ",".join(g.name for g in u.groups.all()) or "-"
+        typer.echo(f"{u.username}\t{roles}\t{'active' if u.is_active else 'inactive'}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve", help="Migrate, then serve the web app at http://HOST:PORT/.")(serve)
+    app.add_typer(user_app, name="user")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(typer.main.get_command(user_app)())

@@ -1,0 +1,97 @@
+"""The web app's own tables: role capabilities, department scope, API tokens, PHI access log."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.db import models
+
+
+class Capability(models.Model):
+    """No rows: only carries the permissions the roles are made of (see ``cmo.web.roles``)."""
+
+    class Meta:
+        managed = False
+        default_permissions = ()
+        permissions = [
+            ("view_dashboard", "See aggregate measure results (dashboard, measure pages, API)"),
+            ("view_practitioners", "See practitioners named in funnel plots and tables"),
+            ("view_patients", "See patient-level rows (drill-down, long-rows API)"),
+            ("view_data_status", "See ingest runs, quarantine and build times"),
+            ("view_access_log", "See the PHI access log"),
+        ]
+
+
+class Profile(models.Model):
+    """Per-user scope: a department chair sees patients and practitioners of these departments."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="cmo_profile"
+    )
+    departments = models.JSONField(default=list, blank=True, help_text="department ids")
+
+    def __str__(self) -> str:
+        return f"{self.user} ({', '.join(self.departments) or 'no departments'})"
+
+
+def _hash(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class ApiToken(models.Model):
+    """A bearer token for a service account; only its SHA-256 is stored."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100, default="default")
+    digest = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=8, help_text="first characters, to tell tokens apart")
+    created = models.DateTimeField(auto_now_add=True)
+    last_used = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.name} {self.prefix}…"
+
+    @classmethod
+    def issue(cls, user, name: str = "default") -> tuple[ApiToken, str]:  # type: ignore[no-untyped-def]
+        """Create a token and return it with its clear text (shown once, never stored)."""
+        raw = "cmo_" + secrets.token_urlsafe(32)
+        token = cls.objects.create(user=user, name=name, digest=_hash(raw), prefix=raw[4:12])
+        return token, raw
+
+    @classmethod
+    def lookup(cls, raw: str) -> ApiToken | None:
+        return (
+            cls.objects.select_related("user")
+            .filter(digest=_hash(raw), user__is_active=True)
+            .first()
+        )
+
+
+class AccessLog(models.Model):
+    """One row per look at patient-level data: who, when, which page, filters, which patients.
+
+    Written by every patient-level view and API call (ARCHITECTURE.md §7; HIPAA Security Rule
+    45 CFR §164.312(b) audit controls). Rows are never updated or deleted by the app.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    username = models.CharField(max_length=150)
+    time = models.DateTimeField(auto_now_add=True, db_index=True)
+    page = models.CharField(max_length=500)
+    via = models.CharField(max_length=10, default="web")  # web | api
+    filters = models.JSONField(default=dict)
+    patient_ids = models.JSONField(default=list)
+    n_patients = models.PositiveIntegerField(default=0)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-time", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.time:%Y-%m-%d %H:%M} {self.username} {self.page} ({self.n_patients})"

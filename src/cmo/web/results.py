@@ -1,0 +1,116 @@
+"""The web app's only door to the analytics results: ``cmo.measures.api``, read-only, cached.
+
+The warehouse (``settings.WAREHOUSE``, a DuckDB file) is opened read-only for each cache miss
+and closed straight after, so ``cmo measures run`` in another process can still take its write
+lock. Results change only when the file changes: the cache key includes the file's mtime and
+size, so a rebuild shows on the next request without a restart.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+MEASURE_TABLE = "quality__measure"
+_CACHE_SIZE = 512
+_lock = threading.Lock()
+_cache: OrderedDict[str, tuple[tuple[int, ...], Any]] = OrderedDict()
+
+
+class NoResults(Exception):  # noqa: N818 - reads better at the call site: except NoResults
+    """The warehouse or its quality tables do not exist yet; ``hint`` says what to run."""
+
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+def warehouse_path() -> Path:
+    from django.conf import settings
+
+    return Path(settings.WAREHOUSE)
+
+
+def _stamp(path: Path) -> tuple[int, ...]:
+    parts: list[int] = []
+    for p in (path, path.with_name(path.name + ".wal")):
+        try:
+            st = p.stat()
+            parts += [st.st_mtime_ns, st.st_size]
+        except FileNotFoundError:
+            parts += [0, 0]
+    return tuple(parts)
+
+
+def _open(path: Path) -> Any:
+    from cmo.warehouse import connect
+
+    # A writer (cmo measures run) holds DuckDB's file lock for a few seconds: wait, then give up.
+    for attempt in range(20):
+        try:
+            return connect(path, read_only=True)
+        except Exception as exc:  # duckdb.IOException: lock held by another process
+            if "lock" not in str(exc).lower() or attempt == 19:
+                raise
+            time.sleep(0.25)
+    raise AssertionError("unreachable")
+
+
+def call(function: str, *args: Any, **kwargs: Any) -> Any:
+    """``cmo.measures.api.<function>(wh, *args, **kwargs)``, cached until the warehouse changes.
+
+    Raises NoResults when there is no warehouse file or no measure tables in it.
+    """
+    path = warehouse_path()
+    if not path.exists():
+        raise NoResults(
+            f"No warehouse at {path}.",
+            "Run `cmo demo` (demo data), or `cmo ingest PATH` then `cmo measures run`.",
+        )
+    key = json.dumps([function, args, kwargs], sort_keys=True, default=str)
+    stamp = _stamp(path)
+    hit = _cache.get(key)
+    if hit is not None and hit[0] == stamp:
+        return hit[1]
+    with _lock:  # one DuckDB reader at a time; the others wait for the cache to fill
+        hit = _cache.get(key)
+        if hit is not None and hit[0] == stamp:
+            return hit[1]
+        value = _compute(path, function, args, kwargs)
+        _cache[key] = (stamp, value)
+        _cache.move_to_end(key)
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+        return value
+
+
+def _compute(path: Path, function: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    from cmo.measures import api
+
+    wh = _open(path)
+    try:
+        if function != "data_status" and not wh.exists(MEASURE_TABLE):
+            raise NoResults(
+                f"The warehouse {path} has no measure results yet.",
+                "Run `cmo measures run` (or `cmo demo` for demo data).",
+            )
+        return getattr(api, function)(wh, *args, **kwargs)
+    finally:
+        wh.close()
+
+
+def clear_cache() -> None:
+    with _lock:
+        _cache.clear()
+
+
+def warehouse_mtime() -> float | None:
+    try:
+        return os.stat(warehouse_path()).st_mtime
+    except FileNotFoundError:
+        return None

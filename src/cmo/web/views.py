@@ -1,0 +1,94 @@
+"""Pages of the web app itself: home, data status, access log, health check."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+
+from cmo.web import results
+from cmo.web.access import capability_required
+from cmo.web.models import AccessLog
+from cmo.web.results import NoResults
+from cmo.web.roles import ACCESS_LOG, DASHBOARD, DATA_STATUS, perm
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    """Send each role to its first page."""
+    user = request.user
+    if not user.is_authenticated:
+        return redirect("login")
+    if user.has_perm(perm(DASHBOARD)):
+        return redirect("quality:dashboard")
+    if user.has_perm(perm(ACCESS_LOG)):
+        return redirect("access_log")
+    return render(request, "web/no_role.html", status=403)
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"ok": True})
+
+
+def _tables(status: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each list of rows in the status becomes a titled table; scalars go in a summary table."""
+    sections = []
+    scalars = []
+    for key, value in status.items():
+        title = key.replace("_", " ").capitalize()
+        if isinstance(value, list) and value and isinstance(value[0], dict):
+            cols = list(value[0].keys())
+            sections.append(
+                {"title": title, "columns": cols, "rows": [[r.get(c) for c in cols] for r in value]}
+            )
+        elif isinstance(value, dict):
+            sections.append(
+                {
+                    "title": title,
+                    "columns": ["name", "value"],
+                    "rows": [[k, v] for k, v in value.items()],
+                }
+            )
+        elif isinstance(value, list):
+            sections.append({"title": title, "columns": ["value"], "rows": [[v] for v in value]})
+        else:
+            scalars.append([title, value])
+    if scalars:
+        sections.insert(0, {"title": "Summary", "columns": ["name", "value"], "rows": scalars})
+    return sections
+
+
+@capability_required(DATA_STATUS)
+def data_status(request: HttpRequest) -> HttpResponse:
+    """Ingest runs, row counts, quarantined lines with their reasons, measure build times."""
+    try:
+        status = results.call("data_status")
+    except NoResults as exc:
+        return render(
+            request,
+            "web/no_results.html",
+            {"title": "Data status", "message": str(exc), "hint": exc.hint},
+        )
+    return render(
+        request,
+        "web/data_status.html",
+        {"sections": _tables(status), "warehouse": results.warehouse_path()},
+    )
+
+
+@capability_required(ACCESS_LOG)
+def access_log(request: HttpRequest) -> HttpResponse:
+    """Who looked at which patients, newest first; filter by user name or patient id."""
+    qs = AccessLog.objects.all()
+    user = (request.GET.get("user") or "").strip()
+    patient = (request.GET.get("patient") or "").strip()
+    if user:
+        qs = qs.filter(username__icontains=user)
+    if patient:
+        # JSON containment is not portable to SQLite; the id list is text-searched instead.
+        qs = qs.filter(patient_ids__icontains=f'"{patient}"')
+    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    return render(
+        request, "web/access_log.html", {"page": page, "user_q": user, "patient_q": patient}
+    )
