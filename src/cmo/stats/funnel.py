@@ -61,6 +61,32 @@ def poisson_limits(expected: Any, level: float) -> tuple[np.ndarray, np.ndarray]
     return np.where(e > 0, lo, np.nan), np.where(e > 0, hi, np.nan)
 
 
+def funnel_limits(
+    size: Any,
+    *,
+    kind: str,
+    target: float,
+    level: float,
+    od: str | None = None,
+    tau2: float = 0.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Funnel limits at denominators (kind='proportion') or expected counts (kind='ratio').
+
+    Exact limits when τ² = 0; otherwise target ± z·sqrt(s² + τ²) on the od method's scale
+    (arcsine for proportions; log for SHMI and square root for CQC ratios), back-transformed.
+    Used by funnel() for the units and by the chart for the smooth funnel curves.
+    """
+    size = np.asarray(size, float)
+    if tau2 > 0:
+        method = od or "shmi"
+        _, s, t = _transform(np.zeros_like(size), size, kind, method, target)
+        half = stats.norm.ppf(1 - (1 - level) / 2) * np.sqrt(s**2 + tau2)
+        return _back(t - half, kind, method), _back(t + half, kind, method)
+    if kind == "proportion":
+        return binomial_limits(target, size, level)
+    return poisson_limits(size, level)
+
+
 def _transform(
     num: np.ndarray, size: np.ndarray, kind: str, od: str, target: float
 ) -> tuple[np.ndarray, np.ndarray, float]:
@@ -166,15 +192,7 @@ def funnel(
         d["z"] = (y - t) / np.sqrt(s**2 + tau2)
         d["phi"], d["tau2"] = phi, tau2
     for name, level in LEVELS.items():
-        if tau2 > 0:
-            y, s, t = _transform(num, size, kind, od or "shmi", target)
-            zq = stats.norm.ppf(1 - (1 - level) / 2)
-            half = zq * np.sqrt(s**2 + tau2)
-            lo, hi = _back(t - half, kind, od or "shmi"), _back(t + half, kind, od or "shmi")
-        elif kind == "proportion":
-            lo, hi = binomial_limits(target, size, level)
-        else:
-            lo, hi = poisson_limits(size, level)
+        lo, hi = funnel_limits(size, kind=kind, target=target, level=level, od=od, tau2=tau2)
         d[f"lcl_{name}"], d[f"ucl_{name}"] = lo, hi
         rate = d["ratio_or_rate"]
         d[f"outlier_{name}"] = ((rate < lo) | (rate > hi)).fillna(False).astype(bool)
