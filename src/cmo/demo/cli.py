@@ -1,0 +1,148 @@
+"""``cmo demo``: generate the synthetic health system, ingest it and run the analytics.
+
+Heavy modules are imported inside the commands so ``cmo --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cmo.demo import DEFAULT_MONTHS, DEFAULT_PATIENTS, DEFAULT_SEED
+from cmo.warehouse.options import (
+    EngineOpt,
+    SparkMasterOpt,
+    SparkRemoteOpt,
+    WarehouseOpt,
+    open_warehouse,
+)
+
+DEFAULT_START = date(2023, 1, 1)
+DEFAULT_OUT = Path("cmo-data") / "demo"
+
+demo_app = typer.Typer(
+    name="demo",
+    help="Synthetic health system: generate FHIR R4 Bulk data with planted signals, ingest it "
+    "and run every analytics step. Without a subcommand: the whole demo at the default size.",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
+
+PatientsOpt = Annotated[
+    int, typer.Option("--patients", "-n", min=1, help="Number of patients to generate.")
+]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed: same arguments, same bytes.")]
+MonthsOpt = Annotated[
+    int, typer.Option("--months", min=7, help="Months of activity from --start (at least 7).")
+]
+
+
+def _parse_start(value: str) -> date:
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError:
+        raise typer.BadParameter(
+            f"expected YYYY-MM-DD, got {value!r}", param_hint="--start"
+        ) from None
+
+
+StartOpt = Annotated[
+    str, typer.Option("--start", help="First day of the data window (YYYY-MM-DD).")
+]
+
+
+def _generate(out: Path, patients: int, seed: int, start: date, months: int) -> Path:
+    from cmo.demo.generate import generate
+
+    manifest = generate(out, patients=patients, seed=seed, start=start, months=months)
+    seconds = getattr(generate, "last_seconds", 0.0)
+    typer.echo(f"generated {patients:,} patients into {out} in {seconds:.1f} s ({manifest.name})")
+    return manifest
+
+
+@demo_app.command("generate")
+def generate_cmd(
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Output folder for the FHIR Bulk export.")
+    ] = DEFAULT_OUT,
+    patients: PatientsOpt = DEFAULT_PATIENTS,
+    seed: SeedOpt = DEFAULT_SEED,
+    start: StartOpt = DEFAULT_START.isoformat(),
+    months: MonthsOpt = DEFAULT_MONTHS,
+) -> None:
+    """Write a FHIR R4 Bulk Data export (manifest.json, <Type>.ndjson) and signals.json."""
+    _generate(out, patients, seed, _parse_start(start), months)
+
+
+@demo_app.command("check")
+def check_cmd(
+    folder: Annotated[Path, typer.Argument(help="A folder written by `cmo demo generate`.")],
+) -> None:
+    """Print crude rates (mortality, readmission, LOS) and the planted signals from the NDJSON."""
+    if not (folder / "manifest.json").is_file():
+        typer.echo(f"error: no manifest.json in {folder}", err=True)
+        raise typer.Exit(2)
+    from cmo.demo.crude import crude_rates, format_report
+
+    typer.echo(format_report(crude_rates(folder)))
+
+
+@demo_app.callback()
+def demo_main(
+    ctx: typer.Context,
+    patients: PatientsOpt = DEFAULT_PATIENTS,
+    seed: SeedOpt = DEFAULT_SEED,
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Where the demo export is written.")
+    ] = DEFAULT_OUT,
+    warehouse: WarehouseOpt = None,
+    engine: EngineOpt = "duckdb",
+    spark_master: SparkMasterOpt = None,
+    spark_remote: SparkRemoteOpt = None,
+) -> None:
+    """Generate the demo health system (if not there yet), ingest it and run the analytics."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from cmo.demo.generate import existing_export
+
+    start, months = DEFAULT_START, DEFAULT_MONTHS
+    if existing_export(out, patients, seed, start, months):
+        typer.echo(f"demo export already in {out} (same arguments): not regenerating")
+    else:
+        _generate(out, patients, seed, start, months)
+    try:
+        from cmo.fhir.ingest import ingest
+    except ModuleNotFoundError as exc:
+        typer.echo(f"ingest not available ({exc.name}): stopping after generation", err=True)
+        raise typer.Exit(1) from None
+    wh = open_warehouse(warehouse, engine, spark_master, spark_remote)
+    try:
+        paths = sorted(out.glob("*.ndjson"))
+        result = ingest(paths, wh, progress=None)
+        typer.echo(
+            f"ingested {sum(result.rows.values()):,} rows from {len(paths)} files "
+            f"({result.quarantined} quarantined) in {result.seconds:.1f} s"
+        )
+        try:
+            from cmo.measures.build import run as build_measures
+        except ModuleNotFoundError:
+            typer.echo("measures not available yet: skipped", err=True)
+        else:
+            build = build_measures(wh, progress=None)
+            typer.echo(f"built measures: {build}")
+    finally:
+        wh.close()
+    typer.echo(
+        "next: `cmo measures list`, and the planted signals to look for are in "
+        f"{out / 'signals.json'}",
+    )
+    sys.stdout.flush()
+
+
+def register(app: typer.Typer) -> None:
+    """Attach ``cmo demo`` to the main command."""
+    app.add_typer(demo_app, name="demo")

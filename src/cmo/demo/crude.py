@@ -1,0 +1,201 @@
+"""Crude rates computed straight from a demo export's NDJSON (no warehouse, no measures).
+
+An independent check of the generator: the calibration targets and the planted signals
+must be visible in these crude numbers. Used by ``cmo demo check`` and the tests.
+Definitions are deliberately simple (documented in docs/demo-data.md): a 30-day readmission
+is any inpatient admission within 30 days of a live discharge that was not a transfer out.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from cmo.demo import casemix as cx
+
+COMPLICATION_CODES = {c for codes in cx.COMPLICATIONS.values() for c in codes} - {"J18.9", "A41.9"}
+
+
+def _read(folder: Path, rtype: str) -> Iterator[dict[str, Any]]:
+    path = folder / f"{rtype}.ndjson"
+    if not path.exists():
+        return
+    with path.open("rb") as f:
+        for line in f:
+            yield orjson.loads(line)
+
+
+def _day(text: str) -> date:
+    return date.fromisoformat(text[:10])
+
+
+def _id(reference: dict[str, str]) -> str:
+    return reference["reference"].split("/", 1)[1]
+
+
+def _stays(folder: Path) -> list[dict[str, Any]]:
+    stays = []
+    for e in _read(folder, "Encounter"):
+        if e["class"]["code"] != "IMP":
+            continue
+        atnd = next(p for p in e["participant"] if p["type"][0]["coding"][0]["code"] == "ATND")
+        locs = [_id(loc["location"]) for loc in e.get("location", [])]
+        stays.append(
+            {
+                "id": e["id"],
+                "patient": _id(e["subject"]),
+                "admit": _day(e["period"]["start"]),
+                "discharge": _day(e["period"]["end"]),
+                "disposition": e["hospitalization"]["dischargeDisposition"]["coding"][0]["code"],
+                "source": e["hospitalization"]["admitSource"]["coding"][0]["code"],
+                "department": _id(e["serviceProvider"]),
+                "attending": _id(atnd["individual"]),
+                "units": {loc.rsplit("-r", 1)[0] for loc in locs},
+            }
+        )
+    return stays
+
+
+def crude_rates(folder: Path) -> dict[str, Any]:
+    """Crude system rates and the four planted signals' crude numbers."""
+    stays = _stays(folder)
+    signals = orjson.loads((folder / "signals.json").read_bytes())
+    sig = {s["id"]: s for s in signals["signals"]}
+    deaths = {
+        p["id"]: _day(p["deceasedDateTime"])
+        for p in _read(folder, "Patient")
+        if "deceasedDateTime" in p
+    }
+    by_patient: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for s in stays:
+        by_patient[s["patient"]].append(s)
+    for lst in by_patient.values():
+        lst.sort(key=lambda s: s["admit"])
+    readmitted: set[str] = set()
+    eligible = 0
+    for lst in by_patient.values():
+        for k, s in enumerate(lst):
+            if s["disposition"] in ("exp", "hosp"):
+                continue
+            eligible += 1
+            if any(0 <= (n["admit"] - s["discharge"]).days <= 30 for n in lst[k + 1 :]):
+                readmitted.add(s["id"])
+    n = len(stays)
+    died = sum(s["disposition"] == "exp" for s in stays)
+    mort30 = sum(
+        s["patient"] in deaths and (deaths[s["patient"]] - s["admit"]).days <= 30 for s in stays
+    )
+    los = sum((s["discharge"] - s["admit"]).days for s in stays)
+    # Complications: claim diagnoses not present on admission from the complication list.
+    complicated = set()
+    clabsi = set()
+    for c in _read(folder, "Claim"):
+        for d in c.get("diagnosis", []):
+            code = d["diagnosisCodeableConcept"]["coding"][0]["code"]
+            poa = d.get("onAdmission", {}).get("coding", [{}])[0].get("code")
+            eid = c["id"][:-2]
+            if code in COMPLICATION_CODES and (poa == "n" or d["sequence"] == 1):
+                complicated.add(eid)
+            if code == cx.CLABSI_CODE:
+                clabsi.add(eid)
+    out: dict[str, Any] = {
+        "stays": n,
+        "in_hospital_mortality": died / n if n else None,
+        "mortality_30d": mort30 / n if n else None,
+        "readmission_30d": len(readmitted) / eligible if eligible else None,
+        "mean_los": los / n if n else None,
+        "transfers_in": sum(s["source"] == "hosp-trans" for s in stays),
+    }
+    # ICU mortality, recent vs before.
+    icu = sig["icu-mortality-rising"]
+    recent = date.fromisoformat(icu["period_start"])
+    groups: dict[str, list[int]] = {"before": [0, 0], "recent": [0, 0]}
+    for s in stays:
+        if icu["unit_id"] in s["units"]:
+            g = groups["recent" if s["admit"] >= recent else "before"]
+            g[0] += 1
+            g[1] += s["disposition"] == "exp"
+    out["icu_mortality"] = {k: (v[1] / v[0] if v[0] else None, v[0]) for k, v in groups.items()}
+    # Surgeon complications and readmissions vs peers.
+    surg = sig["surgeon-complications"]
+    ortho = f"{surg['site_id']}-orthopedics"
+    sg: dict[str, list[int]] = {"signal": [0, 0, 0], "peers": [0, 0, 0]}
+    for s in stays:
+        if s["department"] != ortho or s["source"] == "hosp-trans":
+            continue
+        g = sg["signal" if s["attending"] == surg["practitioner_id"] else "peers"]
+        g[0] += 1
+        g[1] += s["id"] in complicated
+        g[2] += s["id"] in readmitted
+    out["surgeon"] = {
+        k: {
+            "stays": v[0],
+            "complication": v[1] / v[0] if v[0] else None,
+            "readmission": v[2] / v[0] if v[0] else None,
+        }
+        for k, v in sg.items()
+    }
+    # CLABSI per quarter in the cluster ICU (events among stays with time in that ICU).
+    cl = sig["clabsi-cluster"]
+    q0, q1 = date.fromisoformat(cl["period_start"]), date.fromisoformat(cl["period_end"])
+    cg = {"quarter": [0, 0], "other": [0, 0]}
+    for s in stays:
+        if cl["unit_id"] in s["units"]:
+            g = cg["quarter" if q0 <= s["admit"] < q1 else "other"]
+            g[0] += 1
+            g[1] += s["id"] in clabsi
+    months_total = signals["arguments"]["months"]
+    out["clabsi"] = {
+        "quarter_events": cg["quarter"][1],
+        "other_events_per_quarter": cg["other"][1] / max(1, months_total / 3 - 1),
+        "quarter_stays": cg["quarter"][0],
+    }
+    # LOS of the planted hospitalist vs peers.
+    ld = sig["physician-los"]
+    dept = f"{ld['site_id']}-medicine"
+    lg = {"signal": [0, 0], "peers": [0, 0]}
+    for s in stays:
+        if s["department"] == dept and s["disposition"] != "exp":
+            g = lg["signal" if s["attending"] == ld["practitioner_id"] else "peers"]
+            g[0] += 1
+            g[1] += (s["discharge"] - s["admit"]).days
+    out["los_physician"] = {k: (v[1] / v[0] if v[0] else None, v[0]) for k, v in lg.items()}
+    return out
+
+
+def format_report(rates: dict[str, Any]) -> str:
+    """A short plain-text report of :func:`crude_rates`."""
+
+    def pct(x: float | None) -> str:
+        return "n/a" if x is None else f"{100 * x:.1f}%"
+
+    lines = [
+        f"inpatient stays              {rates['stays']:,}",
+        f"in-hospital mortality        {pct(rates['in_hospital_mortality'])}",
+        f"30-day mortality (from admit) {pct(rates['mortality_30d'])}",
+        f"30-day readmission           {pct(rates['readmission_30d'])}",
+        f"mean length of stay          {rates['mean_los']:.2f} days",
+        f"transfers in                 {rates['transfers_in']:,}",
+        "signals:",
+        "  ICU mortality before/recent  "
+        f"{pct(rates['icu_mortality']['before'][0])} (n={rates['icu_mortality']['before'][1]}) / "
+        f"{pct(rates['icu_mortality']['recent'][0])} (n={rates['icu_mortality']['recent'][1]})",
+        "  surgeon complications        "
+        f"{pct(rates['surgeon']['signal']['complication'])} vs peers "
+        f"{pct(rates['surgeon']['peers']['complication'])}",
+        "  surgeon readmissions         "
+        f"{pct(rates['surgeon']['signal']['readmission'])} vs peers "
+        f"{pct(rates['surgeon']['peers']['readmission'])}",
+        "  CLABSI in the quarter        "
+        f"{rates['clabsi']['quarter_events']} vs "
+        f"{rates['clabsi']['other_events_per_quarter']:.2f} per other quarter",
+        "  hospitalist mean LOS         "
+        f"{rates['los_physician']['signal'][0]:.2f} vs peers "
+        f"{rates['los_physician']['peers'][0]:.2f} days",
+    ]
+    return "\n".join(lines)

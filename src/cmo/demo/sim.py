@@ -1,0 +1,1180 @@
+"""Per-patient simulation: one patient's life in the health system, written as FHIR resources.
+
+Each patient has an independent random stream derived from (seed, patient index), so the
+output of a patient does not depend on which process or chunk generated it. Resources are
+serialised with orjson as soon as they are built; a chunk returns bytes per resource type.
+The coefficients are documented in docs/demo-data.md (section "Generating model").
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import math
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from importlib import resources as importlib_resources
+from statistics import NormalDist
+from typing import Any
+
+import orjson
+
+from cmo.demo import casemix as cx
+from cmo.demo.resources import cc, coding, ref
+from cmo.demo.structure import WARD_OF, Structure, build_structure
+
+DAY = 1440  # minutes
+TZ = "-05:00"  # the health system's local offset (US Eastern standard time)
+
+# -- population ------------------------------------------------------------------------------
+# Adult users of the system (18+; no obstetrics or paediatrics): age bands and shares.
+AGE_BANDS = ((18, 45, 0.40), (45, 65, 0.32), (65, 75, 0.15), (75, 85, 0.09), (85, 100, 0.04))
+FEMALE_SHARE = 0.52
+HOME_SITE_SHARE = 0.85  # stays at the patient's home hospital; the rest at another site
+
+# -- stay model coefficients (log-odds or log scale; age per decade from 70, burden from 2) ---
+ADMISSION_BASE = 0.075  # index admissions per person-year at age 40, burden 0
+ADMISSION_AGE = 0.030  # log rate per year of age
+ADMISSION_BURDEN = 0.12  # log rate per burden point
+ED_RATE = 0.25  # treat-and-release ED visits per person-year (x exp(0.10 B))
+OUTPATIENT_RATE = 0.8  # outpatient visits per person-year (x exp(0.10 B))
+MORT_AGE, MORT_BURDEN, MORT_SEVERITY = 0.45, 0.15, 0.90
+READM_AGE, READM_BURDEN, READM_SEVERITY = 0.05, 0.10, 0.25
+POST30_AGE, POST30_BURDEN, POST30_SEVERITY = 0.50, 0.15, 0.50
+LOS_AGE, LOS_BURDEN, LOS_SEVERITY, LOS_SIGMA = 0.04, 0.04, 0.25, 0.55
+COMP_AGE, COMP_BURDEN, COMP_SEVERITY = 0.20, 0.10, 0.30
+CLABSI_HAZARD = 0.0015  # per central-line day from line day 3 (NHSN ~1/1,000)
+CAUTI_HAZARD = 0.0012  # per catheter day from catheter day 3
+FALL_RATE = 0.0006  # falls with injury per patient day at age 70 (AHRQ HAC scorecard)
+PRESSURE_RATE = 0.0004  # stage 3-4 pressure injuries per patient day (x4 in the ICU)
+
+# -- planted signals -------------------------------------------------------------------------
+ICU_SIGNAL_SITE = 1  # Northgate: ICU mortality odds ramp over the last 6 months
+ICU_SIGNAL_MONTHS = 6
+ICU_SIGNAL_MAX_OR = 3.0
+SURGEON_COMPLICATION_OR = 3.6
+SURGEON_READMISSION_OR = 3.5
+CLABSI_SIGNAL_SITE = 0  # Riverside ICU, one quarter
+CLABSI_SIGNAL_HAZARD = 0.015
+LOS_SIGNAL_FACTOR = 1.4
+
+_DISPLAYS: dict[str, str] = json.loads(
+    importlib_resources.files("cmo.demo").joinpath("icd10cm_display.json").read_text()
+)
+
+
+def _logit(p: float) -> float:
+    return math.log(p / (1 - p))
+
+
+def _expit(x: float) -> float:
+    return 1 / (1 + math.exp(-x))
+
+
+def add_months(d: date, months: int) -> date:
+    y, m = divmod(d.month - 1 + months, 12)
+    return date(d.year + y, m + 1, 1)
+
+
+@dataclass
+class Context:
+    """Everything shared by the patients of one run (built once per process)."""
+
+    patients: int
+    seed: int
+    start: date
+    months: int
+    structure: Structure = field(init=False)
+    t0: datetime = field(init=False)
+    horizon: int = field(init=False)  # minutes from start to the end of the window
+    month_starts: list[int] = field(init=False)
+    clabsi_quarter: int = field(init=False)  # first month index of the cluster quarter
+    icd: dict[str, Resource] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.structure = build_structure(self.patients, self.seed)
+        self.t0 = datetime(self.start.year, self.start.month, self.start.day)
+        starts = [add_months(self.start, k) for k in range(self.months + 1)]
+        self.month_starts = [(d - self.start).days * DAY for d in starts]
+        self.horizon = self.month_starts[-1]
+        # The cluster quarter: two full quarters before the last one, or the first quarter.
+        self.clabsi_quarter = max(0, 3 * ((self.months - 1) // 3) - 6)
+        self.icd = {code: cc(cx.ICD10CM, code, disp) for code, disp in _DISPLAYS.items()}
+
+    # -- time helpers ----------------------------------------------------------------------
+    def ts(self, minute: int) -> str:
+        return (self.t0 + timedelta(minutes=minute)).isoformat() + TZ
+
+    def day(self, minute: int) -> str:
+        return (self.t0 + timedelta(minutes=minute)).date().isoformat()
+
+    def instant(self, minute: int) -> str:
+        """meta.lastUpdated: midnight UTC after the event (derived from the data)."""
+        return (self.t0 + timedelta(minutes=minute + DAY)).date().isoformat() + "T00:00:00Z"
+
+    def month(self, minute: int) -> int:
+        return bisect.bisect_right(self.month_starts, minute) - 1
+
+    def end_date(self) -> date:
+        return add_months(self.start, self.months)
+
+
+Resource = dict[str, Any]
+
+_CASE_KEYS = [c.key for c in cx.CASE_TYPES]
+_EMERGENCY_CASES = [c for c in cx.CASE_TYPES if c.elective == 0.0]
+_CHRONIC = {code for c in cx.COMORBIDITIES for code in c.codes}
+_ICU_THRESHOLD = {
+    c.key: NormalDist().inv_cdf(1 - c.icu) if 0 < c.icu < 1 else 0.0 for c in cx.CASE_TYPES
+}
+_NOT_POA = {"n"}
+
+
+@dataclass
+class Stay:
+    """What the stay model decided; turned into resources by ``PatientSim.emit_stay``."""
+
+    id: str
+    case: cx.CaseType
+    site: int
+    department: str
+    admit: int
+    discharge: int
+    priority: str  # EM | UR | EL
+    admit_source: str
+    attending: str
+    admitting: str
+    disposition: str
+    icu_days: int
+    principal: str
+    secondary: list[tuple[str, str, int]]  # (code, POA flag, onset minute)
+    procedures: list[tuple[str, str, int]]  # (code, display, minute)
+    devices: list[tuple[str, int, int, str]]  # (kind, start, end, procedure code)
+    died: bool
+    payer: str
+    late_complication: str | None = None  # readmission principal for a late complication
+    z: float = 0.0  # latent severity
+    surgeon_signal: bool = False
+    complicated: bool = False
+
+
+class PatientSim:
+    """Simulates one patient and appends serialised resources to ``out``."""
+
+    def __init__(self, ctx: Context, index: int, out: dict[str, list[bytes]], stats: Counter):
+        self.ctx = ctx
+        self.st = ctx.structure
+        self.i = index
+        self.pid = f"p{index:07d}"
+        self.out = out
+        self.stats = stats
+        self.rng = random.Random((ctx.seed << 32) | index)
+        self.n_stays = 0
+
+    def put(self, rtype: str, res: Resource) -> None:
+        self.out.setdefault(rtype, []).append(orjson.dumps(res))
+
+    # -- the patient -------------------------------------------------------------------------
+    def run(self) -> None:
+        rng = self.rng
+        u = rng.random()
+        acc = 0.0
+        lo, hi = 18, 100
+        for lo, hi, share in AGE_BANDS:  # noqa: B007 - the last band is the fallback
+            acc += share
+            if u < acc:
+                break
+        self.age0 = lo + (hi - lo) * rng.random()
+        self.female = rng.random() < FEMALE_SHARE
+        self.birth = self.ctx.start - timedelta(days=int(self.age0 * 365.25))
+        sites = self.st.sites
+        u = rng.random()
+        self.home = (
+            0 if u < sites[0].weight else (1 if u < sites[0].weight + sites[1].weight else 2)
+        )
+        self.comorb: dict[str, str] = {}
+        x = (self.age0 - 65) / 10
+        for c in cx.COMORBIDITIES:
+            if c.key == "metastatic":
+                if "cancer" in self.comorb and rng.random() < 0.25:
+                    self.comorb[c.key] = rng.choice(c.codes)
+                continue
+            if rng.random() < _expit(_logit(c.p65) + c.slope * x):
+                self.comorb[c.key] = rng.choice(c.codes)
+        w = {c.key: c.weight for c in cx.COMORBIDITIES}
+        burden = sum(w[k] for k in self.comorb)
+        if "metastatic" in self.comorb:
+            burden -= w["cancer"]  # Charlson hierarchy: metastatic replaces solid tumour
+        self.burden = burden
+        self.payer = self._payer()
+        self.pcp = rng.choice(self.st.staff[(self.home, "primary-care")])
+        # Background (non-hospital) death: Gompertz hazard, ~1%/year at 65.
+        hazard = math.exp(-10.2 + 0.087 * self.age0) * math.exp(0.1 * burden)
+        self.death = int(rng.expovariate(hazard) * 365.25 * DAY)
+        self.death_in_hospital = False
+        self.busy: list[tuple[int, int]] = []
+        self.joint_stays: list[tuple[int, int, bool]] = []
+        self.stays()
+        self.visits()
+        self.emit_patient()
+
+    def _payer(self) -> str:
+        u = self.rng.random()
+        if self.age0 >= 65:
+            table = (("medicare", 0.92), ("medicaid", 0.03), ("commercial", 0.04))
+        else:
+            table = (("commercial", 0.62), ("medicaid", 0.24), ("medicare", 0.04))
+        acc = 0.0
+        for key, p in table:
+            acc += p
+            if u < acc:
+                return key
+        return "self"
+
+    def age_at(self, minute: int) -> float:
+        return self.age0 + minute / (365.25 * DAY)
+
+    # -- inpatient stays -------------------------------------------------------------------
+    def stays(self) -> None:
+        rng = self.rng
+        ctx = self.ctx
+        rate = ADMISSION_BASE * math.exp(ADMISSION_AGE * (self.age0 - 40))
+        rate *= math.exp(ADMISSION_BURDEN * self.burden)
+        lam = rate / (365.25 * DAY)
+        t = 0
+        pending: tuple[int, cx.CaseType, int, str, str | None] | None = None
+        prev: Stay | None = None
+        while True:
+            t_index = t + int(rng.expovariate(lam))
+            if pending is not None and pending[0] <= t_index:
+                at, case, site, how, forced = pending
+                readmit = True
+                pending = None
+            else:
+                at, case, how, forced = t_index, self._draw_case(t_index), "index", None
+                site = self._draw_site(case)
+                readmit = False
+            if at >= ctx.horizon or at >= self.death:
+                return
+            if readmit and prev is not None and _ortho_h1(prev):
+                who = "signal" if prev.attending == self.st.signal_surgeon else "peers"
+                self.stats[f"surgeon_{who}_readmitted"] += 1
+            stay = self.simulate_stay(at, case, site, how, forced, readmit)
+            prev = stay
+            t = stay.discharge
+            if stay.died:
+                return
+            pending = self._after_discharge(stay)
+
+    def _draw_case(self, minute: int) -> cx.CaseType:
+        x = (self.age_at(minute) - 65) / 10
+        weights = [c.weight * math.exp(c.age_slope * x) for c in cx.CASE_TYPES]
+        return self.rng.choices(cx.CASE_TYPES, weights)[0]
+
+    def _draw_site(self, case: cx.CaseType) -> int:
+        if case.department == "cardiac-surgery":
+            return 0  # only the tertiary centre does cardiac surgery
+        if self.rng.random() < HOME_SITE_SHARE:
+            return self.home
+        others = [s for s in range(3) if s != self.home]
+        return self.rng.choice(others)
+
+    def _department(self, case: cx.CaseType, site: int) -> str:
+        dept = case.department
+        if dept not in self.st.sites[site].departments:
+            dept = "medicine"  # no cardiology/neurology at Lakeview: the hospitalists admit
+        return dept
+
+    def simulate_stay(
+        self, at: int, case: cx.CaseType, site: int, how: str, forced: str | None, readmit: bool
+    ) -> Stay:
+        """Decide one stay (and a transfer-out's receiving stay) and emit its resources."""
+        rng = self.rng
+        ctx = self.ctx
+        st = self.st
+        age = self.age_at(at)
+        xa = (age - 70) / 10
+        xb = self.burden - 2
+        dept = self._department(case, site)
+        elective = how == "index" and rng.random() < case.elective
+        if how == "transfer-in":
+            priority, source = ("EM", "hosp-trans")
+        elif elective:
+            priority, source = ("EL", "mp")
+        elif rng.random() < 0.9:
+            priority, source = ("EM", "emd")
+        else:
+            priority, source = ("UR", "outp")
+        if elective:
+            # Elective admissions arrive in the morning of a weekday.
+            day0 = at // DAY
+            wd = (ctx.start + timedelta(days=day0)).weekday()
+            day0 += {5: 2, 6: 1}.get(wd, 0)
+            at = day0 * DAY + 6 * 60 + rng.randrange(0, 120)
+        z = rng.gauss(0, 1)
+        if elective:
+            z = 0.5 * z - 0.5
+        month = ctx.month(at)
+        staff = st.staff[(site, dept)]
+        attending = rng.choice(staff)
+        surgeon_signal = case.surgical and attending == st.signal_surgeon
+        # Transfer out from hospitals without a cath lab / stroke service.
+        transfer_p = 0.0
+        if how != "transfer-in" and not elective:
+            if case.key == "ami":
+                transfer_p = {2: 0.6, 1: 0.15}.get(site, 0.0)
+            elif case.key == "stroke" and site == 2:
+                transfer_p = 0.3
+            elif case.key == "sepsis" and site == 2:
+                transfer_p = 0.04
+        transfer = rng.random() < transfer_p
+        icu = case.icu >= 1.0 or (case.icu > 0 and z > _ICU_THRESHOLD[case.key])
+        # Length of stay.
+        mean = case.los * math.exp(LOS_AGE * xa + LOS_BURDEN * xb + LOS_SEVERITY * z)
+        if attending == st.signal_los_physician:
+            mean *= LOS_SIGNAL_FACTOR
+        sigma = 0.35 if elective else LOS_SIGMA
+        los = max(1, round(mean * math.exp(rng.gauss(0, sigma) - sigma * sigma / 2)))
+        if transfer:
+            los = rng.choice((0, 0, 1))
+            icu = False
+        secondary: list[tuple[str, str, int]] = []
+        procedures: list[tuple[str, str, int]] = []
+        devices: list[tuple[str, int, int, str]] = []
+        mort_extra = 0.0
+        complicated = False
+        principal = forced or rng.choice(case.codes)
+        for code in self.comorb.values():
+            if rng.random() < 0.85 and code != principal:
+                secondary.append((code, "y", at))
+        for code in case.extra_secondary:
+            if rng.random() < 0.3 and code != principal:
+                secondary.append((code, "y", at))
+        # Procedures of the case (not at the sending hospital of a transfer).
+        if not transfer and not (how == "readmission" and forced):
+            left = principal in cx.LEFT_DIAGNOSES
+            for proc in case.procedures:
+                if rng.random() < proc.prob:
+                    code = cx.LEFT_PROCEDURE.get(proc.code, proc.code) if left else proc.code
+                    when = at + (DAY // 4 if elective else rng.randrange(DAY // 4, 2 * DAY))
+                    procedures.append((code, proc.display, when))
+                    break
+        # Post-operative complications.
+        late_complication: str | None = None
+        if case.surgical and procedures:
+            lp = _logit(case.complication) + COMP_AGE * xa + COMP_BURDEN * xb + COMP_SEVERITY * z
+            if surgeon_signal:
+                lp += math.log(SURGEON_COMPLICATION_OR)
+            if rng.random() < _expit(lp):
+                codes = cx.COMPLICATIONS.get(case.key, cx.COMPLICATIONS["default"])
+                comp = rng.choice(codes)
+                complicated = True
+                self.stats["complication"] += 1
+                if surgeon_signal:
+                    self.stats["signal_surgeon_complications"] += 1
+                if rng.random() < 0.65 or los < 2:
+                    onset = at + rng.randint(1, max(1, los)) * DAY + rng.randrange(DAY // 2)
+                    secondary.append((comp, "n", onset))
+                    los += rng.randint(2, 4)
+                    mort_extra += 1.0
+                else:
+                    late_complication = comp
+        # ICU days and devices.
+        icu_days = 0
+        if icu:
+            icu_days = min(los, max(1, round(los * (0.3 + 0.4 * rng.random()))))
+        clabsi_signal = (
+            site == CLABSI_SIGNAL_SITE and ctx.clabsi_quarter <= month < ctx.clabsi_quarter + 3
+        )
+        line_days = 0
+        if (
+            (icu and rng.random() < 0.7)
+            or case.key == "cabg"
+            or (case.key == "sepsis" and rng.random() < 0.1)
+        ):
+            line_days = max(1, min(los, (icu_days or los // 2 or 1) + rng.randint(0, 2)))
+            start = at + rng.randrange(60, 6 * 60)
+            devices.append(("central-line", start, start + line_days * DAY, cx.CENTRAL_LINE_PCS[0]))
+            procedures.append((*cx.CENTRAL_LINE_PCS, start))
+            h = CLABSI_SIGNAL_HAZARD if (clabsi_signal and icu_days) else CLABSI_HAZARD
+            onset_day = self._hazard_day(line_days, h)
+            if onset_day:
+                secondary.append((cx.CLABSI_CODE, "n", start + (onset_day - 1) * DAY + 600))
+                los += 4
+                mort_extra += 0.6
+                self.stats["clabsi"] += 1
+        cath_days = 0
+        if (
+            (icu and rng.random() < 0.8)
+            or (case.surgical and rng.random() < 0.6)
+            or (age > 75 and rng.random() < 0.15)
+        ):
+            cath_days = max(1, min(los, rng.randint(1, 3) if not icu else icu_days + 1))
+            start = at + rng.randrange(60, 8 * 60)
+            devices.append(
+                ("urinary-catheter", start, start + cath_days * DAY, cx.URINARY_CATHETER_PCS[0])
+            )
+            procedures.append((*cx.URINARY_CATHETER_PCS, start))
+            onset_day = self._hazard_day(cath_days, CAUTI_HAZARD)
+            if onset_day:
+                secondary.append((cx.CAUTI_CODE, "n", start + (onset_day - 1) * DAY + 600))
+                los += 3
+                mort_extra += 0.3
+                self.stats["cauti"] += 1
+        if icu and z > 1.5:
+            procedures.append((*cx.VENTILATION_PCS, at + DAY // 2))
+        # Falls with injury and pressure injuries, not present on admission.
+        if los >= 2:
+            p_fall = FALL_RATE * los * math.exp(0.3 * xa) * (3 if "dementia" in self.comorb else 1)
+            if rng.random() < p_fall:
+                onset = at + rng.randint(1, los - 1) * DAY + rng.randrange(DAY)
+                secondary.append((rng.choice(cx.FALL_CODES), "n", onset))
+                secondary.append((cx.FALL_CAUSE, "n", onset))
+                los += 2
+                self.stats["fall"] += 1
+            p_pu = PRESSURE_RATE * los * math.exp(0.3 * xa) * (4 if icu else 1)
+            if rng.random() < p_pu:
+                onset = at + rng.randint(min(2, los - 1), los - 1) * DAY + rng.randrange(DAY)
+                secondary.append((rng.choice(cx.PRESSURE_CODES), "n", onset))
+                self.stats["pressure"] += 1
+        if age > 80 and rng.random() < 0.015:
+            secondary.append((rng.choice(cx.PRESSURE_CODES), "y", at))
+        # In-hospital death.
+        lp = _logit(case.mortality) + MORT_AGE * xa + MORT_BURDEN * xb + MORT_SEVERITY * z
+        lp += mort_extra
+        icu_signal = 0.0
+        if icu and site == ICU_SIGNAL_SITE:
+            k = month - (ctx.months - ICU_SIGNAL_MONTHS)
+            if k >= 0:
+                icu_signal = 1 + (ICU_SIGNAL_MAX_OR - 1) * (k + 1) / ICU_SIGNAL_MONTHS
+                lp += math.log(icu_signal)
+        died = not transfer and rng.random() < _expit(lp)
+        if died:
+            los = max(0, int(los * (0.15 + 0.85 * rng.random())))
+            icu_days = los if icu else 0
+        discharge_day = at // DAY + los
+        if died:
+            discharge = max(at + 60, discharge_day * DAY + rng.randrange(DAY))
+        elif transfer:
+            discharge = at + rng.randrange(3 * 60, 20 * 60)
+        else:
+            discharge = max(at + 3 * 60, discharge_day * DAY + 10 * 60 + rng.randrange(6 * 60))
+        # Clip device periods to the stay.
+        devices = [(k, s, min(e, discharge), p) for k, s, e, p in devices]
+        if died:
+            disposition = "expired"
+        elif transfer:
+            disposition = "transfer"
+        else:
+            disposition = self._disposition(case, age, z, elective)
+        admitting = attending
+        if source == "emd":
+            admitting = rng.choice(st.staff[(site, "emergency")])
+        self.n_stays += 1
+        stay = Stay(
+            id=f"{self.pid}-i{self.n_stays}",
+            case=case,
+            site=site,
+            department=dept,
+            admit=at,
+            discharge=discharge,
+            priority=priority,
+            admit_source=source,
+            attending=attending,
+            admitting=admitting,
+            disposition=disposition,
+            icu_days=icu_days,
+            principal=principal,
+            secondary=secondary,
+            procedures=procedures,
+            devices=devices,
+            died=died,
+            payer=self.payer,
+        )
+        stay.late_complication = late_complication
+        stay.z = z
+        stay.surgeon_signal = surgeon_signal
+        stay.complicated = complicated
+        if case.key in ("hip_replacement", "knee_replacement") and elective and procedures:
+            self.joint_stays.append((at, discharge, complicated))
+        if died:
+            self.death = min(self.death, discharge)
+            self.death_in_hospital = True
+        self._stay_stats(stay, icu_signal, line_days, clabsi_signal)
+        self.emit_stay(stay)
+        self.busy.append((at, discharge))
+        if transfer:
+            # The receiving tertiary centre admits within a few hours.
+            arrive = discharge + rng.randrange(60, 6 * 60)
+            if arrive < ctx.horizon and arrive < self.death:
+                return self.simulate_stay(arrive, case, 0, "transfer-in", principal, False)
+        return stay
+
+    def _hazard_day(self, days: int, hazard: float) -> int:
+        """The device day (>= 3) an infection starts on, or 0 for none."""
+        for d in range(3, days + 1):
+            if self.rng.random() < hazard:
+                return d
+        return 0
+
+    def _disposition(self, case: cx.CaseType, age: float, z: float, elective: bool) -> str:
+        x = (age - 65) / 10
+        b = self.burden
+        if elective:
+            w = {"home": 0.45, "home_health": 0.45, "snf": 0.08 * math.exp(0.5 * x), "rehab": 0.02}
+        else:
+            rehab = 0.03 * (8 if case.key in ("stroke", "hip_fracture") else 1)
+            hospice = 0.01 * math.exp(0.5 * z + 0.4 * x)
+            if "metastatic" in self.comorb:
+                hospice *= 5
+            ama = 0.015 * math.exp(-0.5 * x) * (3 if "alcohol" in self.comorb else 1)
+            w = {
+                "home": 1.0,
+                "home_health": 0.25 * math.exp(0.3 * x),
+                "snf": 0.12 * math.exp(0.6 * x + 0.1 * b + 0.3 * z),
+                "rehab": rehab,
+                "hospice": hospice,
+                "ama": ama,
+            }
+        return self.rng.choices(list(w), list(w.values()))[0]
+
+    def _after_discharge(self, stay: Stay) -> tuple[int, cx.CaseType, int, str, str | None] | None:
+        """Schedule a post-discharge death and/or a 30-day readmission."""
+        rng = self.rng
+        if stay.disposition == "transfer":
+            return None
+        case = stay.case
+        age = self.age_at(stay.discharge)
+        xa, xb, z = (age - 70) / 10, self.burden - 2, stay.z
+        if stay.disposition == "hospice":
+            p_death = 0.65
+        else:
+            lp = _logit(case.post30) + POST30_AGE * xa + POST30_BURDEN * xb + POST30_SEVERITY * z
+            p_death = _expit(lp)
+        if rng.random() < p_death:
+            self.death = min(self.death, stay.discharge + rng.randrange(DAY, 30 * DAY))
+        late = stay.late_complication
+        if late:
+            at = stay.discharge + rng.randint(3, 25) * DAY + rng.randrange(DAY)
+            return (at, case, stay.site, "readmission", late)
+        lp = _logit(case.readmission) + READM_AGE * xa + READM_BURDEN * xb + READM_SEVERITY * z
+        if stay.surgeon_signal:
+            lp += math.log(SURGEON_READMISSION_OR)
+        if stay.disposition == "ama":
+            lp += 0.6
+        elif stay.disposition == "hospice":
+            lp -= 2.0
+        if rng.random() >= _expit(lp):
+            return None
+        day = 1 + min(29, int(rng.expovariate(1 / 8)))
+        at = stay.discharge + day * DAY - rng.randrange(DAY // 2)
+        if case.elective or case.surgical or rng.random() >= 0.4:
+            nxt = self.rng.choices(
+                _EMERGENCY_CASES,
+                [c.weight for c in _EMERGENCY_CASES],
+            )[0]
+        else:
+            nxt = case
+        site = (
+            stay.site
+            if rng.random() < 0.85
+            else rng.choice([s for s in range(3) if s != stay.site])
+        )
+        if nxt.department == "cardiac-surgery":
+            site = 0
+        return (at, nxt, site, "readmission", None)
+
+    def _stay_stats(self, stay: Stay, icu_signal: float, line_days: int, clabsi_q: bool) -> None:
+        s = self.stats
+        s["stays"] += 1
+        s["los_days"] += (stay.discharge // DAY) - (stay.admit // DAY)
+        s["deaths"] += stay.died
+        if stay.icu_days and stay.site == ICU_SIGNAL_SITE:
+            recent = icu_signal > 0
+            s["icu_signal_stays_recent" if recent else "icu_signal_stays_before"] += 1
+            s["icu_signal_deaths_recent" if recent else "icu_signal_deaths_before"] += stay.died
+        st = self.st
+        if _ortho_h1(stay):
+            who = "signal" if stay.attending == st.signal_surgeon else "peers"
+            s[f"surgeon_{who}_cases"] += 1
+            s[f"surgeon_{who}_complicated"] += stay.complicated
+        if stay.site == 2 and stay.department == "medicine" and not stay.died:
+            who = "signal" if stay.attending == st.signal_los_physician else "peers"
+            s[f"los_{who}_stays"] += 1
+            s[f"los_{who}_days"] += (stay.discharge // DAY) - (stay.admit // DAY)
+        if stay.site == CLABSI_SIGNAL_SITE and stay.icu_days and line_days:
+            key = "cluster" if clabsi_q else "other"
+            s[f"clabsi_site_line_days_{key}"] += line_days
+            s[f"clabsi_site_events_{key}"] += any(c == cx.CLABSI_CODE for c, _, _ in stay.secondary)
+
+    # -- resources of a stay ---------------------------------------------------------------
+    def emit_stay(self, stay: Stay) -> None:
+        ctx = self.ctx
+        st = self.st
+        rng = self.rng
+        site = st.sites[stay.site]
+        eid = stay.id
+        pref = ref("Patient", self.pid)
+        eref = ref("Encounter", eid)
+        lu = ctx.instant(stay.discharge)
+        meta = {"lastUpdated": lu}
+        admit_ts, disch_ts = ctx.ts(stay.admit), ctx.ts(stay.discharge)
+        # Conditions: principal first.
+        diagnoses = []
+        cond_ids = []
+        codes = [(stay.principal, "y", stay.admit)] + stay.secondary
+        for j, (code, _poa, onset) in enumerate(codes, start=1):
+            cid = f"{eid}-d{j}"
+            cond_ids.append(cid)
+            self.put(
+                "Condition",
+                {
+                    "resourceType": "Condition",
+                    "id": cid,
+                    "meta": meta,
+                    "clinicalStatus": _CLINICAL[code not in _CHRONIC],
+                    "verificationStatus": _CONFIRMED,
+                    "category": _ENC_DX,
+                    "code": ctx.icd[code],
+                    "subject": pref,
+                    "encounter": eref,
+                    "onsetDateTime": ctx.ts(onset),
+                    "recordedDate": ctx.ts(max(onset, stay.admit)),
+                },
+            )
+            diagnoses.append(
+                {
+                    "condition": ref("Condition", cid),
+                    "use": _DX_USE_DD if j == 1 else _DX_USE_CM,
+                    "rank": j,
+                }
+            )
+        ward_key = WARD_OF[stay.department]
+        if ward_key == "icu":
+            ward_key = "med"
+        ward = site.units[ward_key]
+        icu = site.units["icu"]
+        locations = []
+        t_icu_end = stay.admit
+        if stay.icu_days:
+            t_icu_end = (
+                stay.discharge
+                if stay.icu_days * DAY >= stay.discharge - stay.admit
+                else (stay.admit + stay.icu_days * DAY)
+            )
+            locations.append(
+                {
+                    "location": ref("Location", rng.choice(icu.rooms)),
+                    "status": "completed",
+                    "period": {"start": admit_ts, "end": ctx.ts(t_icu_end)},
+                }
+            )
+        if t_icu_end < stay.discharge:
+            locations.append(
+                {
+                    "location": ref("Location", rng.choice(ward.rooms)),
+                    "status": "completed",
+                    "period": {"start": ctx.ts(t_icu_end), "end": disch_ts},
+                }
+            )
+        discharger = stay.attending
+        if rng.random() < 0.3:
+            discharger = rng.choice(st.staff[(stay.site, stay.department)])
+        participants = [
+            {
+                "type": [_PART["ADM"]],
+                "individual": ref("Practitioner", stay.admitting),
+                "period": {"start": admit_ts, "end": admit_ts},
+            },
+            {
+                "type": [_PART["ATND"]],
+                "individual": ref("Practitioner", stay.attending),
+                "period": {"start": admit_ts, "end": disch_ts},
+            },
+            {
+                "type": [_PART["DIS"]],
+                "individual": ref("Practitioner", discharger),
+                "period": {"start": disch_ts, "end": disch_ts},
+            },
+        ]
+        if stay.icu_days and stay.department != "critical-care":
+            intensivist = rng.choice(st.staff[(stay.site, "critical-care")])
+            participants.append(
+                {
+                    "type": [_PART["CON"]],
+                    "individual": ref("Practitioner", intensivist),
+                    "period": {"start": admit_ts, "end": ctx.ts(t_icu_end)},
+                }
+            )
+        disp = cx.DISPOSITIONS[stay.disposition]
+        los_days = stay.discharge // DAY - stay.admit // DAY
+        self.put(
+            "Encounter",
+            {
+                "resourceType": "Encounter",
+                "id": eid,
+                "meta": meta,
+                "status": "finished",
+                "class": _CLASS["IMP"],
+                "type": [_TYPE_IMP],
+                "serviceType": _SERVICE[stay.department],
+                "priority": _PRIORITY[stay.priority],
+                "subject": pref,
+                "participant": participants,
+                "period": {"start": admit_ts, "end": disch_ts},
+                "length": {"value": los_days, "unit": "days", "system": cx.UCUM, "code": "d"},
+                "reasonCode": [ctx.icd[stay.principal]],
+                "diagnosis": diagnoses,
+                "hospitalization": {
+                    "admitSource": _ADMIT_SOURCE[stay.admit_source],
+                    "dischargeDisposition": {
+                        "coding": [
+                            coding(cx.DISCHARGE, disp[0]),
+                            coding(cx.NUBC_DISCHARGE, disp[1], disp[2]),
+                        ],
+                        "text": disp[2],
+                    },
+                },
+                "location": locations,
+                "serviceProvider": ref(
+                    "Organization", st.department_id(stay.site, stay.department)
+                ),
+            },
+        )
+        # Procedures, devices.
+        proc_ids: dict[tuple[str, int], str] = {}
+        surgeon_ref = ref("Practitioner", stay.attending)
+        for j, (code, display, when) in enumerate(stay.procedures, start=1):
+            xid = f"{eid}-x{j}"
+            proc_ids[(code, when)] = xid
+            res: Resource = {
+                "resourceType": "Procedure",
+                "id": xid,
+                "meta": meta,
+                "status": "completed",
+                "code": cc(cx.ICD10PCS, code, display),
+                "subject": pref,
+                "encounter": eref,
+                "performedDateTime": ctx.ts(when),
+                "performer": [{"actor": surgeon_ref}],
+            }
+            if stay.case.surgical and code not in _BEDSIDE:
+                res["location"] = ref("Location", rng.choice(site.units["or"].rooms))
+            self.put("Procedure", res)
+        for j, (kind, start, end, pcs) in enumerate(stay.devices, start=1):
+            did = f"{eid}-dev{j}"
+            snomed, display = cx.DEVICE_TYPES[kind]
+            self.put(
+                "Device",
+                {
+                    "resourceType": "Device",
+                    "id": did,
+                    "meta": meta,
+                    "status": "inactive",
+                    "type": cc(cx.SNOMED, snomed, display),
+                    "patient": pref,
+                },
+            )
+            self.put(
+                "DeviceUseStatement",
+                {
+                    "resourceType": "DeviceUseStatement",
+                    "id": f"{eid}-du{j}",
+                    "meta": meta,
+                    "status": "completed",
+                    "subject": pref,
+                    "derivedFrom": [ref("Procedure", proc_ids[(pcs, start)])],
+                    "timingPeriod": {"start": ctx.ts(start), "end": ctx.ts(end)},
+                    "recordedOn": ctx.ts(end),
+                    "device": ref("Device", did),
+                },
+            )
+        self.emit_claim(stay, codes, cond_ids, meta)
+
+    def emit_claim(self, stay: Stay, codes, cond_ids, meta) -> None:  # type: ignore[no-untyped-def]
+        ctx = self.ctx
+        rng = self.rng
+        eid = stay.id
+        los = max(1, stay.discharge // DAY - stay.admit // DAY)
+        billed = stay.case.charge * (0.6 + 0.4 * los / max(stay.case.los, 1.0))
+        billed += 6_000 * stay.icu_days
+        billed = round(billed * math.exp(rng.gauss(0, 0.25)), 2)
+        diagnosis = [
+            {
+                "sequence": j,
+                "diagnosisCodeableConcept": ctx.icd[code],
+                "type": [_DX_TYPE_PRINCIPAL if j == 1 else _DX_TYPE_SECONDARY],
+                "onAdmission": _POA[poa],
+            }
+            for j, (code, poa, _) in enumerate(codes, start=1)
+        ]
+        procedure = [
+            {
+                "sequence": j,
+                "date": ctx.ts(when),
+                "procedureCodeableConcept": cc(cx.ICD10PCS, code, display),
+            }
+            for j, (code, display, when) in enumerate(stay.procedures, start=1)
+        ]
+        self._claim_pair(
+            eid,
+            stay.site,
+            stay.department,
+            stay.admit,
+            stay.discharge,
+            "institutional",
+            "0120",
+            billed,
+            diagnosis,
+            procedure,
+            meta,
+        )
+
+    def _claim_pair(
+        self,
+        eid,
+        site,
+        dept,
+        start,
+        end,
+        ctype,
+        revenue,
+        billed,
+        diagnosis,  # type: ignore[no-untyped-def]
+        procedure,
+        meta,
+    ) -> None:
+        ctx = self.ctx
+        payer = self.payer
+        _, _, _, ratio = cx.PAYERS[payer]
+        provider = ref("Organization", self.st.department_id(site, dept))
+        insurer = (
+            ref("Patient", self.pid)
+            if payer == "self"
+            else ref("Organization", f"org-payer-{payer}")
+        )
+        created = ctx.ts(end + DAY)
+        coverage = ref("Coverage", f"{self.pid}-cov")
+        claim: Resource = {
+            "resourceType": "Claim",
+            "id": f"{eid}-c",
+            "meta": meta,
+            "status": "active",
+            "type": _CLAIM_TYPE[ctype],
+            "use": "claim",
+            "patient": ref("Patient", self.pid),
+            "billablePeriod": {"start": ctx.ts(start), "end": ctx.ts(end)},
+            "created": created,
+            "provider": provider,
+            "priority": _NORMAL,
+            "insurance": [{"sequence": 1, "focal": True, "coverage": coverage}],
+            "diagnosis": diagnosis,
+            "item": [
+                {
+                    "sequence": 1,
+                    "revenue": cc(cx.REVENUE, revenue),
+                    "productOrService": cc(cx.REVENUE, revenue),
+                    "servicedPeriod": {"start": ctx.ts(start), "end": ctx.ts(end)},
+                    "encounter": [ref("Encounter", eid)],
+                    "net": {"value": billed, "currency": "USD"},
+                }
+            ],
+            "total": {"value": billed, "currency": "USD"},
+        }
+        if procedure:
+            claim["procedure"] = procedure
+        self.put("Claim", claim)
+        paid = round(billed * ratio * math.exp(self.rng.gauss(0, 0.1)), 2)
+        self.put(
+            "ExplanationOfBenefit",
+            {
+                "resourceType": "ExplanationOfBenefit",
+                "id": f"{eid}-b",
+                "meta": meta,
+                "status": "active",
+                "type": _CLAIM_TYPE[ctype],
+                "use": "claim",
+                "patient": ref("Patient", self.pid),
+                "billablePeriod": {"start": ctx.ts(start), "end": ctx.ts(end)},
+                "created": created,
+                "insurer": insurer,
+                "provider": provider,
+                "claim": ref("Claim", f"{eid}-c"),
+                "outcome": "complete",
+                "insurance": [{"focal": True, "coverage": coverage}],
+                "total": [
+                    {"category": _ADJ["submitted"], "amount": {"value": billed, "currency": "USD"}},
+                    {"category": _ADJ["benefit"], "amount": {"value": paid, "currency": "USD"}},
+                ],
+                "payment": {"amount": {"value": paid, "currency": "USD"}},
+            },
+        )
+
+    # -- ED and outpatient visits, PROMs ---------------------------------------------------
+    def visits(self) -> None:
+        ctx = self.ctx
+        rng = self.rng
+        end = min(ctx.horizon, self.death)
+        scale = math.exp(0.10 * self.burden) / (365.25 * DAY)
+        for kind, rate in (("ed", ED_RATE), ("amb", OUTPATIENT_RATE)):
+            t = 0
+            k = 0
+            while True:
+                t += int(rng.expovariate(rate * scale))
+                if t >= end:
+                    break
+                if any(a - DAY <= t <= b + DAY for a, b in self.busy):
+                    continue
+                k += 1
+                self.emit_visit(kind, k, t)
+        self.proms()
+
+    def emit_visit(self, kind: str, k: int, t: int) -> None:
+        ctx = self.ctx
+        rng = self.rng
+        st = self.st
+        eid = f"{self.pid}-{'e' if kind == 'ed' else 'a'}{k}"
+        if kind == "ed":
+            site = self.home if rng.random() < HOME_SITE_SHARE else rng.randrange(3)
+            dept = "emergency"
+            doc = rng.choice(st.staff[(site, dept)])
+            end = t + rng.randrange(2 * 60, 8 * 60)
+            code = rng.choice(cx.ED_CODES)
+        else:
+            site = self.home
+            if rng.random() < 0.75:
+                dept, doc = "primary-care", self.pcp
+            else:
+                dept = rng.choice(("cardiology", "orthopedics", "surgery", "neurology"))
+                if dept not in st.sites[site].departments:
+                    dept = "surgery"
+                doc = rng.choice(st.staff[(site, dept)])
+            t = (t // DAY) * DAY + 8 * 60 + rng.randrange(9 * 60)
+            end = t + rng.choice((15, 20, 30, 40))
+            code = rng.choice(cx.OUTPATIENT_CODES)
+        if end >= ctx.horizon:
+            return
+        meta = {"lastUpdated": ctx.instant(end)}
+        pref = ref("Patient", self.pid)
+        enc: Resource = {
+            "resourceType": "Encounter",
+            "id": eid,
+            "meta": meta,
+            "status": "finished",
+            "class": _CLASS["EMER" if kind == "ed" else "AMB"],
+            "type": [_TYPE_ED if kind == "ed" else _TYPE_AMB],
+            "serviceType": _SERVICE[dept],
+            "subject": pref,
+            "participant": [{"type": [_PART["ATND"]], "individual": ref("Practitioner", doc)}],
+            "period": {"start": ctx.ts(t), "end": ctx.ts(end)},
+            "reasonCode": [ctx.icd[code]],
+            "serviceProvider": ref("Organization", st.department_id(site, dept)),
+        }
+        diagnosis = [
+            {"sequence": 1, "diagnosisCodeableConcept": ctx.icd[code], "type": [_DX_TYPE_PRINCIPAL]}
+        ]
+        if kind == "ed":
+            cid = f"{eid}-d1"
+            enc["priority"] = _PRIORITY["EM"]
+            enc["diagnosis"] = [{"condition": ref("Condition", cid), "use": _DX_USE_DD, "rank": 1}]
+            enc["location"] = [
+                {
+                    "location": ref("Location", rng.choice(st.sites[site].units["ed"].rooms)),
+                    "status": "completed",
+                    "period": {"start": ctx.ts(t), "end": ctx.ts(end)},
+                }
+            ]
+            self.put(
+                "Condition",
+                {
+                    "resourceType": "Condition",
+                    "id": cid,
+                    "meta": meta,
+                    "clinicalStatus": _CLINICAL[True],
+                    "verificationStatus": _CONFIRMED,
+                    "category": _ENC_DX,
+                    "code": ctx.icd[code],
+                    "subject": pref,
+                    "encounter": ref("Encounter", eid),
+                    "onsetDateTime": ctx.ts(t),
+                    "recordedDate": ctx.ts(t),
+                },
+            )
+        self.put("Encounter", enc)
+        billed = round((1_800 if kind == "ed" else 220) * math.exp(rng.gauss(0, 0.3)), 2)
+        self._claim_pair(
+            eid,
+            site,
+            dept,
+            t,
+            end,
+            "institutional" if kind == "ed" else "professional",
+            "0450" if kind == "ed" else "0510",
+            billed,
+            diagnosis,
+            [],
+            meta,
+        )
+
+    def proms(self) -> None:
+        """PROMIS Global-10 before and ~90 days after elective joint replacement."""
+        for k, (admit, discharge, comp) in enumerate(self.joint_stays, start=1):
+            rng = self.rng
+            base_phys = rng.gauss(-1.0, 0.8)
+            mental = rng.gauss(0, 1)
+            if rng.random() < 0.85:
+                self._qr(f"{self.pid}-q{k}a", admit - rng.randint(3, 30) * DAY, base_phys, mental)
+            t_post = discharge + rng.randint(75, 105) * DAY
+            if t_post < min(self.ctx.horizon, self.death) and rng.random() < 0.7:
+                gain = rng.gauss(1.1, 0.6) - (0.8 if comp else 0.0)
+                self._qr(f"{self.pid}-q{k}b", t_post, base_phys + gain, mental + 0.2)
+
+    def _qr(self, qid: str, when: int, phys: float, mental: float) -> None:
+        rng = self.rng
+
+        def five(level: float) -> int:
+            return max(1, min(5, round(3 + 0.9 * level + rng.gauss(0, 0.6))))
+
+        answers = {
+            "Global01": five(0.5 * (phys + mental)),
+            "Global02": five(0.5 * (phys + mental)),
+            "Global03": five(phys),
+            "Global04": five(mental),
+            "Global05": five(mental),
+            "Global09": five(0.5 * (phys + mental)),
+            "Global06": five(phys),
+            "Global10": 6 - five(mental),  # "never" (1) .. "always" (5): reversed
+            "Global08": 6 - five(phys),  # fatigue: "none" (1) .. "very severe" (5)
+            "Global07": max(0, min(10, round(5 - 2 * phys + rng.gauss(0, 1.2)))),
+        }
+        self.put(
+            "QuestionnaireResponse",
+            {
+                "resourceType": "QuestionnaireResponse",
+                "id": qid,
+                "meta": {"lastUpdated": self.ctx.instant(when)},
+                "questionnaire": cx.PROMIS_QUESTIONNAIRE,
+                "status": "completed",
+                "subject": ref("Patient", self.pid),
+                "authored": self.ctx.ts(when),
+                "item": [
+                    {"linkId": link, "text": text, "answer": [{"valueInteger": answers[link]}]}
+                    for link, text in cx.PROMIS_ITEMS
+                ],
+            },
+        )
+
+    # -- the Patient and Coverage ----------------------------------------------------------
+    def emit_patient(self) -> None:
+        ctx = self.ctx
+        rng = self.rng
+        given = cx.GIVEN_F if self.female else cx.GIVEN_M
+        last = min(ctx.horizon, self.death)
+        res: Resource = {
+            "resourceType": "Patient",
+            "id": self.pid,
+            "meta": {"lastUpdated": ctx.instant(max(0, last - DAY))},
+            "identifier": [
+                {"system": "urn:oid:2.16.840.1.113883.3.9999.1", "value": f"MRN{self.i:08d}"}
+            ],
+            "name": [{"family": rng.choice(cx.FAMILY), "given": [rng.choice(given)]}],
+            "gender": "female" if self.female else "male",
+            "birthDate": self.birth.isoformat(),
+            "generalPractitioner": [ref("Practitioner", self.pcp)],
+            "managingOrganization": ref("Organization", self.st.sites[self.home].id),
+        }
+        if self.death < ctx.horizon:
+            res["deceasedDateTime"] = ctx.ts(self.death)
+            self.stats["patients_dead"] += 1
+        self.put("Patient", res)
+        code, display, _, _ = cx.PAYERS[self.payer]
+        payor = (
+            ref("Patient", self.pid)
+            if self.payer == "self"
+            else ref("Organization", f"org-payer-{self.payer}")
+        )
+        self.put(
+            "Coverage",
+            {
+                "resourceType": "Coverage",
+                "id": f"{self.pid}-cov",
+                "meta": {"lastUpdated": ctx.instant(0)},
+                "status": "active",
+                "type": cc(cx.PAYER_TYPE, code, display),
+                "beneficiary": ref("Patient", self.pid),
+                "period": {"start": ctx.start.isoformat()},
+                "payor": [payor],
+            },
+        )
+
+
+# -- constant fragments (shared, never mutated) ---------------------------------------------
+_CLINICAL = {
+    False: cc(cx.CONDITION_CLINICAL, "active"),
+    True: cc(cx.CONDITION_CLINICAL, "resolved"),
+}
+_CONFIRMED = cc(cx.CONDITION_VER, "confirmed")
+_ENC_DX = [cc(cx.CONDITION_CATEGORY, "encounter-diagnosis", "Encounter Diagnosis")]
+_DX_USE_DD = cc(cx.DIAGNOSIS_ROLE, "DD", "Discharge diagnosis")
+_DX_USE_CM = cc(cx.DIAGNOSIS_ROLE, "CM", "Comorbidity diagnosis")
+_DX_TYPE_PRINCIPAL = cc(cx.DIAGNOSIS_TYPE, "principal")
+_DX_TYPE_SECONDARY = cc(cx.DIAGNOSIS_TYPE, "discharge")
+_POA = {flag: cc(cx.ON_ADMISSION, flag) for flag in ("y", "n", "u", "w")}
+_PART = {
+    "ADM": cc(cx.PARTICIPATION, "ADM", "admitter"),
+    "ATND": cc(cx.PARTICIPATION, "ATND", "attender"),
+    "DIS": cc(cx.PARTICIPATION, "DIS", "discharger"),
+    "CON": cc(cx.PARTICIPATION, "CON", "consultant"),
+}
+_CLASS = {
+    "IMP": coding(cx.ACT_CODE, "IMP", "inpatient encounter"),
+    "EMER": coding(cx.ACT_CODE, "EMER", "emergency"),
+    "AMB": coding(cx.ACT_CODE, "AMB", "ambulatory"),
+}
+_TYPE_IMP = cc(cx.SNOMED, "32485007", "Hospital admission")
+_TYPE_ED = cc(cx.SNOMED, "4525004", "Emergency department patient visit")
+_TYPE_AMB = cc(cx.SNOMED, "185347001", "Encounter for problem")
+_PRIORITY = {
+    "EM": cc(cx.ACT_PRIORITY, "EM", "emergency"),
+    "UR": cc(cx.ACT_PRIORITY, "UR", "urgent"),
+    "EL": cc(cx.ACT_PRIORITY, "EL", "elective"),
+}
+_ADMIT_SOURCE = {
+    code: cc(cx.ADMIT_SOURCE, code, display)
+    for code, display in (
+        ("emd", "From accident/emergency department"),
+        ("hosp-trans", "Transferred from other hospital"),
+        ("mp", "Medical Practitioner/physician referral"),
+        ("outp", "From outpatient department"),
+    )
+}
+_SERVICE = {
+    dept: [cc(cx.NUCC, taxonomy, display, text=name)]
+    for dept, (name, taxonomy, display) in cx.DEPARTMENTS.items()
+}
+_CLAIM_TYPE = {
+    "institutional": cc(cx.CLAIM_TYPE, "institutional", "Institutional"),
+    "professional": cc(cx.CLAIM_TYPE, "professional", "Professional"),
+}
+_NORMAL = cc("http://terminology.hl7.org/CodeSystem/processpriority", "normal")
+_ADJ = {
+    "submitted": cc(cx.ADJUDICATION, "submitted", "Submitted Amount"),
+    "benefit": cc(cx.ADJUDICATION, "benefit", "Benefit Amount"),
+}
+_BEDSIDE = {cx.CENTRAL_LINE_PCS[0], cx.URINARY_CATHETER_PCS[0], cx.VENTILATION_PCS[0]}
+
+
+def _ortho_h1(stay: Stay) -> bool:
+    """A surgical orthopaedic stay at Riverside: the planted surgeon's peer group."""
+    return stay.site == 0 and stay.department == "orthopedics" and stay.case.surgical
+
+
+def simulate_chunk(ctx: Context, lo: int, hi: int) -> tuple[dict[str, bytes], Counter]:
+    """Patients [lo, hi): NDJSON bytes per resource type and counters for signals.json."""
+    out: dict[str, list[bytes]] = {}
+    stats: Counter = Counter()
+    for i in range(lo, hi):
+        PatientSim(ctx, i, out, stats).run()
+    return {k: b"\n".join(v) + b"\n" for k, v in out.items()}, stats
