@@ -1,0 +1,343 @@
+"""``cmo measures run``: build the core tables, every registered measure, models and results.
+
+Steps (each timed into ``quality__build_run``):
+1. ``stays``: core__stay_diagnosis, core__stay_procedure, core__inpatient_stay (with chains);
+2. ``comorbidity``: core__comorbidity (Charlson/Elixhauser per stay);
+3. ``drg``: core__drg (MS-DRG, weight, GMLOS; only changed stays are grouped again);
+4. ``long``: every measure's patient-level rows;
+5. ``risk``: logistic models fitted once (or taken from ``models``), predictions joined back;
+6. ``results``: quality__measure_result (period x level x unit);
+7. ``signals``: quality__signal (control charts and funnels, ``cmo.stats``);
+8. ``metadata``: quality__measure, quality__model_card, quality__build_run.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
+
+import ibis
+import pandas as pd
+
+from cmo.measures import core, drg, risk
+from cmo.measures import results as res
+from cmo.measures.spec import LONG_SCHEMA, Context, Measure, registry
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
+    from cmo.warehouse import Warehouse
+
+STEPS = ("stays", "comorbidity", "drg", "long", "risk", "results", "signals", "metadata")
+
+
+@dataclass
+class BuildResult:
+    """What a build did: row counts per written table, seconds per step, fitted models."""
+
+    run_id: str
+    as_of: date | None
+    data_end: date
+    rows: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    models: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def total_seconds(self) -> float:
+        return sum(self.seconds.values())
+
+
+class _Steps:
+    """Times each step and drives an optional Rich progress bar."""
+
+    def __init__(self, progress: bool) -> None:
+        self.seconds: dict[str, float] = {}
+        self._bar: Any = None
+        self._task: Any = None
+        if progress:
+            from rich.progress import Progress
+
+            self._bar = Progress(transient=True)
+            self._bar.start()
+            self._task = self._bar.add_task("cmo measures run", total=len(STEPS))
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        if self._bar is not None:
+            self._bar.update(self._task, description=f"measures: {name}")
+        t0 = time.perf_counter()
+        yield
+        self.seconds[name] = time.perf_counter() - t0
+        if self._bar is not None:
+            self._bar.advance(self._task)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+def _write(wh: Warehouse, name: str, obj: Any, schema: dict[str, str] | None = None) -> int:
+    if isinstance(obj, pd.DataFrame):
+        obj = ibis.memtable(obj, schema=ibis.schema(schema) if schema else None)
+    wh.write(name, obj)
+    return wh.count(name)
+
+
+def run(
+    wh: Warehouse,
+    *,
+    as_of: date | None = None,
+    progress: bool | None = None,
+    models: dict[str, dict[str, Any]] | None = None,
+    reference: tuple[date, date] | None = None,
+    on_step: Callable[[str, float], None] | None = None,
+) -> BuildResult:
+    """Build core__* and quality__* tables from the fhir__* tables of ``wh``.
+
+    ``as_of`` sets the data end (default: the latest encounter end). ``models`` reuses fitted
+    models (measure id -> model dict, as in a model card's ``model``) instead of fitting;
+    ``reference`` fits on discharges within [start, end] instead of all data.
+    """
+    if progress is None:
+        progress = sys.stdout.isatty()
+    steps = _Steps(bool(progress))
+    started = datetime.now(UTC).replace(tzinfo=None)
+    run_id = uuid.uuid4().hex[:12]
+    measures = registry()
+    end = core.data_end(wh, as_of)
+    out = BuildResult(run_id=run_id, as_of=as_of, data_end=end)
+    try:
+        with steps.step("stays"):
+            stays_raw = core.inpatient_encounters(wh).select(id=ibis._.id)
+            dx = core.stay_diagnoses(wh, stays_raw)
+            out.rows["core__stay_diagnosis"] = _write(wh, "core__stay_diagnosis", dx)
+            procs = core.stay_procedures(wh, stays_raw)
+            out.rows["core__stay_procedure"] = _write(wh, "core__stay_procedure", procs)
+            stays = core.build_stays(
+                wh, wh.table("core__stay_diagnosis"), wh.table("core__stay_procedure")
+            )
+            out.rows["core__inpatient_stay"] = _write(wh, "core__inpatient_stay", stays)
+        stays = wh.table("core__inpatient_stay")
+        with steps.step("comorbidity"):
+            cm = core.comorbidity(wh.table("core__stay_diagnosis"), stays)
+            out.rows["core__comorbidity"] = _write(wh, "core__comorbidity", cm)
+        with steps.step("drg"):
+            frame = drg.build_drg(wh, stays, wh.table("core__stay_diagnosis"))
+            out.rows["core__drg"] = _write(wh, "core__drg", frame, drg.DRG_SCHEMA)
+        ctx = Context(
+            wh=wh,
+            stays=stays,
+            comorbidity=wh.table("core__comorbidity"),
+            drg=wh.table("core__drg"),
+            procedures=wh.table("core__stay_procedure"),
+            data_end=end,
+        )
+        with steps.step("long"):
+            base = ibis.union(*[_long(m, ctx) for m in measures.values()])
+            out.rows["core__measure_base"] = _write(wh, "core__measure_base", base)
+        with steps.step("risk"):
+            cards = _risk(ctx, wh.table("core__measure_base"), measures, models, reference)
+            out.models = {mid: card["model"] for mid, card in cards.items()}
+            long = _with_expected(wh.table("core__measure_base"), wh)
+            out.rows["quality__measure_long"] = _write(wh, "quality__measure_long", long)
+        long = wh.table("quality__measure_long")
+        with steps.step("results"):
+            agg = res.aggregate(long)
+            ref_rates = _reference_rates(agg, cards)
+            final = res.finish(agg, measures, ref_rates, res.unit_names(wh), res.unit_sites(long))
+            out.rows["quality__measure_result"] = _write(
+                wh, "quality__measure_result", final, RESULT_SCHEMA
+            )
+        with steps.step("signals"):
+            sig = res.signals(final, measures)
+            out.rows["quality__signal"] = _write(wh, "quality__signal", sig, SIGNAL_SCHEMA)
+        with steps.step("metadata"):
+            spec_rows = pd.DataFrame([m.spec.row() for m in measures.values()])
+            out.rows["quality__measure"] = _write(wh, "quality__measure", spec_rows, MEASURE_SCHEMA)
+            card_rows = pd.DataFrame(
+                [
+                    {"measure_id": mid, "built_at": started, "card_json": json.dumps(card)}
+                    for mid, card in cards.items()
+                ],
+                columns=["measure_id", "built_at", "card_json"],
+            )
+            out.rows["quality__model_card"] = _write(
+                wh, "quality__model_card", card_rows, CARD_SCHEMA
+            )
+        out.seconds = dict(steps.seconds)
+        _write_run_log(wh, out, started)
+    finally:
+        steps.close()
+    if on_step:
+        for name, secs in out.seconds.items():
+            on_step(name, secs)
+    return out
+
+
+RESULT_SCHEMA = {
+    "measure_id": "string",
+    "period_type": "string",
+    "period_start": "date",
+    "level": "string",
+    "unit_id": "string",
+    "unit_name": "string",
+    "site_id": "string",
+    "denominator": "int64",
+    "numerator": "float64",
+    "rate": "float64",
+    "expected": "float64",
+    "oe": "float64",
+    "ci_low": "float64",
+    "ci_high": "float64",
+    "rsr": "float64",
+    "median": "float64",
+}
+SIGNAL_SCHEMA = {
+    "measure_id": "string",
+    "level": "string",
+    "unit_id": "string",
+    "unit_name": "string",
+    "site_id": "string",
+    "period_start": "date",
+    "kind": "string",
+    "direction": "string",
+    "detail": "string",
+}
+MEASURE_SCHEMA = {
+    "measure_id": "string",
+    "version": "string",
+    "title": "string",
+    "description": "string",
+    "unit_of_analysis": "string",
+    "method": "string",
+    "citation": "string",
+    "direction": "string",
+    "target": "float64",
+    "kind": "string",
+    "risk_adjusted": "boolean",
+    "unit": "string",
+}
+CARD_SCHEMA = {"measure_id": "string", "built_at": "timestamp", "card_json": "string"}
+RUN_SCHEMA = {
+    "run_id": "string",
+    "started": "timestamp",
+    "finished": "timestamp",
+    "as_of": "date",
+    "data_end": "date",
+    "step": "string",
+    "step_order": "int64",
+    "seconds": "float64",
+}
+
+
+def _long(m: Measure, ctx: Context) -> ir.Table:
+    """A measure's long rows in the contract's column order and types."""
+    t = m.long(ctx)
+    cols = {}
+    for name, typ in LONG_SCHEMA.items():
+        cols[name] = t[name].cast(typ) if name in t.columns else ibis.null(typ)
+    return t.select(**cols)
+
+
+def _model_frame(ctx: Context, base: ir.Table, measure_id: str) -> pd.DataFrame:
+    """Population rows of a risk-adjusted measure with the model's covariates, sorted by stay."""
+    from cmo import terminology
+
+    pop = base.filter((base.measure_id == measure_id) & base.in_population & ~base.excluded)
+    pop = pop.select("stay_id", "outcome", "discharge_date")
+    s = ctx.stays.select("stay_id", "age", "sex", "priority", "principal_dx")
+    flags = [f"el_{c}" for c in terminology.categories("elixhauser")]
+    cm = ctx.comorbidity.select("stay_id", *flags)
+    t = pop.join(s, "stay_id").join(cm, "stay_id")
+    return t.to_pandas().sort_values("stay_id").reset_index(drop=True)
+
+
+def _risk(
+    ctx: Context,
+    base: ir.Table,
+    measures: dict[str, Measure],
+    models: dict[str, dict[str, Any]] | None,
+    reference: tuple[date, date] | None,
+) -> dict[str, dict[str, Any]]:
+    """Fit (or reuse) each risk model, write predictions to core__risk_prediction."""
+    cards: dict[str, dict[str, Any]] = {}
+    preds = []
+    for mid, m in measures.items():
+        if not m.risk_model:
+            continue
+        frame = _model_frame(ctx, base, mid)
+        if models and mid in models:
+            model = models[mid]
+        else:
+            fit_rows = frame
+            window = "all data"
+            if reference is not None:
+                d = pd.to_datetime(frame["discharge_date"]).dt.date
+                fit_rows = frame[(d >= reference[0]) & (d <= reference[1])]
+                window = f"{reference[0]} to {reference[1]}"
+            if len(fit_rows) == 0 or fit_rows["outcome"].nunique() < 2:
+                continue
+            model = risk.fit(fit_rows, mid, window=window)
+        p = risk.predict(frame, model)
+        cards[mid] = risk.model_card(frame, model, p)
+        preds.append(pd.DataFrame({"measure_id": mid, "stay_id": frame["stay_id"], "p": p}))
+    table = (
+        pd.concat(preds, ignore_index=True)
+        if preds
+        else pd.DataFrame({"measure_id": [], "stay_id": [], "p": []})
+    )
+    _write(
+        ctx.wh,
+        "core__risk_prediction",
+        table,
+        {"measure_id": "string", "stay_id": "string", "p": "float64"},
+    )
+    return cards
+
+
+def _with_expected(base: ir.Table, wh: Warehouse) -> ir.Table:
+    pred = wh.table("core__risk_prediction")
+    t = base.left_join(pred, ["measure_id", "stay_id"])
+    cols = {name: t[name] for name in LONG_SCHEMA if name != "expected"}
+    cols["expected"] = ibis.coalesce(t.p, t.expected)
+    return t.select(**{name: cols[name] for name in LONG_SCHEMA})
+
+
+def _reference_rates(agg: pd.DataFrame, cards: dict[str, dict[str, Any]]) -> dict[str, float]:
+    """The model's reference rate, else the system's overall rate (LOS: mean days)."""
+    system = agg[(agg["level"] == "system") & (agg["period_type"] == "year")]
+    totals = system.groupby("measure_id")[["numerator", "denominator"]].sum()
+    rates: dict[str, float] = {}
+    for mid, r in totals.iterrows():
+        if r["denominator"]:
+            rates[str(mid)] = float(r["numerator"] / r["denominator"])
+    for mid, card in cards.items():
+        rates[mid] = float(card["model"]["reference_rate"])
+    return rates
+
+
+def _write_run_log(wh: Warehouse, out: BuildResult, started: datetime) -> None:
+    finished = datetime.now(UTC).replace(tzinfo=None)
+    rows = pd.DataFrame(
+        [
+            {
+                "run_id": out.run_id,
+                "started": started,
+                "finished": finished,
+                "as_of": out.as_of,
+                "data_end": out.data_end,
+                "step": name,
+                "step_order": i,
+                "seconds": secs,
+            }
+            for i, (name, secs) in enumerate(out.seconds.items())
+        ]
+    )
+    _write(wh, "quality__build_run", rows, RUN_SCHEMA)

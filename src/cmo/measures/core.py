@@ -1,0 +1,484 @@
+"""Core tables from the fhir layer: inpatient stays, their diagnoses and procedures, comorbidity.
+
+Everything here is portable Ibis (DuckDB and Spark run the same expressions). The two small
+hierarchies (Organization.partOf, Location.partOf) are walked in Python and joined back as
+in-memory tables: they hold hundreds of rows, and a recursive walk is not portable SQL.
+
+Definitions (see docs/measures/core-tables.md):
+- an inpatient stay is a finished Encounter of class IMP, ACUTE or NONAC with start and end;
+- site = the root of the serviceProvider's Organization.partOf chain; department = the
+  serviceProvider when it is not the root, else the serviceType code; unit = the ward-level
+  Location (physicalType ``wa``) found by walking partOf up from the stay's last location;
+- attending = the participant of type ATND with the latest period start (then position);
+- LOS (days) = discharge date - admission date (a same-day stay has LOS 0);
+- principal diagnosis = Encounter.diagnosis with rank 1, else the first with use DD or billing,
+  else the linked Claim's diagnosis with sequence 1;
+- transfer chain: a stay discharged with disposition ``hosp`` (to another acute hospital) and an
+  inpatient admission of the same patient at another site starting within 24 h of that
+  discharge are one chain (episode); ``chain_id`` is the first stay's id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+import ibis
+import pandas as pd
+from ibis import _
+
+from cmo import terminology
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
+    from cmo.warehouse import Warehouse
+
+INPATIENT_CLASSES = ("IMP", "ACUTE", "NONAC")
+EMERGENT_PRIORITIES = ("EM", "UR")
+TRANSFER_OUT = ("hosp",)
+TRANSFER_GAP_SECONDS = 24 * 3600
+WARD = "wa"
+
+# Minimal schemas of the fhir tables read here, so a warehouse without (say) Claims still builds.
+FHIR_SCHEMAS: dict[str, dict[str, str]] = {
+    "fhir__patient": {
+        "id": "string",
+        "gender": "string",
+        "birth_date_date": "date",
+        "deceased_date_time_ts": "timestamp",
+        "deceased_date_time_date": "date",
+    },
+    "fhir__encounter": {
+        "id": "string",
+        "status": "string",
+        "class_code": "string",
+        "priority_code": "string",
+        "subject_id": "string",
+        "period_start_ts": "timestamp",
+        "period_end_ts": "timestamp",
+        "period_start_date": "date",
+        "period_end_date": "date",
+        "admit_source_code": "string",
+        "discharge_disposition_code": "string",
+        "service_provider_id": "string",
+        "service_type_code": "string",
+    },
+    "fhir__encounter_diagnosis": {
+        "encounter_id": "string",
+        "pos": "int64",
+        "condition_id": "string",
+        "use_code": "string",
+        "rank": "int64",
+    },
+    "fhir__encounter_participant": {
+        "encounter_id": "string",
+        "pos": "int64",
+        "type_code": "string",
+        "individual_id": "string",
+        "period_start_ts": "timestamp",
+    },
+    "fhir__encounter_location": {
+        "encounter_id": "string",
+        "pos": "int64",
+        "location_id": "string",
+        "period_start_ts": "timestamp",
+    },
+    "fhir__encounter_discharge_disposition": {
+        "encounter_id": "string",
+        "pos": "int64",
+        "code": "string",
+        "system": "string",
+    },
+    "fhir__condition": {"id": "string", "code": "string", "encounter_id": "string"},
+    "fhir__procedure": {
+        "id": "string",
+        "status": "string",
+        "code": "string",
+        "encounter_id": "string",
+    },
+    "fhir__organization": {"id": "string", "name": "string", "part_of_id": "string"},
+    "fhir__location": {
+        "id": "string",
+        "name": "string",
+        "physical_type_code": "string",
+        "part_of_id": "string",
+    },
+    "fhir__practitioner": {"id": "string", "family": "string", "given": "string"},
+    "fhir__claim": {"id": "string", "encounter_id": "string"},
+    "fhir__claim_diagnosis": {
+        "claim_id": "string",
+        "sequence": "int64",
+        "code": "string",
+        "on_admission_code": "string",
+    },
+    "fhir__claim_procedure": {"claim_id": "string", "code": "string"},
+}
+
+
+def source(wh: Warehouse, name: str) -> ir.Table:
+    """A fhir table narrowed to the columns read here; an empty one when it was never ingested."""
+    schema = FHIR_SCHEMAS[name]
+    if not wh.exists(name):
+        return _empty(wh, schema)
+    t = wh.table(name)
+    cols = {}
+    for col, typ in schema.items():
+        cols[col] = t[col].cast(typ) if col in t.columns else ibis.null(typ)
+    return t.select(**cols)
+
+
+def _empty(wh: Warehouse, schema: dict[str, str]) -> ir.Table:
+    frame = pd.DataFrame({c: pd.Series([], dtype="object") for c in schema})
+    mem = ibis.memtable(frame, schema=ibis.schema(schema))
+    return mem
+
+
+def memtable(frame: pd.DataFrame, schema: dict[str, str]) -> ir.Table:
+    return ibis.memtable(frame, schema=ibis.schema(schema))
+
+
+def norm_code(col: ir.StringValue) -> ir.StringValue:
+    """Undotted, upper-case, trimmed code (ICD-10 ``I50.9`` -> ``I509``)."""
+    return col.replace(".", "").strip().upper()
+
+
+# -- hierarchies walked in Python ---------------------------------------------------------------
+def _walk_up(parent: dict[str, str | None], start: str, stop: Any = None) -> str:
+    """Follow parent links from ``start`` to the root (or to the first node where ``stop``)."""
+    node, seen = start, set()
+    while True:
+        if stop is not None and stop(node):
+            return node
+        up = parent.get(node)
+        if not up or up in seen or up not in parent:
+            return node if stop is None else start
+        seen.add(node)
+        node = up
+
+
+def org_roots(wh: Warehouse) -> pd.DataFrame:
+    """organization id -> its root (site) id and the root's name."""
+    orgs = source(wh, "fhir__organization").to_pandas()
+    parent = dict(zip(orgs["id"], orgs["part_of_id"], strict=True))
+    names = dict(zip(orgs["id"], orgs["name"], strict=True))
+    roots = [_walk_up(parent, o) for o in orgs["id"]]
+    return pd.DataFrame(
+        {"org_id": orgs["id"], "root_id": roots, "root_name": [names.get(r) for r in roots]}
+    )
+
+
+def location_wards(wh: Warehouse) -> pd.DataFrame:
+    """location id -> the ward (physicalType ``wa``) at or above it, else the location itself."""
+    locs = source(wh, "fhir__location").to_pandas()
+    parent = dict(zip(locs["id"], locs["part_of_id"], strict=True))
+    kind = dict(zip(locs["id"], locs["physical_type_code"], strict=True))
+    wards = [_walk_up(parent, loc, stop=lambda n: kind.get(n) == WARD) for loc in locs["id"]]
+    return pd.DataFrame({"location_id": locs["id"], "ward_id": wards})
+
+
+# -- stays ---------------------------------------------------------------------------------------
+@dataclass
+class CoreTables:
+    stays: ir.Table
+    diagnoses: ir.Table
+    procedures: ir.Table
+    data_end: date
+
+
+def data_end(wh: Warehouse, as_of: date | None) -> date:
+    """The latest encounter end in the warehouse, unless ``as_of`` is given."""
+    if as_of is not None:
+        return as_of
+    enc = source(wh, "fhir__encounter")
+    value = enc.period_end_date.max().execute()
+    if value is None or pd.isna(value):
+        return date.today()
+    return pd.Timestamp(value).date()
+
+
+def inpatient_encounters(wh: Warehouse) -> ir.Table:
+    enc = source(wh, "fhir__encounter")
+    return enc.filter(
+        enc.class_code.isin(INPATIENT_CLASSES)
+        & (enc.status == "finished")
+        & enc.period_start_ts.notnull()
+        & enc.period_end_ts.notnull()
+    )
+
+
+def stay_diagnoses(wh: Warehouse, stays: ir.Table) -> ir.Table:
+    """Every ICD-10 diagnosis of a stay: (stay_id, code, is_principal, poa, source)."""
+    ids = stays.select(stay_id=stays.id)
+    ed = source(wh, "fhir__encounter_diagnosis")
+    cond = source(wh, "fhir__condition")
+    enc_dx = ed.join(cond, ed.condition_id == cond.id).select(
+        stay_id=ed.encounter_id,
+        code=norm_code(cond.code),
+        rank=ed["rank"],
+        use_code=ed.use_code,
+        pos=ed.pos,
+    )
+    enc_dx = enc_dx.join(ids, "stay_id")
+    # Conditions that point at the encounter without being listed in Encounter.diagnosis.
+    cond_dx = cond.join(ids, cond.encounter_id == ids.stay_id).select(
+        stay_id=ids.stay_id, code=norm_code(cond.code)
+    )
+    claim = source(wh, "fhir__claim")
+    cdx = source(wh, "fhir__claim_diagnosis")
+    claim_dx = (
+        cdx.join(claim, cdx.claim_id == claim.id)
+        .join(ids, claim.encounter_id == ids.stay_id)
+        .select(
+            stay_id=ids.stay_id,
+            code=norm_code(cdx.code),
+            sequence=cdx.sequence,
+            poa=cdx.on_admission_code.lower(),
+        )
+    )
+    principal = _principal(enc_dx, claim_dx)
+    all_codes = ibis.union(
+        enc_dx.select("stay_id", "code"),
+        cond_dx.select("stay_id", "code"),
+        claim_dx.select("stay_id", "code"),
+        distinct=True,
+    ).filter(_.code.notnull() & (_.code != ""))
+    poa = claim_dx.group_by(["stay_id", "code"]).aggregate(poa=claim_dx.poa.min())
+    out = all_codes.left_join(principal, ["stay_id"]).select(
+        "stay_id", "code", is_principal=ibis.coalesce(_.code == _.principal_dx, False)
+    )
+    out = out.left_join(poa, ["stay_id", "code"]).select("stay_id", "code", "is_principal", "poa")
+    return out
+
+
+def _principal(enc_dx: ir.Table, claim_dx: ir.Table) -> ir.Table:
+    """Principal diagnosis per stay: rank 1, else DD/billing, else the Claim's sequence 1."""
+    ranked = enc_dx.filter(enc_dx["rank"] == 1)
+    r1 = ranked.group_by("stay_id").aggregate(dx1=ranked.code.argmin(ranked.pos))
+    billing = enc_dx.filter(enc_dx.use_code.isin(("DD", "billing")))
+    r2 = billing.group_by("stay_id").aggregate(
+        dx2=billing.code.argmin(ibis.coalesce(billing["rank"], 999) * 1000 + billing.pos)
+    )
+    seq1 = claim_dx.filter(claim_dx.sequence == 1)
+    r3 = seq1.group_by("stay_id").aggregate(dx3=seq1.code.min())
+    keys = ibis.union(
+        r1.select("stay_id"), r2.select("stay_id"), r3.select("stay_id"), distinct=True
+    )
+    joined = keys.left_join(r1, "stay_id").left_join(r2, "stay_id").left_join(r3, "stay_id")
+    return joined.select(
+        "stay_id",
+        principal_dx=ibis.coalesce(_.dx1, _.dx2, _.dx3),
+        principal_dx_source=ibis.cases(
+            (_.dx1.notnull(), "encounter_rank1"),
+            (_.dx2.notnull(), "encounter_billing"),
+            (_.dx3.notnull(), "claim_sequence1"),
+        ),
+    )
+
+
+def stay_procedures(wh: Warehouse, stays: ir.Table) -> ir.Table:
+    """ICD-10-PCS (or other) procedure codes per stay, from Procedure and Claim.procedure."""
+    ids = stays.select(stay_id=stays.id)
+    proc = source(wh, "fhir__procedure")
+    proc = proc.filter(proc.status.isnull() | (proc.status != "entered-in-error"))
+    p1 = proc.join(ids, proc.encounter_id == ids.stay_id).select(
+        stay_id=ids.stay_id, code=norm_code(proc.code)
+    )
+    claim = source(wh, "fhir__claim")
+    cp = source(wh, "fhir__claim_procedure")
+    p2 = (
+        cp.join(claim, cp.claim_id == claim.id)
+        .join(ids, claim.encounter_id == ids.stay_id)
+        .select(stay_id=ids.stay_id, code=norm_code(cp.code))
+    )
+    return ibis.union(p1, p2, distinct=True).filter(_.code.notnull() & (_.code != ""))
+
+
+def build_stays(wh: Warehouse, diagnoses: ir.Table, procedures: ir.Table) -> ir.Table:
+    """One row per finished inpatient stay, with attribution, demographics and chain fields."""
+    enc = inpatient_encounters(wh)
+    pat = source(wh, "fhir__patient")
+    roots = memtable(
+        org_roots(wh), {"org_id": "string", "root_id": "string", "root_name": "string"}
+    )
+    wards = memtable(location_wards(wh), {"location_id": "string", "ward_id": "string"})
+
+    part = source(wh, "fhir__encounter_participant")
+    atnd = part.filter((part.type_code == "ATND") & part.individual_id.notnull())
+    attending = atnd.group_by("encounter_id").aggregate(
+        attending_id=atnd.individual_id.argmax(
+            atnd.period_start_ts.epoch_seconds().fill_null(0) * 1000 + atnd.pos
+        )
+    )
+    eloc = source(wh, "fhir__encounter_location")
+    last_loc = eloc.group_by("encounter_id").aggregate(
+        location_id=eloc.location_id.argmax(
+            eloc.period_start_ts.epoch_seconds().fill_null(0) * 1000 + eloc.pos
+        )
+    )
+    last_loc = last_loc.left_join(wards, "location_id").select(
+        "encounter_id", unit_id=ibis.coalesce(_.ward_id, _.location_id)
+    )
+    hospice = source(wh, "fhir__encounter_discharge_disposition")
+    nubc = (
+        hospice.filter(hospice.system.contains("nubc"))
+        .group_by("encounter_id")
+        .aggregate(nubc_code=_.code.min())
+    )
+    principal = (
+        diagnoses.filter(diagnoses.is_principal)
+        .group_by("stay_id")
+        .aggregate(principal_dx=_.code.min())
+    )
+    secondary = (
+        diagnoses.filter(~diagnoses.is_principal)
+        .group_by("stay_id")
+        .aggregate(secondary_dx=_.code.collect())
+    )
+    procs = procedures.group_by("stay_id").aggregate(procedures=_.code.collect())
+
+    s = enc.left_join(roots, enc.service_provider_id == roots.org_id)
+    s = s.left_join(pat, s.subject_id == pat.id)
+    s = s.left_join(attending, s.id == attending.encounter_id)
+    s = s.left_join(last_loc, s.id == last_loc.encounter_id)
+    s = s.left_join(nubc, s.id == nubc.encounter_id)
+    s = s.left_join(principal, s.id == principal.stay_id)
+    s = s.left_join(secondary, s.id == secondary.stay_id)
+    s = s.left_join(procs, s.id == procs.stay_id)
+    site = ibis.coalesce(s.root_id, s.service_provider_id)
+    adm, dis, bd = s.period_start_date, s.period_end_date, s.birth_date_date
+    age = (
+        adm.year()
+        - bd.year()
+        - ((adm.month() * 100 + adm.day()) < (bd.month() * 100 + bd.day())).cast("int64")
+    )
+    death_date = s.deceased_date_time_date
+    died = (s.discharge_disposition_code == "exp") | (
+        death_date.notnull() & (death_date >= adm) & (death_date <= dis)
+    )
+    stays = s.select(
+        stay_id=s.id,
+        patient_id=s.subject_id,
+        site_id=site,
+        department_id=ibis.cases(
+            (s.root_id.notnull() & (s.service_provider_id != s.root_id), s.service_provider_id),
+            else_=s.service_type_code,
+        ),
+        unit_id=s.unit_id,
+        attending_id=s.attending_id,
+        admit_ts=s.period_start_ts,
+        discharge_ts=s.period_end_ts,
+        admit_date=adm,
+        discharge_date=dis,
+        los_days=dis.delta(adm, unit="day").cast("int64"),
+        priority_code=s.priority_code,
+        priority=ibis.cases(
+            (s.priority_code.isin(EMERGENT_PRIORITIES), "emergency"),
+            (s.priority_code == "EL", "elective"),
+            else_="unknown",
+        ),
+        admit_source=s.admit_source_code,
+        discharge_disposition=s.discharge_disposition_code,
+        discharge_nubc=s.nubc_code,
+        age=age.cast("int64"),
+        sex=s.gender,
+        principal_dx=s.principal_dx,
+        secondary_dx=s.secondary_dx,
+        procedures=s.procedures,
+        died_in_hospital=died.fill_null(False),
+        death_date=death_date,
+    )
+    return add_chains(stays)
+
+
+def add_chains(stays: ir.Table) -> ir.Table:
+    """Transfer chains: link a stay to the previous one when it was a transfer to another site.
+
+    ``chain_id`` = id of the chain's first stay; ``chain_seq`` 1..n; ``chain_last`` marks the
+    last stay; ``transfer_in`` marks stays that continue a chain or arrive with admitSource
+    ``hosp-trans``.
+    """
+    w = ibis.window(group_by="patient_id", order_by=["admit_ts", "stay_id"])
+    prev_end = stays.discharge_ts.lag().over(w)
+    prev_disp = stays.discharge_disposition.lag().over(w)
+    prev_site = stays.site_id.lag().over(w)
+    gap = stays.admit_ts.epoch_seconds() - prev_end.epoch_seconds()
+    linked = (
+        prev_disp.isin(TRANSFER_OUT)
+        & (prev_site != stays.site_id)
+        & (gap >= -TRANSFER_GAP_SECONDS)
+        & (gap <= TRANSFER_GAP_SECONDS)
+    ).fill_null(False)
+    t = stays.mutate(_linked=linked)
+    w2 = ibis.window(group_by="patient_id", order_by=["admit_ts", "stay_id"], rows=(None, 0))
+    t = t.mutate(_chain_no=(~t._linked).cast("int64").sum().over(w2))
+    wc = ibis.window(group_by=["patient_id", "_chain_no"], order_by=["admit_ts", "stay_id"])
+    wcall = ibis.window(group_by=["patient_id", "_chain_no"])
+    t = t.mutate(
+        chain_id=t.stay_id.first().over(wc),
+        chain_seq=(ibis.row_number().over(wc) + 1).cast("int64"),
+        chain_size=t.stay_id.count().over(wcall).cast("int64"),
+    )
+    t = t.mutate(
+        chain_last=t.chain_seq == t.chain_size,
+        transfer_in=t._linked | (t.admit_source == "hosp-trans").fill_null(False),
+    )
+    return t.drop("_linked", "_chain_no")
+
+
+# -- comorbidity ---------------------------------------------------------------------------------
+def comorbidity(diagnoses: ir.Table, stays: ir.Table) -> ir.Table:
+    """Charlson and Elixhauser flags and scores per stay from its secondary diagnoses.
+
+    No lookback: only the stay's own secondary diagnoses count, and a diagnosis coded as not
+    present on admission (POA ``n``) is left out, since it arose in hospital.
+    """
+    rows = [
+        ("charlson", cat, prefix) for cat, prefix in terminology.comorbidity_map("charlson")
+    ] + [("elixhauser", cat, prefix) for cat, prefix in terminology.comorbidity_map("elixhauser")]
+    cmap = memtable(
+        pd.DataFrame(rows, columns=["index_name", "category", "prefix"]),
+        {"index_name": "string", "category": "string", "prefix": "string"},
+    )
+    lengths = sorted({len(p) for _i, _c, p in rows})
+    dx = diagnoses.filter(
+        ~diagnoses.is_principal & (diagnoses.poa.isnull() | (diagnoses.poa != "n"))
+    )
+    prefixes = ibis.union(
+        *[dx.select("stay_id", prefix=dx.code.substr(0, n)) for n in lengths], distinct=True
+    )
+    hits = (
+        prefixes.join(cmap, "prefix")
+        .select("stay_id", key=_.index_name + ":" + _.category)
+        .distinct()
+    )
+    flags = {}
+    for index in ("charlson", "elixhauser"):
+        for cat in terminology.categories(index):
+            key = f"{index}:{cat}"
+            flags[f"{index[:2]}_{cat}"] = (hits.key == key).any()
+    wide = hits.group_by("stay_id").aggregate(**flags)
+    base = stays.select("stay_id").left_join(wide, "stay_id")
+    cols: dict[str, Any] = {name: base[name].fill_null(False) for name in flags}
+    t = base.select("stay_id", **cols)
+    # Hierarchy: the severe form cancels the mild one.
+    fixes = {}
+    for index, prefix in (("charlson", "ch"), ("elixhauser", "el")):
+        for severe, mild in terminology.HIERARCHY[index]:  # type: ignore[index]
+            fixes[f"{prefix}_{mild}"] = t[f"{prefix}_{mild}"] & ~t[f"{prefix}_{severe}"]
+    t = t.mutate(**fixes)
+    scores = {}
+    for name, index, scheme, prefix in (
+        ("charlson_quan2011", "charlson", "quan2011", "ch"),
+        ("charlson_1987", "charlson", "charlson1987", "ch"),
+        ("charlson_lace", "charlson", "lace", "ch"),
+        ("elixhauser_vw", "elixhauser", "van_walraven2009", "el"),
+    ):
+        w = terminology.weights(scheme)
+        total: Any = ibis.literal(0.0)
+        for cat in terminology.categories(index):  # type: ignore[arg-type]
+            if w[cat]:
+                total = total + t[f"{prefix}_{cat}"].cast("float64") * w[cat]
+        scores[name] = total
+    return t.mutate(**scores)

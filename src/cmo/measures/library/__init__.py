@@ -1,0 +1,1 @@
+"""One module per measure; each defines ``MEASURE``. The registry finds them (no hand list)."""

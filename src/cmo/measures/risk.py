@@ -1,0 +1,282 @@
+"""Logistic risk models for IMORT, MORT30 and READM30 (statsmodels), fitted once, applied anywhere.
+
+Covariates (after the CMS/Yale CORE hospital-wide models and Elixhauser-based mortality models,
+van Walraven C, et al. Med Care 2009;47:626-33): age band (18-44 reference, 45-64, 65-74,
+75-84, 85+), sex, emergency/urgent admission, the Elixhauser categories (Quan 2005 map) present
+in at least ``MIN_FLAG_COUNT`` stays of the fitting data, and the principal diagnosis' body
+system (the ICD-10-CM chapter named by its AHRQ CCSR body-system code: CIR, RSP, ...; rare
+systems pooled into OTH). The model is fitted on the reference window (default: all data) in
+Python on a pandas frame sorted by stay id, so every engine gets the same coefficients; the
+fitted model (terms, levels, coefficients) is a JSON-able dict that can be saved and reused.
+
+Expected = sum of predicted probabilities; O/E with an exact Poisson 95% CI
+(``cmo.stats.intervals.poisson_oe``); risk-standardised rate = O/E x reference rate.
+"""
+
+from __future__ import annotations
+
+import warnings
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cmo import terminology
+
+AGE_BANDS = ((18, "18-44"), (45, "45-64"), (65, "65-74"), (75, "75-84"), (85, "85+"))
+MIN_FLAG_COUNT = 20
+MIN_LEVEL_COUNT = 50
+MAX_FIT_ROWS = 250_000  # larger reference windows are fitted on a deterministic random sample
+
+# ICD-10-CM chapters -> AHRQ CCSR body-system codes (CCSR v2024 uses these three-letter prefixes).
+BODY_SYSTEMS = (
+    ("A00", "B99", "INF"),
+    ("C00", "D49", "NEO"),
+    ("D50", "D89", "BLD"),
+    ("E00", "E89", "END"),
+    ("F01", "F99", "MBD"),
+    ("G00", "G99", "NVS"),
+    ("H00", "H59", "EYE"),
+    ("H60", "H95", "EAR"),
+    ("I00", "I99", "CIR"),
+    ("J00", "J99", "RSP"),
+    ("K00", "K95", "DIG"),
+    ("L00", "L99", "SKN"),
+    ("M00", "M99", "MUS"),
+    ("N00", "N99", "GEN"),
+    ("O00", "O9A", "PRG"),
+    ("P00", "P96", "PNL"),
+    ("Q00", "Q99", "MAL"),
+    ("R00", "R99", "SYM"),
+    ("S00", "T88", "INJ"),
+    ("V00", "Y99", "EXT"),
+    ("Z00", "Z99", "FAC"),
+)
+
+
+def body_system(codes: pd.Series) -> pd.Series:
+    """Principal-diagnosis body system from the first three characters of the ICD-10-CM code."""
+    head = codes.fillna("").str.slice(0, 3).str.upper()
+    out = pd.Series("UNK", index=codes.index, dtype="object")
+    for lo, hi, name in BODY_SYSTEMS:
+        out[(head >= lo) & (head <= hi)] = name
+    return out
+
+
+def age_band(age: pd.Series) -> pd.Series:
+    out = pd.Series(AGE_BANDS[0][1], index=age.index, dtype="object")
+    for lower, name in AGE_BANDS[1:]:
+        out[age >= lower] = name
+    return out
+
+
+def covariates(frame: pd.DataFrame) -> pd.DataFrame:
+    """Raw covariates of a model frame (columns age, sex, priority, principal_dx, el_*)."""
+    cov = pd.DataFrame(index=frame.index)
+    cov["age_band"] = age_band(frame["age"].astype(float))
+    cov["female"] = (frame["sex"] == "female").astype(float)
+    cov["emergency"] = (frame["priority"] == "emergency").astype(float)
+    cov["body_system"] = body_system(frame["principal_dx"])
+    for cat in terminology.categories("elixhauser"):
+        cov[f"el_{cat}"] = frame[f"el_{cat}"].fillna(False).astype(float)
+    return cov
+
+
+def design(cov: pd.DataFrame, model: dict[str, Any]) -> np.ndarray:
+    """The model matrix for the terms of ``model`` (intercept first)."""
+    cols = [np.ones(len(cov))]
+    for band in model["age_levels"]:
+        cols.append((cov["age_band"] == band).to_numpy(float))
+    cols.append(cov["female"].to_numpy(float))
+    cols.append(cov["emergency"].to_numpy(float))
+    for system in model["system_levels"]:
+        cols.append((cov["body_system"] == system).to_numpy(float))
+    for flag in model["flags"]:
+        cols.append(cov[flag].to_numpy(float))
+    return np.column_stack(cols)
+
+
+def term_names(model: dict[str, Any]) -> list[str]:
+    return (
+        ["intercept"]
+        + [f"age {b}" for b in model["age_levels"]]
+        + ["female", "emergency admission"]
+        + [f"body system {s}" for s in model["system_levels"]]
+        + [f"elixhauser {f[3:]}" for f in model["flags"]]
+    )
+
+
+def choose_terms(cov: pd.DataFrame, y: np.ndarray) -> dict[str, Any]:
+    """Levels and flags with enough data to estimate (avoids separation on small windows)."""
+    counts = cov["age_band"].value_counts()
+    age_levels = [b for _l, b in AGE_BANDS[1:] if counts.get(b, 0) >= MIN_LEVEL_COUNT]
+    sys_counts = cov["body_system"].value_counts()
+    common = [str(s) for s, n in sys_counts.items() if n >= MIN_LEVEL_COUNT and s != "UNK"]
+    # The commonest system is the reference level.
+    system_levels = sorted(common[1:]) if common else []
+    flags = []
+    for cat in terminology.categories("elixhauser"):
+        col = cov[f"el_{cat}"].to_numpy(bool)
+        events = int(y[col].sum())
+        if col.sum() >= MIN_FLAG_COUNT and 0 < events < col.sum():
+            flags.append(f"el_{cat}")
+    return {
+        "age_levels": age_levels,
+        "system_levels": system_levels,
+        "reference_system": common[0] if common else None,
+        "flags": flags,
+    }
+
+
+def fit(frame: pd.DataFrame, measure_id: str, window: str = "all data") -> dict[str, Any]:
+    """Fit the logistic model on a model frame (with ``outcome``); returns the model dict."""
+    import statsmodels.api as sm
+
+    frame = frame.sort_values("stay_id").reset_index(drop=True)
+    n_all = len(frame)
+    if n_all > MAX_FIT_ROWS:
+        frame = frame.sample(n=MAX_FIT_ROWS, random_state=20240101).sort_values("stay_id")
+    y = frame["outcome"].to_numpy(float)
+    cov = covariates(frame)
+    model = choose_terms(cov, y)
+    x = design(cov, model)
+    method = "newton"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            res = sm.Logit(y, x).fit(disp=0, method="newton", maxiter=100)
+            params, bse = np.asarray(res.params), np.asarray(res.bse)
+            if not np.all(np.isfinite(params)) or not np.all(np.isfinite(bse)):
+                raise np.linalg.LinAlgError("non-finite estimates")
+        except Exception:  # separation or a singular Hessian: shrink a little, no CIs
+            res = sm.Logit(y, x).fit_regularized(disp=0, alpha=1.0, maxiter=200)
+            params, bse = np.asarray(res.params), np.full(len(res.params), np.nan)
+            method = "l1-regularised (alpha=1)"
+    model.update(
+        measure_id=measure_id,
+        coef=[float(v) for v in params],
+        se=[float(v) for v in bse],
+        terms=term_names(model),
+        method=method,
+        window=window,
+        n_fit=int(len(frame)),
+        n_reference=int(n_all),
+        reference_rate=float(y.mean()) if len(y) else 0.0,
+        fitted_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    return model
+
+
+def predict(frame: pd.DataFrame, model: dict[str, Any]) -> np.ndarray:
+    x = design(covariates(frame), model)
+    eta = x @ np.asarray(model["coef"], dtype=float)
+    return 1.0 / (1.0 + np.exp(-eta))
+
+
+def c_statistic(y: np.ndarray, p: np.ndarray) -> float | None:
+    """Area under the ROC curve (Mann-Whitney), None without both outcomes."""
+    from scipy.stats import rankdata
+
+    pos = y == 1
+    n1, n0 = int(pos.sum()), int((~pos).sum())
+    if n1 == 0 or n0 == 0:
+        return None
+    ranks = rankdata(p)
+    return float((ranks[pos].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
+def calibration(y: np.ndarray, p: np.ndarray, groups: int = 10) -> list[dict[str, float]]:
+    """Observed and expected events by decile of predicted risk (Hosmer-Lemeshow table)."""
+    if len(y) == 0:
+        return []
+    order = np.argsort(p, kind="stable")
+    out = []
+    for i, idx in enumerate(np.array_split(order, min(groups, len(order)))):
+        if len(idx) == 0:
+            continue
+        out.append(
+            {
+                "decile": i + 1,
+                "n": int(len(idx)),
+                "observed": float(y[idx].sum()),
+                "expected": float(p[idx].sum()),
+                "observed_rate": float(y[idx].mean()),
+                "expected_rate": float(p[idx].mean()),
+            }
+        )
+    return out
+
+
+def calibration_spec(rows: list[dict[str, float]], title: str) -> dict[str, Any]:
+    """Vega-Lite v5 spec: observed vs expected rate per decile, with the identity line."""
+    top = max([max(r["observed_rate"], r["expected_rate"]) for r in rows] or [1.0])
+    return {
+        "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
+        "title": title,
+        "layer": [
+            {
+                "data": {"values": [{"x": 0, "y": 0}, {"x": top, "y": top}]},
+                "mark": {"type": "line", "strokeDash": [4, 4], "color": "gray"},
+                "encoding": {
+                    "x": {"field": "x", "type": "quantitative"},
+                    "y": {"field": "y", "type": "quantitative"},
+                },
+            },
+            {
+                "data": {"values": rows},
+                "mark": {"type": "point", "filled": True},
+                "encoding": {
+                    "x": {
+                        "field": "expected_rate",
+                        "type": "quantitative",
+                        "title": "expected rate",
+                    },
+                    "y": {
+                        "field": "observed_rate",
+                        "type": "quantitative",
+                        "title": "observed rate",
+                    },
+                    "tooltip": [{"field": "decile"}, {"field": "n"}],
+                },
+            },
+        ],
+    }
+
+
+def model_card(frame: pd.DataFrame, model: dict[str, Any], p: np.ndarray) -> dict[str, Any]:
+    """n, events, C-statistic, calibration table and chart spec, coefficients with 95% CIs."""
+    y = frame["outcome"].to_numpy(float)
+    deciles = calibration(y, p)
+    coefs = []
+    for name, b, se in zip(model["terms"], model["coef"], model["se"], strict=True):
+        ok = se == se  # not NaN
+        coefs.append(
+            {
+                "term": name,
+                "estimate": b,
+                "se": se if ok else None,
+                "odds_ratio": float(np.exp(b)),
+                "ci_low": float(np.exp(b - 1.959963984540054 * se)) if ok else None,
+                "ci_high": float(np.exp(b + 1.959963984540054 * se)) if ok else None,
+            }
+        )
+    return {
+        "measure_id": model["measure_id"],
+        "n": int(len(y)),
+        "events": float(y.sum()),
+        "n_fit": model["n_fit"],
+        "reference_rate": model["reference_rate"],
+        "window": model["window"],
+        "method": model["method"],
+        "c_statistic": c_statistic(y, p),
+        "calibration": deciles,
+        "calibration_chart": calibration_spec(deciles, f"{model['measure_id']} calibration"),
+        "coefficients": coefs,
+        "reference_levels": {
+            "age": AGE_BANDS[0][1],
+            "sex": "male",
+            "body_system": model.get("reference_system"),
+        },
+        "model": model,
+    }

@@ -1,0 +1,112 @@
+"""The anatomy every measure shares (ARCHITECTURE.md §6) and the registry that discovers them.
+
+A measure is a module in :mod:`cmo.measures.library` that defines ``MEASURE`` (a
+:class:`Measure`). Its stages are plain functions of a :class:`Context`:
+``population`` (initial population with exclusion reasons) -> ``outcome`` -> ``risk`` (an
+optional logistic model) -> results (shared code in :mod:`cmo.measures.results`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
+    from cmo.warehouse import Warehouse
+
+LONG_SCHEMA = {
+    "measure_id": "string",
+    "stay_id": "string",
+    "patient_id": "string",
+    "period_month": "date",
+    "discharge_date": "date",
+    "site_id": "string",
+    "department_id": "string",
+    "unit_id": "string",
+    "practitioner_id": "string",
+    "in_population": "boolean",
+    "excluded": "boolean",
+    "exclusion_reason": "string",
+    "outcome": "float64",
+    "expected": "float64",
+    "evidence_date": "date",
+}
+
+
+@dataclass(frozen=True)
+class MeasureSpec:
+    """What ``quality__measure`` holds about a measure."""
+
+    measure_id: str
+    version: str
+    title: str
+    description: str
+    unit_of_analysis: str
+    method: str
+    citation: str
+    direction: str  # 'lower' or 'higher' is better
+    kind: str  # 'proportion' or 'mean'
+    risk_adjusted: bool
+    unit: str
+    target: float | None = None
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "measure_id": self.measure_id,
+            "version": self.version,
+            "title": self.title,
+            "description": self.description,
+            "unit_of_analysis": self.unit_of_analysis,
+            "method": self.method,
+            "citation": self.citation,
+            "direction": self.direction,
+            "target": self.target,
+            "kind": self.kind,
+            "risk_adjusted": self.risk_adjusted,
+            "unit": self.unit,
+        }
+
+
+@dataclass
+class Context:
+    """What every stage reads: the warehouse, the core tables and the data end."""
+
+    wh: Warehouse
+    stays: ir.Table  # core__inpatient_stay
+    comorbidity: ir.Table  # core__comorbidity
+    drg: ir.Table  # core__drg
+    procedures: ir.Table  # core__stay_procedure
+    data_end: date
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Measure:
+    """A measure: its spec and the stage that yields its patient-level rows.
+
+    ``long(ctx)`` returns one row per unit of analysis with the columns of ``LONG_SCHEMA``
+    except ``expected`` (filled by the risk stage, or by the measure itself for LOS).
+    """
+
+    spec: MeasureSpec
+    long: Callable[[Context], ir.Table]
+    risk_model: bool = False
+
+
+def registry() -> dict[str, Measure]:
+    """Every ``MEASURE`` defined by a module of :mod:`cmo.measures.library`, by id."""
+    from cmo.measures import library
+
+    found: dict[str, Measure] = {}
+    for info in sorted(pkgutil.iter_modules(library.__path__), key=lambda i: i.name):
+        module = importlib.import_module(f"{library.__name__}.{info.name}")
+        measure = getattr(module, "MEASURE", None)
+        if isinstance(measure, Measure):
+            found[measure.spec.measure_id] = measure
+    return found
