@@ -237,7 +237,7 @@ def test_p_limits_stay_within_0_and_1(n, p, seed):
         assert np.all((lim[~np.isnan(lim)] >= 0) & (lim[~np.isnan(lim)] <= 1))
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(sizes, st.integers(0, 2**31 - 1))
 def test_limits_widen_as_n_falls(n, seed):
     n_arr = np.array(n)
