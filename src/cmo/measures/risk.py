@@ -244,21 +244,29 @@ def calibration_spec(rows: list[dict[str, float]], title: str) -> dict[str, Any]
     }
 
 
+def _finite(log_odds: float) -> float | None:
+    """exp() of a log odds, or None when it overflows (a separated term): JSON has no inf."""
+    with np.errstate(over="ignore"):
+        value = float(np.exp(log_odds))
+    return value if np.isfinite(value) else None
+
+
 def model_card(frame: pd.DataFrame, model: dict[str, Any], p: np.ndarray) -> dict[str, Any]:
     """n, events, C-statistic, calibration table and chart spec, coefficients with 95% CIs."""
     y = frame["outcome"].to_numpy(float)
     deciles = calibration(y, p)
     coefs = []
+    z = 1.959963984540054
     for name, b, se in zip(model["terms"], model["coef"], model["se"], strict=True):
-        ok = se == se  # not NaN
+        ok = bool(np.isfinite(se))
         coefs.append(
             {
                 "term": name,
                 "estimate": b,
                 "se": se if ok else None,
-                "odds_ratio": float(np.exp(b)),
-                "ci_low": float(np.exp(b - 1.959963984540054 * se)) if ok else None,
-                "ci_high": float(np.exp(b + 1.959963984540054 * se)) if ok else None,
+                "odds_ratio": _finite(b),
+                "ci_low": _finite(b - z * se) if ok else None,
+                "ci_high": _finite(b + z * se) if ok else None,
             }
         )
     return {
