@@ -104,7 +104,7 @@ def _read_lines(src: Source) -> str:
     return (
         f"read_csv({path}, columns={{'line': 'VARCHAR'}}, delim='\x01', quote='', escape='', "
         f"header=false, auto_detect=false, strict_mode=false, null_padding=true, "
-        f"compression='{comp}', max_line_size=536870912) WITH ORDINALITY AS f(line, line_no)"
+        f"compression='{comp}', max_line_size=33554432) WITH ORDINALITY AS f(line, line_no)"
     )
 
 
@@ -117,7 +117,11 @@ def _parse_file_sql(src: Source, idx: int, rtype: str | None, only: str | None) 
     tree = BY_TYPE[rtype].parse_tree if rtype in BY_TYPE else GENERIC_TREE
     struct = json.dumps(duck_struct(tree)).replace("'", "''")
     base = set(BASE_CHECKS)
-    own = [c for c in shape_checks(tree) if c not in base] if rtype in BY_TYPE else []
+    # String elements take any JSON scalar as text, as DuckDB's reader does; the checks catch
+    # what would otherwise silently become null (a number that is not one, an object that is
+    # an array).
+    own = [c for c in shape_checks(tree) if c not in base and c[1] != STRING]
+    own = own if rtype in BY_TYPE else []
     base_fits, base_misfit = _check_sql(BASE_CHECKS, 0)
     fits, misfit = _check_sql(own, len(BASE_CHECKS))
     paths = [p for p, _ in BASE_CHECKS + own]
@@ -150,103 +154,176 @@ def _parse_file_sql(src: Source, idx: int, rtype: str | None, only: str | None) 
         )"""
 
 
-class DuckRun:
-    """State of one ingest run inside one DuckDB transaction."""
+def _fast_sql(src: Source, idx: int, rtype: str | None) -> str:
+    """SELECT of a whole file through DuckDB's own NDJSON reader with the explicit struct.
 
-    def __init__(self, con: Any) -> None:
-        self.con = con
+    The engine's fastest path. It fails on invalid JSON or a value its cast rejects, and it
+    skips blank lines (so its row numbers are line numbers only when there are none): the
+    caller then reads the file again line by line (:func:`_parse_file_sql`).
+    """
+    tree = BY_TYPE[rtype].parse_tree if rtype in BY_TYPE else GENERIC_TREE
+    top = duck_struct(tree)
+    columns = "{" + ", ".join(f"{D.lit(k)}: {D.lit(_type_sql(v))}" for k, v in top.items()) + "}"
+    pack = ", ".join(f"{D.q(k)} := {D.q(k)}" for k in top)
+    comp = "gzip" if src.gzip else "uncompressed"
+    return f"""
+        SELECT {idx} AS file_idx, {D.lit(src.name)} AS source_file, line_no AS source_line,
+               struct_pack({pack}) AS s, "resourceType" AS rt,
+               CAST(NULL AS VARCHAR) AS problem, CAST(NULL AS VARCHAR) AS text
+        FROM read_json({D.lit(str(src.path))}, columns={columns}, format='newline_delimited',
+                       compression='{comp}', maximum_object_size=33554432)
+             WITH ORDINALITY AS f({", ".join(D.q(k) for k in top)}, line_no)"""
+
+
+def _type_sql(v: Any) -> str:
+    if isinstance(v, dict):
+        return "STRUCT(" + ", ".join(f"{D.q(k)} {_type_sql(x)}" for k, x in v.items()) + ")"
+    if isinstance(v, list):
+        return _type_sql(v[0]) + "[]"
+    return str(v)
+
+
+class DuckRun:
+    """One ingest run. Parsing goes to TEMP tables in autocommit (a file the fast reader rejects
+    is re-read without aborting anything; temp tables spill to disk past the memory limit and
+    vanish with the connection); the merge into the warehouse then runs in one transaction."""
+
+    def __init__(self, stage: Any, run_id: str) -> None:
+        self.stage = stage
+        self.run_id = run_id
         self.staged: set[str | None] = set()
         self.other_types: dict[str, int] = {}
-        self.quarantined = 0
+        self.problems: list[tuple[str, int | None, str | None, str, str | None]] = []
 
-    def _stage(self, src: Source, idx: int, rtype: str | None, only: str | None = None) -> None:
+    def _append(self, rtype: str | None, select: str) -> None:
         name = _stage_name(rtype)
-        select = _parse_file_sql(src, idx, rtype, only)
         if rtype in self.staged:
-            self.con.execute(f"INSERT INTO {name} {select}")
+            self.stage.execute(f"INSERT INTO {name} {select}")
         else:
-            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {select}")
+            self.stage.execute(f"CREATE TEMP TABLE {name} AS {select}")
             self.staged.add(rtype)
 
+    def _try_fast(self, src: Source, idx: int, rtype: str | None) -> list[tuple[str, int]] | None:
+        """Load the file with read_json; returns the (type, lines) of lines of other types, or
+        None (and nothing kept) when the file needs the line-by-line path."""
+        import duckdb
+
+        name = _stage_name(rtype)
+        probe = f"CREATE OR REPLACE TEMP TABLE _cmo_probe AS {_fast_sql(src, idx, rtype)}"
+        try:
+            self.stage.execute(probe)
+        except duckdb.Error:
+            return None
+        counts = self.stage.execute(
+            "SELECT rt, count(*), count(*) FILTER (WHERE rt IS NULL OR s['id'] IS NULL "
+            "OR s['id'] = '') FROM _cmo_probe GROUP BY rt"
+        ).fetchall()
+        if sum(c[1] for c in counts) != src.lines or any(c[2] for c in counts):
+            return None
+        if rtype in self.staged:
+            self.stage.execute(f"INSERT INTO {name} SELECT * FROM _cmo_probe")
+        else:
+            self.stage.execute(f"ALTER TABLE _cmo_probe RENAME TO {name}")
+            self.staged.add(rtype)
+        self.stage.execute("DROP TABLE IF EXISTS _cmo_probe")
+        return [(rt, int(n)) for rt, n, _ in counts if rt != rtype]
+
     def load_file(self, src: Source, idx: int) -> None:
-        """Parse one file into the staging tables; quarantine its bad lines."""
+        """Parse one file into the staging tables; note its bad lines for the quarantine."""
         if src.problem is not None:
             line, reason = src.problem
-            self._quarantine_row(src.name, line, None, reason, None)
+            self.problems.append((src.name, line, None, reason, None))
         hint = src.type_hint if src.type_hint in BY_TYPE else None
-        self._stage(src, idx, hint)
+        others = self._try_fast(src, idx, hint)
+        if others is None:
+            self._append(hint, _parse_file_sql(src, idx, hint, None))
+            others = self.stage.execute(
+                f"SELECT rt, count(*) FROM {_stage_name(hint)} WHERE file_idx = ? "
+                f"AND problem IS NULL AND rt IS DISTINCT FROM ? GROUP BY rt ORDER BY rt",
+                [idx, hint],
+            ).fetchall()
         # Lines of another type than the file's: parse again with their own schema.
-        others = self.con.execute(
-            f"SELECT rt, count(*) FROM {_stage_name(hint)} WHERE file_idx = ? AND problem IS NULL "
-            f"AND rt IS DISTINCT FROM ? GROUP BY rt",
-            [idx, hint],
-        ).fetchall()
-        for rt, n in others:
+        for rt, n in sorted(others):
             if rt in BY_TYPE:
-                self._stage(src, idx, rt, only=rt)
+                self._append(rt, _parse_file_sql(src, idx, rt, only=rt))
             else:
                 self.other_types[rt] = self.other_types.get(rt, 0) + int(n)
 
-    def _quarantine_row(
-        self, file: str, line: int | None, rtype: str | None, reason: str, text: str | None
-    ) -> None:
-        self.con.execute(
-            f"INSERT INTO {QUARANTINE} VALUES (?, ?, ?, ?, ?, ?)",
-            [self.run_id, file, line, rtype, reason, text],
-        )
-        self.quarantined += 1
+    def drop_staging(self) -> None:
+        for rtype in self.staged:
+            self.stage.execute(f"DROP TABLE IF EXISTS {_stage_name(rtype)}")
+        self.stage.execute("DROP TABLE IF EXISTS _cmo_probe")
+        self.staged.clear()
 
-    run_id: str = ""
+    def merge(self, con: Any) -> tuple[dict[str, int], int, int]:
+        """In the warehouse transaction: quarantine, then merge every staged type.
 
-    def quarantine_staged(self) -> None:
-        """Move every bad staged line to fhir__quarantine (once per line, whatever the pass)."""
+        Returns (rows written per table, quarantined lines, lines read as resources).
+        """
+        quarantined = 0
+        for row in self.problems:
+            con.execute(f"INSERT INTO {QUARANTINE} VALUES (?, ?, ?, ?, ?, ?)", [self.run_id, *row])
+            quarantined += 1
         for rtype in sorted(self.staged, key=str):
             stage = _stage_name(rtype)
-            n = self.con.execute(
+            n = con.execute(
                 f"INSERT INTO {QUARANTINE} SELECT DISTINCT ON (source_file, source_line) "
                 f"?, source_file, source_line, try(json_extract_string(text, '$.resourceType')), "
                 f"problem, text FROM {stage} WHERE problem IS NOT NULL "
                 f"ORDER BY source_file, source_line",
                 [self.run_id],
             ).fetchone()
-            self.quarantined += int(n[0]) if n else 0
+            quarantined += int(n[0]) if n else 0
+        rows: dict[str, int] = {}
+        good = sum(self.other_types.values())
+        for rtype in sorted(t for t in self.staged if t is not None):
+            stage = _stage_name(rtype)
+            n = con.execute(
+                f"SELECT count(*) FROM {stage} WHERE problem IS NULL AND rt = ?", [rtype]
+            ).fetchone()
+            good += int(n[0]) if n else 0
+            rows.update(merge_type(con, BY_TYPE[rtype], stage))
+        return rows, quarantined, good
 
-    def merge_type(self, res: Resource) -> dict[str, int]:
-        """Merge this run's versions of one resource type into its tables; rows written."""
-        stage = _stage_name(res.resource_type)
-        main = f"fhir__{res.table}"
-        lu = fsql.last_updated_ts(D, "s")
-        con = self.con
+
+def merge_type(con: Any, res: Resource, stage: str) -> dict[str, int]:
+    """Merge a run's versions of one resource type into its tables; rows written per table."""
+    main = f"fhir__{res.table}"
+    lu = fsql.last_updated_ts(D, "s")
+    versions = f"""
+        SELECT s, source_file, source_line, file_idx, {lu} AS lu
+        FROM {stage} WHERE problem IS NULL AND rt = {D.lit(res.resource_type)}"""
+    n, ids = con.execute(f"SELECT count(*), count(DISTINCT s['id']) FROM ({versions})").fetchone()
+    if n == ids:  # one version per id (the usual export): no ordering needed
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _cmo_new AS SELECT * FROM ({versions})")
+    else:
         con.execute(f"""
-            CREATE OR REPLACE TEMP TABLE _cmo_new AS
-            SELECT s, source_file, source_line, lu FROM (
-              SELECT s, source_file, source_line, file_idx, {lu} AS lu
-              FROM {stage} WHERE problem IS NULL AND rt = {D.lit(res.resource_type)}
-            ) QUALIFY row_number() OVER (
+            CREATE OR REPLACE TEMP TABLE _cmo_new AS SELECT * FROM ({versions})
+            QUALIFY row_number() OVER (
               PARTITION BY s['id'] ORDER BY lu DESC NULLS LAST, file_idx DESC, source_line DESC
             ) = 1""")
-        # A version already in the warehouse with a later lastUpdated stays.
-        con.execute(f"""
-            DELETE FROM _cmo_new WHERE EXISTS (
-              SELECT 1 FROM {main} o WHERE o.id = _cmo_new.s['id'] AND o.last_updated_ts IS NOT NULL
-              AND (_cmo_new.lu IS NULL OR o.last_updated_ts > _cmo_new.lu))""")
-        con.execute("CREATE OR REPLACE TEMP TABLE _cmo_ids AS SELECT s['id'] AS id FROM _cmo_new")
-        rows: dict[str, int] = {}
-        con.execute(f"DELETE FROM {main} WHERE id IN (SELECT id FROM _cmo_ids)")
-        n = con.execute(f"INSERT INTO {main} BY NAME {fsql.main_select(D, res, '_cmo_new')}")
-        rows[main] = int(n.fetchone()[0])
-        for child in res.children:
-            table = f"fhir__{child.name}"
-            con.execute(f"DELETE FROM {table} WHERE {res.parent_key} IN (SELECT id FROM _cmo_ids)")
-            sel = fsql.child_select(D, res, child, "_cmo_new")
-            rows[table] = int(con.execute(f"INSERT INTO {table} BY NAME {sel}").fetchone()[0])
-        con.execute("DROP TABLE _cmo_new")
-        con.execute("DROP TABLE _cmo_ids")
-        return rows
-
-    def drop_staging(self) -> None:
-        for rtype in self.staged:
-            self.con.execute(f"DROP TABLE IF EXISTS {_stage_name(rtype)}")
+    # A version already in the warehouse with a later lastUpdated stays (checked on the ids
+    # only: rewriting the staged versions costs more than finding the few that lose).
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _cmo_old AS
+        SELECT n.id FROM (SELECT s['id'] AS id, lu FROM _cmo_new) n JOIN {main} o ON o.id = n.id
+        WHERE o.last_updated_ts IS NOT NULL AND (n.lu IS NULL OR o.last_updated_ts > n.lu)""")
+    if con.execute("SELECT count(*) FROM _cmo_old").fetchone()[0]:
+        con.execute("DELETE FROM _cmo_new WHERE s['id'] IN (SELECT id FROM _cmo_old)")
+    con.execute("DROP TABLE _cmo_old")
+    con.execute("CREATE OR REPLACE TEMP TABLE _cmo_ids AS SELECT s['id'] AS id FROM _cmo_new")
+    rows: dict[str, int] = {}
+    con.execute(f"DELETE FROM {main} WHERE id IN (SELECT id FROM _cmo_ids)")
+    n = con.execute(f"INSERT INTO {main} BY NAME {fsql.main_select(D, res, '_cmo_new')}")
+    rows[main] = int(n.fetchone()[0])
+    for child in res.children:
+        table = f"fhir__{child.name}"
+        con.execute(f"DELETE FROM {table} WHERE {res.parent_key} IN (SELECT id FROM _cmo_ids)")
+        sel = fsql.child_select(D, res, child, "_cmo_new")
+        rows[table] = int(con.execute(f"INSERT INTO {table} BY NAME {sel}").fetchone()[0])
+    con.execute("DROP TABLE _cmo_new")
+    con.execute("DROP TABLE _cmo_ids")
+    return rows
 
 
 def ensure_tables(con: Any) -> None:
@@ -259,33 +336,13 @@ def ensure_tables(con: Any) -> None:
     con.execute(fsql.create_table(D, RUN_LOG, RUN_LOG_COLS))
 
 
-def run_duckdb(
-    con: Any,
-    sources: list[Source],
-    run_id: str,
-    advance: Callable[[Source], None],
-) -> tuple[dict[str, int], int, dict[str, int], int]:
-    """Load every source; returns (rows per table, quarantined, other types, resources read).
-
-    The caller holds the transaction.
-    """
-    ensure_tables(con)
-    run = DuckRun(con)
-    run.run_id = run_id
+def stage_files(
+    con: Any, sources: list[Source], run_id: str, advance: Callable[[Source], None]
+) -> DuckRun:
+    """Parse every source into TEMP staging tables of ``con`` (autocommit, outside the run's
+    transaction: nothing in the warehouse changes here)."""
+    run = DuckRun(con, run_id)
     for idx, src in enumerate(sources):
         run.load_file(src, idx)
         advance(src)
-    run.quarantine_staged()
-    rows: dict[str, int] = {}
-    good = 0
-    for rtype in sorted(t for t in run.staged if t is not None):
-        res = BY_TYPE[rtype]
-        stage = _stage_name(rtype)
-        n = con.execute(
-            f"SELECT count(*) FROM {stage} WHERE problem IS NULL AND rt = ?", [rtype]
-        ).fetchone()
-        good += int(n[0]) if n else 0
-        rows.update(run.merge_type(res))
-    good += sum(run.other_types.values())
-    run.drop_staging()
-    return rows, run.quarantined, run.other_types, good
+    return run

@@ -38,6 +38,7 @@ class Source:
     gzip: bool = False
     type_hint: str | None = None
     problem: tuple[int | None, str] | None = None  # (line, reason): quarantine the file itself
+    lines: int = -1  # number of lines (a last line without newline counts)
 
 
 def _is_ndjson(p: Path) -> bool:
@@ -94,6 +95,17 @@ def discover(paths: list[Path]) -> list[tuple[Path, str | None]]:
             seen.add(key)
             unique.append((f, hint))
     return unique
+
+
+def count_lines(path: Path, gz: bool = False) -> int:
+    """Lines in a file, a last line without a newline included (read at disk speed)."""
+    opener: Any = gzip.open if gz else open
+    n, last = 0, b"\n"
+    with opener(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 24), b""):
+            n += chunk.count(b"\n")
+            last = chunk[-1:]
+    return n + (last != b"\n")
 
 
 def check_gzip(path: Path, workdir: Path) -> tuple[Path, tuple[int | None, str] | None]:
@@ -212,5 +224,6 @@ def prepare(paths: list[Path], workdir: Path) -> list[Source]:
             src.type_hint = hint
         if src.type_hint is None:
             src.type_hint = first_type(src.path, src.gzip)
+        src.lines = count_lines(src.path, src.gzip)
         sources.append(src)
     return sources

@@ -20,7 +20,6 @@ from cmo.fhir.schema import Child, Col, Resource, Step, parse_path
 
 _LOCAL = "^([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?)"
 _ZONE = "(Z|[+-][0-9]{2}:[0-9]{2})$"
-_REF_TYPE = "(^|/)([A-Z][A-Za-z]+)(/[^/?]+|[?].*)$"
 
 
 @dataclass(frozen=True)
@@ -82,6 +81,16 @@ class Dialect:
         )
 
     def to_ts(self, x: str) -> str:
+        if self.name == "duckdb":
+            # DuckDB's TIMESTAMPTZ cast applies the offset; timezone('UTC', ...) makes the
+            # result independent of the session's TimeZone. No zone: read as UTC.
+            zoned = f"(right({x}, 1) = 'Z' OR substr({x}, -6, 1) IN ('+', '-'))"
+            return (
+                f"CASE WHEN {x} IS NULL THEN NULL "
+                f"WHEN length({x}) <= 10 THEN CAST({self.to_date(x)} AS TIMESTAMP) "
+                f"WHEN {zoned} THEN timezone('UTC', try_cast({x} AS TIMESTAMPTZ)) "
+                f"ELSE try_cast({x} AS TIMESTAMP) END"
+            )
         local = f"regexp_extract({x}, {self.lit(_LOCAL)}, 1)"
         zone = f"regexp_extract({x}, {self.lit(_ZONE)}, 1)"
         offset = (
@@ -95,22 +104,36 @@ class Dialect:
             f"CAST({self.to_date(x)} AS TIMESTAMP) ELSE {self.minus_minutes(parsed, offset)} END"
         )
 
-    def ref_type(self, ref: str, rtype: str) -> str:
-        from_ref = (
-            f"CASE WHEN {ref} LIKE '#%' OR {ref} LIKE 'urn:%' THEN NULL ELSE nullif("
-            f"regexp_extract(regexp_replace({ref}, '/_history/.*$', ''), "
-            f"{self.lit(_REF_TYPE)}, 2), '') END"
+    def _part(self, arr: str, i: int) -> str:
+        return f"try_element_at({arr}, {i})" if self.name == "spark" else f"{arr}[{i}]"
+
+    def _plain_ref(self, ref: str) -> str:
+        """The reference without a version (``/_history/n``), split on ``/``."""
+        plain = (
+            f"CASE WHEN contains({ref}, '/_history/') "
+            f"THEN regexp_replace({ref}, '/_history/.*$', '') ELSE {ref} END"
         )
-        return f"coalesce({from_ref}, {rtype})"
+        fn = "split" if self.name == "spark" else "string_split"
+        return f"{fn}({plain}, '/')"
+
+    def ref_type(self, ref: str, rtype: str) -> str:
+        # `Type/id`, `https://server/fhir/Type/id[/_history/n]`, `Type?search` (conditional).
+        fn = "split" if self.name == "spark" else "string_split"
+        conditional = self._part(f"{fn}(split_part({ref}, '?', 1), '/')", -1)
+        from_ref = (
+            f"CASE WHEN {ref} LIKE '#%' OR {ref} LIKE 'urn:%' THEN NULL "
+            f"WHEN contains({ref}, '?') THEN {conditional} "
+            f"ELSE {self._part(self._plain_ref(ref), -2)} END"
+        )
+        return f"coalesce(nullif({from_ref}, ''), {rtype})"
 
     def ref_id(self, ref: str) -> str:
-        plain = f"regexp_replace({ref}, '/_history/.*$', '')"
         return (
             f"CASE WHEN {ref} IS NULL THEN NULL WHEN {ref} LIKE '#%' THEN {ref} "
             f"WHEN {ref} LIKE 'urn:uuid:%' THEN substr({ref}, 10) "
             f"WHEN {ref} LIKE 'urn:%' THEN {ref} "
-            f"WHEN {ref} LIKE '%?%' THEN NULL "
-            f"ELSE nullif(regexp_extract({plain}, '([^/]+)$', 1), '') END"
+            f"WHEN contains({ref}, '?') THEN NULL "
+            f"ELSE nullif({self._part(self._plain_ref(ref), -1)}, '') END"
         )
 
 
