@@ -131,3 +131,15 @@ def test_rendering_is_offline():
     spec = {"data": {"url": "https://example.org/data.csv"}, "mark": "point"}
     with pytest.raises(ValueError):
         charts.to_svg(spec)
+
+
+def test_doc_examples_show_what_docs_statistics_md_says():
+    from cmo.stats.examples import example_specs
+
+    specs = example_specs()
+    for spec in specs.values():
+        _valid(spec)
+    assert "non-random runs" in specs["run_chart"]["title"]["subtitle"]
+    assert "outside the limits" in specs["p_chart_large_n"]["title"]["subtitle"]
+    assert specs["pprime_chart"]["title"]["subtitle"].startswith("No signal")
+    assert "overdispersion-adjusted" in specs["funnel_shmi"]["title"]["subtitle"]

@@ -62,7 +62,12 @@ def records(df: pd.DataFrame, columns: Sequence[str] | None = None) -> list[dict
 
 def _x_encoding(x: pd.Series, title: str) -> dict[str, Any]:
     if pd.api.types.is_datetime64_any_dtype(x.dtype):
-        return {"field": "x", "type": "temporal", "title": title}
+        return {
+            "field": "x",
+            "type": "temporal",
+            "title": title,
+            "axis": {"format": "%b %Y", "labelAngle": 0, "tickCount": 8},
+        }
     if pd.api.types.is_numeric_dtype(x.dtype):
         return {"field": "x", "type": "quantitative", "title": title, "scale": {"zero": False}}
     order = [str(v) for v in pd.unique(x)]
@@ -158,6 +163,7 @@ def control_chart_spec(
     for t in tooltip:
         t.pop("scale", None)
         t.pop("sort", None)
+        t.pop("axis", None)
     layers: list[dict[str, Any]] = []
     for field, label in (("ucl", "Upper limit"), ("lcl", "Lower limit")):
         if d[field].notna().any():

@@ -352,7 +352,8 @@ def _aggregate(frame: pd.DataFrame, got_n: bool, chart: str) -> pd.DataFrame:
     if got_n:
         out["n"] = frame.groupby("x", sort=True, observed=True, dropna=True)["n"].sum(min_count=1)
         with np.errstate(divide="ignore", invalid="ignore"):
-            out["y"] = out["y_sum"] / out["n"]
+            # A subgroup with n = 0 has no rate (NaN), not an infinite one.
+            out["y"] = (out["y_sum"] / out["n"]).where(out["n"] > 0)
     else:
         out["n"] = np.nan
         out["y"] = out["y_mean"]
@@ -471,7 +472,8 @@ def control_chart(
 
 def _one_part(d: pd.DataFrame, chart: str, categorical: bool) -> pd.DataFrame:
     d = d.reset_index(drop=True)
-    LIMITS[chart](d, categorical)
+    with np.errstate(divide="ignore", invalid="ignore"):  # n = 0 or empty baselines: NaN
+        LIMITS[chart](d, categorical)
     inc = d["include"].to_numpy()
     runs = runs_analysis(d["y"].to_numpy(float)[inc], d["cl"].to_numpy(float)[inc])
     d["n_obs"] = int(inc.sum())
