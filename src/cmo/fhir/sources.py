@@ -124,19 +124,20 @@ def check_gzip(path: Path, workdir: Path) -> tuple[Path, tuple[int | None, str] 
     except (OSError, EOFError, zlib.error) as exc:
         reason = f"unreadable gzip ({type(exc).__name__}: {exc})"
     salvaged = workdir / (path.name.removesuffix(".gz") + ".salvaged")
-    good = 0
-    with open(salvaged, "wb") as out:
-        buf = b""
+    # zlib directly (not gzip.open) so the output decoded before the break is kept.
+    inflater = zlib.decompressobj(wbits=47)  # 32 + 15: gzip or zlib header
+    good, tail = 0, b""
+    with open(path, "rb") as fh, open(salvaged, "wb") as out:
         try:
-            with gzip.open(path, "rb") as fh:
-                for chunk in iter(lambda: fh.read(1 << 22), b""):
-                    buf += chunk
-                    cut = buf.rfind(b"\n")
-                    if cut >= 0:
-                        out.write(buf[: cut + 1])
-                        good += buf[: cut + 1].count(b"\n")
-                        buf = buf[cut + 1 :]
-        except (OSError, EOFError, zlib.error):
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                data = tail + inflater.decompress(chunk)
+                cut = data.rfind(b"\n") + 1
+                out.write(data[:cut])
+                good += data.count(b"\n", 0, cut)
+                tail = data[cut:]
+                if inflater.eof:  # a later member or trailing garbage: stop at the first
+                    break
+        except zlib.error:
             pass
     # The line that broke is the one after the last complete line.
     return salvaged, (good + 1, reason)

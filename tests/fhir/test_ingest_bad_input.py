@@ -1,0 +1,132 @@
+"""Bad input: bad lines are quarantined with file and line while every good line loads; input
+that cannot be read at all is a one-line error."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+from ingest_helpers import rows
+
+from cmo.fhir.ingest import IngestError, ingest
+
+
+def _patient(i: int) -> str:
+    return json.dumps(
+        {
+            "resourceType": "Patient",
+            "id": f"p{i}",
+            "gender": "female",
+            "birthDate": f"19{i % 100:02d}-01-01",
+        }
+    )
+
+
+def _write(path: Path, lines: list[str]) -> Path:
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_one_malformed_line_among_thousands(warehouse, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    lines = [_patient(i) for i in range(3000)]
+    lines[1233] = '{"resourceType": "Patient", "id": "broken", "gender": '  # line 1234
+    f = _write(tmp_path / "Patient.ndjson", lines)
+    result = ingest([f], warehouse, progress=False)
+    assert warehouse.count("fhir__patient") == 2999
+    assert result.quarantined == 1
+    q = rows(warehouse, "SELECT file, line, reason, text FROM fhir__quarantine")
+    assert q == [(str(f), 1234, "invalid JSON", lines[1233])]
+    # The rows after the bad line keep their own line numbers.
+    assert rows(warehouse, "SELECT source_line FROM fhir__patient WHERE id = 'p2999'") == [(3000,)]
+
+
+def test_wrong_type_missing_id_not_object_and_missing_type(warehouse, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    lines = [
+        _patient(1),
+        json.dumps(
+            {
+                "resourceType": "Observation",
+                "id": "o-bad",
+                "status": "final",
+                "valueQuantity": {"value": "ninety-eight"},
+            }
+        ),
+        json.dumps({"resourceType": "Patient", "gender": "male"}),
+        "[1, 2, 3]",
+        json.dumps({"id": "no-type"}),
+        json.dumps({"resourceType": "Patient", "id": "p-long", "gender": "x" * 2000}),
+        json.dumps({"resourceType": "Observation", "id": "o-ok", "valueInteger": 5}),
+        "",  # a blank line is skipped, not quarantined
+        json.dumps({"resourceType": "Encounter", "id": "e-bad", "period": ["not", "a", "period"]}),
+    ]
+    f = _write(tmp_path / "mixed.ndjson", lines)
+    result = ingest([f], warehouse, progress=False)
+    got = {
+        r[0]: r[1:]
+        for r in rows(
+            warehouse, "SELECT line, resource_type, reason, length(text) FROM fhir__quarantine"
+        )
+    }
+    assert got[2][0:2] == ("Observation", "valueQuantity.value: expected decimal, got varchar")
+    assert got[3][1] == "missing id"
+    assert got[4][1] == "not a JSON object, got array"
+    assert got[5][1] == "missing resourceType"
+    assert got[9][1] == "period: expected object, got array"
+    assert set(got) == {2, 3, 4, 5, 9}
+    assert result.quarantined == 5
+    assert sorted(r[0] for r in rows(warehouse, "SELECT id FROM fhir__patient")) == ["p-long", "p1"]
+    assert rows(warehouse, "SELECT id, value_integer FROM fhir__observation") == [("o-ok", 5)]
+
+
+def test_quarantine_keeps_the_first_500_characters(warehouse, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    bad = '{"resourceType": "Patient", "id": "' + "x" * 1000
+    f = _write(tmp_path / "Patient.ndjson", [_patient(1), bad])
+    ingest([f], warehouse, progress=False)
+    assert rows(warehouse, "SELECT text FROM fhir__quarantine") == [(bad[:500],)]
+
+
+def test_truncated_gzip_loads_complete_lines_and_quarantines_the_break(
+    warehouse, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    data = ("\n".join(_patient(i) for i in range(5000)) + "\n").encode()
+    whole = gzip.compress(data)
+    f = tmp_path / "Patient.ndjson.gz"
+    f.write_bytes(whole[: len(whole) // 2])
+    result = ingest([f], warehouse, progress=False)
+    n = warehouse.count("fhir__patient")
+    assert 0 < n < 5000
+    q = rows(warehouse, "SELECT file, line, reason FROM fhir__quarantine")
+    assert len(q) == 1 and q[0][0] == str(f)
+    assert q[0][1] == n + 1 and q[0][2].startswith("unreadable gzip")
+    assert result.quarantined == 1
+
+
+def test_gzip_that_reads_whole(warehouse, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    f = tmp_path / "Patient.ndjson.gz"
+    f.write_bytes(gzip.compress(("\n".join(_patient(i) for i in range(10)) + "\n").encode()))
+    ingest([f], warehouse, progress=False)
+    assert warehouse.count("fhir__patient") == 10
+
+
+def test_unreadable_gzip_alone_is_an_error(warehouse, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    f = tmp_path / "Patient.ndjson.gz"
+    f.write_bytes(b"this is not gzip at all")
+    with pytest.raises(IngestError, match="no readable FHIR resource"):
+        ingest([f], warehouse, progress=False)
+    assert rows(warehouse, "SELECT reason FROM fhir__quarantine")[0][0].startswith(
+        "unreadable gzip"
+    )
+
+
+def test_missing_path_is_an_error(warehouse, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(IngestError, match="no such file or folder"):
+        ingest([tmp_path / "nope"], warehouse, progress=False)
+    assert not warehouse.exists("fhir__patient")
+
+
+def test_nothing_readable_is_an_error(warehouse, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    f = _write(tmp_path / "junk.ndjson", ["not json", "{]"])
+    with pytest.raises(IngestError, match="2 line"):
+        ingest([f], warehouse, progress=False)
