@@ -148,6 +148,10 @@ def model_cmd(
     _print_card(card)
 
 
+def _num(value: float | None) -> str:
+    return "inf" if value is None else f"{value:.2f}"
+
+
 def _print_card(card: dict) -> None:
     c = card.get("c_statistic")
     typer.echo(
@@ -160,7 +164,8 @@ def _print_card(card: dict) -> None:
         typer.echo(f"  {d['decile']:2}: {d['n']:6} {d['observed']:8.0f} {d['expected']:10.1f}")
     typer.echo("coefficients (odds ratio, 95% CI)")
     for co in card["coefficients"]:
-        ci = f"{co['ci_low']:.2f}-{co['ci_high']:.2f}" if co["ci_low"] is not None else "n/a"
+        lo, hi = co["ci_low"], co["ci_high"]
+        ci = f"{_num(lo)}-{_num(hi)}" if lo is not None or hi is not None else "n/a"
         odds = "n/a" if co["odds_ratio"] is None else f"{co['odds_ratio']:.3f}"
         typer.echo(f"  {co['term']:32} {odds:>8}  {ci}")
 

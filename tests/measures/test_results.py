@@ -1,0 +1,174 @@
+"""Results, signals, the read API, exports and the CLI, on the shared test bed."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import numpy as np
+import orjson
+import pytest
+from typer.testing import CliRunner
+
+from cmo.measures import api
+from cmo.stats.intervals import poisson_oe
+
+
+def test_system_results_add_up_from_long_rows(built):
+    long = built.table("quality__measure_long").to_pandas()
+    res = built.table("quality__measure_result").to_pandas()
+    for mid in ("IMORT", "READM30", "LOS"):
+        pop = long[(long.measure_id == mid) & long.in_population & ~long.excluded]
+        r = res[(res.measure_id == mid) & (res.level == "system") & (res.period_type == "year")]
+        assert len(r) == 1
+        r = r.iloc[0]
+        assert r.denominator == len(pop)
+        assert r.numerator == pop.outcome.sum()
+        assert r.expected == pytest.approx(pop.expected.sum())
+        assert r.oe == pytest.approx(pop.outcome.sum() / pop.expected.sum())
+        lo, hi = poisson_oe(r.numerator, r.expected)
+        assert (r.ci_low, r.ci_high) == pytest.approx((lo, hi))
+
+
+def test_levels_and_periods_are_all_present(built):
+    res = built.table("quality__measure_result").to_pandas()
+    imort = res[res.measure_id == "IMORT"]
+    assert set(imort.level) == {"system", "site", "department", "unit", "practitioner"}
+    assert set(imort.period_type) == {"month", "quarter", "year"}
+    q = imort[(imort.period_type == "quarter") & (imort.level == "system")]
+    assert sorted(d.date() for d in q.period_start) == [date(2024, m, 1) for m in (1, 4, 7, 10)]
+    site = res[(res.level == "site") & (res.unit_id == "org-h2")].iloc[0]
+    assert site.unit_name == "Hospital H2" and site.site_id == "org-h2"
+    prac = res[(res.level == "practitioner") & (res.unit_id == "pr-b")].iloc[0]
+    assert prac.unit_name == "Beta, Bob"
+    # Crude measures carry no O/E.
+    assert res[res.measure_id == "LACE"].oe.isna().all()
+
+
+def test_api_reads_the_contract_tables(built):
+    ids = [m["measure_id"] for m in api.list_measures(built)]
+    assert ids == ["IMORT", "LACE", "LOS", "MORT30", "READM30"]
+    rows = api.results(built, "READM30", period_type="year", level="site")
+    assert {r["unit_id"] for r in rows} == {"org-h1", "org-h2"}
+    assert (
+        api.results(built, "READM30", period_type="year", level="site", site_id="org-h2")[0][
+            "unit_id"
+        ]
+        == "org-h2"
+    )
+    long = api.long_rows(
+        built,
+        "READM30",
+        period_type="month",
+        period_start=date(2024, 4, 1),
+        level="practitioner",
+        unit_id="pr-a",
+    )
+    assert "s-readm-index" in {r["stay_id"] for r in long}
+    assert all(r["period_month"] == date(2024, 4, 1) for r in long)
+    card = api.model_card(built, "IMORT")
+    assert card is not None and card["measure_id"] == "IMORT" and card["n"] > 0
+    assert api.model_card(built, "LACE") is None
+    status = api.data_status(built)
+    assert status["tables"]["core__inpatient_stay"] == 34
+    assert [s["step"] for s in status["build_steps"]][:3] == ["stays", "comorbidity", "drg"]
+    assert isinstance(api.signals(built), list)
+
+
+def test_api_on_an_empty_warehouse(warehouse):
+    assert api.list_measures(warehouse) == []
+    assert api.results(warehouse, "IMORT") == []
+    assert api.long_rows(warehouse, "IMORT") == []
+    assert api.model_card(warehouse, "IMORT") is None
+    assert api.data_status(warehouse)["build_steps"] == []
+
+
+def test_measure_report_export_is_valid_fhir(built, tmp_path):
+    from fhir.resources.R4B.measurereport import MeasureReport
+
+    from cmo.measures.export import export
+
+    (path,) = export(built, "measurereport", tmp_path, measure_id="IMORT")
+    reports = [orjson.loads(line) for line in path.read_bytes().splitlines()]
+    assert reports
+    for r in reports:
+        MeasureReport.model_validate(r)
+    year = next(
+        r
+        for r in reports
+        if r["period"] == {"start": "2024-01-01", "end": "2024-12-31"}
+        and r["group"][0]["code"]["coding"][0]["system"].endswith("/system")
+    )
+    pops = {p["code"]["coding"][0]["code"]: p["count"] for p in year["group"][0]["population"]}
+    assert pops["denominator"] > pops["numerator"] >= 1
+    (csv_path,) = export(built, "csv", tmp_path)
+    (pq_path,) = export(built, "parquet", tmp_path)
+    assert csv_path.stat().st_size > 0 and pq_path.stat().st_size > 0
+
+
+def test_cli_run_model_export_and_errors(built, tmp_path, monkeypatch):
+    from cmo.cli import app
+
+    runner = CliRunner()
+    path = str(built.path)
+    built.close()  # the CLI opens the file itself
+    try:
+        models = tmp_path / "models.json"
+        res = runner.invoke(
+            app, ["measures", "run", "--warehouse", path, "--save-models", str(models)]
+        )
+        assert res.exit_code == 0, res.output
+        assert "34 stays" in res.output
+        saved = json.loads(models.read_text())
+        assert set(saved) == {"IMORT", "MORT30", "READM30"}
+        res = runner.invoke(
+            app, ["measures", "run", "--warehouse", path, "--model-file", str(models)]
+        )
+        assert res.exit_code == 0, res.output
+        res = runner.invoke(app, ["measures", "model", "READM30", "--warehouse", path])
+        assert res.exit_code == 0 and "C-statistic" in res.output
+        res = runner.invoke(app, ["measures", "model", "LACE", "--warehouse", path])
+        assert res.exit_code == 2 and "no model card" in res.output
+        res = runner.invoke(app, ["measures", "run", "--warehouse", path, "--as-of", "2024-13-01"])
+        assert res.exit_code == 2
+        res = runner.invoke(app, ["measures", "export", "--warehouse", path, "--format", "xml"])
+        assert res.exit_code == 2
+        res = runner.invoke(app, ["measures", "list"])
+        assert res.exit_code == 0 and "READM30" in res.output
+        empty = tmp_path / "empty.duckdb"
+        res = runner.invoke(app, ["measures", "run", "--warehouse", str(empty)])
+        assert res.exit_code == 2 and "cmo ingest" in res.output
+    finally:
+        from cmo.warehouse import connect
+
+        # Reopen so later tests in the session keep a usable warehouse.
+        built.con = connect(path).con
+        built._closed = False
+
+
+def test_saved_models_reproduce_expected_exactly(built):
+    """A model passed in is applied as is: the same expected values to the last bit."""
+    from cmo.measures.build import run
+
+    before = built.table("quality__measure_long").to_pandas().sort_values(["measure_id", "stay_id"])
+    cards = {m: api.model_card(built, m)["model"] for m in ("IMORT", "MORT30", "READM30")}
+    run(built, models=cards, progress=False)
+    after = built.table("quality__measure_long").to_pandas().sort_values(["measure_id", "stay_id"])
+    assert np.array_equal(
+        before.expected.fillna(-1).to_numpy(), after.expected.fillna(-1).to_numpy()
+    )
+
+
+def test_as_of_moves_the_data_end(built, tmp_path):
+    from cmo.measures.build import run
+
+    result = run(built, as_of=date(2024, 6, 30), progress=False)
+    assert result.data_end == date(2024, 6, 30)
+    long = built.table("quality__measure_long").to_pandas()
+    r = long[(long.measure_id == "READM30") & (long.stay_id == "s-readm-back")].iloc[0]
+    assert r.exclusion_reason is None  # discharged 2024-04-23, 68 days before the data end
+    r = long[(long.measure_id == "READM30") & (long.stay_id == "s-transin")].iloc[0]
+    assert r.exclusion_reason == "follow_up_incomplete"  # discharged 2024-06-05
+    r = long[(long.measure_id == "IMORT") & (long.stay_id == "s-comorb")].iloc[0]
+    assert not r.in_population  # discharged after the data end
+    run(built, progress=False)  # back to the default data end for other tests

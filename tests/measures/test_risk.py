@@ -1,0 +1,82 @@
+"""Risk model: recovers known coefficients, C-statistic and calibration, reuse of a saved model."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cmo import terminology
+from cmo.measures import risk
+
+
+def synthetic(n: int, seed: int = 1) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {
+            "stay_id": [f"s{i:06d}" for i in range(n)],
+            "age": rng.integers(18, 100, n),
+            "sex": rng.choice(["male", "female"], n),
+            "priority": rng.choice(["emergency", "elective"], n, p=[0.8, 0.2]),
+            "principal_dx": rng.choice(["I50.9", "J18.9", "K35.80"], n),
+        }
+    )
+    for cat in terminology.categories("elixhauser"):
+        frame[f"el_{cat}"] = rng.random(n) < 0.05
+    frame["el_chf"] = rng.random(n) < 0.3
+    eta = (
+        -3.0
+        + 1.0 * (frame["age"] >= 85)
+        + 0.8 * frame["el_chf"]
+        + 0.5 * (frame["priority"] == "emergency")
+    )
+    frame["outcome"] = (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(float)
+    return frame
+
+
+def test_fit_recovers_planted_effects_and_reports_a_card():
+    frame = synthetic(20_000)
+    model = risk.fit(frame, "TEST")
+    coef = dict(zip(model["terms"], model["coef"], strict=True))
+    assert coef["elixhauser chf"] == pytest.approx(0.8, abs=0.15)
+    assert coef["age 85+"] == pytest.approx(1.0, abs=0.2)
+    assert coef["emergency admission"] == pytest.approx(0.5, abs=0.2)
+    p = risk.predict(frame, model)
+    # Logistic regression with an intercept: expected events equal observed events.
+    assert p.sum() == pytest.approx(frame["outcome"].sum(), rel=1e-6)
+    card = risk.model_card(frame, model, p)
+    assert card["n"] == 20_000 and card["events"] == frame["outcome"].sum()
+    assert 0.6 < card["c_statistic"] < 0.8
+    assert len(card["calibration"]) == 10
+    assert sum(d["n"] for d in card["calibration"]) == 20_000
+    chf = next(c for c in card["coefficients"] if c["term"] == "elixhauser chf")
+    assert chf["ci_low"] < np.exp(0.8) < chf["ci_high"]
+    json.dumps(card)  # the card is plain JSON (no inf/NaN objects)
+
+
+def test_saved_model_predicts_identically():
+    frame = synthetic(3_000, seed=2)
+    model = risk.fit(frame, "TEST")
+    again = json.loads(json.dumps(model))
+    assert np.array_equal(risk.predict(frame, model), risk.predict(frame, again))
+
+
+def test_c_statistic_edges():
+    y = np.array([0, 0, 1, 1.0])
+    assert risk.c_statistic(y, np.array([0.1, 0.2, 0.8, 0.9])) == 1.0
+    assert risk.c_statistic(y, np.array([0.9, 0.8, 0.2, 0.1])) == 0.0
+    assert risk.c_statistic(np.zeros(3), np.array([0.1, 0.2, 0.3])) is None
+
+
+def test_body_system_and_age_band():
+    codes = pd.Series(["I509", "J189", "C3490", "D509", "S72002A", None])
+    assert risk.body_system(codes).tolist() == ["CIR", "RSP", "NEO", "BLD", "INJ", "UNK"]
+    assert risk.age_band(pd.Series([18, 45, 70, 80, 90])).tolist() == [
+        "18-44",
+        "45-64",
+        "65-74",
+        "75-84",
+        "85+",
+    ]
