@@ -35,7 +35,7 @@ FONT = "Helvetica, Arial, sans-serif"
 
 def _json_value(v: Any) -> Any:
     """A JSON-safe Python value: NaN/NaT/inf → None, numpy scalars → Python, dates → ISO."""
-    if v is None or v is pd.NaT:
+    if v is None or v is pd.NaT or v is pd.NA:
         return None
     if isinstance(v, float | np.floating):
         f = float(v)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import stats
 
 ArrayLike = Any  # scalar or array-like of numbers
 
@@ -153,24 +153,36 @@ class SirResult:
     p_value: Any  # two-sided mid-P test of SIR = 1
 
 
-def _midp_tail_lower(x: float, mu: float) -> float:
-    """P(X > x) + ½P(X = x) under Poisson(mu)."""
-    return float(stats.poisson.sf(x, mu) + 0.5 * stats.poisson.pmf(x, mu))
+def _midp_tail_lower(x: np.ndarray, mu: np.ndarray) -> np.ndarray:
+    """P(X > x) + ½P(X = x) under Poisson(mu): increases with mu."""
+    return stats.poisson.sf(x, mu) + 0.5 * stats.poisson.pmf(x, mu)
 
 
-def _midp_tail_upper(x: float, mu: float) -> float:
-    """P(X < x) + ½P(X = x) under Poisson(mu)."""
-    return float(stats.poisson.cdf(x, mu) - 0.5 * stats.poisson.pmf(x, mu))
+def _midp_tail_upper(x: np.ndarray, mu: np.ndarray) -> np.ndarray:
+    """P(X < x) + ½P(X = x) under Poisson(mu): decreases with mu."""
+    return stats.poisson.cdf(x, mu) - 0.5 * stats.poisson.pmf(x, mu)
 
 
-def _midp_count_limits(x: float, alpha: float) -> tuple[float, float]:
-    """Mid-P exact limits for a Poisson mean given x events (root finding on the mid-P tails)."""
-    top = max(10.0, 3 * x + 50)
-    hi = optimize.brentq(lambda mu: _midp_tail_upper(x, mu) - alpha / 2, 1e-12, top, xtol=1e-12)
-    if x == 0:
-        return 0.0, hi
-    lo = optimize.brentq(lambda mu: _midp_tail_lower(x, mu) - alpha / 2, 1e-12, top, xtol=1e-12)
-    return lo, hi
+def _midp_count_limits(x: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """Mid-P exact limits for Poisson means given counts x (vectorised bisection).
+
+    Lower: P(X > x) + ½P(X = x) = α/2; upper: P(X < x) + ½P(X = x) = α/2. Both tails are
+    monotone in the mean, so 100 halvings of [0, x + 20√(x+1) + 20] reach double precision.
+    """
+    x = np.asarray(x, float)
+    results = []
+    for tail, rising in ((_midp_tail_lower, True), (_midp_tail_upper, False)):
+        lo = np.zeros_like(x)
+        hi = x + 20 * np.sqrt(x + 1) + 20
+        for _ in range(100):
+            mid = (lo + hi) / 2
+            above = tail(x, mid) > alpha / 2
+            go_left = above if rising else ~above
+            hi = np.where(go_left, mid, hi)
+            lo = np.where(go_left, lo, mid)
+        results.append((lo + hi) / 2)
+    lower = np.where(x > 0, results[0], 0.0)
+    return lower, results[1]
 
 
 def sir_midp(observed: ArrayLike, predicted: ArrayLike, level: float = 0.95) -> SirResult:
@@ -187,19 +199,18 @@ def sir_midp(observed: ArrayLike, predicted: ArrayLike, level: float = 0.95) -> 
         raise ValueError("observed infections must be whole numbers")
     alpha = 1 - level
     _z(level)
-    sir = np.full(o.shape, np.nan)
+    calc = e >= 1.0  # NHSN: no SIR when predicted < 1 (NaN predicted is not >= 1 either)
+    sir = np.where(calc, o / np.where(calc, e, 1.0), np.nan)
+    # Limits depend on the count only: solve once per distinct count.
+    counts, inverse = np.unique(o[calc], return_inverse=True)
+    lo_c, hi_c = _midp_count_limits(counts, alpha)
     lo = np.full(o.shape, np.nan)
     hi = np.full(o.shape, np.nan)
+    lo[calc] = np.where(o[calc] > 0, lo_c[inverse] / e[calc], np.nan)
+    hi[calc] = hi_c[inverse] / e[calc]
     pv = np.full(o.shape, np.nan)
-    for idx in np.ndindex(o.shape):
-        x, mu = float(o[idx]), float(e[idx])
-        if not mu >= 1.0:  # also catches NaN
-            continue
-        sir[idx] = x / mu
-        lo_count, hi_count = _midp_count_limits(x, alpha)
-        lo[idx] = lo_count / mu if x > 0 else np.nan
-        hi[idx] = hi_count / mu
-        pv[idx] = min(1.0, 2 * min(_midp_tail_upper(x, mu), _midp_tail_lower(x, mu)))
+    tails = np.minimum(_midp_tail_upper(o[calc], e[calc]), _midp_tail_lower(o[calc], e[calc]))
+    pv[calc] = np.minimum(1.0, 2 * tails)
     if scalar:
         return SirResult(float(o), float(e), float(sir), float(lo), float(hi), float(pv))
     return SirResult(o, e, sir, lo, hi, pv)
