@@ -104,7 +104,9 @@ def cmo_ingest(export: Path) -> tuple[float, float, dict]:
         "'quarantined':r.quarantined}))"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code, str(export), str(wh)], check=True, capture_output=True,
+        [sys.executable, "-c", code, str(export), str(wh)],
+        check=True,
+        capture_output=True,
         text=True,
     )
     res = json.loads(out.stdout.strip().splitlines()[-1])

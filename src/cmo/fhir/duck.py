@@ -192,11 +192,13 @@ class DuckRun:
         self.stage = stage
         self.run_id = run_id
         self.staged: set[str | None] = set()
+        self.line_read: set[str | None] = set()  # staging tables that may hold bad lines
         self.other_types: dict[str, int] = {}
         self.problems: list[tuple[str, int | None, str | None, str, str | None]] = []
 
     def _append(self, rtype: str | None, select: str) -> None:
         name = _stage_name(rtype)
+        self.line_read.add(rtype)
         if rtype in self.staged:
             self.stage.execute(f"INSERT INTO {name} {select}")
         else:
@@ -264,7 +266,7 @@ class DuckRun:
         for row in self.problems:
             con.execute(f"INSERT INTO {QUARANTINE} VALUES (?, ?, ?, ?, ?, ?)", [self.run_id, *row])
             quarantined += 1
-        for rtype in sorted(self.staged, key=str):
+        for rtype in sorted(self.line_read, key=str):
             stage = _stage_name(rtype)
             n = con.execute(
                 f"INSERT INTO {QUARANTINE} SELECT DISTINCT ON (source_file, source_line) "

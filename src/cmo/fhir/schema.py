@@ -722,3 +722,47 @@ def all_tables() -> dict[str, list[tuple[str, str]]]:
     for r in RESOURCES:
         out.update(r.tables())
     return out
+
+
+def _sources(col: Col) -> list[str]:
+    """Where each output column of ``col`` comes from, as FHIR path text (docs/data-model.md)."""
+    p = col.path
+    if col.kind in ("cc", "coding"):
+        base = f"{p}.coding[0]" if col.kind == "cc" else p
+        return [f"{base}.code", f"{base}.system", f"{base}.display"]
+    if col.kind == "ref":
+        return [f"{p}.reference (type part; else {p}.type)", f"{p}.reference (id part)"]
+    if col.kind == "date":
+        return [p, f"{p} → UTC instant", f"{p} → local date"]
+    if col.kind == "period":
+        return [x for end in ("start", "end") for x in _sources(Col("x", "date", f"{p}.{end}"))]
+    if col.kind == "qty":
+        return [f"{p}.{k}" for k in ("value", "unit", "code", "system")]
+    if col.kind == "money":
+        return [f"{p}.value", f"{p}.currency"]
+    if col.kind == "join":
+        return [f"{p} (joined with spaces)"]
+    return [p]
+
+
+def describe() -> list[tuple[str, str, str, str]]:
+    """(table, column, type, FHIR source) for every column of every fhir table."""
+    out: list[tuple[str, str, str, str]] = []
+    common = {"id": "id", "source_file": "(input file)", "source_line": "(line in that file)"}
+    for r in RESOURCES:
+        lu = Col("last_updated", "date", "meta.lastUpdated")
+        srcs: dict[str, str] = dict(common)
+        for c in (lu, *r.columns):
+            srcs.update(zip([n for n, _ in c.outputs()], _sources(c), strict=True))
+        for name, typ in r.main_outputs():
+            out.append((f"fhir__{r.table}", name, typ, f"{r.resource_type}.{srcs[name]}"))
+        for ch in r.children:
+            csrc: dict[str, str] = {r.parent_key: "id (parent)", "pos": "(0-based position)"}
+            for c in ch.columns:
+                csrc.update(zip([n for n, _ in c.outputs()], _sources(c), strict=True))
+            for name, typ in r.child_outputs(ch):
+                src = csrc[name]
+                if not src.startswith(("id", "(")):
+                    src = f"{r.resource_type}.{ch.path}[*].{src}"
+                out.append((f"fhir__{ch.name}", name, typ, src))
+    return out
