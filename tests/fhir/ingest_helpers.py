@@ -4,12 +4,12 @@ __init__.py, because a test package named ``fhir`` would shadow the installed fh
 from __future__ import annotations
 
 
-def rows(wh, sql: str) -> list[tuple]:  # type: ignore[no-untyped-def]
+def rows(wh, sql: str) -> list[tuple]:
     """Run SQL on a DuckDB warehouse and return all rows."""
     return wh.sql(sql).fetchall()
 
 
-def one(wh, sql: str) -> dict:  # type: ignore[no-untyped-def]
+def one(wh, sql: str) -> dict:
     """The single row of a query as a dict (fails when there is not exactly one)."""
     cur = wh.sql(sql)
     got = cur.fetchall()

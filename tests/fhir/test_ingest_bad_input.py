@@ -29,7 +29,7 @@ def _write(path: Path, lines: list[str]) -> Path:
     return path
 
 
-def test_one_malformed_line_among_thousands(warehouse, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_one_malformed_line_among_thousands(warehouse, tmp_path: Path) -> None:
     lines = [_patient(i) for i in range(3000)]
     lines[1233] = '{"resourceType": "Patient", "id": "broken", "gender": '  # line 1234
     f = _write(tmp_path / "Patient.ndjson", lines)
@@ -42,7 +42,7 @@ def test_one_malformed_line_among_thousands(warehouse, tmp_path: Path) -> None: 
     assert rows(warehouse, "SELECT source_line FROM fhir__patient WHERE id = 'p2999'") == [(3000,)]
 
 
-def test_wrong_type_missing_id_not_object_and_missing_type(warehouse, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_wrong_type_missing_id_not_object_and_missing_type(warehouse, tmp_path: Path) -> None:
     lines = [
         _patient(1),
         json.dumps(
@@ -80,7 +80,7 @@ def test_wrong_type_missing_id_not_object_and_missing_type(warehouse, tmp_path: 
     assert rows(warehouse, "SELECT id, value_integer FROM fhir__observation") == [("o-ok", 5)]
 
 
-def test_quarantine_keeps_the_first_500_characters(warehouse, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_quarantine_keeps_the_first_500_characters(warehouse, tmp_path: Path) -> None:
     bad = '{"resourceType": "Patient", "id": "' + "x" * 1000
     f = _write(tmp_path / "Patient.ndjson", [_patient(1), bad])
     ingest([f], warehouse, progress=False)
@@ -89,7 +89,7 @@ def test_quarantine_keeps_the_first_500_characters(warehouse, tmp_path: Path) ->
 
 def test_truncated_gzip_loads_complete_lines_and_quarantines_the_break(
     warehouse, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     data = ("\n".join(_patient(i) for i in range(5000)) + "\n").encode()
     whole = gzip.compress(data)
     f = tmp_path / "Patient.ndjson.gz"
@@ -103,14 +103,14 @@ def test_truncated_gzip_loads_complete_lines_and_quarantines_the_break(
     assert result.quarantined == 1
 
 
-def test_gzip_that_reads_whole(warehouse, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_gzip_that_reads_whole(warehouse, tmp_path: Path) -> None:
     f = tmp_path / "Patient.ndjson.gz"
     f.write_bytes(gzip.compress(("\n".join(_patient(i) for i in range(10)) + "\n").encode()))
     ingest([f], warehouse, progress=False)
     assert warehouse.count("fhir__patient") == 10
 
 
-def test_unreadable_gzip_alone_is_an_error(warehouse, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_unreadable_gzip_alone_is_an_error(warehouse, tmp_path: Path) -> None:
     f = tmp_path / "Patient.ndjson.gz"
     f.write_bytes(b"this is not gzip at all")
     with pytest.raises(IngestError, match="no readable FHIR resource"):
@@ -120,13 +120,13 @@ def test_unreadable_gzip_alone_is_an_error(warehouse, tmp_path: Path) -> None:  
     )
 
 
-def test_missing_path_is_an_error(warehouse, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_missing_path_is_an_error(warehouse, tmp_path: Path) -> None:
     with pytest.raises(IngestError, match="no such file or folder"):
         ingest([tmp_path / "nope"], warehouse, progress=False)
     assert not warehouse.exists("fhir__patient")
 
 
-def test_nothing_readable_is_an_error(warehouse, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_nothing_readable_is_an_error(warehouse, tmp_path: Path) -> None:
     f = _write(tmp_path / "junk.ndjson", ["not json", "{]"])
     with pytest.raises(IngestError, match="2 line"):
         ingest([f], warehouse, progress=False)

@@ -14,7 +14,7 @@ from cmo.fhir.schema import BY_TYPE
 @pytest.mark.slow
 def test_clinosim_cohort_zero_quarantine_and_counts_match_lines(
     warehouse, clinosim_export: Path
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     manifest = json.loads((clinosim_export / "manifest.json").read_text())
     lines: dict[str, int] = {}
     for out in manifest["output"]:

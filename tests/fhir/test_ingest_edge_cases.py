@@ -11,7 +11,7 @@ from cmo.fhir.ingest import ingest
 
 
 @pytest.fixture(scope="module")
-def loaded(tmp_path_factory, edge_dir, bundle_dir):  # type: ignore[no-untyped-def]
+def loaded(tmp_path_factory, edge_dir, bundle_dir):
     """One ingest of the edge cases, shared by the read-only tests of this module."""
     from cmo.warehouse import connect
 
@@ -21,7 +21,7 @@ def loaded(tmp_path_factory, edge_dir, bundle_dir):  # type: ignore[no-untyped-d
     wh.close()
 
 
-def test_summary_counts_types_and_other_types(loaded) -> None:  # type: ignore[no-untyped-def]
+def test_summary_counts_types_and_other_types(loaded) -> None:
     wh, result = loaded
     assert result.quarantined == 0
     assert result.other_types == {"CareTeam": 1}  # counted, not an error
@@ -30,7 +30,7 @@ def test_summary_counts_types_and_other_types(loaded) -> None:  # type: ignore[n
     assert wh.count("fhir__patient") == 5
 
 
-def test_partial_dates_take_first_day_and_offsets_go_to_utc(loaded) -> None:  # type: ignore[no-untyped-def]
+def test_partial_dates_take_first_day_and_offsets_go_to_utc(loaded) -> None:
     wh, _ = loaded
     year = one(wh, "SELECT * FROM fhir__patient WHERE id = 'p-year'")
     assert (year["birth_date"], year["birth_date_date"]) == ("1970", date(1970, 1, 1))
@@ -51,7 +51,7 @@ def test_partial_dates_take_first_day_and_offsets_go_to_utc(loaded) -> None:  # 
     assert obs["value_date_time_ts"] == datetime(2024, 3, 1, 19, 30)  # +05:30
 
 
-def test_choice_types_split_into_typed_columns(loaded) -> None:  # type: ignore[no-untyped-def]
+def test_choice_types_split_into_typed_columns(loaded) -> None:
     wh, _ = loaded
     got = {
         r[0]: r[1:]
@@ -75,7 +75,7 @@ def test_choice_types_split_into_typed_columns(loaded) -> None:  # type: ignore[
     assert comps == [(0, "8480-6", 120.0), (1, "8462-4", 80.0)]
 
 
-def test_missing_optional_elements_are_null(loaded) -> None:  # type: ignore[no-untyped-def]
+def test_missing_optional_elements_are_null(loaded) -> None:
     wh, _ = loaded
     p = one(wh, "SELECT * FROM fhir__patient WHERE id = 'p-min'")
     assert p["source_line"] == 2
@@ -83,7 +83,7 @@ def test_missing_optional_elements_are_null(loaded) -> None:  # type: ignore[no-
     assert all(v is None for k, v in p.items() if k not in ("id", "source_file", "source_line"))
 
 
-def test_references_contained_versioned_conditional_and_bundle_urns(loaded) -> None:  # type: ignore[no-untyped-def]
+def test_references_contained_versioned_conditional_and_bundle_urns(loaded) -> None:
     wh, _ = loaded
     p = one(
         wh,
@@ -120,7 +120,7 @@ def test_references_contained_versioned_conditional_and_bundle_urns(loaded) -> N
     assert c["source_file"].endswith("transaction.json") and c["source_line"] == 3
 
 
-def test_several_codings_first_in_columns_all_in_child_table(loaded) -> None:  # type: ignore[no-untyped-def]
+def test_several_codings_first_in_columns_all_in_child_table(loaded) -> None:
     wh, _ = loaded
     e = one(
         wh,
@@ -142,7 +142,7 @@ def test_several_codings_first_in_columns_all_in_child_table(loaded) -> None:  #
     ]
 
 
-def test_extensions_unicode_and_identifiers(loaded) -> None:  # type: ignore[no-untyped-def]
+def test_extensions_unicode_and_identifiers(loaded) -> None:
     wh, _ = loaded
     p = one(wh, "SELECT * FROM fhir__patient WHERE id = 'p-full'")
     assert (p["race_code"], p["race_display"], p["birth_sex"]) == ("2106-3", "White", "F")
@@ -163,7 +163,7 @@ def test_extensions_unicode_and_identifiers(loaded) -> None:  # type: ignore[no-
     ) == {"part_of_type": "Organization", "part_of_id": "org-1"}
 
 
-def test_claim_with_diagnoses_on_admission_and_items(loaded) -> None:  # type: ignore[no-untyped-def]
+def test_claim_with_diagnoses_on_admission_and_items(loaded) -> None:
     wh, _ = loaded
     c = one(wh, "SELECT * FROM fhir__claim")
     assert (c["encounter_type"], c["encounter_id"]) == ("Encounter", "e-inp")

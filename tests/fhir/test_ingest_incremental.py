@@ -30,7 +30,7 @@ def _file(path: Path, *lines: str) -> Path:
     return path
 
 
-def _tables(wh) -> dict:  # type: ignore[no-untyped-def]
+def _tables(wh) -> dict:
     return {
         t: rows(wh, f"SELECT * FROM {t} ORDER BY ALL")
         for t in wh.list_tables("fhir")
@@ -38,7 +38,7 @@ def _tables(wh) -> dict:  # type: ignore[no-untyped-def]
     }
 
 
-def test_same_files_twice_leave_identical_tables(warehouse, edge_dir, bundle_dir) -> None:  # type: ignore[no-untyped-def]
+def test_same_files_twice_leave_identical_tables(warehouse, edge_dir, bundle_dir) -> None:
     ingest([edge_dir, bundle_dir], warehouse, progress=False)
     first = _tables(warehouse)
     ingest([edge_dir, bundle_dir], warehouse, progress=False)
@@ -46,7 +46,7 @@ def test_same_files_twice_leave_identical_tables(warehouse, edge_dir, bundle_dir
     assert warehouse.count("fhir__ingest_run") == 2
 
 
-def test_newer_version_updates_row_and_children(warehouse, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_newer_version_updates_row_and_children(warehouse, tmp_path: Path) -> None:
     old = _file(
         tmp_path / "v1" / "Encounter.ndjson",
         _enc("e1", "2024-01-01T00:00:00Z", "in-progress", 3),
@@ -73,7 +73,7 @@ def test_newer_version_updates_row_and_children(warehouse, tmp_path: Path) -> No
     assert dx == [("e1", 1), ("e2", 1)]  # the old version's three diagnoses are gone
 
 
-def test_older_export_does_not_override(warehouse, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_older_export_does_not_override(warehouse, tmp_path: Path) -> None:
     new = _file(tmp_path / "new.ndjson", _enc("e1", "2024-03-01T00:00:00Z", "finished", 2))
     old = _file(tmp_path / "old.ndjson", _enc("e1", "2024-01-01T00:00:00Z", "planned", 0))
     ingest([new], warehouse, progress=False)
@@ -83,7 +83,7 @@ def test_older_export_does_not_override(warehouse, tmp_path: Path) -> None:  # t
     assert warehouse.count("fhir__encounter_diagnosis") == 2
 
 
-def test_within_a_run_latest_wins_then_later_file(warehouse, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_within_a_run_latest_wins_then_later_file(warehouse, tmp_path: Path) -> None:
     a = _file(
         tmp_path / "a.ndjson",
         _enc("e1", "2024-05-01T00:00:00Z", "latest", 1),
@@ -104,7 +104,7 @@ def test_within_a_run_latest_wins_then_later_file(warehouse, tmp_path: Path) -> 
     ) == [(2,)]
 
 
-def test_run_log_records_each_run(warehouse, edge_dir) -> None:  # type: ignore[no-untyped-def]
+def test_run_log_records_each_run(warehouse, edge_dir) -> None:
     result = ingest([edge_dir], warehouse, progress=False)
     log = rows(
         warehouse,
