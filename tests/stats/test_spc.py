@@ -274,3 +274,32 @@ def test_every_chart_runs_on_plain_data(chart):
     assert len(d) == (6 if x is not None else 24) and d["cl"].notna().all()
     if chart != "run":
         assert (d["ucl"].dropna() >= d["cl"][d["ucl"].notna()] - 1e-12).all()
+
+
+def test_text_subgroups_keep_their_order_and_skip_runs_analysis():
+    y = [5, 7, 6, 9, 4, 8, 6, 7]
+    units = ["ICU", "Ward B", "Ward A", "ED", "ICU", "Ward B", "Ward A", "ED"]
+    d = control_chart(y, [50] * 8, chart="u", x=units)
+    assert [str(v) for v in d["x"]] == ["ICU", "Ward B", "Ward A", "ED"]
+    assert d["y"].tolist() == pytest.approx([9 / 100, 15 / 100, 12 / 100, 16 / 100])
+    assert not d["runs_signal"].any()
+
+
+def test_rows_sharing_x_are_summed_for_rates_and_phase_labels_follow_x():
+    x = [3, 1, 2, 1, 2, 3]
+    d = control_chart([1, 2, 3, 4, 5, 6], [10] * 6, chart="p", x=x, part=list("bbaabb"))
+    assert d["x"].tolist() == [1, 2, 3]
+    assert d["y"].tolist() == pytest.approx([6 / 20, 8 / 20, 7 / 20])
+    # First label of each subgroup: x=1 "b", x=2 "a", x=3 "b": the label changes twice.
+    assert d["part"].tolist() == [1, 2, 3]
+
+
+def test_freeze_and_exclude_change_only_the_baseline():
+    y = np.array([10.0, 11, 9, 10, 12, 30, 31, 29, 30, 31])
+    all_points = control_chart(y, chart="c")
+    frozen = control_chart(y, chart="c", freeze=5)
+    assert frozen["cl"].iloc[0] == pytest.approx(10.4) and all_points["cl"].iloc[0] == 20.3
+    assert frozen["sigma_signal"].iloc[5:].all()
+    excluded = control_chart(y, chart="c", freeze=5, exclude=[5])
+    assert excluded["cl"].iloc[0] == pytest.approx(10.0)
+    assert excluded["n_obs"].iloc[0] == 9

@@ -433,7 +433,8 @@ def control_chart(
         chart: one of ``CHARTS``.
         x: subgroup of each value; rows sharing an x are aggregated (sum over n when n is
             given, else mean; xbar/s use the subgroup's mean and standard deviation). Default
-            1..len(y). Categorical x (text) gives dots only: no runs analysis, as qicharts2.
+            1..len(y). Text (categorical) x gives dots only: no runs analysis, as qicharts2;
+            text keeps its order of first appearance (or a pandas Categorical's order).
         freeze: the first ``freeze`` subgroups are the baseline for the centre line and
             limits (counted across parts, as qicharts2).
         part: break points (subgroup numbers after which the chart is recalculated, e.g. 30)
@@ -466,11 +467,16 @@ def control_chart(
         y_a = np.where(missing, np.nan, y_a)
         n_a = np.where(missing, np.nan, n_a)
     categorical = _is_categorical(x_s)
+    if categorical and not isinstance(x_s.dtype, pd.CategoricalDtype):
+        # Text subgroups keep their order of first appearance (a pandas Categorical sets its
+        # own order); qicharts2 would sort them alphabetically as R factor levels.
+        order = [v for v in pd.unique(x_s) if pd.notna(v)]
+        x_s = pd.Series(pd.Categorical(x_s, categories=order))
     xs, d = _aggregate(x_s, y_a, n_a)
     count = xs.size
     labels = None
     if part is not None and np.ndim(part) > 0 and len(part) == y_a.size and y_a.size > 1:
-        first = pd.Series(list(part)).groupby(x_s.to_numpy(), sort=True, observed=True).first()
+        first = pd.Series(list(part)).groupby(x_s, sort=True, observed=True).first()
         labels = first.to_numpy()
     d["part"] = _parts(part, count, labels)
     position = np.arange(1, count + 1)
