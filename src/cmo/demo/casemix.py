@@ -507,6 +507,11 @@ CASE_BY_KEY = {c.key: c for c in CASE_TYPES}
 LEFT_PROCEDURE = {"0SR9019": "0SRB019", "0SRC0J9": "0SRD0J9", "0QS634Z": "0QS734Z"}
 LEFT_DIAGNOSES = {"M16.12", "M17.12", "S72.002A"}
 
+# Severity-driven secondary diagnoses (CMS MS-DRG v41 MCC and CC lists): sicker patients
+# (higher latent severity z) get them, so the DRG severity level tracks the stay's risk.
+MCC_CODES = ("J96.01", "G93.41", "E43", "N17.0", "E87.0")
+CC_CODES = ("N17.9", "E87.1", "E44.0", "F05", "J96.11", "E87.70")
+
 # Post-operative complications: (code, display, in-stay onset?) by case type family.
 COMPLICATIONS = {
     "hip_replacement": ("T84.51XA", "I26.99", "T81.41XA", "I82.401"),

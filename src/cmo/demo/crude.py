@@ -18,7 +18,10 @@ import orjson
 
 from cmo.demo import casemix as cx
 
-COMPLICATION_CODES = {c for codes in cx.COMPLICATIONS.values() for c in codes} - {"J18.9", "A41.9"}
+COMPLICATION_CODES = {c for codes in cx.COMPLICATIONS.values() for c in codes}
+SURGICAL_PCS = {p.code for c in cx.CASE_TYPES if c.surgical for p in c.procedures} | set(
+    cx.LEFT_PROCEDURE.values()
+)
 
 
 def _read(folder: Path, rtype: str) -> Iterator[dict[str, Any]]:
@@ -91,18 +94,34 @@ def crude_rates(folder: Path) -> dict[str, Any]:
         s["patient"] in deaths and (deaths[s["patient"]] - s["admit"]).days <= 30 for s in stays
     )
     los = sum((s["discharge"] - s["admit"]).days for s in stays)
-    # Complications: claim diagnoses not present on admission from the complication list.
+    # Complications: any claim diagnosis not present on admission, or a 30-day readmission
+    # whose principal diagnosis is a post-operative complication.
     complicated = set()
     clabsi = set()
+    complication_principal = set()
     for c in _read(folder, "Claim"):
         for d in c.get("diagnosis", []):
             code = d["diagnosisCodeableConcept"]["coding"][0]["code"]
             poa = d.get("onAdmission", {}).get("coding", [{}])[0].get("code")
             eid = c["id"][:-2]
-            if code in COMPLICATION_CODES and (poa == "n" or d["sequence"] == 1):
+            if poa == "n":
                 complicated.add(eid)
+            if d["sequence"] == 1 and code in COMPLICATION_CODES:
+                complication_principal.add(eid)
             if code == cx.CLABSI_CODE:
                 clabsi.add(eid)
+    for lst in by_patient.values():
+        for k, s in enumerate(lst):
+            if any(
+                n["id"] in complication_principal and 0 <= (n["admit"] - s["discharge"]).days <= 30
+                for n in lst[k + 1 :]
+            ):
+                complicated.add(s["id"])
+    operated = {
+        _id(p["encounter"])
+        for p in _read(folder, "Procedure")
+        if p["code"]["coding"][0]["code"] in SURGICAL_PCS
+    }
     out: dict[str, Any] = {
         "stays": n,
         "in_hospital_mortality": died / n if n else None,
@@ -126,7 +145,7 @@ def crude_rates(folder: Path) -> dict[str, Any]:
     ortho = f"{surg['site_id']}-orthopedics"
     sg: dict[str, list[int]] = {"signal": [0, 0, 0], "peers": [0, 0, 0]}
     for s in stays:
-        if s["department"] != ortho or s["source"] == "hosp-trans":
+        if s["department"] != ortho or s["id"] not in operated:
             continue
         g = sg["signal" if s["attending"] == surg["practitioner_id"] else "peers"]
         g[0] += 1

@@ -63,8 +63,9 @@ def signals_document(ctx: Context, stats: Counter, counts: Counter) -> dict[str,
             "period_start": ctx.start.isoformat(),
             "period_end": end.isoformat(),
             "direction": "worse",
-            "size": f"complication odds x{sim.SURGEON_COMPLICATION_OR:g}, readmission odds "
-            f"x{sim.SURGEON_READMISSION_OR:g} (rates ~3x peers)",
+            "size": f"complication probability x{sim.SURGEON_COMPLICATION_RR:g}, scheduled "
+            f"readmission probability x{sim.SURGEON_READMISSION_RR:g}, twice a peer's volume "
+            "(crude rates ~3x peers)",
             "observed": {
                 "cases": s["surgeon_signal_cases"],
                 "complicated": s["surgeon_signal_complicated"],

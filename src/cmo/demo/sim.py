@@ -35,7 +35,7 @@ FEMALE_SHARE = 0.52
 HOME_SITE_SHARE = 0.85  # stays at the patient's home hospital; the rest at another site
 
 # -- stay model coefficients (log-odds or log scale; age per decade from 70, burden from 2) ---
-ADMISSION_BASE = 0.075  # index admissions per person-year at age 40, burden 0
+ADMISSION_BASE = 0.10  # index admissions per person-year at age 40, burden 0
 ADMISSION_AGE = 0.030  # log rate per year of age
 ADMISSION_BURDEN = 0.12  # log rate per burden point
 ED_RATE = 0.25  # treat-and-release ED visits per person-year (x exp(0.10 B))
@@ -44,6 +44,16 @@ MORT_AGE, MORT_BURDEN, MORT_SEVERITY = 0.45, 0.15, 0.90
 READM_AGE, READM_BURDEN, READM_SEVERITY = 0.05, 0.10, 0.25
 POST30_AGE, POST30_BURDEN, POST30_SEVERITY = 0.50, 0.15, 0.50
 LOS_AGE, LOS_BURDEN, LOS_SEVERITY, LOS_SIGMA = 0.04, 0.04, 0.25, 0.55
+# Acute secondary diagnoses: case-specific ones, then any MCC / CC (log-odds: intercept, z).
+SECONDARY_INTERCEPT, SECONDARY_SEVERITY = -0.85, 0.8
+MCC_COEF = (-0.9, 1.1)
+CC_COEF = (-0.2, 0.8)
+# Calibration: shifts applied to every case type so the crude system rates of a 20k run land
+# in the published ranges (the case table holds condition-level published figures; averaging
+# over severity z and the age/burden mix moves the crude rates away from them).
+MORT_INTERCEPT = -0.70  # log-odds
+POST30_INTERCEPT = -0.60  # log-odds
+LOS_SCALE = 1.15
 COMP_AGE, COMP_BURDEN, COMP_SEVERITY = 0.20, 0.10, 0.30
 CLABSI_HAZARD = 0.0015  # per central-line day from line day 3 (NHSN ~1/1,000)
 CAUTI_HAZARD = 0.0012  # per catheter day from catheter day 3
@@ -53,11 +63,12 @@ PRESSURE_RATE = 0.0004  # stage 3-4 pressure injuries per patient day (x4 in the
 # -- planted signals -------------------------------------------------------------------------
 ICU_SIGNAL_SITE = 1  # Northgate: ICU mortality odds ramp over the last 6 months
 ICU_SIGNAL_MONTHS = 6
-ICU_SIGNAL_MAX_OR = 3.0
-SURGEON_COMPLICATION_OR = 3.6
-SURGEON_READMISSION_OR = 3.5
+ICU_SIGNAL_MAX_OR = 5.0
+SURGEON_COMPLICATION_RR = 3.5  # risk ratios (probability x RR)
+SURGEON_VOLUME = 2.0  # the planted surgeon operates twice as often as each peer
+SURGEON_READMISSION_RR = 3.5
 CLABSI_SIGNAL_SITE = 0  # Riverside ICU, one quarter
-CLABSI_SIGNAL_HAZARD = 0.015
+CLABSI_SIGNAL_HAZARD = 0.04
 LOS_SIGNAL_FACTOR = 1.4
 
 _DISPLAYS: dict[str, str] = json.loads(
@@ -318,7 +329,11 @@ class PatientSim:
             z = 0.5 * z - 0.5
         month = ctx.month(at)
         staff = st.staff[(site, dept)]
-        attending = rng.choice(staff)
+        if case.surgical and st.signal_surgeon in staff:
+            weights = [SURGEON_VOLUME if p == st.signal_surgeon else 1.0 for p in staff]
+            attending = rng.choices(staff, weights)[0]
+        else:
+            attending = rng.choice(staff)
         surgeon_signal = case.surgical and attending == st.signal_surgeon
         # Transfer out from hospitals without a cath lab / stroke service.
         transfer_p = 0.0
@@ -332,7 +347,7 @@ class PatientSim:
         transfer = rng.random() < transfer_p
         icu = case.icu >= 1.0 or (case.icu > 0 and z > _ICU_THRESHOLD[case.key])
         # Length of stay.
-        mean = case.los * math.exp(LOS_AGE * xa + LOS_BURDEN * xb + LOS_SEVERITY * z)
+        mean = LOS_SCALE * case.los * math.exp(LOS_AGE * xa + LOS_BURDEN * xb + LOS_SEVERITY * z)
         if attending == st.signal_los_physician:
             mean *= LOS_SIGNAL_FACTOR
         sigma = 0.35 if elective else LOS_SIGMA
@@ -349,9 +364,15 @@ class PatientSim:
         for code in self.comorb.values():
             if rng.random() < 0.85 and code != principal:
                 secondary.append((code, "y", at))
+        p_extra = _expit(SECONDARY_INTERCEPT + SECONDARY_SEVERITY * z)
         for code in case.extra_secondary:
-            if rng.random() < 0.3 and code != principal:
+            if rng.random() < p_extra and code != principal:
                 secondary.append((code, "y", at))
+        for codes, (b0, bz) in ((cx.MCC_CODES, MCC_COEF), (cx.CC_CODES, CC_COEF)):
+            if rng.random() < _expit(b0 + bz * z + 0.1 * xb + 0.1 * xa):
+                for code in rng.sample(codes, 2 if rng.random() < 0.3 else 1):
+                    if all(code != c for c, _, _ in secondary):
+                        secondary.append((code, "y", at))
         # Procedures of the case (not at the sending hospital of a transfer).
         if not transfer and not (how == "readmission" and forced):
             left = principal in cx.LEFT_DIAGNOSES
@@ -365,9 +386,8 @@ class PatientSim:
         late_complication: str | None = None
         if case.surgical and procedures:
             lp = _logit(case.complication) + COMP_AGE * xa + COMP_BURDEN * xb + COMP_SEVERITY * z
-            if surgeon_signal:
-                lp += math.log(SURGEON_COMPLICATION_OR)
-            if rng.random() < _expit(lp):
+            p_comp = _expit(lp) * (SURGEON_COMPLICATION_RR if surgeon_signal else 1.0)
+            if rng.random() < p_comp:
                 codes = cx.COMPLICATIONS.get(case.key, cx.COMPLICATIONS["default"])
                 comp = rng.choice(codes)
                 complicated = True
@@ -394,7 +414,8 @@ class PatientSim:
             or case.key == "cabg"
             or (case.key == "sepsis" and rng.random() < 0.1)
         ):
-            line_days = max(1, min(los, (icu_days or los // 2 or 1) + rng.randint(0, 2)))
+            # Lines stay in past the ICU days (step-down, antibiotics): ICU days + 1-4 days.
+            line_days = max(1, min(los, (icu_days or los // 2 or 1) + rng.randint(1, 4)))
             start = at + rng.randrange(60, 6 * 60)
             devices.append(("central-line", start, start + line_days * DAY, cx.CENTRAL_LINE_PCS[0]))
             procedures.append((*cx.CENTRAL_LINE_PCS, start))
@@ -411,7 +432,7 @@ class PatientSim:
             or (case.surgical and rng.random() < 0.6)
             or (age > 75 and rng.random() < 0.15)
         ):
-            cath_days = max(1, min(los, rng.randint(1, 3) if not icu else icu_days + 1))
+            cath_days = max(1, min(los, icu_days + rng.randint(0, 3) if icu else rng.randint(1, 5)))
             start = at + rng.randrange(60, 8 * 60)
             devices.append(
                 ("urinary-catheter", start, start + cath_days * DAY, cx.URINARY_CATHETER_PCS[0])
@@ -442,7 +463,13 @@ class PatientSim:
         if age > 80 and rng.random() < 0.015:
             secondary.append((rng.choice(cx.PRESSURE_CODES), "y", at))
         # In-hospital death.
-        lp = _logit(case.mortality) + MORT_AGE * xa + MORT_BURDEN * xb + MORT_SEVERITY * z
+        lp = (
+            MORT_INTERCEPT
+            + _logit(case.mortality)
+            + MORT_AGE * xa
+            + MORT_BURDEN * xb
+            + MORT_SEVERITY * z
+        )
         lp += mort_extra
         icu_signal = 0.0
         if icu and site == ICU_SIGNAL_SITE:
@@ -551,7 +578,13 @@ class PatientSim:
         if stay.disposition == "hospice":
             p_death = 0.65
         else:
-            lp = _logit(case.post30) + POST30_AGE * xa + POST30_BURDEN * xb + POST30_SEVERITY * z
+            lp = (
+                POST30_INTERCEPT
+                + _logit(case.post30)
+                + POST30_AGE * xa
+                + POST30_BURDEN * xb
+                + POST30_SEVERITY * z
+            )
             p_death = _expit(lp)
         if rng.random() < p_death:
             self.death = min(self.death, stay.discharge + rng.randrange(DAY, 30 * DAY))
@@ -560,13 +593,12 @@ class PatientSim:
             at = stay.discharge + rng.randint(3, 25) * DAY + rng.randrange(DAY)
             return (at, case, stay.site, "readmission", late)
         lp = _logit(case.readmission) + READM_AGE * xa + READM_BURDEN * xb + READM_SEVERITY * z
-        if stay.surgeon_signal:
-            lp += math.log(SURGEON_READMISSION_OR)
         if stay.disposition == "ama":
             lp += 0.6
         elif stay.disposition == "hospice":
             lp -= 2.0
-        if rng.random() >= _expit(lp):
+        p_readmit = _expit(lp) * (SURGEON_READMISSION_RR if stay.surgeon_signal else 1.0)
+        if rng.random() >= p_readmit:
             return None
         day = 1 + min(29, int(rng.expovariate(1 / 8)))
         at = stay.discharge + day * DAY - rng.randrange(DAY // 2)
@@ -1151,7 +1183,7 @@ _ADMIT_SOURCE = {
     )
 }
 _SERVICE = {
-    dept: [cc(cx.NUCC, taxonomy, display, text=name)]
+    dept: cc(cx.NUCC, taxonomy, display, text=name)
     for dept, (name, taxonomy, display) in cx.DEPARTMENTS.items()
 }
 _CLAIM_TYPE = {
