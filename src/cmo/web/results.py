@@ -72,7 +72,7 @@ def call(function: str, *args: Any, **kwargs: Any) -> Any:
             f"No warehouse at {path}.",
             "Run `cmo demo` (demo data), or `cmo ingest PATH` then `cmo measures run`.",
         )
-    key = json.dumps([function, args, kwargs], sort_keys=True, default=str)
+    key = json.dumps([str(path), function, args, kwargs], sort_keys=True, default=str)
     stamp = _stamp(path)
     hit = _cache.get(key)
     if hit is not None and hit[0] == stamp:

@@ -181,6 +181,7 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on every start without it
 # The Vega/Vega-Lite/vega-embed bundle is written here from the vl-convert package on first
 # start (cmo.web.vendor), so the app never needs a CDN.
 VENDOR_STATIC = DATA_DIR / "vendor-static"

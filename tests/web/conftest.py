@@ -1,0 +1,92 @@
+"""Fixtures for the web tests: Django on a temporary data dir, a results warehouse, users.
+
+The environment is set when this file is imported (before Django reads its settings):
+a temporary CMO_DATA_DIR, hashed-name-free static files (no collectstatic in tests) and the
+warehouse path. ``CMO_DATABASE_URL`` is left as it is, so the same tests run on PostgreSQL
+(tests/web/test_postgres.py runs them again with it set).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+_DATA = Path(os.environ.get("CMO_TEST_DATA_DIR") or tempfile.mkdtemp(prefix="cmo-web-"))
+os.environ["CMO_TEST_DATA_DIR"] = str(_DATA)
+os.environ.setdefault("CMO_DATA_DIR", str(_DATA))
+os.environ["CMO_STATIC_MANIFEST"] = "0"
+os.environ.setdefault("CMO_WAREHOUSE", str(_DATA / "warehouse.duckdb"))
+os.environ["DJANGO_SETTINGS_MODULE"] = "cmo.web.settings"
+
+import cmo.web  # noqa: E402
+
+cmo.web.setup()
+
+CHAIR_DEPARTMENTS = ["D-CAR"]
+
+
+def build_results(path: Path) -> Path:
+    """The warehouse the web tests read. Swap this one function for a real demo build
+    (cmo demo generate -> ingest -> measures run) once the pipeline is ready."""
+    from cmo.web.sample import write_sample_results
+
+    return write_sample_results(path)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def results_warehouse() -> Path:
+    """The session's results warehouse at $CMO_WAREHOUSE, built once."""
+    path = Path(os.environ["CMO_WAREHOUSE"])
+    if not path.exists():
+        build_results(path)
+    return path
+
+
+@pytest.fixture
+def role_users(db: Any) -> dict[str, Any]:
+    """One user per role (``t_<role>``); the chair sees department D-CAR only.
+
+    Passwords are left unusable (tests log in with force_login): hashing eight passwords with
+    PBKDF2 for every test would cost seconds each.
+    """
+    from django.contrib.auth.models import Group, User
+
+    from cmo.web.models import Profile
+    from cmo.web.roles import ROLES
+
+    users = {}
+    for role in ROLES:
+        user = User.objects.create(username=f"t_{role}", password="!")
+        user.groups.set([Group.objects.get(name=role)])
+        if role == "department_chair":
+            Profile.objects.create(user=user, departments=CHAIR_DEPARTMENTS)
+        users[role] = user
+    return users
+
+
+@pytest.fixture
+def client_for(client: Any, role_users: dict[str, Any]) -> Iterator[Any]:
+    """``client_for(role)`` -> the test client logged in as that role's user."""
+
+    def login(role: str | None) -> Any:
+        client.logout()
+        if role is not None:
+            client.force_login(role_users[role])
+        return client
+
+    yield login
+
+
+@pytest.fixture
+def no_warehouse(settings: Any, tmp_path: Path) -> Path:
+    """Point the app at a warehouse file that does not exist."""
+    from cmo.web import results
+
+    settings.WAREHOUSE = tmp_path / "missing.duckdb"
+    results.clear_cache()
+    return settings.WAREHOUSE

@@ -1,0 +1,97 @@
+"""The API: token authentication, permission checks, access-logged patient rows, OpenAPI."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from cmo.web.models import AccessLog, ApiToken
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def token(role_users: dict[str, Any]) -> str:
+    return ApiToken.issue(role_users["quality_analyst"], name="etl")[1]
+
+
+def test_token_authenticates_a_service_account(client: Any, token: str) -> None:
+    response = client.get("/api/quality/measures", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert response.status_code == 200
+    ids = {m["measure_id"] for m in response.json()}
+    assert ids == {"mort_inpatient", "readm_30d", "los"}
+    assert ApiToken.objects.get().last_used is not None
+
+
+def test_bad_or_missing_token_is_401(client: Any, token: str) -> None:
+    assert client.get("/api/quality/measures").status_code == 401
+    bad = client.get("/api/quality/measures", HTTP_AUTHORIZATION="Bearer cmo_wrong")
+    assert bad.status_code == 401
+
+
+def test_inactive_user_token_is_refused(client: Any, token: str, role_users: Any) -> None:
+    user = role_users["quality_analyst"]
+    user.is_active = False
+    user.save()
+    assert (
+        client.get("/api/quality/measures", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 401
+    )
+
+
+def test_results_by_measure_period_level(client: Any, token: str) -> None:
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+    rows = client.get(
+        "/api/quality/measures/mort_inpatient/results?period_type=quarter&level=department", **auth
+    ).json()
+    assert {r["level"] for r in rows} == {"department"}
+    assert {r["period_type"] for r in rows} == {"quarter"}
+    assert {r["unit_id"] for r in rows} == {"D-MED", "D-SUR", "D-CAR", "D-ORT"}
+    r = rows[-1]
+    assert r["ci_low"] <= r["oe"] <= r["ci_high"]
+    bad = client.get("/api/quality/measures/mort_inpatient/results?level=galaxy", **auth)
+    assert bad.status_code == 422
+
+
+def test_long_rows_are_logged_with_their_patients(client: Any, token: str) -> None:
+    response = client.get(
+        "/api/quality/measures/mort_inpatient/long?period_type=month&period_start=2026-10-01"
+        "&limit=7",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
+    assert response.status_code == 200
+    rows = response.json()
+    assert len(rows) == 7 and all(r["period_month"] == "2026-10-01" for r in rows)
+    entry = AccessLog.objects.get()
+    assert entry.via == "api" and entry.username == "t_quality_analyst"
+    assert set(entry.patient_ids) == {r["patient_id"] for r in rows}
+    assert entry.filters["limit"] == "7"
+
+
+def test_long_rows_limit_is_bounded(client: Any, token: str) -> None:
+    response = client.get(
+        "/api/quality/measures/mort_inpatient/long?limit=100000",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
+    assert response.status_code == 422
+    assert AccessLog.objects.count() == 0
+
+
+def test_signals_hide_practitioners_from_roles_without_the_right(client_for: Any) -> None:
+    cmo = client_for("cmo").get("/api/quality/signals").json()
+    board = client_for("board_member").get("/api/quality/signals").json()
+    assert any(s["level"] == "practitioner" for s in cmo)
+    assert board and not any(s["level"] == "practitioner" for s in board)
+
+
+def test_openapi_schema_lists_the_endpoints(client_for: Any) -> None:
+    schema = client_for("clinician").get("/api/openapi.json").json()
+    paths = set(schema["paths"])
+    assert {
+        "/api/quality/measures",
+        "/api/quality/measures/{measure_id}/results",
+        "/api/quality/measures/{measure_id}/long",
+        "/api/quality/signals",
+    } <= paths
+    docs = client_for("clinician").get("/api/docs")
+    assert b"swagger-ui-bundle.js" in docs.content and b"cdn." not in docs.content

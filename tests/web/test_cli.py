@@ -1,0 +1,64 @@
+"""``cmo user add`` / ``cmo serve --help`` / ``cmo.web.demo_users``."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+def _cmo(args: list[str], data: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CMO_DATA_DIR": str(data), "DJANGO_SETTINGS_MODULE": "cmo.web.settings"}
+    env.pop("CMO_DATABASE_URL", None)
+    cmo = str(Path(sys.executable).parent / "cmo")
+    return subprocess.run([cmo, *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.slow
+def test_user_add_prints_a_password_and_token_that_work(tmp_path: Path) -> None:
+    run = _cmo(["user", "add", "svc_etl", "--role", "quality_analyst", "--token"], tmp_path)
+    assert run.returncode == 0, run.stderr
+    password = run.stdout.split("one-time password: ")[1].split()[0]
+    token = run.stdout.split("API token (shown once): ")[1].split()[0]
+    assert len(password) >= 12 and token.startswith("cmo_")
+    listed = _cmo(["user", "list"], tmp_path)
+    assert "svc_etl\tquality_analyst\tactive" in listed.stdout
+    assert (tmp_path / "cmo.sqlite3").exists()
+
+
+def test_user_add_rejects_an_unknown_role_in_one_line(tmp_path: Path) -> None:
+    run = _cmo(["user", "add", "bob", "--role", "wizard"], tmp_path)
+    assert run.returncode == 2
+    assert "unknown role 'wizard'" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_serve_help(tmp_path: Path) -> None:
+    run = _cmo(["serve", "--help"], tmp_path)
+    assert run.returncode == 0
+    assert "--host" in run.stdout and "--port" in run.stdout and "--warehouse" in run.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.django_db
+def test_demo_users_one_per_role_with_working_passwords() -> None:
+    from django.contrib.auth import authenticate
+    from django.test import RequestFactory
+
+    from cmo.web import demo_users
+    from cmo.web.roles import ROLES
+
+    lines: list[str] = []
+    created = demo_users(echo=lines.append, departments=["D-CAR"])
+    assert set(created) == {f"demo_{r}" for r in ROLES}
+    assert len(lines) == len(ROLES) + 1 and all(pw in "\n".join(lines) for pw in created.values())
+    request: Any = RequestFactory().post("/accounts/login/")
+    user = authenticate(
+        request, username="demo_board_member", password=created["demo_board_member"]
+    )
+    assert user is not None and user.groups.get().name == "board_member"
+    assert authenticate(request, username="demo_cmo", password="wrong") is None

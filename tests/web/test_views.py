@@ -1,0 +1,142 @@
+"""Pages on a contract-shaped results warehouse: what each role sees, and the access log."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from cmo.web.models import AccessLog
+
+pytestmark = pytest.mark.django_db
+
+
+def test_dashboard_has_a_tile_per_measure_with_people_formatted_numbers(client_for: Any) -> None:
+    html = client_for("cmo").get("/quality/").content.decode()
+    for title in ("Inpatient mortality", "30-day readmission", "Length of stay"):
+        assert title in html
+    assert len(re.findall(r'<article class="tile', html)) == 3
+    assert re.search(r'class="big">\d+\.\d%<', html), "proportions shown as percentages"
+    assert re.search(r"\d\.\d\d \(95% CI \d\.\d\d–\d\.\d\d\)", html), "O/E with its CI"
+    assert re.search(r'class="big">\d+\.\d\d days<', html), "means with their unit"
+    assert "Target" in html and "2.0%" in html  # mortality target 0.02 shown as a percentage
+    assert 'id="spark-mort_inpatient" type="application/json"' in html
+
+
+def test_dashboard_attention_list_names_practitioners_only_for_allowed_roles(
+    client_for: Any,
+) -> None:
+    cmo_html = client_for("cmo").get("/quality/").content.decode()
+    assert "Coronary care" in cmo_html and "Dr P007" in cmo_html
+    board = client_for("board_member").get("/quality/").content.decode()
+    assert "Coronary care" in board
+    assert "Dr P007" not in board and "name visible to authorised roles" in board
+
+
+def test_site_filter_changes_the_numbers(client_for: Any) -> None:
+    client = client_for("cmo")
+    system = client.get("/quality/").content.decode()
+    site = client.get("/quality/?site=S2").content.decode()
+    assert "Hillcrest Hospital" in site
+    values = lambda h: re.findall(r'class="big">([^<]+)<', h)  # noqa: E731
+    assert values(system) != values(site)
+    assert client.get("/quality/?site=NOPE").status_code == 400
+
+
+def test_measure_page_sections(client_for: Any) -> None:
+    html = client_for("quality_analyst").get("/quality/measure/mort_inpatient/").content.decode()
+    assert "AHRQ IQI 91" in html  # the citation from the measure spec
+    spec = json.loads(
+        re.search(r'id="control-spec" type="application/json">(.*?)</script>', html, re.S).group(1)
+    )
+    assert spec["layer"] and len(spec["data"]["values"]) == 24
+    assert "Hillcrest Hospital" in html and "Cardiology" in html and "Coronary care" in html
+    assert "C-STATISTIC" in html.upper() and 'id="calibration-spec"' in html
+    assert 'id="funnel-spec"' in html and "Outside the funnel limits" in html
+    assert "/patients/?" in html  # drill-down links for a role allowed patient data
+
+
+def test_measure_page_hides_names_and_drilldown_from_the_board(client_for: Any) -> None:
+    html = client_for("board_member").get("/quality/measure/mort_inpatient/").content.decode()
+    funnel = json.loads(
+        re.search(r'id="funnel-spec" type="application/json">(.*?)</script>', html, re.S).group(1)
+    )
+    assert {v["who"] for v in funnel["data"]["values"]} == {"Practitioner"}
+    assert "Dr P0" not in html
+    assert "/patients/?" not in html
+
+
+def test_unknown_measure_is_404(client_for: Any) -> None:
+    assert client_for("cmo").get("/quality/measure/nope/").status_code == 404
+
+
+def test_drilldown_lists_the_stays_and_logs_the_patients(client_for: Any) -> None:
+    url = (
+        "/quality/measure/mort_inpatient/patients/"
+        "?period_type=quarter&period_start=2026-10-01&level=unit&unit_id=U-CCU"
+    )
+    html = client_for("safety_officer").get(url).content.decode()
+    shown = set(re.findall(r'<th scope="row">(PT\d+)</th>', html))
+    assert shown, "the stays behind the number"
+    entry = AccessLog.objects.get()
+    assert entry.username == "t_safety_officer"
+    assert set(entry.patient_ids) == shown and entry.n_patients == len(shown)
+    assert entry.filters["unit_id"] == "U-CCU" and entry.filters["level"] == "unit"
+    assert entry.page == url and entry.via == "web"
+
+
+def test_chair_sees_only_their_departments(client_for: Any) -> None:
+    client = client_for("department_chair")
+    base = "/quality/measure/mort_inpatient/patients/?period_type=year&period_start=2026-01-01"
+    html = client.get(base).content.decode()
+    depts = set(re.findall(r"<td>(D-[A-Z]+)</td>", html))
+    assert depts == {"D-CAR"}
+    assert client.get(base + "&level=department&unit_id=D-MED").status_code == 403
+
+
+def test_drilldown_rejects_bad_filters(client_for: Any) -> None:
+    client = client_for("cmo")
+    base = "/quality/measure/mort_inpatient/patients/"
+    assert client.get(base + "?level=galaxy").status_code == 400
+    assert client.get(base + "?period_start=yesterday").status_code == 400
+    assert AccessLog.objects.count() == 0
+
+
+def test_access_log_page_shows_and_filters_visits(client_for: Any) -> None:
+    client_for("quality_analyst").get(
+        "/quality/measure/mort_inpatient/patients/?period_type=month&period_start=2026-10-01"
+    )
+    patient = AccessLog.objects.get().patient_ids[0]
+    html = client_for("compliance").get("/access-log/").content.decode()
+    assert "t_quality_analyst" in html and patient in html
+    client = client_for("cmo")
+    assert patient in client.get(f"/access-log/?patient={patient}").content.decode()
+    assert "t_quality_analyst" not in client.get("/access-log/?patient=PT_NOBODY").content.decode()
+
+
+def test_data_status_shows_runs_quarantine_and_build_steps(client_for: Any) -> None:
+    html = client_for("quality_analyst").get("/status/").content.decode()
+    for text in ("Ingest runs", "Build steps", "quality__measure_result", "Quarantined"):
+        assert text in html, text
+
+
+@pytest.mark.parametrize("url", ["/quality/", "/quality/measure/mort_inpatient/", "/status/"])
+def test_missing_warehouse_says_what_to_run(client_for: Any, no_warehouse: Any, url: str) -> None:
+    response = client_for("cmo").get(url)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "No results yet" in html and "cmo demo" in html
+
+
+def test_empty_warehouse_says_what_to_run(client_for: Any, settings: Any, tmp_path: Any) -> None:
+    from cmo.warehouse import connect
+    from cmo.web import results
+
+    path = tmp_path / "empty.duckdb"
+    connect(path).close()
+    settings.WAREHOUSE = path
+    results.clear_cache()
+    html = client_for("cmo").get("/quality/").content.decode()
+    assert "No results yet" in html and "cmo measures run" in html
