@@ -39,8 +39,8 @@ def signals_document(ctx: Context, stats: Counter, counts: Counter) -> dict[str,
             "period_start": recent.isoformat(),
             "period_end": end.isoformat(),
             "direction": "worse",
-            "size": "mortality odds x(1 + 2k/6) in the k-th of the last 6 admission months "
-            f"(up to x{sim.ICU_SIGNAL_MAX_OR:g})",
+            "size": f"mortality odds x(1 + {sim.ICU_SIGNAL_MAX_OR - 1:g}k/6) in the k-th "
+            f"(k = 1..6) of the last 6 admission months (up to x{sim.ICU_SIGNAL_MAX_OR:g})",
             "observed": {
                 "stays_before": s["icu_signal_stays_before"],
                 "deaths_before": s["icu_signal_deaths_before"],
