@@ -30,20 +30,14 @@ cmo.web.setup()
 CHAIR_DEPARTMENTS = ["D-CAR"]
 
 
-def build_results(path: Path) -> Path:
-    """The warehouse the web tests read. Swap this one function for a real demo build
-    (cmo demo generate -> ingest -> measures run) once the pipeline is ready."""
-    from cmo.web.sample import write_sample_results
-
-    return write_sample_results(path)
-
-
 @pytest.fixture(scope="session", autouse=True)
 def results_warehouse() -> Path:
     """The session's results warehouse at $CMO_WAREHOUSE, built once."""
     path = Path(os.environ["CMO_WAREHOUSE"])
     if not path.exists():
-        build_results(path)
+        from cmo.web.sample import build_results_warehouse  # the one function to switch
+
+        build_results_warehouse(path)
     return path
 
 

@@ -140,3 +140,13 @@ def test_empty_warehouse_says_what_to_run(client_for: Any, settings: Any, tmp_pa
     results.clear_cache()
     html = client_for("cmo").get("/quality/").content.decode()
     assert "No results yet" in html and "cmo measures run" in html
+
+
+def test_database_is_the_configured_one() -> None:
+    """The PostgreSQL pass (test_postgres.py) really runs on PostgreSQL."""
+    import os
+
+    from django.db import connection
+
+    expected = "postgresql" if os.environ.get("CMO_DATABASE_URL") else "sqlite"
+    assert connection.vendor == expected

@@ -344,3 +344,12 @@ def write_sample_results(
     finally:
         wh.close()
     return path
+
+
+def build_results_warehouse(path: Path) -> Path:
+    """The results warehouse the web and browser tests read (tests/web, tests/e2e).
+
+    Today: the contract-shaped sample above. Switch this one function to the real pipeline
+    (cmo demo generate -> ingest -> measures run) when it is wanted in the tests.
+    """
+    return write_sample_results(path)

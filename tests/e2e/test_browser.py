@@ -1,0 +1,107 @@
+"""A person's path through the app in headless Chromium: log in, read the tiles, open a
+measure, see the charts drawn (SVG), drill down to patients, find the visit in the access log.
+
+Set CMO_SCREENSHOTS=DIR to also save the dashboard and measure page as PNGs (docs/img/).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+PASSWORD = "correct horse battery staple"
+
+
+def _user(name: str, role: str) -> Any:
+    from django.contrib.auth.models import Group, User
+
+    user = User.objects.create_user(name, password=PASSWORD)
+    user.groups.set([Group.objects.get(name=role)])
+    return user
+
+
+def _login(page: Any, base: str, name: str) -> None:
+    page.goto(f"{base}/")
+    page.get_by_label("User name").fill(name)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{base}/quality/")
+
+
+def _shot(page: Any, name: str) -> None:
+    out = os.environ.get("CMO_SCREENSHOTS")
+    if out:
+        Path(out).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(out) / name), full_page=True)
+
+
+def test_cmo_path_from_login_to_access_log(page: Any, live_server: Any, e2e_warehouse: Any) -> None:
+    from cmo.web.models import AccessLog
+
+    _user("dr_cmo", "cmo")
+    base = live_server.url
+    _login(page, base, "dr_cmo")
+
+    tiles = page.locator("article.tile")
+    assert tiles.count() == 3
+    page.wait_for_function("document.querySelectorAll('.tile .chart svg').length === 3")
+    assert "Needs attention" in page.content()
+    _shot(page, "dashboard.png")
+
+    page.get_by_role("link", name="Inpatient mortality").first.click()
+    page.wait_for_url(f"{base}/quality/measure/mort_inpatient/")
+    for chart in ("#control-chart", "#funnel-chart", "#calibration-chart"):
+        page.wait_for_selector(f"{chart} svg")
+    # The control chart really drew its points: one per month.
+    assert (
+        page.locator(
+            "#control-chart svg path.mark-symbol, #control-chart svg .mark-symbol path"
+        ).count()
+        >= 24
+    )
+    _shot(page, "measure.png")
+
+    page.get_by_role("link", name="Patients behind Coronary care").click()
+    page.wait_for_selector("table#patients tbody tr")
+    shown = page.locator("table#patients tbody th").all_inner_texts()
+    assert shown and all(s.startswith("PT") for s in shown)
+
+    page.get_by_role("link", name="Access log").click()
+    log = page.locator("table#access-log")
+    assert "dr_cmo" in log.inner_text() and "unit_id=U-CCU" in log.inner_text()
+    assert page.errors == [], page.errors  # no CSP violation, no script error
+
+    entry = AccessLog.objects.get()
+    assert entry.username == "dr_cmo" and set(shown) <= set(entry.patient_ids)
+
+
+def test_board_member_sees_tiles_but_not_patients(
+    page: Any, live_server: Any, e2e_warehouse: Any
+) -> None:
+    _user("board_1", "board_member")
+    base = live_server.url
+    _login(page, base, "board_1")
+    assert page.locator("article.tile").count() == 3
+    response = page.goto(f"{base}/quality/measure/mort_inpatient/patients/")
+    assert response.status == 403
+    assert "Not allowed" in page.content()
+
+
+def test_keyboard_reaches_skip_link_and_filter(
+    page: Any, live_server: Any, e2e_warehouse: Any
+) -> None:
+    _user("kb", "clinician")
+    base = live_server.url
+    _login(page, base, "kb")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    page.focus("#site")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")  # submits the filter form from the keyboard
+    page.get_by_role("button", name="Apply").press("Enter")
+    page.wait_for_url(f"{base}/quality/?site=*")
+    assert "Hillcrest Hospital" in page.content() or "Riverside Hospital" in page.content()

@@ -1,0 +1,77 @@
+"""The web tests again on PostgreSQL, in one pytest run.
+
+Django picks its database when settings load, so the PostgreSQL pass is a child pytest
+process over the same test modules with ``CMO_DATABASE_URL`` set (the session's warehouse is
+reused). PostgreSQL is expected at 127.0.0.1:5432 (``make services`` starts it); without it the
+test skips, except in CI, where it fails.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+URL = os.environ.get("CMO_TEST_POSTGRES_URL", "postgres://root@127.0.0.1:5432/test")
+MODULES = ["test_permissions.py", "test_views.py", "test_api.py"]
+
+
+def _reachable(url: str) -> str | None:
+    import psycopg
+
+    try:
+        psycopg.connect(url.replace("postgres://", "postgresql://"), connect_timeout=3).close()
+    except psycopg.OperationalError as exc:
+        return str(exc).strip().splitlines()[0]
+    return None
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_web_suite_on_postgresql(results_warehouse: Path, tmp_path: Path) -> None:
+    if os.environ.get("CMO_DATABASE_URL"):
+        pytest.skip("this run already uses CMO_DATABASE_URL (it is the PostgreSQL pass)")
+    problem = _reachable(URL)
+    if problem:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL unreachable at {URL} in CI: {problem}")
+        pytest.skip(f"PostgreSQL unreachable at {URL}: {problem}")
+    env = {
+        **os.environ,
+        "CMO_DATABASE_URL": URL,
+        "CMO_TEST_DATABASE_NAME": f"test_cmo_{uuid.uuid4().hex[:8]}",
+        "CMO_WAREHOUSE": str(results_warehouse),
+        "CMO_DATA_DIR": str(tmp_path),
+        "CMO_TEST_DATA_DIR": str(tmp_path),
+    }
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:xdist",
+            "-m",
+            "not slow",
+            "--rootdir",
+            str(HERE.parents[1]),
+            *[str(HERE / m) for m in MODULES],
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=HERE.parents[1],
+    )
+    summary = run.stdout.strip().splitlines()[-1] if run.stdout.strip() else run.stderr[-2000:]
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    assert " passed" in summary and "failed" not in summary and "error" not in summary, summary
+    assert "skipped" not in summary, run.stdout[-2000:]
