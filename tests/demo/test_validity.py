@@ -75,6 +75,7 @@ def test_manifest_lists_every_file_with_its_count(small_export: Path) -> None:
         "Encounter",
         "Condition",
         "Procedure",
+        "Observation",
         "Device",
         "DeviceUseStatement",
         "Claim",
@@ -127,6 +128,7 @@ def test_icd10pcs_codes_from_the_documented_list(small_export: Path) -> None:
         "Encounter",
         "Condition",
         "Procedure",
+        "Observation",
         "Device",
         "DeviceUseStatement",
         "Claim",
@@ -296,3 +298,15 @@ def test_deaths_and_proms(small_export: Path) -> None:
             assert 0 <= value <= (10 if item["linkId"] == "Global07" else 5) and value >= (
                 0 if item["linkId"] == "Global07" else 1
             )
+
+
+def test_discharge_labs_for_every_stay(small_export: Path) -> None:
+    stays = {e["id"] for e in read(small_export, "Encounter") if e["class"]["code"] == "IMP"}
+    labs: dict[str, set[str]] = defaultdict(set)
+    for o in read(small_export, "Observation"):
+        code = o["code"]["coding"][0]["code"]
+        labs[o["encounter"]["reference"].split("/")[1]].add(code)
+        value = o["valueQuantity"]["value"]
+        assert (4 < value < 25) if code == "718-7" else (110 < value < 165)
+    assert set(labs) == stays
+    assert all(codes == {"718-7", "2951-2"} for codes in labs.values())

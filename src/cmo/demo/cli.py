@@ -133,7 +133,9 @@ def demo_main(
             typer.echo("measures not available yet: skipped", err=True)
         else:
             build = build_measures(wh, progress=None)
-            typer.echo(f"built measures: {build}")
+            rows = sum(getattr(build, "rows", {}).values())
+            seconds = sum(getattr(build, "seconds", {}).values())
+            typer.echo(f"built measures: {rows:,} rows in {seconds:.1f} s")
     finally:
         wh.close()
     typer.echo(

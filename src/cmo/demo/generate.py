@@ -35,6 +35,7 @@ RESOURCE_TYPES = (
     "Encounter",
     "Condition",
     "Procedure",
+    "Observation",
     "Device",
     "DeviceUseStatement",
     "Claim",

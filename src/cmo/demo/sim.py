@@ -823,7 +823,54 @@ class PatientSim:
                     "device": ref("Device", did),
                 },
             )
+        self.emit_labs(stay, {c for c, _, _ in codes}, meta)
         self.emit_claim(stay, codes, cond_ids, meta)
+
+    def emit_labs(self, stay: Stay, codes: set[str], meta: dict[str, str]) -> None:
+        """Haemoglobin and sodium on admission and on the day of discharge (HOSPITAL score)."""
+        rng = self.rng
+        ctx = self.ctx
+        hb = (13.0 if self.female else 14.5) - 0.4 * stay.z
+        hb -= 1.0 * ("anemia" in self.comorb) + 1.0 * ("ckd" in self.comorb)
+        na = 139.0 - 1.5 * (stay.case.key == "hf")
+        hb_drop = 3.5 if stay.case.key == "gi_bleed" else (0.8 if stay.case.key == "sepsis" else 0)
+        low_na = "E87.1" in codes
+        surgical = stay.case.surgical and any(c in _SURGICAL_PCS for c, _, _ in stay.procedures)
+        draws = (
+            (stay.admit + rng.randrange(30, 180), hb - hb_drop, na - 10 * low_na),
+            (
+                max(stay.admit + 240, stay.discharge - rng.randrange(2 * 60, 8 * 60)),
+                hb - 0.7 * hb_drop - 1.5 * surgical,
+                na - 5 * low_na,
+            ),
+        )
+        j = 0
+        for when, hb_mean, na_mean in draws:
+            for (code, display, unit), value in (
+                (_HB, round(max(5.0, rng.gauss(hb_mean, 1.1)), 1)),
+                (_NA, float(round(rng.gauss(na_mean, 2.5)))),
+            ):
+                j += 1
+                self.put(
+                    "Observation",
+                    {
+                        "resourceType": "Observation",
+                        "id": f"{stay.id}-o{j}",
+                        "meta": meta,
+                        "status": "final",
+                        "category": _LAB,
+                        "code": cc(cx.LOINC, code, display),
+                        "subject": ref("Patient", self.pid),
+                        "encounter": ref("Encounter", stay.id),
+                        "effectiveDateTime": ctx.ts(when),
+                        "valueQuantity": {
+                            "value": value,
+                            "unit": unit,
+                            "system": cx.UCUM,
+                            "code": unit,
+                        },
+                    },
+                )
 
     def emit_claim(self, stay: Stay, codes, cond_ids, meta) -> None:  # type: ignore[no-untyped-def]
         ctx = self.ctx
@@ -1195,6 +1242,14 @@ _ADJ = {
     "submitted": cc(cx.ADJUDICATION, "submitted", "Submitted Amount"),
     "benefit": cc(cx.ADJUDICATION, "benefit", "Benefit Amount"),
 }
+_HB = ("718-7", "Hemoglobin [Mass/volume] in Blood", "g/dL")
+_NA = ("2951-2", "Sodium [Moles/volume] in Serum or Plasma", "mmol/L")
+_LAB = [
+    cc("http://terminology.hl7.org/CodeSystem/observation-category", "laboratory", "Laboratory")
+]
+_SURGICAL_PCS = {p.code for c in cx.CASE_TYPES if c.surgical for p in c.procedures} | set(
+    cx.LEFT_PROCEDURE.values()
+)
 _BEDSIDE = {cx.CENTRAL_LINE_PCS[0], cx.URINARY_CATHETER_PCS[0], cx.VENTILATION_PCS[0]}
 
 
