@@ -54,3 +54,21 @@ def test_bad_arguments_rejected(tmp_path: Path) -> None:
         generate(tmp_path, patients=0, seed=1, start=date(2024, 1, 1), months=12)
     with pytest.raises(ValueError, match="months"):
         generate(tmp_path, patients=10, seed=1, start=date(2024, 1, 1), months=3)
+
+
+def test_independent_of_python_hash_seed(tmp_path: Path) -> None:
+    """Two fresh interpreters with different PYTHONHASHSEED write the same bytes."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from datetime import date; from pathlib import Path;"
+        "from cmo.demo.generate import generate;"
+        "generate(Path(sys.argv[1]), patients=300, seed=9, start=date(2024, 1, 1), months=8,"
+        " progress=False)"
+    )
+    for name, hash_seed in (("a", "1"), ("b", "2")):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        subprocess.run([sys.executable, "-c", code, str(tmp_path / name)], env=env, check=True)
+    assert _hashes(tmp_path / "a") == _hashes(tmp_path / "b")

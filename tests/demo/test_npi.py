@@ -7,6 +7,8 @@ from pathlib import Path
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cmo.demo.npi import check_digit, is_valid_npi, make_npi
 
@@ -40,3 +42,13 @@ def test_every_generated_npi_is_valid_and_unique(small_export: Path) -> None:
     assert len(npis) >= 60
     assert all(is_valid_npi(n) for n in npis)
     assert len(set(npis)) == len(npis)
+
+
+@given(st.integers(min_value=100_000_000, max_value=299_999_999), st.integers(0, 9))
+def test_made_npis_valid_and_single_digit_errors_caught(base: int, position: int) -> None:
+    npi = make_npi(base)
+    assert is_valid_npi(npi) and is_valid_npi("80840" + npi)
+    # Luhn catches every single-digit substitution.
+    digit = int(npi[position])
+    wrong = npi[:position] + str((digit + 1) % 10) + npi[position + 1 :]
+    assert not is_valid_npi(wrong)
