@@ -53,6 +53,7 @@ CC_COEF = (-0.2, 0.8)
 # over severity z and the age/burden mix moves the crude rates away from them).
 MORT_INTERCEPT = -0.70  # log-odds
 POST30_INTERCEPT = -0.60  # log-odds
+READM_INTERCEPT = -0.08  # log-odds
 LOS_SCALE = 1.15
 COMP_AGE, COMP_BURDEN, COMP_SEVERITY = 0.20, 0.10, 0.30
 CLABSI_HAZARD = 0.0015  # per central-line day from line day 3 (NHSN ~1/1,000)
@@ -592,7 +593,13 @@ class PatientSim:
         if late:
             at = stay.discharge + rng.randint(3, 25) * DAY + rng.randrange(DAY)
             return (at, case, stay.site, "readmission", late)
-        lp = _logit(case.readmission) + READM_AGE * xa + READM_BURDEN * xb + READM_SEVERITY * z
+        lp = (
+            READM_INTERCEPT
+            + _logit(case.readmission)
+            + READM_AGE * xa
+            + READM_BURDEN * xb
+            + READM_SEVERITY * z
+        )
         if stay.disposition == "ama":
             lp += 0.6
         elif stay.disposition == "hospice":
