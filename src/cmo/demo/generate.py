@@ -11,7 +11,6 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import sys
-import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import date
@@ -128,7 +127,6 @@ def generate(
         workers = min(2, os.cpu_count() or 1)
     if progress is None:
         progress = sys.stdout.isatty()
-    began = time.perf_counter()
     ctx = sim.Context(patients, seed, start, months)
     end_instant = ctx.end_date().isoformat() + "T00:00:00Z"
     # One open file per resource type for the whole run (closed in the finally below).
@@ -173,7 +171,6 @@ def generate(
             (out / f"{t}.ndjson").unlink()
     path = out / "manifest.json"
     path.write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2) + b"\n")
-    generate.last_seconds = time.perf_counter() - began  # type: ignore[attr-defined]
     return path
 
 

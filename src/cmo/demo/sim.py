@@ -26,6 +26,7 @@ from cmo.demo.resources import cc, coding, ref
 from cmo.demo.structure import WARD_OF, Structure, build_structure
 
 DAY = 1440  # minutes
+_DAY_MARGIN = 366  # days before/after the window with precomputed date strings
 TZ = "-05:00"  # the health system's local offset (US Eastern standard time)
 
 # -- population ------------------------------------------------------------------------------
@@ -114,9 +115,19 @@ class Context:
         # The cluster quarter: two full quarters before the last one, or the first quarter.
         self.clabsi_quarter = max(0, 3 * ((self.months - 1) // 3) - 6)
         self.icd = {code: cc(cx.ICD10CM, code, disp) for code, disp in _DISPLAYS.items()}
+        # Timestamps are the hottest path: precomputed day and time-of-day strings (the window
+        # plus a year either side) instead of datetime arithmetic and isoformat per call.
+        self._days = [
+            (self.start + timedelta(days=d)).isoformat()
+            for d in range(-_DAY_MARGIN, self.horizon // DAY + _DAY_MARGIN)
+        ]
+        self._clock = [f"T{m // 60:02d}:{m % 60:02d}:00{TZ}" for m in range(DAY)]
 
     # -- time helpers ----------------------------------------------------------------------
     def ts(self, minute: int) -> str:
+        d, m = divmod(minute, DAY)
+        if -_DAY_MARGIN <= d < len(self._days) - _DAY_MARGIN:
+            return self._days[d + _DAY_MARGIN] + self._clock[m]
         return (self.t0 + timedelta(minutes=minute)).isoformat() + TZ
 
     def day(self, minute: int) -> str:
@@ -389,8 +400,8 @@ class PatientSim:
             lp = _logit(case.complication) + COMP_AGE * xa + COMP_BURDEN * xb + COMP_SEVERITY * z
             p_comp = _expit(lp) * (SURGEON_COMPLICATION_RR if surgeon_signal else 1.0)
             if rng.random() < p_comp:
-                codes = cx.COMPLICATIONS.get(case.key, cx.COMPLICATIONS["default"])
-                comp = rng.choice(codes)
+                comp_codes = cx.COMPLICATIONS.get(case.key, cx.COMPLICATIONS["default"])
+                comp = rng.choice(comp_codes)
                 complicated = True
                 self.stats["complication"] += 1
                 if surgeon_signal:
