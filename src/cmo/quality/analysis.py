@@ -161,6 +161,39 @@ def funnel_frame(rows: list[dict[str, Any]], measure: dict[str, Any]) -> pd.Data
     return out
 
 
+COMPLETE_SHARE = 0.5  # a last period with under half the usual volume is still filling up
+
+
+def complete_periods(rows: list[dict[str, Any]]) -> list[date]:
+    """Period starts in order, without trailing periods that are not complete yet.
+
+    The data end rarely falls on a period boundary: a last month or quarter with a handful of
+    discharges would make the "current" value noise. A trailing period whose total
+    denominator is under COMPLETE_SHARE of the median period's is left out (it still shows on
+    the control chart, where its wide limits say how little it weighs).
+    """
+    totals: dict[date, float] = {}
+    for r in rows:
+        d = as_date(r.get("period_start"))
+        if d is not None:
+            totals[d] = totals.get(d, 0.0) + (num(r.get("denominator")) or 0.0)
+    periods = sorted(totals)
+    if not periods:
+        return []
+    median = float(pd.Series(list(totals.values())).median())
+    while len(periods) > 1 and totals[periods[-1]] < COMPLETE_SHARE * median:
+        periods.pop()
+    return periods
+
+
+def latest_complete(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows of the latest complete period (all units of it)."""
+    periods = complete_periods(rows)
+    if not periods:
+        return []
+    return [r for r in rows if as_date(r.get("period_start")) == periods[-1]]
+
+
 def latest(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
     dated = [(d, r) for r in rows if (d := as_date(r.get("period_start"))) is not None]
     return max(dated, key=lambda dr: dr[0])[1] if dated else None

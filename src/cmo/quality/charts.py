@@ -27,7 +27,8 @@ CONFIG = {
     "title": {"fontSize": 15, "anchor": "start", "color": "#111827", "fontWeight": 600},
     "view": {"stroke": None},
 }
-INK, ACCENT, WARN, MUTED = "#1f2937", "#1d4ed8", "#b91c1c", "#6b7280"
+INK, ACCENT, WARN, MUTED, GOOD = "#1f2937", "#1d4ed8", "#b91c1c", "#6b7280", "#047857"
+WORSE_LABEL, BETTER_LABEL = "Worse than expected", "Better than expected"
 
 
 def _clean(v: Any) -> Any:
@@ -147,18 +148,32 @@ def sparkline(df: pd.DataFrame, *, title: str, y_title: str) -> dict[str, Any]:
 
 
 def funnel(
-    df: pd.DataFrame, *, title: str, x_title: str, y_title: str, named: bool, target: float = 1.0
+    df: pd.DataFrame,
+    *,
+    title: str,
+    x_title: str,
+    y_title: str,
+    named: bool,
+    target: float = 1.0,
+    lower_better: bool = True,
 ) -> dict[str, Any]:
-    """Funnel plot: each practitioner against 95% and 99.8% limits; outliers in red."""
+    """Funnel plot: each practitioner against 95% and 99.8% limits.
+
+    Outside the 95% limits on the worse side: red and (for allowed roles) named; on the better
+    side: green, unnamed on the chart (listed under it) so the labels stay readable.
+    """
     size_col = (
         "expected" if "expected" in df.columns and df["expected"].notna().all() else "denominator"
     )
     d = df.copy().sort_values(size_col)
     d["size"] = d[size_col]
     d["who"] = d["name"] if named else "Practitioner"
-    d["outlier"] = (d["outlier_99_8"].astype(bool) | d["outlier_95"].astype(bool)).map(
-        {True: "Outside limits", False: "Within limits"}
-    )
+    out = d["outlier_99_8"].astype(bool) | d["outlier_95"].astype(bool)
+    high = d["ratio_or_rate"] > d["ucl_95"]
+    worse = out & (high if lower_better else ~high)
+    d["outlier"] = "Within limits"
+    d.loc[out & ~worse, "outlier"] = BETTER_LABEL
+    d.loc[worse, "outlier"] = WORSE_LABEL
     cols = ["size", "ratio_or_rate", "lcl_95", "ucl_95", "lcl_99_8", "ucl_99_8", "outlier", "who"]
     values = _records(d, cols)
     x = {"field": "size", "type": "quantitative", "title": x_title}
@@ -202,8 +217,8 @@ def funnel(
                     "type": "nominal",
                     "title": None,
                     "scale": {
-                        "domain": ["Within limits", "Outside limits"],
-                        "range": [ACCENT, WARN],
+                        "domain": ["Within limits", WORSE_LABEL, BETTER_LABEL],
+                        "range": [ACCENT, WARN, GOOD],
                     },
                     "legend": {"orient": "bottom"},
                 },
@@ -214,7 +229,7 @@ def funnel(
     if named:
         layer.append(
             {
-                "transform": [{"filter": {"field": "outlier", "equal": "Outside limits"}}],
+                "transform": [{"filter": {"field": "outlier", "equal": WORSE_LABEL}}],
                 "mark": {"type": "text", "align": "left", "dx": 7, "fontSize": 12, "color": WARN},
                 "encoding": {
                     "x": x,

@@ -67,7 +67,9 @@ def _tile(m: dict[str, Any], site: str | None, signals: list[dict[str, Any]]) ->
     monthly = _series(mid, site, "month")
     quarterly = _series(mid, site, "quarter")
     cur_type, cur = (
-        ("quarter", an.latest(quarterly)) if quarterly else ("month", an.latest(monthly))
+        ("quarter", _first(an.latest_complete(quarterly)))
+        if quarterly
+        else ("month", _first(an.latest_complete(monthly)))
     )
     frame = an.control_frame(monthly[-24:], m)
     spark = None
@@ -112,9 +114,42 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     except NoResults as exc:
         return _empty(request, exc, "Dashboard")
     show_prac = request.user.has_perm(perm(PRACTITIONERS))
+    context = results.derived(
+        "dashboard",
+        lambda: _with_body(
+            "quality/_dashboard_body.html",
+            _dashboard_context(measures, sites, site, signals, show_prac),
+        ),
+        site,
+        show_prac,
+    )
+    return render(request, "quality/dashboard.html", context)
+
+
+def _with_body(template: str, context: dict[str, Any]) -> dict[str, Any]:
+    """Render the page body once per cache entry; requests only wrap it in the layout.
+
+    Template rendering of the tables and chart specs was most of a cached request's time.
+    """
+    from django.template.loader import render_to_string
+    from django.utils.safestring import mark_safe
+
+    body = render_to_string(template, context)
+    return {**context, "body": mark_safe(body)}  # noqa: S308 - our own rendered template
+
+
+def _dashboard_context(
+    measures: list[dict[str, Any]],
+    sites: list[tuple[str, str]],
+    site: str | None,
+    signals: list[dict[str, Any]],
+    show_prac: bool,
+) -> dict[str, Any]:
     tiles = [_tile(m, site, signals) for m in measures]
-    first = an.latest(_series(measures[0]["measure_id"], site, "month")) if measures else None
-    last = an.as_date(first["period_start"]) if first else None
+    months = (
+        an.complete_periods(_series(measures[0]["measure_id"], site, "month")) if measures else []
+    )
+    last = months[-1] if months else None
     titles = {m["measure_id"]: m["title"] for m in measures}
     attention = [
         {
@@ -125,18 +160,15 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         for s in an.current_signals(signals, last)
         if s.get("measure_id") in titles
     ]
-    return render(
-        request,
-        "quality/dashboard.html",
-        {
-            "tiles": tiles,
-            "sites": sites,
-            "site": site,
-            "attention": attention,
-            "site_name": dict(sites).get(site or "", "All sites"),
-            "as_of": an.period_label("month", last) if last else None,
-        },
-    )
+    return {
+        "tiles": tiles,
+        "sites": sites,
+        "site": site,
+        "attention_worse": [s for s in attention if s.get("direction") == "worse"],
+        "attention_better": [s for s in attention if s.get("direction") != "worse"],
+        "site_name": dict(sites).get(site or "", "All sites"),
+        "as_of": an.period_label("month", last) if last else None,
+    }
 
 
 def _find(mid: str) -> dict[str, Any]:
@@ -146,12 +178,12 @@ def _find(mid: str) -> dict[str, Any]:
     raise Http404(f"no measure {mid!r}")
 
 
+def _first(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    return rows[0] if rows else None
+
+
 def _latest_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    last = an.latest(rows)
-    if last is None:
-        return []
-    d = an.as_date(last["period_start"])
-    return [r for r in rows if an.as_date(r["period_start"]) == d]
+    return an.latest_complete(rows)
 
 
 def _table(
@@ -216,6 +248,7 @@ def _funnel(m: dict[str, Any], site: str | None, named: bool) -> dict[str, Any] 
         x_title="Expected events" if risk else "Stays (denominator)",
         y_title="Observed / expected" if risk else "Rate",
         target=1.0 if risk else float(frame["numerator"].sum() / frame["denominator"].sum()),
+        lower_better=m.get("direction", "lower") == "lower",
     )
     outliers = frame[frame["outlier_95"].astype(bool)].sort_values("ratio_or_rate", ascending=False)
     lower_better = m.get("direction", "lower") == "lower"
@@ -234,7 +267,8 @@ def _funnel(m: dict[str, Any], site: str | None, named: bool) -> dict[str, Any] 
     named_list.sort(key=lambda o: (not o["worse"], -o["ratio"]))
     return {
         "spec": spec,
-        "outliers": named_list,
+        "worse": [o for o in named_list if o["worse"]],
+        "better": [o for o in named_list if not o["worse"]],
         "n_outliers": len(outliers),
         "year": year,
         "n": len(frame),
@@ -251,14 +285,31 @@ def measure(request: HttpRequest, measure_id: str) -> HttpResponse:
             site = _site_param(request, sites)
         except ValueError as exc:
             return HttpResponseBadRequest(str(exc))
-        monthly = _series(measure_id, site, "month")
         can_drill = request.user.has_perm(perm(PATIENTS))
         named = request.user.has_perm(perm(PRACTITIONERS))
-        period, table = _table(m, site, can_drill)
-        funnel = _funnel(m, site, named)
-        card = results.call("model_card", measure_id)
+        context = results.derived(
+            "measure",
+            lambda: _with_body(
+                "quality/_measure_body.html", _measure_context(m, sites, site, can_drill, named)
+            ),
+            measure_id,
+            site,
+            can_drill,
+            named,
+        )
     except NoResults as exc:
         return _empty(request, exc, "Measure")
+    return render(request, "quality/measure.html", context)
+
+
+def _measure_context(
+    m: dict[str, Any], sites: list[tuple[str, str]], site: str | None, can_drill: bool, named: bool
+) -> dict[str, Any]:
+    measure_id = m["measure_id"]
+    monthly = _series(measure_id, site, "month")
+    period, table = _table(m, site, can_drill)
+    funnel = _funnel(m, site, named)
+    card = results.call("model_card", measure_id)
     frame = an.control_frame(monthly, m)
     control = None
     if frame is not None:
@@ -268,29 +319,25 @@ def measure(request: HttpRequest, measure_id: str) -> HttpResponse:
         calib = charts.calibration(
             card["calibration"], title="Calibration", percent=an.is_percent(m)
         )
-    return render(
-        request,
-        "quality/measure.html",
-        {
-            "m": m,
-            "site": site,
-            "sites": sites,
-            "control": control,
-            "table": table,
-            "table_period": period,
-            "funnel": funnel,
-            "card": card,
-            "calibration": calib,
-            "named": named,
-            "can_drill": can_drill,
-            "target": an.fmt_value(m.get("target"), m)
-            if an.num(m.get("target")) is not None
-            else None,
-            "signals": [s for s in frame.to_dict("records") if s["sigma_signal"]]
-            if frame is not None
-            else [],
-        },
+    target = an.fmt_value(m.get("target"), m) if an.num(m.get("target")) is not None else None
+    signals = (
+        [s for s in frame.to_dict("records") if s["sigma_signal"]] if frame is not None else []
     )
+    return {
+        "m": m,
+        "site": site,
+        "sites": sites,
+        "control": control,
+        "table": table,
+        "table_period": period,
+        "funnel": funnel,
+        "card": card,
+        "calibration": calib,
+        "named": named,
+        "can_drill": can_drill,
+        "target": target,
+        "signals": signals,
+    }
 
 
 def _drill_params(request: HttpRequest) -> dict[str, Any]:

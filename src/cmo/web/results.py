@@ -13,6 +13,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +88,28 @@ def call(function: str, *args: Any, **kwargs: Any) -> Any:
         while len(_cache) > _CACHE_SIZE:
             _cache.popitem(last=False)
         return value
+
+
+def derived(name: str, compute: Callable[[], Any], *parts: Any) -> Any:
+    """``compute()`` (page data built from ``call`` results), cached like ``call`` until the
+    warehouse changes; ``parts`` tell apart the variants (site, role flags, ...).
+
+    Control charts and funnels are recomputed only after a rebuild, which keeps the dashboard
+    and measure pages within their p95 budget under load (docs/performance.md, web).
+    """
+    path = warehouse_path()
+    key = json.dumps([str(path), "derived", name, parts], sort_keys=True, default=str)
+    stamp = _stamp(path)
+    hit = _cache.get(key)
+    if hit is not None and hit[0] == stamp:
+        return hit[1]
+    value = compute()  # not under the lock: compute() calls call(), which takes it
+    with _lock:
+        _cache[key] = (stamp, value)
+        _cache.move_to_end(key)
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+    return value
 
 
 def _compute(path: Path, function: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

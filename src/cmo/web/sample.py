@@ -265,7 +265,9 @@ def _cards(long: pd.DataFrame) -> pd.DataFrame:
         cal = (
             f.groupby(dec)
             .agg(
-                predicted=("expected", "mean"), observed=("outcome", "mean"), n=("outcome", "size")
+                expected_rate=("expected", "mean"),
+                observed_rate=("outcome", "mean"),
+                n=("outcome", "size"),
             )
             .reset_index(drop=True)
         )
@@ -278,7 +280,13 @@ def _cards(long: pd.DataFrame) -> pd.DataFrame:
                 {"decile": i + 1, **{k: float(v) for k, v in r.items()}} for i, r in cal.iterrows()
             ],
             "coefficients": [
-                {"term": "age per 10 y", "estimate": 0.41, "ci_low": 0.33, "ci_high": 0.49}
+                {
+                    "term": "age per 10 y",
+                    "estimate": 0.41,
+                    "odds_ratio": 1.51,
+                    "ci_low": 1.39,
+                    "ci_high": 1.63,
+                }
             ],
         }
         rows.append(

@@ -110,7 +110,9 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # One connection per waitress thread, kept open: reconnecting (and re-running the PRAGMAs)
+    # on every request cost about a millisecond.
+    DATABASES["default"]["CONN_MAX_AGE"] = None
 if os.environ.get("CMO_TEST_DATABASE_NAME"):
     # Concurrent test runs on one PostgreSQL server each need their own test database.
     DATABASES["default"]["TEST"] = {"NAME": os.environ["CMO_TEST_DATABASE_NAME"]}

@@ -20,16 +20,25 @@ def bundle_path() -> Path:
     return Path(settings.VENDOR_STATIC) / BUNDLE_NAME
 
 
+def _header() -> str:
+    from importlib.metadata import version
+
+    return f"/* vl-convert-python {version('vl-convert-python')}, Vega-Lite {VEGALITE_VERSION} */\n"
+
+
 def ensure_bundle() -> Path:
-    """Write the bundle if it is missing (about 2 s, 0.9 MB); return its path."""
+    """Write the bundle if it is missing or from another version (about 2 s, 0.9 MB)."""
     path = bundle_path()
-    if path.exists() and path.stat().st_size > 100_000:
-        return path
+    header = _header()
+    if path.exists():
+        with path.open(encoding="utf-8") as f:
+            if f.readline() == header:
+                return path
     import vl_convert
 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     bundle = vl_convert.javascript_bundle(None, vl_version=VEGALITE_VERSION)  # type: ignore[arg-type]
-    tmp.write_text(bundle, encoding="utf-8")
+    tmp.write_text(header + bundle, encoding="utf-8")
     tmp.replace(path)
     return path
