@@ -53,7 +53,15 @@ def test_measure_page_sections(client_for: Any) -> None:
     )
     assert spec["layer"] and len(spec["data"]["values"]) == 24
     assert "Hillcrest Hospital" in html and "Cardiology" in html and "Coronary care" in html
-    assert "C-STATISTIC" in html.upper() and 'id="calibration-spec"' in html
+    assert "C-STATISTIC" in html.upper()
+    calib = json.loads(
+        re.search(
+            r'id="calibration-spec" type="application/json">(.*?)</script>', html, re.S
+        ).group(1)
+    )
+    points = calib["layer"][1]["data"]["values"]
+    assert len(points) == 10
+    assert all(0 < p["predicted"] < 100 and 0 <= p["observed"] <= 100 for p in points)
     assert 'id="funnel-spec"' in html and "Outside the funnel limits" in html
     assert "/patients/?" in html  # drill-down links for a role allowed patient data
 

@@ -253,10 +253,11 @@ def funnel(
 def calibration(deciles: list[dict[str, Any]], *, title: str, percent: bool) -> dict[str, Any]:
     """Observed against predicted risk by decile, with the line of perfect calibration."""
     k = 100.0 if percent else 1.0
+    # quality__model_card deciles: expected_rate and observed_rate (observed is a count).
     values: list[dict[str, Any]] = [
         {
-            "predicted": (r.get("predicted") or 0) * k,
-            "observed": (r.get("observed") or 0) * k,
+            "predicted": float(r.get("expected_rate") or 0) * k,
+            "observed": float(r.get("observed_rate") or 0) * k,
             "n": r.get("n"),
         }
         for r in deciles

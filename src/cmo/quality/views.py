@@ -63,6 +63,7 @@ def _measure_signals(
 
 
 def _tile(m: dict[str, Any], site: str | None, signals: list[dict[str, Any]]) -> dict[str, Any]:
+    """One measure's tile; ``signals`` are the current ones (as in the attention list)."""
     mid = m["measure_id"]
     monthly = _series(mid, site, "month")
     quarterly = _series(mid, site, "quarter")
@@ -145,11 +146,12 @@ def _dashboard_context(
     signals: list[dict[str, Any]],
     show_prac: bool,
 ) -> dict[str, Any]:
-    tiles = [_tile(m, site, signals) for m in measures]
     months = (
         an.complete_periods(_series(measures[0]["measure_id"], site, "month")) if measures else []
     )
     last = months[-1] if months else None
+    current = an.current_signals(signals, last)
+    tiles = [_tile(m, site, current) for m in measures]
     titles = {m["measure_id"]: m["title"] for m in measures}
     attention = [
         {
@@ -157,7 +159,7 @@ def _dashboard_context(
             "measure_title": titles.get(s.get("measure_id"), s.get("measure_id")),
             "url": reverse("quality:measure", args=[s["measure_id"]]),
         }
-        for s in an.current_signals(signals, last)
+        for s in current
         if s.get("measure_id") in titles
     ]
     return {
