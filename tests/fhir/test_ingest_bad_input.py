@@ -69,7 +69,7 @@ def test_wrong_type_missing_id_not_object_and_missing_type(warehouse, tmp_path: 
             warehouse, "SELECT line, resource_type, reason, length(text) FROM fhir__quarantine"
         )
     }
-    assert got[2][0:2] == ("Observation", "valueQuantity.value: expected decimal, got varchar")
+    assert got[2][0:2] == ("Observation", "valueQuantity.value: expected decimal, got string")
     assert got[3][1] == "missing id"
     assert got[4][1] == "not a JSON object, got array"
     assert got[5][1] == "missing resourceType"

@@ -76,6 +76,14 @@ def duck_struct(tree: Any) -> Any:
     return _DUCK_SCALAR[tree]
 
 
+def _json_kind(t: str) -> str:
+    """DuckDB's json_type name as a JSON kind (object, array, string, number, boolean, null)."""
+    return (
+        f"CASE {t} WHEN 'OBJECT' THEN 'object' WHEN 'ARRAY' THEN 'array' WHEN 'VARCHAR' "
+        f"THEN 'string' WHEN 'BOOLEAN' THEN 'boolean' WHEN 'NULL' THEN 'null' ELSE 'number' END"
+    )
+
+
 def _check_sql(checks: list[tuple[str, str]], offset: int) -> tuple[str, str]:
     """(all-fit condition, first-misfit reason) over ``t = json_type(line, paths)``.
 
@@ -87,7 +95,7 @@ def _check_sql(checks: list[tuple[str, str]], offset: int) -> tuple[str, str]:
         cond = f"(t[{i}] IS NULL OR t[{i}] IN ({allowed}))"
         conds.append(cond)
         what = "not a JSON object" if path == "$" else f"{path[2:]}: expected {kind}"
-        reasons.append(f"WHEN NOT {cond} THEN '{what}, got ' || lower(t[{i}])")
+        reasons.append(f"WHEN NOT {cond} THEN '{what}, got ' || {_json_kind(f't[{i}]')}")
     if not conds:
         return "true", "NULL"
     return " AND ".join(conds), "CASE " + " ".join(reasons) + " END"
@@ -128,7 +136,7 @@ def _parse_file_sql(src: Source, idx: int, rtype: str | None, only: str | None) 
     path_list = "[" + ", ".join(f"'{p}'" for p in paths) + "]"
     where = "line IS NOT NULL AND trim(line) <> ''"
     if only is not None:
-        where += f" AND json_extract_string(line, '$.resourceType') = {D.lit(only)}"
+        where += f" AND try(json_extract_string(line, '$.resourceType')) = {D.lit(only)}"
     # The type's own checks apply to lines of that type only; others are re-read later.
     problem = (
         "CASE WHEN s IS NULL THEN 'invalid JSON' "
