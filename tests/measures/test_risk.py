@@ -80,3 +80,28 @@ def test_body_system_and_age_band():
         "75-84",
         "85+",
     ]
+
+
+def test_newton_equals_statsmodels_logit():
+    import statsmodels.api as sm
+
+    frame = synthetic(5_000, seed=3)
+    cov = risk.covariates(frame)
+    model = risk.choose_terms(cov, frame["outcome"].to_numpy(float))
+    x = risk.design(cov, model)
+    y = frame["outcome"].to_numpy(float)
+    beta, se, converged = risk.newton_logit(x, y)
+    ref = sm.Logit(y, x).fit(disp=0, method="newton")
+    assert converged
+    np.testing.assert_allclose(beta, ref.params, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(se, ref.bse, rtol=1e-6)
+
+
+def test_separation_falls_back_to_a_penalised_fit():
+    frame = synthetic(400, seed=4)
+    frame["outcome"] = (frame["priority"] == "emergency").astype(float)  # perfectly separated
+    model = risk.fit(frame, "SEP")
+    assert model["method"].startswith("ridge")
+    assert all(np.isfinite(model["coef"]))
+    card = risk.model_card(frame, model, risk.predict(frame, model))
+    assert all(c["ci_low"] is None for c in card["coefficients"])

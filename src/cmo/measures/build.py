@@ -129,8 +129,10 @@ def run(
             cm = core.comorbidity(wh.table("core__stay_diagnosis"), stays)
             out.rows["core__comorbidity"] = _write(wh, "core__comorbidity", cm)
         with steps.step("drg"):
-            frame = drg.build_drg(wh, stays, wh.table("core__stay_diagnosis"))
-            out.rows["core__drg"] = _write(wh, "core__drg", frame, drg.DRG_SCHEMA)
+            drg_rows = drg.build_drg(
+                wh, stays, wh.table("core__stay_diagnosis"), wh.table("core__stay_procedure")
+            )
+            out.rows["core__drg"] = _write(wh, "core__drg", drg_rows)
         ctx = Context(
             wh=wh,
             stays=stays,
@@ -246,17 +248,22 @@ def _long(m: Measure, ctx: Context) -> ir.Table:
     return t.select(**cols)
 
 
-def _model_frame(ctx: Context, base: ir.Table, measure_id: str) -> pd.DataFrame:
-    """Population rows of a risk-adjusted measure with the model's covariates, sorted by stay."""
+def _covariate_frame(ctx: Context) -> pd.DataFrame:
+    """Every stay's model covariates, pulled once for all risk models."""
     from cmo import terminology
 
-    pop = base.filter((base.measure_id == measure_id) & base.in_population & ~base.excluded)
-    pop = pop.select("stay_id", "outcome", "discharge_date")
     s = ctx.stays.select("stay_id", "age", "sex", "priority", "principal_dx")
     flags = [f"el_{c}" for c in terminology.categories("elixhauser")]
     cm = ctx.comorbidity.select("stay_id", *flags)
-    t = pop.join(s, "stay_id").join(cm, "stay_id")
-    return t.to_pandas().sort_values("stay_id").reset_index(drop=True)
+    return s.join(cm, "stay_id").to_pandas().set_index("stay_id")
+
+
+def _model_frame(cov: pd.DataFrame, base: ir.Table, measure_id: str) -> pd.DataFrame:
+    """Population rows of a risk-adjusted measure with the model's covariates, sorted by stay."""
+    pop = base.filter((base.measure_id == measure_id) & base.in_population & ~base.excluded)
+    rows = pop.select("stay_id", "outcome", "discharge_date").to_pandas()
+    frame = rows.join(cov, on="stay_id", how="inner")
+    return frame.sort_values("stay_id").reset_index(drop=True)
 
 
 def _risk(
@@ -269,10 +276,11 @@ def _risk(
     """Fit (or reuse) each risk model, write predictions to core__risk_prediction."""
     cards: dict[str, dict[str, Any]] = {}
     preds = []
+    cov = _covariate_frame(ctx) if any(m.risk_model for m in measures.values()) else None
     for mid, m in measures.items():
-        if not m.risk_model:
+        if not m.risk_model or cov is None:
             continue
-        frame = _model_frame(ctx, base, mid)
+        frame = _model_frame(cov, base, mid)
         if models and mid in models:
             model = models[mid]
         else:

@@ -15,13 +15,13 @@ docs/measures/core-tables.md).
 
 from __future__ import annotations
 
-import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
+import ibis
 import pandas as pd
 
 if TYPE_CHECKING:
@@ -44,8 +44,8 @@ NUBC_STATUS = {
     "oth": 70,
 }
 TABLE5_YEAR = 2026
-DRG_SCHEMA = {
-    "stay_id": "string",
+LOOKUP = "core__drg_lookup"
+LOOKUP_SCHEMA = {
     "signature": "string",
     "drg": "string",
     "mdc": "string",
@@ -97,75 +97,71 @@ def _sex(value: Any) -> int:
     return {"male": 0, "female": 1}.get(str(value), 2)
 
 
-def _claims(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    claims = []
-    records: list[dict[str, Any]] = frame.to_dict("records")  # type: ignore[assignment]
-    for row in records:
-        sdx = [{"code": c, "poa": (p or "Y").upper()} for c, p in row["sdx"]]
-        age = row["age"]
-        claims.append(
-            {
-                "version": int(row["version"]),
-                "age": int(age) if pd.notna(age) else 0,
-                "sex": _sex(row["sex"]),
-                "discharge_status": NUBC_STATUS.get(str(row["discharge_disposition"]), 1),
-                "pdx": {"code": row["principal_dx"], "poa": "Y"},
-                "sdx": sdx,
-                "procedures": [{"code": c} for c in row["procs"]],
-            }
-        )
-    return claims
+def _int(value: str, default: int = 0) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        return default
 
 
-def signature(row: dict[str, Any]) -> str:
-    """A digest of everything the grouper reads: equal signatures group to the same DRG."""
-    parts = [
-        str(row["version"]),
-        str(row["age"]),
-        str(row["sex"]),
-        str(row["discharge_disposition"]),
-        str(row["principal_dx"]),
-        ",".join(f"{c}:{p}" for c, p in row["sdx"]),
-        ",".join(row["procs"]),
-    ]
-    return hashlib.blake2b("|".join(parts).encode(), digest_size=12).hexdigest()
+def claim_from_signature(sig: str) -> dict[str, Any]:
+    """The grouper input encoded by :func:`input_table`'s signature string."""
+    version, age, sex, disposition, pdx, sdx, procs = sig.split("|")
+    return {
+        "version": _int(version, 440),
+        "age": _int(age),
+        "sex": _sex(sex),
+        "discharge_status": NUBC_STATUS.get(disposition, 1),
+        "pdx": {"code": pdx, "poa": "Y"},
+        "sdx": [
+            {"code": item.split(":")[0], "poa": (item.split(":")[1] or "Y").upper()}
+            for item in sdx.split(",")
+            if item
+        ],
+        "procedures": [{"code": c} for c in procs.split(",") if c],
+    }
 
 
-def grouper_inputs(stays: ir.Table, diagnoses: ir.Table) -> pd.DataFrame:
-    """One row per stay with everything the grouper reads (pulled once into pandas)."""
+def input_table(stays: ir.Table, diagnoses: ir.Table, procedures: ir.Table) -> ir.Table:
+    """(stay_id, signature): everything the grouper reads, as one string, built in the engine.
+
+    signature = ``version|age|sex|disposition|principal|code:poa,...|procedure,...`` with the
+    lists sorted, so equal inputs have equal signatures and each is grouped once, ever.
+    """
     sdx = diagnoses.filter(~diagnoses.is_principal)
-    sdx_frame = sdx.select("stay_id", "code", "poa").to_pandas()
-    frame = stays.select(
-        "stay_id",
-        "age",
-        "sex",
-        "discharge_disposition",
-        "principal_dx",
-        "discharge_date",
-        "procedures",
-    ).to_pandas()
-    frame = frame.sort_values("stay_id").reset_index(drop=True)
-    sdx_frame = sdx_frame.sort_values(["stay_id", "code"])
-    sdx_frame["pair"] = list(zip(sdx_frame["code"], sdx_frame["poa"], strict=True))
-    grouped = sdx_frame.groupby("stay_id")["pair"].agg(list)
-    frame["sdx"] = frame["stay_id"].map(grouped)
-    frame["sdx"] = frame["sdx"].apply(lambda v: v if isinstance(v, list) else [])
-    frame["procs"] = frame["procedures"].apply(
-        lambda v: sorted(v) if v is not None and len(v) else []
+    sdx = sdx.mutate(item=sdx.code + ":" + sdx.poa.fill_null("").lower())
+    sdx_agg = sdx.group_by("stay_id").aggregate(sdx=sdx.item.collect())
+    proc_agg = procedures.group_by("stay_id").aggregate(procs=procedures.code.collect())
+    d = stays.discharge_date
+    fy = d.year() + (d.month() >= 10).cast("int64")
+    fy = ibis.greatest(ibis.least(fy, 2027), 2023)
+    half = ((d.month() >= 4) & (d.month() <= 9)).cast("int64")
+    version = ibis.least((fy - 2023 + 40) * 10 + half, 440)
+    t = stays.select(
+        "stay_id", "age", "sex", "discharge_disposition", "principal_dx", version=version
     )
-    frame["version"] = [grouper_version(pd.Timestamp(d).date()) for d in frame["discharge_date"]]
-    records: list[dict[str, Any]] = frame.to_dict("records")  # type: ignore[assignment]
-    frame["signature"] = [signature(r) for r in records]
-    return frame
+    t = t.left_join(sdx_agg, "stay_id").drop("stay_id_right")
+    t = t.left_join(proc_agg, "stay_id").drop("stay_id_right")
+    parts = [
+        t.version.cast("string"),
+        t.age.cast("string").fill_null(""),
+        t.sex.fill_null(""),
+        t.discharge_disposition.fill_null(""),
+        t.principal_dx.fill_null(""),
+        t.sdx.sort().join(",").fill_null(""),
+        t.procs.sort().join(",").fill_null(""),
+    ]
+    signature = parts[0]
+    for part in parts[1:]:
+        signature = signature + "|" + part
+    return t.select("stay_id", signature=signature, has_pdx=t.principal_dx.notnull())
 
 
-def group_frame(frame: pd.DataFrame, workers: int = 2) -> pd.DataFrame:
-    """Group each distinct signature once (threads: the grouper releases the GIL in ctypes)."""
+def group_signatures(signatures: list[str], workers: int = 2) -> pd.DataFrame:
+    """Group each signature (threads: the grouper's C calls release the GIL)."""
     import msdrg
 
-    todo = frame.drop_duplicates("signature")
-    todo = todo[todo["principal_dx"].notna()]
-    claims = _claims(todo)
+    claims = [claim_from_signature(sig) for sig in signatures]
     chunks = [claims[i::workers] for i in range(workers)]
 
     def run(chunk: list[Any]) -> list[Any]:
@@ -180,7 +176,7 @@ def group_frame(frame: pd.DataFrame, workers: int = 2) -> pd.DataFrame:
             results[i + j * workers] = res
     t5 = table5()
     rows = []
-    for sig, version, res in zip(todo["signature"], todo["version"], results, strict=True):
+    for sig, claim, res in zip(signatures, claims, results, strict=True):
         drg = str(res["final_drg"]).zfill(3) if res and res.get("final_drg") else None
         mdc, kind, weight, gmlos = t5.get(drg or "", (None, None, None, None))
         rows.append(
@@ -190,39 +186,36 @@ def group_frame(frame: pd.DataFrame, workers: int = 2) -> pd.DataFrame:
                 "mdc": mdc,
                 "drg_type": kind,
                 "title": res.get("final_drg_description") if res else None,
-                "grouper_version": int(version),
-                "return_code": res.get("return_code") if res else "NO_PRINCIPAL_DX",
+                "grouper_version": int(claim["version"]),
+                "return_code": res.get("return_code") if res else None,
                 "weight": weight,
                 "gmlos": gmlos,
                 "table5_year": TABLE5_YEAR,
             }
         )
-    return pd.DataFrame(rows, columns=[c for c in DRG_SCHEMA if c != "stay_id"])
+    return pd.DataFrame(rows, columns=list(LOOKUP_SCHEMA))
 
 
-def build_drg(wh: Warehouse, stays: ir.Table, diagnoses: ir.Table) -> pd.DataFrame:
-    """core__drg rows: reuse earlier groupings whose input signature is unchanged."""
-    frame = grouper_inputs(stays, diagnoses)
-    known = pd.DataFrame(columns=list(DRG_SCHEMA))
-    if wh.exists("core__drg"):
-        old = wh.table("core__drg")
-        if set(DRG_SCHEMA) <= set(old.columns):
-            known = old.select(*DRG_SCHEMA).to_pandas().drop_duplicates("signature")
-    known = known.drop(columns=["stay_id"])
-    missing = frame[~frame["signature"].isin(set(known["signature"]))]
-    if available() and len(missing):
-        fresh = group_frame(missing)
+def build_drg(
+    wh: Warehouse, stays: ir.Table, diagnoses: ir.Table, procedures: ir.Table
+) -> ir.Table:
+    """Group the signatures not yet in core__drg_lookup, then join every stay to its DRG."""
+    inputs = input_table(stays, diagnoses, procedures)
+    wanted = inputs.filter(inputs.has_pdx).select("signature").distinct()
+    if wh.exists(LOOKUP) and set(LOOKUP_SCHEMA) <= set(wh.table(LOOKUP).columns):
+        known = wh.table(LOOKUP).select("signature")
+        wanted = wanted.anti_join(known, "signature")
     else:
-        fresh = pd.DataFrame(columns=list(known.columns))
-    parts = [p for p in (known, fresh) if len(p)]
-    lookup = pd.concat(parts, ignore_index=True).drop_duplicates("signature") if parts else known
-    out = frame[["stay_id", "signature"]].merge(lookup, on="signature", how="left")
-    out["table5_year"] = TABLE5_YEAR
-    return out[list(DRG_SCHEMA)].astype(
-        {
-            "grouper_version": "Int64",
-            "table5_year": "Int64",
-            "weight": "float64",
-            "gmlos": "float64",
-        }
-    )
+        wh.write(
+            LOOKUP,
+            ibis.memtable(
+                pd.DataFrame(columns=list(LOOKUP_SCHEMA)), schema=ibis.schema(LOOKUP_SCHEMA)
+            ),
+        )
+    todo = sorted(wanted.to_pandas()["signature"].tolist())
+    if todo and available():
+        fresh = group_signatures(todo)
+        wh.write(LOOKUP, ibis.memtable(fresh, schema=ibis.schema(LOOKUP_SCHEMA)), mode="append")
+    lookup = wh.table(LOOKUP)
+    out = inputs.select("stay_id", "signature").left_join(lookup, "signature")
+    return out.select("stay_id", *LOOKUP_SCHEMA)

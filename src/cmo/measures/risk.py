@@ -1,4 +1,4 @@
-"""Logistic risk models for IMORT, MORT30 and READM30 (statsmodels), fitted once, applied anywhere.
+"""Logistic risk models for IMORT, MORT30 and READM30, fitted once, applied anywhere.
 
 Covariates (after the CMS/Yale CORE hospital-wide models and Elixhauser-based mortality models,
 van Walraven C, et al. Med Care 2009;47:626-33): age band (18-44 reference, 45-64, 65-74,
@@ -15,7 +15,6 @@ Expected = sum of predicted probabilities; O/E with an exact Poisson 95% CI
 
 from __future__ import annotations
 
-import warnings
 from datetime import UTC, datetime
 from typing import Any
 
@@ -55,13 +54,18 @@ BODY_SYSTEMS = (
 )
 
 
+_BS_LO = np.array([lo for lo, _hi, _n in BODY_SYSTEMS])
+_BS_HI = np.array([hi for _lo, hi, _n in BODY_SYSTEMS])
+_BS_NAME = np.array([n for _lo, _hi, n in BODY_SYSTEMS] + ["UNK"], dtype=object)
+
+
 def body_system(codes: pd.Series) -> pd.Series:
     """Principal-diagnosis body system from the first three characters of the ICD-10-CM code."""
-    head = codes.fillna("").str.slice(0, 3).str.upper()
-    out = pd.Series("UNK", index=codes.index, dtype="object")
-    for lo, hi, name in BODY_SYSTEMS:
-        out[(head >= lo) & (head <= hi)] = name
-    return out
+    head = codes.fillna("").astype(str).str.slice(0, 3).str.upper().to_numpy(dtype=str)
+    idx = np.searchsorted(_BS_LO, head, side="right") - 1
+    ok = (idx >= 0) & (head <= _BS_HI[np.clip(idx, 0, None)])
+    out = np.where(ok, idx, len(BODY_SYSTEMS))
+    return pd.Series(_BS_NAME[out], index=codes.index, dtype="object")
 
 
 def age_band(age: pd.Series) -> pd.Series:
@@ -129,10 +133,46 @@ def choose_terms(cov: pd.DataFrame, y: np.ndarray) -> dict[str, Any]:
     }
 
 
+def newton_logit(
+    x: np.ndarray, y: np.ndarray, *, max_iter: int = 50, tol: float = 1e-10
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Maximum-likelihood logistic regression by Newton-Raphson: (beta, se, converged).
+
+    The same estimator as statsmodels ``Logit(...).fit(method="newton")`` (tests compare them);
+    written out because statsmodels spent ~7 s per model on 50,000 stays here (a rank-check QR
+    and a Hessian recomputed per call), which the 1M-stay budget cannot afford.
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1, user_api="blas"):
+        return _newton(x, y, max_iter, tol)
+
+
+def _newton(
+    x: np.ndarray, y: np.ndarray, max_iter: int, tol: float
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    beta = np.zeros(x.shape[1])
+    converged = False
+    for _ in range(max_iter):
+        eta = np.clip(x @ beta, -30, 30)
+        p = 1.0 / (1.0 + np.exp(-eta))
+        w = p * (1.0 - p)
+        hess = (x * w[:, None]).T @ x
+        grad = x.T @ (y - p)
+        step = np.linalg.solve(hess, grad)
+        beta = beta + step
+        if np.max(np.abs(step)) < tol * (1 + np.max(np.abs(beta))):
+            converged = True
+            break
+    eta = np.clip(x @ beta, -30, 30)
+    p = 1.0 / (1.0 + np.exp(-eta))
+    hess = (x * (p * (1.0 - p))[:, None]).T @ x
+    se = np.sqrt(np.diag(np.linalg.inv(hess)))
+    return beta, se, converged
+
+
 def fit(frame: pd.DataFrame, measure_id: str, window: str = "all data") -> dict[str, Any]:
     """Fit the logistic model on a model frame (with ``outcome``); returns the model dict."""
-    import statsmodels.api as sm
-
     frame = frame.sort_values("stay_id").reset_index(drop=True)
     n_all = len(frame)
     if n_all > MAX_FIT_ROWS:
@@ -142,17 +182,17 @@ def fit(frame: pd.DataFrame, measure_id: str, window: str = "all data") -> dict[
     model = choose_terms(cov, y)
     x = design(cov, model)
     method = "newton"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with np.errstate(all="ignore"):
         try:
-            res = sm.Logit(y, x).fit(disp=0, method="newton", maxiter=100)
-            params, bse = np.asarray(res.params), np.asarray(res.bse)
-            if not np.all(np.isfinite(params)) or not np.all(np.isfinite(bse)):
-                raise np.linalg.LinAlgError("non-finite estimates")
-        except Exception:  # separation or a singular Hessian: shrink a little, no CIs
-            res = sm.Logit(y, x).fit_regularized(disp=0, alpha=1.0, maxiter=200)
-            params, bse = np.asarray(res.params), np.full(len(res.params), np.nan)
-            method = "l1-regularised (alpha=1)"
+            params, bse, converged = newton_logit(x, y)
+            if not converged or not np.all(np.isfinite(bse)) or np.max(np.abs(params)) > 25:
+                raise np.linalg.LinAlgError("no finite maximum (separation)")
+        except np.linalg.LinAlgError:
+            # Separation or a singular Hessian on a small window: a light ridge penalty keeps
+            # the estimates finite; no CIs are reported for a penalised fit.
+            params = _ridge_logit(x, y)
+            bse = np.full(len(params), np.nan)
+            method = "ridge-penalised (lambda=1)"
     model.update(
         measure_id=measure_id,
         coef=[float(v) for v in params],
@@ -168,9 +208,35 @@ def fit(frame: pd.DataFrame, measure_id: str, window: str = "all data") -> dict[
     return model
 
 
+def _ridge_logit(x: np.ndarray, y: np.ndarray, lam: float = 1.0) -> np.ndarray:
+    """Newton-Raphson for logistic regression with an L2 penalty (intercept unpenalised)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1, user_api="blas"):
+        return _ridge(x, y, lam)
+
+
+def _ridge(x: np.ndarray, y: np.ndarray, lam: float) -> np.ndarray:
+    beta = np.zeros(x.shape[1])
+    pen = np.full(x.shape[1], lam)
+    pen[0] = 0.0
+    for _ in range(100):
+        p = 1.0 / (1.0 + np.exp(-np.clip(x @ beta, -30, 30)))
+        hess = (x * (p * (1 - p))[:, None]).T @ x + np.diag(pen)
+        grad = x.T @ (y - p) - pen * beta
+        step = np.linalg.solve(hess, grad)
+        beta = beta + step
+        if np.max(np.abs(step)) < 1e-10:
+            break
+    return beta
+
+
 def predict(frame: pd.DataFrame, model: dict[str, Any]) -> np.ndarray:
+    from threadpoolctl import threadpool_limits
+
     x = design(covariates(frame), model)
-    eta = x @ np.asarray(model["coef"], dtype=float)
+    with threadpool_limits(1, user_api="blas"):
+        eta = x @ np.asarray(model["coef"], dtype=float)
     return 1.0 / (1.0 + np.exp(-eta))
 
 
