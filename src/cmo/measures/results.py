@@ -248,7 +248,8 @@ def _funnel_signals(results: pd.DataFrame, measures: dict[str, Measure]) -> list
     yearly = results[
         (results["period_type"] == "year")
         & results["level"].isin(["department", "unit", "practitioner"])
-        & (results["expected"].fillna(0) > 0)
+        # NHSN rule for SIRs: no ratio when fewer than 1 event is expected.
+        & (results["expected"].fillna(0) >= 1)
     ]
     for (mid, level, start), g in yearly.groupby(["measure_id", "level", "period_start"]):
         mid = str(mid)
