@@ -87,7 +87,7 @@ def test_kill_minus_9_mid_run_then_rerun(tmp_path: Path, edge_dir: Path) -> None
     target = tmp_path / "killed.duckdb"
     assert _run(target, edge_dir).wait() == 0
     killed_mid_run = 0
-    for fraction in (0.35, 0.6, 0.85):
+    for fraction in (0.3, 0.7):
         proc = _run(target, big)
         time.sleep(seconds * fraction)
         proc.send_signal(signal.SIGKILL)
@@ -96,9 +96,11 @@ def test_kill_minus_9_mid_run_then_rerun(tmp_path: Path, edge_dir: Path) -> None
         if proc.returncode == -signal.SIGKILL and state == before:
             killed_mid_run += 1
         else:
-            # Finished before the signal: then it must be the whole run, never part of it.
+            # Committed before the signal: then it must be the whole run, never part of it.
             assert state == after
             break
     assert killed_mid_run >= 1, "no kill landed mid-run; the export is too small for this machine"
     assert _run(target, big).wait() == 0
-    assert _state(target) == after
+    final, expected = _state(target), dict(after)
+    assert final.pop("runs") >= expected.pop("runs")  # a run killed after its commit counts
+    assert final == expected
