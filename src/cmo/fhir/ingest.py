@@ -135,13 +135,34 @@ def _ingest_duckdb(
     advance: Callable[[Source], None],
     t0: float,
 ) -> None:
-    from cmo.fhir.duck import RUN_LOG, ensure_tables, stage_files
 
     raw = wh.con.con
     # DuckDB's own progress bar would print over ours; a memory limit makes the staging
-    # tables spill to disk so memory stays flat in the input size.
+    # tables spill to disk so memory stays flat in the input size. Both are put back after.
+    saved = raw.execute(
+        "SELECT current_setting('memory_limit'), current_setting('enable_progress_bar')"
+    ).fetchone()
     raw.execute("SET enable_progress_bar = false")
     raw.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+    try:
+        _stage_and_merge(wh, raw, sources, result, started, names, advance, t0)
+    finally:
+        raw.execute(f"SET memory_limit = '{saved[0]}'")
+        raw.execute(f"SET enable_progress_bar = {bool(saved[1])}")
+
+
+def _stage_and_merge(
+    wh: Warehouse,
+    raw: Any,
+    sources: list[Source],
+    result: IngestResult,
+    started: datetime,
+    names: list[str],
+    advance: Callable[[Source], None],
+    t0: float,
+) -> None:
+    from cmo.fhir.duck import RUN_LOG, ensure_tables, stage_files
+
     run = stage_files(raw, sources, result.run_id, advance)
     try:
         with wh.transaction() as con:
