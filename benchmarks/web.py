@@ -53,8 +53,9 @@ def _login(base: str) -> str:
     data = urllib.parse.urlencode(
         {"username": "bench", "password": PASSWORD, "csrfmiddlewaretoken": token}
     ).encode()
-    req = urllib.request.Request(f"{base}/accounts/login/", data=data,
-                                 headers={"Referer": f"{base}/accounts/login/"})
+    req = urllib.request.Request(
+        f"{base}/accounts/login/", data=data, headers={"Referer": f"{base}/accounts/login/"}
+    )
     opener.open(req).read()
     return "; ".join(f"{c.name}={c.value}" for c in jar)
 
@@ -77,8 +78,15 @@ async def _get(reader: Any, writer: Any, path: str, cookie: str) -> int:
     return status
 
 
-async def _user(port: int, cookie: str, pages: list[str], until: float, think: bool,
-                out: dict[str, list[float]], errors: list[str]) -> None:
+async def _user(
+    port: int,
+    cookie: str,
+    pages: list[str],
+    until: float,
+    think: bool,
+    out: dict[str, list[float]],
+    errors: list[str],
+) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     rng = random.Random()
     try:
@@ -100,8 +108,9 @@ def _pct(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, int(round(q * (len(s) - 1))))] * 1000 if s else float("nan")
 
 
-async def _phase(port: int, cookies: list[str], pages: list[str], seconds: float,
-                 think: bool) -> dict[str, Any]:
+async def _phase(
+    port: int, cookies: list[str], pages: list[str], seconds: float, think: bool
+) -> dict[str, Any]:
     out: dict[str, list[float]] = {}
     errors: list[str] = []
     until = time.perf_counter() + seconds
@@ -113,9 +122,24 @@ async def _phase(port: int, cookies: list[str], pages: list[str], seconds: float
     figures["requests"] = len(all_t)
     figures["rps"] = round(len(all_t) / wall, 1)
     for path, ts in sorted(out.items()):
-        figures[path] = {"n": len(ts), "p50_ms": round(_pct(ts, 0.5), 1),
-                         "p95_ms": round(_pct(ts, 0.95), 1), "p99_ms": round(_pct(ts, 0.99), 1)}
+        figures[path] = {
+            "n": len(ts),
+            "p50_ms": round(_pct(ts, 0.5), 1),
+            "p95_ms": round(_pct(ts, 0.95), 1),
+            "p99_ms": round(_pct(ts, 0.99), 1),
+        }
     return figures
+
+
+def _first_measure(warehouse: str) -> str:
+    """A risk-adjusted measure (its page has every section), else the first one."""
+    from cmo.measures import api
+    from cmo.warehouse import connect
+
+    with connect(warehouse, read_only=True) as wh:
+        measures = api.list_measures(wh)
+    adjusted = [m for m in measures if m.get("risk_adjusted") and m.get("kind") == "proportion"]
+    return str((adjusted or measures)[0]["measure_id"])
 
 
 def run(quick: bool) -> dict[str, Any]:
@@ -130,14 +154,27 @@ def run(quick: bool) -> dict[str, Any]:
     env.pop("CMO_DATABASE_URL", None)
     _cmo("user", "add", "bench", "--role", "cmo", env=env)
     # Set the known password (the CLI prints a random one).
-    subprocess.run([sys.executable, "-c", (
-        "import cmo.web as w; w.setup(); from django.contrib.auth.models import User; "
-        f"u=User.objects.get(username='bench'); u.set_password({PASSWORD!r}); u.save()")],
-        env=env, check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import cmo.web as w; w.setup(); from django.contrib.auth.models import User; "
+                f"u=User.objects.get(username='bench'); u.set_password({PASSWORD!r}); u.save(); "
+                "from cmo.web.models import Profile; "
+                "Profile.objects.filter(user=u).update(must_change_password=False)"
+            ),
+        ],
+        env=env,
+        check=True,
+    )
     port = _free_port()
     server = subprocess.Popen(
         [str(Path(sys.executable).parent / "cmo"), "serve", "--port", str(port), "--threads", "8"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(120):
@@ -146,21 +183,23 @@ def run(quick: bool) -> dict[str, Any]:
                 break
             except OSError:
                 time.sleep(0.5)
-        measures = ["/quality/measure/mort_inpatient/"]
+        measures = [f"/quality/measure/{_first_measure(warehouse)}/"]
         cookies = [_login(base) for _ in range(USERS)]
         pages = ["/quality/", *measures]
         # Warm the cache once (first request after a build computes charts): not timed.
         for p in pages:
-            urllib.request.urlopen(urllib.request.Request(
-                base + p, headers={"Cookie": cookies[0]})).read()
+            urllib.request.urlopen(
+                urllib.request.Request(base + p, headers={"Cookie": cookies[0]})
+            ).read()
         result = {
             "users": USERS,
-            "warehouse": "CMO_BENCH_WAREHOUSE" if os.environ.get("CMO_BENCH_WAREHOUSE")
+            "warehouse": "CMO_BENCH_WAREHOUSE"
+            if os.environ.get("CMO_BENCH_WAREHOUSE")
             else "cmo.web.sample",
             "think_0.5_1.5s": asyncio.run(_phase(port, cookies, pages, seconds, think=True)),
             "no_think": asyncio.run(_phase(port, cookies, pages, seconds / 3, think=False)),
         }
-    finally:
+    finally:  # also on Ctrl-C: never leave the server behind
         server.terminate()
         server.wait(timeout=30)
     for phase in ("think_0.5_1.5s", "no_think"):
@@ -168,8 +207,10 @@ def run(quick: bool) -> dict[str, Any]:
         print(f"web {phase}: {f['requests']} requests, {f['rps']} req/s, {f['errors']} errors")
         for p in pages:
             if p in f:
-                print(f"  {p}: p50 {f[p]['p50_ms']} ms, p95 {f[p]['p95_ms']} ms, "
-                      f"p99 {f[p]['p99_ms']} ms (n={f[p]['n']})")
+                print(
+                    f"  {p}: p50 {f[p]['p50_ms']} ms, p95 {f[p]['p95_ms']} ms, "
+                    f"p99 {f[p]['p99_ms']} ms (n={f[p]['n']})"
+                )
     return result
 
 

@@ -11,8 +11,12 @@ from typing import Any
 
 import pytest
 
-_DATA = Path(os.environ.get("CMO_TEST_DATA_DIR") or tempfile.mkdtemp(prefix="cmo-web-"))
-os.environ["CMO_TEST_DATA_DIR"] = str(_DATA)
+# One data dir (app database, warehouse, static files) per pytest-xdist worker: two workers
+# building one DuckDB file would fight over its lock.
+_BASE = Path(os.environ.get("CMO_TEST_DATA_DIR") or tempfile.mkdtemp(prefix="cmo-web-"))
+os.environ["CMO_TEST_DATA_DIR"] = str(_BASE)
+_DATA = _BASE / os.environ.get("PYTEST_XDIST_WORKER", "main")
+_DATA.mkdir(parents=True, exist_ok=True)
 os.environ.setdefault("CMO_DATA_DIR", str(_DATA))
 os.environ["CMO_STATIC_MANIFEST"] = "0"
 os.environ.setdefault("CMO_WAREHOUSE", str(_DATA / "warehouse.duckdb"))

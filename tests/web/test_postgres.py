@@ -49,6 +49,7 @@ def test_web_suite_on_postgresql(results_warehouse: Path, tmp_path: Path) -> Non
         "CMO_DATA_DIR": str(tmp_path),
         "CMO_TEST_DATA_DIR": str(tmp_path),
     }
+    env.pop("PYTEST_XDIST_WORKER", None)  # the child is a plain pytest run
     run = subprocess.run(
         [
             sys.executable,

@@ -133,3 +133,35 @@ def test_production_settings_refuse_to_start_without_a_secret_key(tmp_path: Any)
         timeout=120,
     )
     assert run.returncode != 0 and "CMO_SECRET_KEY" in run.stderr
+
+
+def test_one_time_password_must_be_changed_at_first_sign_in(client: Client) -> None:
+    from cmo.web import add_user
+
+    _, one_time, _ = add_user("newbie", "clinician")
+    response = client.post("/accounts/login/", {"username": "newbie", "password": one_time})
+    assert response.status_code == 302
+    assert client.get("/quality/")["Location"] == "/accounts/password/"
+    assert client.get("/api/quality/measures").status_code == 302
+    changed = client.post(
+        "/accounts/password/",
+        {
+            "old_password": one_time,
+            "new_password1": "a much better passphrase",
+            "new_password2": "a much better passphrase",
+        },
+    )
+    assert changed.status_code == 302
+    assert client.get("/quality/").status_code == 200
+    # The flag is gone for the next sign-in too.
+    client.logout()
+    client.post("/accounts/login/", {"username": "newbie", "password": "a much better passphrase"})
+    assert client.get("/quality/").status_code == 200
+
+
+def test_a_given_password_is_not_one_time(client: Client) -> None:
+    from cmo.web import add_user
+
+    add_user("svc", "quality_analyst", password="a chosen long password")
+    client.post("/accounts/login/", {"username": "svc", "password": "a chosen long password"})
+    assert client.get("/quality/").status_code == 200

@@ -65,8 +65,10 @@ def add_user(
     user.save()
     user.groups.set([Group.objects.get(name=role)])
     depts = list(departments)
-    if depts or role == "department_chair":
-        Profile.objects.update_or_create(user=user, defaults={"departments": depts})
+    # A generated password is one-time: the user must choose their own at first sign-in.
+    Profile.objects.update_or_create(
+        user=user, defaults={"departments": depts, "must_change_password": password is None}
+    )
     raw = ApiToken.issue(user, name="cli")[1] if token else None
     return user, pw, raw
 

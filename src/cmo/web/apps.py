@@ -11,9 +11,13 @@ class WebConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_in
+
         from cmo.web import vendor
+        from cmo.web.middleware import remember_password_flag
         from cmo.web.roles import ensure_roles
 
         # Roles are data: every migrate (re)creates the groups and their permissions.
         post_migrate.connect(ensure_roles, sender=self)
+        user_logged_in.connect(remember_password_flag, dispatch_uid="cmo_password_flag")
         vendor.ensure_bundle()

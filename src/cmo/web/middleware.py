@@ -27,3 +27,44 @@ class IdleTimeoutMiddleware:
             if now - int(session.get("_cmo_seen", 0)) >= RENEW_AFTER:
                 session["_cmo_seen"] = now  # marks the session modified: Django re-sets expiry
         return self.get_response(request)
+
+
+FORCE_KEY = "_cmo_must_change_password"
+ALLOWED_WHILE_FORCED = ("/accounts/", "/static/", "/healthz")
+
+
+class ForcePasswordChangeMiddleware:
+    """After signing in with a one-time password, every page leads to the password change.
+
+    The flag is copied into the session at login (``remember_password_flag``), so ordinary
+    requests cost no query.
+    """
+
+    def __init__(self, get_response: Callable[[Any], Any]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: Any) -> Any:
+        session = getattr(request, "session", None)
+        if (
+            session is not None
+            and session.get(FORCE_KEY)
+            and not request.path.startswith(ALLOWED_WHILE_FORCED)
+        ):
+            from django.shortcuts import redirect
+
+            return redirect("password_change")
+        return self.get_response(request)
+
+
+def remember_password_flag(sender: Any, request: Any, user: Any, **_: Any) -> None:
+    """user_logged_in receiver: copy Profile.must_change_password into the session."""
+    profile = getattr(user, "cmo_profile", None)
+    if profile is not None and profile.must_change_password and request is not None:
+        request.session[FORCE_KEY] = True
+
+
+def clear_password_flag(request: Any, user: Any) -> None:
+    from cmo.web.models import Profile
+
+    Profile.objects.filter(user=user).update(must_change_password=False)
+    request.session.pop(FORCE_KEY, None)

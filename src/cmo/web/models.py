@@ -31,6 +31,9 @@ class Profile(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="cmo_profile"
     )
     departments = models.JSONField(default=list, blank=True, help_text="department ids")
+    must_change_password = models.BooleanField(
+        default=False, help_text="set for a one-time password; cleared by the password change"
+    )
 
     def __str__(self) -> str:
         return f"{self.user} ({', '.join(self.departments) or 'no departments'})"

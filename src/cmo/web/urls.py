@@ -15,6 +15,7 @@ urlpatterns = [
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/password/", views.PasswordChange.as_view(), name="password_change"),
     path("quality/", include("cmo.quality.urls")),
     path("status/", views.data_status, name="data_status"),
     path("access-log/", views.access_log, name="access_log"),

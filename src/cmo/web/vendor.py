@@ -7,6 +7,7 @@ It is written once per data dir into ``settings.VENDOR_STATIC``.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 BUNDLE_NAME = "vendor/vega-bundle.js"
@@ -37,7 +38,7 @@ def ensure_bundle() -> Path:
     import vl_convert
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")  # processes starting together write apart
     bundle = vl_convert.javascript_bundle(None, vl_version=VEGALITE_VERSION)  # type: ignore[arg-type]
     tmp.write_text(header + bundle, encoding="utf-8")
     tmp.replace(path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth.views import PasswordChangeView
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -92,3 +93,17 @@ def access_log(request: HttpRequest) -> HttpResponse:
     return render(
         request, "web/access_log.html", {"page": page, "user_q": user, "patient_q": patient}
     )
+
+
+class PasswordChange(PasswordChangeView):
+    """Change the password; clears the one-time-password flag."""
+
+    template_name = "web/password_change.html"
+    success_url = "/"
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        from cmo.web.middleware import clear_password_flag
+
+        response = super().form_valid(form)
+        clear_password_flag(self.request, self.request.user)
+        return response
