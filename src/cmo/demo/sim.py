@@ -183,6 +183,28 @@ class Stay:
     complicated: bool = False
 
 
+@dataclass
+class _Draft:
+    """The stay being decided: what the helpers of ``PatientSim.simulate_stay`` fill in."""
+
+    at: int
+    age: float
+    xa: float  # (age - 70) / 10
+    xb: float  # burden - 2
+    z: float  # latent severity
+    month: int
+    icu: bool = False
+    icu_days: int = 0
+    los: int = 0
+    line_days: int = 0
+    mort_extra: float = 0.0  # log-odds added to in-hospital death by complications
+    complicated: bool = False
+    late_complication: str | None = None
+    secondary: list[tuple[str, str, int]] = field(default_factory=list)
+    procedures: list[tuple[str, str, int]] = field(default_factory=list)
+    devices: list[tuple[str, int, int, str]] = field(default_factory=list)
+
+
 class PatientSim:
     """Simulates one patient and appends serialised resources to ``out``."""
 
@@ -236,7 +258,6 @@ class PatientSim:
         # Background (non-hospital) death: Gompertz hazard, ~1%/year at 65.
         hazard = math.exp(-10.2 + 0.087 * self.age0) * math.exp(0.1 * burden)
         self.death = int(rng.expovariate(hazard) * 365.25 * DAY)
-        self.death_in_hospital = False
         self.busy: list[tuple[int, int]] = []
         self.joint_stays: list[tuple[int, int, bool]] = []
         self.stays()
@@ -313,195 +334,47 @@ class PatientSim:
     def simulate_stay(
         self, at: int, case: cx.CaseType, site: int, how: str, forced: str | None, readmit: bool
     ) -> Stay:
-        """Decide one stay (and a transfer-out's receiving stay) and emit its resources."""
+        """Decide one stay (and a transfer-out's receiving stay) and emit its resources.
+
+        The order of the random draws is part of the determinism contract: keep it.
+        """
         rng = self.rng
         ctx = self.ctx
         st = self.st
         age = self.age_at(at)
-        xa = (age - 70) / 10
-        xb = self.burden - 2
         dept = self._department(case, site)
-        elective = how == "index" and rng.random() < case.elective
-        if how == "transfer-in":
-            priority, source = ("EM", "hosp-trans")
-        elif elective:
-            priority, source = ("EL", "mp")
-        elif rng.random() < 0.9:
-            priority, source = ("EM", "emd")
-        else:
-            priority, source = ("UR", "outp")
-        if elective:
-            # Elective admissions arrive in the morning of a weekday.
-            day0 = at // DAY
-            wd = (ctx.start + timedelta(days=day0)).weekday()
-            day0 += {5: 2, 6: 1}.get(wd, 0)
-            at = day0 * DAY + 6 * 60 + rng.randrange(0, 120)
+        elective, priority, source, at = self._admission(at, case, how)
         z = rng.gauss(0, 1)
         if elective:
             z = 0.5 * z - 0.5
-        month = ctx.month(at)
-        staff = st.staff[(site, dept)]
-        if case.surgical and st.signal_surgeon in staff:
-            weights = [SURGEON_VOLUME if p == st.signal_surgeon else 1.0 for p in staff]
-            attending = rng.choices(staff, weights)[0]
-        else:
-            attending = rng.choice(staff)
+        d = _Draft(at=at, age=age, xa=(age - 70) / 10, xb=self.burden - 2, z=z, month=ctx.month(at))
+        attending = self._attending(case, site, dept)
         surgeon_signal = case.surgical and attending == st.signal_surgeon
-        # Transfer out from hospitals without a cath lab / stroke service.
-        transfer_p = 0.0
-        if how != "transfer-in" and not elective:
-            if case.key == "ami":
-                transfer_p = {2: 0.6, 1: 0.15}.get(site, 0.0)
-            elif case.key == "stroke" and site == 2:
-                transfer_p = 0.3
-            elif case.key == "sepsis" and site == 2:
-                transfer_p = 0.04
-        transfer = rng.random() < transfer_p
-        icu = case.icu >= 1.0 or (case.icu > 0 and z > _ICU_THRESHOLD[case.key])
-        # Length of stay.
-        mean = LOS_SCALE * case.los * math.exp(LOS_AGE * xa + LOS_BURDEN * xb + LOS_SEVERITY * z)
-        if attending == st.signal_los_physician:
-            mean *= LOS_SIGNAL_FACTOR
-        sigma = 0.35 if elective else LOS_SIGMA
-        los = max(1, round(mean * math.exp(rng.gauss(0, sigma) - sigma * sigma / 2)))
+        transfer = rng.random() < self._transfer_probability(case, site, how, elective)
+        d.icu = case.icu >= 1.0 or (case.icu > 0 and z > _ICU_THRESHOLD[case.key])
+        d.los = self._length_of_stay(case, d, attending, elective)
         if transfer:
-            los = rng.choice((0, 0, 1))
-            icu = False
-        secondary: list[tuple[str, str, int]] = []
-        procedures: list[tuple[str, str, int]] = []
-        devices: list[tuple[str, int, int, str]] = []
-        mort_extra = 0.0
-        complicated = False
+            d.los = rng.choice((0, 0, 1))
+            d.icu = False
         principal = forced or rng.choice(case.codes)
-        for code in self.comorb.values():
-            if rng.random() < 0.85 and code != principal:
-                secondary.append((code, "y", at))
-        p_extra = _expit(SECONDARY_INTERCEPT + SECONDARY_SEVERITY * z)
-        for code in case.extra_secondary:
-            if rng.random() < p_extra and code != principal:
-                secondary.append((code, "y", at))
-        for codes, (b0, bz) in ((cx.MCC_CODES, MCC_COEF), (cx.CC_CODES, CC_COEF)):
-            if rng.random() < _expit(b0 + bz * z + 0.1 * xb + 0.1 * xa):
-                for code in rng.sample(codes, 2 if rng.random() < 0.3 else 1):
-                    if all(code != c for c, _, _ in secondary):
-                        secondary.append((code, "y", at))
-        # Procedures of the case (not at the sending hospital of a transfer).
+        self._secondary_diagnoses(case, principal, d)
         if not transfer and not (how == "readmission" and forced):
-            left = principal in cx.LEFT_DIAGNOSES
-            for proc in case.procedures:
-                if rng.random() < proc.prob:
-                    code = cx.LEFT_PROCEDURE.get(proc.code, proc.code) if left else proc.code
-                    when = at + (DAY // 4 if elective else rng.randrange(DAY // 4, 2 * DAY))
-                    procedures.append((code, proc.display, when))
-                    break
-        # Post-operative complications.
-        late_complication: str | None = None
-        if case.surgical and procedures:
-            lp = _logit(case.complication) + COMP_AGE * xa + COMP_BURDEN * xb + COMP_SEVERITY * z
-            p_comp = _expit(lp) * (SURGEON_COMPLICATION_RR if surgeon_signal else 1.0)
-            if rng.random() < p_comp:
-                comp_codes = cx.COMPLICATIONS.get(case.key, cx.COMPLICATIONS["default"])
-                comp = rng.choice(comp_codes)
-                complicated = True
-                self.stats["complication"] += 1
-                if surgeon_signal:
-                    self.stats["signal_surgeon_complications"] += 1
-                if rng.random() < 0.65 or los < 2:
-                    onset = at + rng.randint(1, max(1, los)) * DAY + rng.randrange(DAY // 2)
-                    secondary.append((comp, "n", onset))
-                    los += rng.randint(2, 4)
-                    mort_extra += 1.0
-                else:
-                    late_complication = comp
-        # ICU days and devices.
-        icu_days = 0
-        if icu:
-            icu_days = min(los, max(1, round(los * (0.3 + 0.4 * rng.random()))))
+            self._case_procedure(case, principal, elective, d)
+        if case.surgical and d.procedures:
+            self._complication(case, surgeon_signal, d)
+        if d.icu:
+            d.icu_days = min(d.los, max(1, round(d.los * (0.3 + 0.4 * rng.random()))))
         clabsi_signal = (
-            site == CLABSI_SIGNAL_SITE and ctx.clabsi_quarter <= month < ctx.clabsi_quarter + 3
+            site == CLABSI_SIGNAL_SITE and ctx.clabsi_quarter <= d.month < ctx.clabsi_quarter + 3
         )
-        line_days = 0
-        if (
-            (icu and rng.random() < 0.7)
-            or case.key == "cabg"
-            or (case.key == "sepsis" and rng.random() < 0.1)
-        ):
-            # Lines stay in past the ICU days (step-down, antibiotics): ICU days + 1-4 days.
-            line_days = max(1, min(los, (icu_days or los // 2 or 1) + rng.randint(1, 4)))
-            start = at + rng.randrange(60, 6 * 60)
-            devices.append(("central-line", start, start + line_days * DAY, cx.CENTRAL_LINE_PCS[0]))
-            procedures.append((*cx.CENTRAL_LINE_PCS, start))
-            h = CLABSI_SIGNAL_HAZARD if (clabsi_signal and icu_days) else CLABSI_HAZARD
-            onset_day = self._hazard_day(line_days, h)
-            if onset_day:
-                secondary.append((cx.CLABSI_CODE, "n", start + (onset_day - 1) * DAY + 600))
-                los += 4
-                mort_extra += 0.6
-                self.stats["clabsi"] += 1
-        cath_days = 0
-        if (
-            (icu and rng.random() < 0.8)
-            or (case.surgical and rng.random() < 0.6)
-            or (age > 75 and rng.random() < 0.15)
-        ):
-            cath_days = max(1, min(los, icu_days + rng.randint(0, 3) if icu else rng.randint(1, 5)))
-            start = at + rng.randrange(60, 8 * 60)
-            devices.append(
-                ("urinary-catheter", start, start + cath_days * DAY, cx.URINARY_CATHETER_PCS[0])
-            )
-            procedures.append((*cx.URINARY_CATHETER_PCS, start))
-            onset_day = self._hazard_day(cath_days, CAUTI_HAZARD)
-            if onset_day:
-                secondary.append((cx.CAUTI_CODE, "n", start + (onset_day - 1) * DAY + 600))
-                los += 3
-                mort_extra += 0.3
-                self.stats["cauti"] += 1
-        if icu and z > 1.5:
-            procedures.append((*cx.VENTILATION_PCS, at + DAY // 2))
-        # Falls with injury and pressure injuries, not present on admission.
-        if los >= 2:
-            p_fall = FALL_RATE * los * math.exp(0.3 * xa) * (3 if "dementia" in self.comorb else 1)
-            if rng.random() < p_fall:
-                onset = at + rng.randint(1, los - 1) * DAY + rng.randrange(DAY)
-                secondary.append((rng.choice(cx.FALL_CODES), "n", onset))
-                secondary.append((cx.FALL_CAUSE, "n", onset))
-                los += 2
-                self.stats["fall"] += 1
-            p_pu = PRESSURE_RATE * los * math.exp(0.3 * xa) * (4 if icu else 1)
-            if rng.random() < p_pu:
-                onset = at + rng.randint(min(2, los - 1), los - 1) * DAY + rng.randrange(DAY)
-                secondary.append((rng.choice(cx.PRESSURE_CODES), "n", onset))
-                self.stats["pressure"] += 1
-        if age > 80 and rng.random() < 0.015:
-            secondary.append((rng.choice(cx.PRESSURE_CODES), "y", at))
-        # In-hospital death.
-        lp = (
-            MORT_INTERCEPT
-            + _logit(case.mortality)
-            + MORT_AGE * xa
-            + MORT_BURDEN * xb
-            + MORT_SEVERITY * z
-        )
-        lp += mort_extra
-        icu_signal = 0.0
-        if icu and site == ICU_SIGNAL_SITE:
-            k = month - (ctx.months - ICU_SIGNAL_MONTHS)
-            if k >= 0:
-                icu_signal = 1 + (ICU_SIGNAL_MAX_OR - 1) * (k + 1) / ICU_SIGNAL_MONTHS
-                lp += math.log(icu_signal)
-        died = not transfer and rng.random() < _expit(lp)
+        self._devices(case, clabsi_signal, d)
+        self._falls_and_pressure_injuries(d)
+        icu_signal = self._icu_signal(site, d)
+        died = not transfer and rng.random() < self._death_probability(case, d, icu_signal)
         if died:
-            los = max(0, int(los * (0.15 + 0.85 * rng.random())))
-            icu_days = los if icu else 0
-        discharge_day = at // DAY + los
-        if died:
-            discharge = max(at + 60, discharge_day * DAY + rng.randrange(DAY))
-        elif transfer:
-            discharge = at + rng.randrange(3 * 60, 20 * 60)
-        else:
-            discharge = max(at + 3 * 60, discharge_day * DAY + 10 * 60 + rng.randrange(6 * 60))
-        # Clip device periods to the stay.
-        devices = [(k, s, min(e, discharge), p) for k, s, e, p in devices]
+            d.los = max(0, int(d.los * (0.15 + 0.85 * rng.random())))
+            d.icu_days = max(1, d.los) if d.icu else 0  # dies in the ICU, even on day 0
+        discharge = self._discharge_time(d, died, transfer)
         if died:
             disposition = "expired"
         elif transfer:
@@ -517,39 +390,238 @@ class PatientSim:
             case=case,
             site=site,
             department=dept,
-            admit=at,
+            admit=d.at,
             discharge=discharge,
             priority=priority,
             admit_source=source,
             attending=attending,
             admitting=admitting,
             disposition=disposition,
-            icu_days=icu_days,
+            icu_days=d.icu_days,
             principal=principal,
-            secondary=secondary,
-            procedures=procedures,
-            devices=devices,
+            secondary=d.secondary,
+            procedures=d.procedures,
+            # Device periods end at discharge at the latest.
+            devices=[(k, s, min(e, discharge), p) for k, s, e, p in d.devices],
             died=died,
             payer=self.payer,
+            late_complication=d.late_complication,
+            z=z,
+            surgeon_signal=surgeon_signal,
+            complicated=d.complicated,
         )
-        stay.late_complication = late_complication
-        stay.z = z
-        stay.surgeon_signal = surgeon_signal
-        stay.complicated = complicated
-        if case.key in ("hip_replacement", "knee_replacement") and elective and procedures:
-            self.joint_stays.append((at, discharge, complicated))
+        if case.key in ("hip_replacement", "knee_replacement") and elective and d.procedures:
+            self.joint_stays.append((d.at, discharge, d.complicated))
         if died:
             self.death = min(self.death, discharge)
-            self.death_in_hospital = True
-        self._stay_stats(stay, icu_signal, line_days, clabsi_signal)
+        self._stay_stats(stay, icu_signal, d.line_days, clabsi_signal)
         self.emit_stay(stay)
-        self.busy.append((at, discharge))
+        self.busy.append((d.at, discharge))
         if transfer:
             # The receiving tertiary centre admits within a few hours.
             arrive = discharge + rng.randrange(60, 6 * 60)
             if arrive < ctx.horizon and arrive < self.death:
                 return self.simulate_stay(arrive, case, 0, "transfer-in", principal, False)
         return stay
+
+    def _admission(self, at: int, case: cx.CaseType, how: str) -> tuple[bool, str, str, int]:
+        """(elective, priority, admit source, admission minute)."""
+        rng = self.rng
+        elective = how == "index" and rng.random() < case.elective
+        if how == "transfer-in":
+            priority, source = ("EM", "hosp-trans")
+        elif elective:
+            priority, source = ("EL", "mp")
+        elif rng.random() < 0.9:
+            priority, source = ("EM", "emd")
+        else:
+            priority, source = ("UR", "outp")
+        if elective:
+            # Elective admissions arrive in the morning of a weekday.
+            day0 = at // DAY
+            wd = (self.ctx.start + timedelta(days=day0)).weekday()
+            day0 += {5: 2, 6: 1}.get(wd, 0)
+            at = day0 * DAY + 6 * 60 + rng.randrange(0, 120)
+        return elective, priority, source, at
+
+    def _attending(self, case: cx.CaseType, site: int, dept: str) -> str:
+        staff = self.st.staff[(site, dept)]
+        surgeon = self.st.signal_surgeon
+        if case.surgical and surgeon in staff:
+            weights = [SURGEON_VOLUME if p == surgeon else 1.0 for p in staff]
+            return self.rng.choices(staff, weights)[0]
+        return self.rng.choice(staff)
+
+    @staticmethod
+    def _transfer_probability(case: cx.CaseType, site: int, how: str, elective: bool) -> float:
+        """Transfer out from hospitals without a cath lab / stroke service."""
+        if how == "transfer-in" or elective:
+            return 0.0
+        if case.key == "ami":
+            return {2: 0.6, 1: 0.15}.get(site, 0.0)
+        if case.key == "stroke" and site == 2:
+            return 0.3
+        if case.key == "sepsis" and site == 2:
+            return 0.04
+        return 0.0
+
+    def _length_of_stay(self, case: cx.CaseType, d: _Draft, attending: str, elective: bool) -> int:
+        mean = (
+            LOS_SCALE * case.los * math.exp(LOS_AGE * d.xa + LOS_BURDEN * d.xb + LOS_SEVERITY * d.z)
+        )
+        if attending == self.st.signal_los_physician:
+            mean *= LOS_SIGNAL_FACTOR
+        sigma = 0.35 if elective else LOS_SIGMA
+        return max(1, round(mean * math.exp(self.rng.gauss(0, sigma) - sigma * sigma / 2)))
+
+    def _secondary_diagnoses(self, case: cx.CaseType, principal: str, d: _Draft) -> None:
+        """Comorbidities (85% coded), case-specific acute codes, then MCC/CC by severity."""
+        rng = self.rng
+        for code in self.comorb.values():
+            if rng.random() < 0.85 and code != principal:
+                d.secondary.append((code, "y", d.at))
+        p_extra = _expit(SECONDARY_INTERCEPT + SECONDARY_SEVERITY * d.z)
+        for code in case.extra_secondary:
+            if rng.random() < p_extra and code != principal:
+                d.secondary.append((code, "y", d.at))
+        for codes, (b0, bz) in ((cx.MCC_CODES, MCC_COEF), (cx.CC_CODES, CC_COEF)):
+            if rng.random() < _expit(b0 + bz * d.z + 0.1 * d.xb + 0.1 * d.xa):
+                for code in rng.sample(codes, 2 if rng.random() < 0.3 else 1):
+                    if all(code != c for c, _, _ in d.secondary):
+                        d.secondary.append((code, "y", d.at))
+
+    def _case_procedure(self, case: cx.CaseType, principal: str, elective: bool, d: _Draft) -> None:
+        """The case's main procedure (at most one), on the side of the principal diagnosis."""
+        rng = self.rng
+        left = principal in cx.LEFT_DIAGNOSES
+        for proc in case.procedures:
+            if rng.random() < proc.prob:
+                code = cx.LEFT_PROCEDURE.get(proc.code, proc.code) if left else proc.code
+                when = d.at + (DAY // 4 if elective else rng.randrange(DAY // 4, 2 * DAY))
+                d.procedures.append((code, proc.display, when))
+                break
+
+    def _complication(self, case: cx.CaseType, surgeon_signal: bool, d: _Draft) -> None:
+        """Post-operative complication: during the stay (POA n) or as a later readmission."""
+        rng = self.rng
+        lp = _logit(case.complication) + COMP_AGE * d.xa + COMP_BURDEN * d.xb
+        lp += COMP_SEVERITY * d.z
+        p_comp = _expit(lp) * (SURGEON_COMPLICATION_RR if surgeon_signal else 1.0)
+        if rng.random() >= p_comp:
+            return
+        comp = rng.choice(cx.COMPLICATIONS.get(case.key, cx.COMPLICATIONS["default"]))
+        d.complicated = True
+        self.stats["complication"] += 1
+        if rng.random() < 0.65 or d.los < 2:
+            onset = d.at + rng.randint(1, max(1, d.los)) * DAY + rng.randrange(DAY // 2)
+            d.secondary.append((comp, "n", onset))
+            d.los += rng.randint(2, 4)
+            d.mort_extra += 1.0
+        else:
+            d.late_complication = comp
+
+    def _devices(self, case: cx.CaseType, clabsi_signal: bool, d: _Draft) -> None:
+        """Central line and urinary catheter, their insertions, CLABSI/CAUTI; ventilation."""
+        rng = self.rng
+        if (
+            (d.icu and rng.random() < 0.7)
+            or case.key == "cabg"
+            or (case.key == "sepsis" and rng.random() < 0.1)
+        ):
+            # Lines stay in past the ICU days (step-down, antibiotics): ICU days + 1-4 days.
+            d.line_days = max(1, min(d.los, (d.icu_days or d.los // 2 or 1) + rng.randint(1, 4)))
+            h = CLABSI_SIGNAL_HAZARD if (clabsi_signal and d.icu_days) else CLABSI_HAZARD
+            if self._device(
+                "central-line", cx.CENTRAL_LINE_PCS, 6 * 60, d.line_days, h, cx.CLABSI_CODE, d
+            ):
+                d.los += 4
+                d.mort_extra += 0.6
+                self.stats["clabsi"] += 1
+        if (
+            (d.icu and rng.random() < 0.8)
+            or (case.surgical and rng.random() < 0.6)
+            or (d.age > 75 and rng.random() < 0.15)
+        ):
+            days = d.icu_days + rng.randint(0, 3) if d.icu else rng.randint(1, 5)
+            if self._device(
+                "urinary-catheter",
+                cx.URINARY_CATHETER_PCS,
+                8 * 60,
+                max(1, min(d.los, days)),
+                CAUTI_HAZARD,
+                cx.CAUTI_CODE,
+                d,
+            ):
+                d.los += 3
+                d.mort_extra += 0.3
+                self.stats["cauti"] += 1
+        if d.icu and d.z > 1.5:
+            d.procedures.append((*cx.VENTILATION_PCS, d.at + DAY // 2))
+
+    def _device(
+        self,
+        kind: str,
+        pcs: tuple[str, str],
+        latest: int,
+        days: int,
+        hazard: float,
+        infection: str,
+        d: _Draft,
+    ) -> bool:
+        """Insert a device for ``days``; True when it causes an infection (added to the stay)."""
+        start = d.at + self.rng.randrange(60, latest)
+        d.devices.append((kind, start, start + days * DAY, pcs[0]))
+        d.procedures.append((*pcs, start))
+        onset_day = self._hazard_day(days, hazard)
+        if onset_day:
+            d.secondary.append((infection, "n", start + (onset_day - 1) * DAY + 600))
+        return bool(onset_day)
+
+    def _falls_and_pressure_injuries(self, d: _Draft) -> None:
+        """Falls with injury and stage 3-4 pressure injuries (not present on admission)."""
+        rng = self.rng
+        if d.los >= 2:
+            p_fall = FALL_RATE * d.los * math.exp(0.3 * d.xa)
+            p_fall *= 3 if "dementia" in self.comorb else 1
+            if rng.random() < p_fall:
+                onset = d.at + rng.randint(1, d.los - 1) * DAY + rng.randrange(DAY)
+                d.secondary.append((rng.choice(cx.FALL_CODES), "n", onset))
+                d.secondary.append((cx.FALL_CAUSE, "n", onset))
+                d.los += 2
+                self.stats["fall"] += 1
+            p_pu = PRESSURE_RATE * d.los * math.exp(0.3 * d.xa) * (4 if d.icu else 1)
+            if rng.random() < p_pu:
+                onset = d.at + rng.randint(min(2, d.los - 1), d.los - 1) * DAY + rng.randrange(DAY)
+                d.secondary.append((rng.choice(cx.PRESSURE_CODES), "n", onset))
+                self.stats["pressure"] += 1
+        if d.age > 80 and rng.random() < 0.015:
+            d.secondary.append((rng.choice(cx.PRESSURE_CODES), "y", d.at))
+
+    def _icu_signal(self, site: int, d: _Draft) -> float:
+        """The planted ICU mortality odds ratio for this stay (0 when not applicable)."""
+        if not (d.icu and site == ICU_SIGNAL_SITE):
+            return 0.0
+        k = d.month - (self.ctx.months - ICU_SIGNAL_MONTHS)
+        if k < 0:
+            return 0.0
+        return 1 + (ICU_SIGNAL_MAX_OR - 1) * (k + 1) / ICU_SIGNAL_MONTHS
+
+    @staticmethod
+    def _death_probability(case: cx.CaseType, d: _Draft, icu_signal: float) -> float:
+        lp = MORT_INTERCEPT + _logit(case.mortality) + MORT_AGE * d.xa + MORT_BURDEN * d.xb
+        lp += MORT_SEVERITY * d.z + d.mort_extra
+        if icu_signal:
+            lp += math.log(icu_signal)
+        return _expit(lp)
+
+    def _discharge_time(self, d: _Draft, died: bool, transfer: bool) -> int:
+        rng = self.rng
+        discharge_day = d.at // DAY + d.los
+        if died:
+            return max(d.at + 60, discharge_day * DAY + rng.randrange(DAY))
+        if transfer:
+            return d.at + rng.randrange(3 * 60, 20 * 60)
+        return max(d.at + 3 * 60, discharge_day * DAY + 10 * 60 + rng.randrange(6 * 60))
 
     def _hazard_day(self, days: int, hazard: float) -> int:
         """The device day (>= 3) an infection starts on, or 0 for none."""
