@@ -287,53 +287,61 @@ class DuckRun:
         rows: dict[str, int] = {}
         good = sum(self.other_types.values())
         for rtype in sorted(t for t in self.staged if t is not None):
-            stage = _stage_name(rtype)
-            n = con.execute(
-                f"SELECT count(*) FROM {stage} WHERE problem IS NULL AND rt = ?", [rtype]
-            ).fetchone()
-            good += int(n[0]) if n else 0
-            rows.update(merge_type(con, BY_TYPE[rtype], stage))
+            written, n = merge_type(con, BY_TYPE[rtype], _stage_name(rtype))
+            rows.update(written)
+            good += n
         return rows, quarantined, good
 
 
-def merge_type(con: Any, res: Resource, stage: str) -> dict[str, int]:
-    """Merge a run's versions of one resource type into its tables; rows written per table."""
+def merge_type(con: Any, res: Resource, stage: str) -> tuple[dict[str, int], int]:
+    """Merge a run's versions of one resource type into its tables.
+
+    Returns (rows written per table, good lines of this type read in the run).
+    """
     main = f"fhir__{res.table}"
     lu = fsql.last_updated_ts(D, "s")
     versions = f"""
         SELECT s, source_file, source_line, file_idx, {lu} AS lu
         FROM {stage} WHERE problem IS NULL AND rt = {D.lit(res.resource_type)}"""
     n, ids = con.execute(f"SELECT count(*), count(DISTINCT s['id']) FROM ({versions})").fetchone()
-    if n == ids:  # one version per id (the usual export): no ordering needed
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _cmo_new AS SELECT * FROM ({versions})")
-    else:
+    source = f"({versions})"
+    if n != ids:  # several versions of an id in this run: keep the latest
         con.execute(f"""
-            CREATE OR REPLACE TEMP TABLE _cmo_new AS SELECT * FROM ({versions})
+            CREATE OR REPLACE TEMP TABLE _cmo_dedup AS SELECT * FROM ({versions})
             QUALIFY row_number() OVER (
               PARTITION BY s['id'] ORDER BY lu DESC NULLS LAST, file_idx DESC, source_line DESC
             ) = 1""")
-    # A version already in the warehouse with a later lastUpdated stays (checked on the ids
-    # only: rewriting the staged versions costs more than finding the few that lose).
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE _cmo_old AS
-        SELECT n.id FROM (SELECT s['id'] AS id, lu FROM _cmo_new) n JOIN {main} o ON o.id = n.id
-        WHERE o.last_updated_ts IS NOT NULL AND (n.lu IS NULL OR o.last_updated_ts > n.lu)""")
-    if con.execute("SELECT count(*) FROM _cmo_old").fetchone()[0]:
-        con.execute("DELETE FROM _cmo_new WHERE s['id'] IN (SELECT id FROM _cmo_old)")
-    con.execute("DROP TABLE _cmo_old")
-    con.execute("CREATE OR REPLACE TEMP TABLE _cmo_ids AS SELECT s['id'] AS id FROM _cmo_new")
+        source = "_cmo_dedup"
+    stored = con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {main} LIMIT 1)").fetchone()[0]
+    if stored:
+        # A stored version with a later lastUpdated stays (found on the ids only; the staged
+        # structs are not copied for that).
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE _cmo_old AS
+            SELECT n.id FROM (SELECT s['id'] AS id, lu FROM {source}) n
+            JOIN {main} o ON o.id = n.id
+            WHERE o.last_updated_ts IS NOT NULL AND (n.lu IS NULL OR o.last_updated_ts > n.lu)""")
+        if con.execute("SELECT count(*) FROM _cmo_old").fetchone()[0]:
+            source = f"(SELECT * FROM {source} WHERE s['id'] NOT IN (SELECT id FROM _cmo_old))"
+    # A view, not a copy: the flattening queries read the staged structs directly.
+    con.execute(f"CREATE OR REPLACE TEMP VIEW _cmo_new AS SELECT * FROM {source}")
     rows: dict[str, int] = {}
-    con.execute(f"DELETE FROM {main} WHERE id IN (SELECT id FROM _cmo_ids)")
-    n = con.execute(f"INSERT INTO {main} BY NAME {fsql.main_select(D, res, '_cmo_new')}")
-    rows[main] = int(n.fetchone()[0])
+    if stored:
+        con.execute(f"DELETE FROM {main} WHERE id IN (SELECT s['id'] FROM _cmo_new)")
+    cur = con.execute(f"INSERT INTO {main} BY NAME {fsql.main_select(D, res, '_cmo_new')}")
+    rows[main] = int(cur.fetchone()[0])
     for child in res.children:
         table = f"fhir__{child.name}"
-        con.execute(f"DELETE FROM {table} WHERE {res.parent_key} IN (SELECT id FROM _cmo_ids)")
+        if stored:
+            con.execute(
+                f"DELETE FROM {table} WHERE {res.parent_key} IN (SELECT s['id'] FROM _cmo_new)"
+            )
         sel = fsql.child_select(D, res, child, "_cmo_new")
         rows[table] = int(con.execute(f"INSERT INTO {table} BY NAME {sel}").fetchone()[0])
-    con.execute("DROP TABLE _cmo_new")
-    con.execute("DROP TABLE _cmo_ids")
-    return rows
+    con.execute("DROP VIEW _cmo_new")
+    con.execute("DROP TABLE IF EXISTS _cmo_old")
+    con.execute("DROP TABLE IF EXISTS _cmo_dedup")
+    return rows, int(n)
 
 
 def ensure_tables(con: Any) -> None:
