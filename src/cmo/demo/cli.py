@@ -52,7 +52,10 @@ def _parse_start(value: str) -> date:
 
 
 StartOpt = Annotated[
-    str, typer.Option("--start", help="First day of the data window (YYYY-MM-DD).")
+    str,
+    typer.Option(
+        "--start", help="Start of the data window (YYYY-MM-DD; the window starts on the 1st)."
+    ),
 ]
 
 

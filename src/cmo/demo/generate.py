@@ -116,6 +116,7 @@ def generate(
     resource type and signals.json (the planted signals with their observed sizes).
     Same arguments -> byte-identical files.
     """
+    start = start.replace(day=1)  # the window is whole calendar months
     if patients < 1:
         raise ValueError("patients must be at least 1")
     if months < 7:

@@ -34,6 +34,7 @@ TZ = "-05:00"  # the health system's local offset (US Eastern standard time)
 AGE_BANDS = ((18, 45, 0.40), (45, 65, 0.32), (65, 75, 0.15), (75, 85, 0.09), (85, 100, 0.04))
 FEMALE_SHARE = 0.52
 HOME_SITE_SHARE = 0.85  # stays at the patient's home hospital; the rest at another site
+TRANSFER_TO = 0  # transfers out go to the tertiary centre (Riverside)
 
 # -- stay model coefficients (log-odds or log scale; age per decade from 70, burden from 2) ---
 ADMISSION_BASE = 0.10  # index admissions per person-year at age 40, burden 0
@@ -181,6 +182,8 @@ class Stay:
     z: float = 0.0  # latent severity
     surgeon_signal: bool = False
     complicated: bool = False
+    origin: str | None = None  # sending hospital (Organization id) of a transfer in
+    destination: str | None = None  # receiving hospital of a transfer out
 
 
 @dataclass
@@ -332,7 +335,14 @@ class PatientSim:
         return dept
 
     def simulate_stay(
-        self, at: int, case: cx.CaseType, site: int, how: str, forced: str | None, readmit: bool
+        self,
+        at: int,
+        case: cx.CaseType,
+        site: int,
+        how: str,
+        forced: str | None,
+        readmit: bool,
+        origin: str | None = None,
     ) -> Stay:
         """Decide one stay (and a transfer-out's receiving stay) and emit its resources.
 
@@ -409,6 +419,8 @@ class PatientSim:
             z=z,
             surgeon_signal=surgeon_signal,
             complicated=d.complicated,
+            origin=origin,
+            destination=st.sites[TRANSFER_TO].id if transfer else None,
         )
         if case.key in ("hip_replacement", "knee_replacement") and elective and d.procedures:
             self.joint_stays.append((d.at, discharge, d.complicated))
@@ -421,7 +433,9 @@ class PatientSim:
             # The receiving tertiary centre admits within a few hours.
             arrive = discharge + rng.randrange(60, 6 * 60)
             if arrive < ctx.horizon and arrive < self.death:
-                return self.simulate_stay(arrive, case, 0, "transfer-in", principal, False)
+                return self.simulate_stay(
+                    arrive, case, TRANSFER_TO, "transfer-in", principal, False, st.sites[site].id
+                )
         return stay
 
     def _admission(self, at: int, case: cx.CaseType, how: str) -> tuple[bool, str, str, int]:
@@ -858,6 +872,7 @@ class PatientSim:
                         ],
                         "text": disp[2],
                     },
+                    **_transfer_links(stay),
                 },
                 "location": locations,
                 "serviceProvider": ref(
@@ -1341,6 +1356,16 @@ _SURGICAL_PCS = {p.code for c in cx.CASE_TYPES if c.surgical for p in c.procedur
     cx.LEFT_PROCEDURE.values()
 )
 _BEDSIDE = {cx.CENTRAL_LINE_PCS[0], cx.URINARY_CATHETER_PCS[0], cx.VENTILATION_PCS[0]}
+
+
+def _transfer_links(stay: Stay) -> dict[str, dict[str, str]]:
+    """Encounter.hospitalization.origin / destination of an inter-hospital transfer."""
+    links = {}
+    if stay.origin:
+        links["origin"] = ref("Organization", stay.origin)
+    if stay.destination:
+        links["destination"] = ref("Organization", stay.destination)
+    return links
 
 
 def _ortho_h1(stay: Stay) -> bool:
