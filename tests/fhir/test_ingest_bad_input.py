@@ -130,3 +130,20 @@ def test_nothing_readable_is_an_error(warehouse, tmp_path: Path) -> None:
     f = _write(tmp_path / "junk.ndjson", ["not json", "{]"])
     with pytest.raises(IngestError, match="2 line"):
         ingest([f], warehouse, progress=False)
+
+
+def test_bom_crlf_and_blank_lines_keep_line_numbers(warehouse, tmp_path: Path) -> None:
+    f = tmp_path / "Patient.ndjson"
+    f.write_bytes(
+        b'\xef\xbb\xbf{"resourceType":"Patient","id":"a"}\r\nbad\r\n\r\n'
+        b'{"resourceType":"Patient","id":"b"}\r\n'
+    )
+    result = ingest([f], warehouse, progress=False)
+    assert rows(warehouse, "SELECT id, source_line FROM fhir__patient ORDER BY id") == [
+        ("a", 1),
+        ("b", 4),
+    ]
+    assert rows(warehouse, "SELECT line, reason, text FROM fhir__quarantine") == [
+        (2, "invalid JSON", "bad")
+    ]
+    assert result.quarantined == 1
