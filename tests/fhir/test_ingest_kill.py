@@ -72,7 +72,7 @@ def _state(path: Path) -> dict:
 
 @pytest.mark.slow
 def test_kill_minus_9_mid_run_then_rerun(tmp_path: Path, edge_dir: Path) -> None:
-    big = _export(tmp_path / "big", 10_000)
+    big = _export(tmp_path / "big", 8_000)
     # The clean reference: the edge cases, then the big export.
     clean = tmp_path / "clean.duckdb"
     assert _run(clean, edge_dir).wait() == 0
