@@ -747,22 +747,31 @@ class PatientSim:
 
     # -- resources of a stay ---------------------------------------------------------------
     def emit_stay(self, stay: Stay) -> None:
+        """Conditions, Encounter, Procedures, Devices, labs and the claim pair of one stay.
+
+        The order of the random draws is part of the determinism contract: keep it.
+        """
+        meta = {"lastUpdated": self.ctx.instant(stay.discharge)}
+        codes = [(stay.principal, "y", stay.admit), *stay.secondary]
+        diagnoses, cond_ids = self._emit_conditions(stay, codes, meta)
+        locations, t_icu_end = self._locations(stay)
+        participants = self._participants(stay, t_icu_end)
+        self._emit_encounter(stay, diagnoses, locations, participants, meta)
+        proc_ids = self._emit_procedures(stay, meta)
+        self._emit_devices(stay, proc_ids, meta)
+        self.emit_labs(stay, {c for c, _, _ in codes}, meta)
+        self.emit_claim(stay, codes, cond_ids, meta)
+
+    def _emit_conditions(
+        self, stay: Stay, codes: list[tuple[str, str, int]], meta: dict[str, str]
+    ) -> tuple[list[Resource], list[str]]:
+        """One Condition per diagnosis (principal first); Encounter.diagnosis entries."""
         ctx = self.ctx
-        st = self.st
-        rng = self.rng
-        site = st.sites[stay.site]
-        eid = stay.id
-        pref = ref("Patient", self.pid)
-        eref = ref("Encounter", eid)
-        lu = ctx.instant(stay.discharge)
-        meta = {"lastUpdated": lu}
-        admit_ts, disch_ts = ctx.ts(stay.admit), ctx.ts(stay.discharge)
-        # Conditions: principal first.
+        pref, eref = ref("Patient", self.pid), ref("Encounter", stay.id)
         diagnoses = []
         cond_ids = []
-        codes = [(stay.principal, "y", stay.admit)] + stay.secondary
         for j, (code, _poa, onset) in enumerate(codes, start=1):
-            cid = f"{eid}-d{j}"
+            cid = f"{stay.id}-d{j}"
             cond_ids.append(cid)
             self.put(
                 "Condition",
@@ -787,79 +796,78 @@ class PatientSim:
                     "rank": j,
                 }
             )
+        return diagnoses, cond_ids
+
+    def _locations(self, stay: Stay) -> tuple[list[Resource], int]:
+        """An ICU room for the ICU days, then a room of the department's ward."""
+        ctx = self.ctx
+        site = self.st.sites[stay.site]
         ward_key = WARD_OF[stay.department]
-        if ward_key == "icu":
-            ward_key = "med"
-        ward = site.units[ward_key]
-        icu = site.units["icu"]
+        ward = site.units["med" if ward_key == "icu" else ward_key]
         locations = []
         t_icu_end = stay.admit
         if stay.icu_days:
-            t_icu_end = (
-                stay.discharge
-                if stay.icu_days * DAY >= stay.discharge - stay.admit
-                else (stay.admit + stay.icu_days * DAY)
-            )
+            t_icu_end = min(stay.discharge, stay.admit + stay.icu_days * DAY)
             locations.append(
                 {
-                    "location": ref("Location", rng.choice(icu.rooms)),
+                    "location": ref("Location", self.rng.choice(site.units["icu"].rooms)),
                     "status": "completed",
-                    "period": {"start": admit_ts, "end": ctx.ts(t_icu_end)},
+                    "period": {"start": ctx.ts(stay.admit), "end": ctx.ts(t_icu_end)},
                 }
             )
         if t_icu_end < stay.discharge:
             locations.append(
                 {
-                    "location": ref("Location", rng.choice(ward.rooms)),
+                    "location": ref("Location", self.rng.choice(ward.rooms)),
                     "status": "completed",
-                    "period": {"start": ctx.ts(t_icu_end), "end": disch_ts},
+                    "period": {"start": ctx.ts(t_icu_end), "end": ctx.ts(stay.discharge)},
                 }
             )
+        return locations, t_icu_end
+
+    def _participants(self, stay: Stay, t_icu_end: int) -> list[Resource]:
+        """Admitter, attender (attribution), discharger and the intensivist for ICU days."""
+        rng = self.rng
+        staff = self.st.staff
+        admit_ts, disch_ts = self.ctx.ts(stay.admit), self.ctx.ts(stay.discharge)
         discharger = stay.attending
         if rng.random() < 0.3:
-            discharger = rng.choice(st.staff[(stay.site, stay.department)])
+            discharger = rng.choice(staff[(stay.site, stay.department)])
         participants = [
-            {
-                "type": [_PART["ADM"]],
-                "individual": ref("Practitioner", stay.admitting),
-                "period": {"start": admit_ts, "end": admit_ts},
-            },
-            {
-                "type": [_PART["ATND"]],
-                "individual": ref("Practitioner", stay.attending),
-                "period": {"start": admit_ts, "end": disch_ts},
-            },
-            {
-                "type": [_PART["DIS"]],
-                "individual": ref("Practitioner", discharger),
-                "period": {"start": disch_ts, "end": disch_ts},
-            },
+            _participant("ADM", stay.admitting, admit_ts, admit_ts),
+            _participant("ATND", stay.attending, admit_ts, disch_ts),
+            _participant("DIS", discharger, disch_ts, disch_ts),
         ]
         if stay.icu_days and stay.department != "critical-care":
-            intensivist = rng.choice(st.staff[(stay.site, "critical-care")])
-            participants.append(
-                {
-                    "type": [_PART["CON"]],
-                    "individual": ref("Practitioner", intensivist),
-                    "period": {"start": admit_ts, "end": ctx.ts(t_icu_end)},
-                }
-            )
+            intensivist = rng.choice(staff[(stay.site, "critical-care")])
+            participants.append(_participant("CON", intensivist, admit_ts, self.ctx.ts(t_icu_end)))
+        return participants
+
+    def _emit_encounter(
+        self,
+        stay: Stay,
+        diagnoses: list[Resource],
+        locations: list[Resource],
+        participants: list[Resource],
+        meta: dict[str, str],
+    ) -> None:
+        ctx = self.ctx
         disp = cx.DISPOSITIONS[stay.disposition]
         los_days = stay.discharge // DAY - stay.admit // DAY
         self.put(
             "Encounter",
             {
                 "resourceType": "Encounter",
-                "id": eid,
+                "id": stay.id,
                 "meta": meta,
                 "status": "finished",
                 "class": _CLASS["IMP"],
                 "type": [_TYPE_IMP],
                 "serviceType": _SERVICE[stay.department],
                 "priority": _PRIORITY[stay.priority],
-                "subject": pref,
+                "subject": ref("Patient", self.pid),
                 "participant": participants,
-                "period": {"start": admit_ts, "end": disch_ts},
+                "period": {"start": ctx.ts(stay.admit), "end": ctx.ts(stay.discharge)},
                 "length": {"value": los_days, "unit": "days", "system": cx.UCUM, "code": "d"},
                 "reasonCode": [ctx.icd[stay.principal]],
                 "diagnosis": diagnoses,
@@ -876,15 +884,19 @@ class PatientSim:
                 },
                 "location": locations,
                 "serviceProvider": ref(
-                    "Organization", st.department_id(stay.site, stay.department)
+                    "Organization", self.st.department_id(stay.site, stay.department)
                 ),
             },
         )
-        # Procedures, devices.
+
+    def _emit_procedures(self, stay: Stay, meta: dict[str, str]) -> dict[tuple[str, int], str]:
+        """ICD-10-PCS Procedures (surgery in an OR room); returns ids by (code, minute)."""
+        ctx = self.ctx
+        or_rooms = self.st.sites[stay.site].units["or"].rooms
         proc_ids: dict[tuple[str, int], str] = {}
         surgeon_ref = ref("Practitioner", stay.attending)
         for j, (code, display, when) in enumerate(stay.procedures, start=1):
-            xid = f"{eid}-x{j}"
+            xid = f"{stay.id}-x{j}"
             proc_ids[(code, when)] = xid
             res: Resource = {
                 "resourceType": "Procedure",
@@ -892,16 +904,24 @@ class PatientSim:
                 "meta": meta,
                 "status": "completed",
                 "code": cc(cx.ICD10PCS, code, display),
-                "subject": pref,
-                "encounter": eref,
+                "subject": ref("Patient", self.pid),
+                "encounter": ref("Encounter", stay.id),
                 "performedDateTime": ctx.ts(when),
                 "performer": [{"actor": surgeon_ref}],
             }
             if stay.case.surgical and code not in _BEDSIDE:
-                res["location"] = ref("Location", rng.choice(site.units["or"].rooms))
+                res["location"] = ref("Location", self.rng.choice(or_rooms))
             self.put("Procedure", res)
+        return proc_ids
+
+    def _emit_devices(
+        self, stay: Stay, proc_ids: dict[tuple[str, int], str], meta: dict[str, str]
+    ) -> None:
+        """Device + DeviceUseStatement (derived from its insertion Procedure) per device."""
+        ctx = self.ctx
+        pref = ref("Patient", self.pid)
         for j, (kind, start, end, pcs) in enumerate(stay.devices, start=1):
-            did = f"{eid}-dev{j}"
+            did = f"{stay.id}-dev{j}"
             snomed, display = cx.DEVICE_TYPES[kind]
             self.put(
                 "Device",
@@ -918,7 +938,7 @@ class PatientSim:
                 "DeviceUseStatement",
                 {
                     "resourceType": "DeviceUseStatement",
-                    "id": f"{eid}-du{j}",
+                    "id": f"{stay.id}-du{j}",
                     "meta": meta,
                     "status": "completed",
                     "subject": pref,
@@ -928,8 +948,6 @@ class PatientSim:
                     "device": ref("Device", did),
                 },
             )
-        self.emit_labs(stay, {c for c, _, _ in codes}, meta)
-        self.emit_claim(stay, codes, cond_ids, meta)
 
     def emit_labs(self, stay: Stay, codes: set[str], meta: dict[str, str]) -> None:
         """Haemoglobin and sodium on admission and on the day of discharge (HOSPITAL score)."""
@@ -1356,6 +1374,14 @@ _SURGICAL_PCS = {p.code for c in cx.CASE_TYPES if c.surgical for p in c.procedur
     cx.LEFT_PROCEDURE.values()
 )
 _BEDSIDE = {cx.CENTRAL_LINE_PCS[0], cx.URINARY_CATHETER_PCS[0], cx.VENTILATION_PCS[0]}
+
+
+def _participant(role: str, practitioner: str, start: str, end: str) -> Resource:
+    return {
+        "type": [_PART[role]],
+        "individual": ref("Practitioner", practitioner),
+        "period": {"start": start, "end": end},
+    }
 
 
 def _transfer_links(stay: Stay) -> dict[str, dict[str, str]]:
