@@ -147,3 +147,32 @@ def test_bom_crlf_and_blank_lines_keep_line_numbers(warehouse, tmp_path: Path) -
         (2, "invalid JSON", "bad")
     ]
     assert result.quarantined == 1
+
+
+def test_a_bad_line_does_not_change_how_the_good_lines_read(tmp_path: Path) -> None:
+    """A clean file goes through DuckDB's read_json; a file with one bad line is read line by
+    line. The good lines must give the same rows either way (same conversion rules)."""
+    from cmo.warehouse import connect
+
+    good = [
+        json.dumps({"resourceType": "Observation", "id": "o1", "status": "final",
+                    "valueQuantity": {"value": "98.6", "unit": "degF"}}),
+        json.dumps({"resourceType": "Observation", "id": "o2", "valueBoolean": True,
+                    "valueInteger": 3, "component": [{"valueQuantity": {"value": 1}}]}),
+        json.dumps({"resourceType": "Observation", "id": "o3", "status": 7,
+                    "effectiveDateTime": "2024-02-03T04:05:06+01:00"}),
+    ]  # fmt: skip
+    (tmp_path / "clean").mkdir()
+    (tmp_path / "dirty").mkdir()
+    clean = _write(tmp_path / "clean" / "Observation.ndjson", good)
+    dirty = _write(tmp_path / "dirty" / "Observation.ndjson", [*good, "{oops"])
+    out = []
+    for f in (clean, dirty):
+        with connect(tmp_path / f"{f.parent.name}.duckdb") as wh:
+            ingest([f], wh, progress=False)
+            out.append(
+                rows(wh, "SELECT * EXCLUDE (source_file) FROM fhir__observation ORDER BY id")
+                + rows(wh, "SELECT * FROM fhir__observation_component")
+            )
+    assert out[0] == out[1]
+    assert [r[0] for r in out[0][:3]] == ["o1", "o2", "o3"]

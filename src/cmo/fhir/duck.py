@@ -24,6 +24,7 @@ from cmo.fhir.schema import (
     INTEGER,
     STRING,
     Resource,
+    parse_path,
     shape_checks,
 )
 from cmo.fhir.sources import Source
@@ -32,14 +33,6 @@ D = fsql.DUCKDB
 TEXT_CHARS = 500  # the quarantine keeps the first 500 characters of a bad line
 
 _DUCK_SCALAR = {STRING: "VARCHAR", DECIMAL: "DOUBLE", INTEGER: "BIGINT", BOOLEAN: "BOOLEAN"}
-_JSON_TYPES = {
-    "object": ("OBJECT",),
-    "array": ("ARRAY",),
-    STRING: ("VARCHAR",),
-    DECIMAL: ("BIGINT", "UBIGINT", "DOUBLE"),
-    INTEGER: ("BIGINT", "UBIGINT"),
-    BOOLEAN: ("BOOLEAN",),
-}
 # For lines whose type has no schema: enough to classify and count them.
 GENERIC_TREE: dict[str, Any] = {"resourceType": STRING, "id": STRING}
 
@@ -85,14 +78,23 @@ def _json_kind(t: str) -> str:
 
 
 def _check_sql(checks: list[tuple[str, str]], offset: int) -> tuple[str, str]:
-    """(all-fit condition, first-misfit reason) over ``t = json_type(line, paths)``.
+    """(all-fit condition, first-misfit reason) over ``t = json_type(line, paths)`` and ``s``.
 
-    ``t[offset + i]`` is the JSON type of the i-th checked path (DuckDB lists are 1-based).
+    ``t[offset + i]`` is the JSON type of the i-th checked path (DuckDB lists are 1-based). A
+    value fits when the engine's conversion to the declared type keeps it: present and not null
+    in the JSON but null in the parsed struct means it did not fit ("98.6" fits a decimal,
+    "ninety-eight" does not). Objects and arrays must be objects and arrays. These are the
+    rules DuckDB's own reader applies, so the line-by-line path and the read_json path agree.
     """
     conds, reasons = [], []
     for i, (path, kind) in enumerate(checks, start=offset + 1):
-        allowed = ", ".join(f"'{t}'" for t in _JSON_TYPES[kind] + ("NULL",))
-        cond = f"(t[{i}] IS NULL OR t[{i}] IN ({allowed}))"
+        if path == "$":
+            cond = f"(t[{i}] = 'OBJECT')"
+        elif kind in ("object", "array"):  # json_transform would keep a misfit as empty
+            cond = f"(t[{i}] IS NULL OR t[{i}] IN ('NULL', '{kind.upper()}'))"
+        else:
+            parsed = D.path("s", parse_path(path[2:]))
+            cond = f"(t[{i}] IS NULL OR t[{i}] = 'NULL' OR {parsed} IS NOT NULL)"
         conds.append(cond)
         what = "not a JSON object" if path == "$" else f"{path[2:]}: expected {kind}"
         reasons.append(f"WHEN NOT {cond} THEN '{what}, got ' || {_json_kind(f't[{i}]')}")
@@ -101,8 +103,8 @@ def _check_sql(checks: list[tuple[str, str]], offset: int) -> tuple[str, str]:
     return " AND ".join(conds), "CASE " + " ".join(reasons) + " END"
 
 
-# Checked on every line whatever its type: a JSON object with a string resourceType and id.
-BASE_CHECKS = [("$", "object"), ("$.resourceType", STRING), ("$.id", STRING)]
+# Checked on every line whatever its type: a JSON object (then resourceType and id present).
+BASE_CHECKS = [("$", "object")]
 
 
 def _read_lines(src: Source) -> str:
@@ -125,9 +127,7 @@ def _parse_file_sql(src: Source, idx: int, rtype: str | None, only: str | None) 
     tree = BY_TYPE[rtype].parse_tree if rtype in BY_TYPE else GENERIC_TREE
     struct = json.dumps(duck_struct(tree)).replace("'", "''")
     base = set(BASE_CHECKS)
-    # String elements take any JSON scalar as text, as DuckDB's reader does; the checks catch
-    # what would otherwise silently become null (a number that is not one, an object that is
-    # an array).
+    # String elements take any JSON value as text, as DuckDB's reader does: nothing to check.
     own = [c for c in shape_checks(tree) if c not in base and c[1] != STRING]
     own = own if rtype in BY_TYPE else []
     base_fits, base_misfit = _check_sql(BASE_CHECKS, 0)

@@ -26,6 +26,7 @@ from cmo.fhir.schema import (
     STRING,
     Resource,
     all_tables,
+    parse_path,
     shape_checks,
 )
 from cmo.fhir.sources import Source
@@ -52,34 +53,27 @@ def _kind_of(t: str) -> str:
     )
 
 
-_INTS = "('BIGINT', 'INT', 'SMALLINT', 'TINYINT')"
-
-
-def _fits(t: str, kind: str) -> str:
-    """SQL: the value whose schema_of_variant text is ``t`` (absent/null allowed) is a ``kind``."""
-    if kind == INTEGER:
-        ok = f"({t} IN {_INTS} OR {t} LIKE 'DECIMAL(%,0)')"
-    elif kind == DECIMAL:
-        ok = f"({t} IN {_INTS} OR {t} IN ('DOUBLE', 'FLOAT') OR {t} LIKE 'DECIMAL%')"
-    elif kind in ("object", "array"):
-        ok = f"{t} LIKE '{kind.upper()}%'"
-    else:
-        ok = f"{t} = '{ {STRING: 'STRING', BOOLEAN: 'BOOLEAN'}[kind] }'"
-    return f"({t} IS NULL OR {t} = 'VOID' OR {ok})"
-
-
 def _checks_sql(checks: list[tuple[str, str]], prefix: str) -> tuple[list[str], str, str]:
     """(select items computing t<i>, all-fit condition, first-misfit reason).
 
-    Each checked path's schema_of_variant is computed once in an inner SELECT: repeating the
-    variant expressions in every CASE branch makes Spark's generated code explode.
+    The same rule as on DuckDB (cmo.fhir.duck._check_sql): a value fits when the conversion to
+    its declared type keeps it — present and not null in the JSON but null in the parsed struct
+    ``s`` means it did not fit. Each path's schema_of_variant is computed once in an inner
+    SELECT: repeating the variant expressions in every CASE branch makes Spark's generated code
+    explode.
     """
     items, conds, reasons = [], [], []
     for i, (path, kind) in enumerate(checks):
         t = f"{prefix}{i}"
         v = "v" if path == "$" else f"variant_get(v, '{path}', 'variant')"
         items.append(f"schema_of_variant({v}) AS {t}")
-        cond = _fits(t, kind)
+        if path == "$":
+            cond = f"({t} LIKE 'OBJECT%')"
+        elif kind in ("object", "array"):
+            cond = f"({t} IS NULL OR {t} = 'VOID' OR {t} LIKE '{kind.upper()}%')"
+        else:
+            parsed = S.path("s", parse_path(path[2:]))
+            cond = f"({t} IS NULL OR {t} = 'VOID' OR {parsed} IS NOT NULL)"
         what = "not a JSON object" if path == "$" else f"{path[2:]}: expected {kind}"
         conds.append(cond)
         reasons.append(f"WHEN NOT {cond} THEN '{what}, got ' || {_kind_of(t)}")
@@ -134,10 +128,9 @@ def _stage_type(spark: Any, res: Resource) -> Any:
     schema = spark_type(res.parse_tree).replace("'", "''")
     inner = ", ".join(["file_idx", "source_file", "source_line", "line", *items])
     return spark.sql(f"""
-        SELECT file_idx, source_file, source_line, line,
-               from_json(line, '{schema}') AS s,
+        SELECT file_idx, source_file, source_line, line, s,
                CASE WHEN NOT ({fits}) THEN {misfit} END AS problem
-        FROM (SELECT {inner} FROM _cmo_classified
+        FROM (SELECT {inner}, from_json(line, '{schema}') AS s FROM _cmo_classified
               WHERE problem IS NULL AND rt = {S.lit(res.resource_type)})""")
 
 
