@@ -240,9 +240,20 @@ class DuckRun:
 
     def load_file(self, src: Source, idx: int) -> None:
         """Parse one file into the staging tables; note its bad lines for the quarantine."""
+        import duckdb
+
         if src.problem is not None:
             line, reason = src.problem
             self.problems.append((src.name, line, None, reason, None))
+        try:
+            self._load_file(src, idx)
+        except duckdb.Error as exc:
+            # E.g. a line longer than the reader's 32 MB limit: the file (or the rest of it)
+            # is reported, the other files still load.
+            reason = "file could not be read: " + str(exc).splitlines()[0][:300]
+            self.problems.append((src.name, None, None, reason, None))
+
+    def _load_file(self, src: Source, idx: int) -> None:
         hint = src.type_hint if src.type_hint in BY_TYPE else None
         others = self._try_fast(src, idx, hint)
         if others is None:
