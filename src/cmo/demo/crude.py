@@ -67,18 +67,35 @@ def _stays(folder: Path) -> list[dict[str, Any]]:
 def crude_rates(folder: Path) -> dict[str, Any]:
     """Crude system rates and the four planted signals' crude numbers."""
     stays = _stays(folder)
-    signals = orjson.loads((folder / "signals.json").read_bytes())
-    sig = {s["id"]: s for s in signals["signals"]}
-    deaths = {
-        p["id"]: _day(p["deceasedDateTime"])
-        for p in _read(folder, "Patient")
-        if "deceasedDateTime" in p
-    }
+    doc = orjson.loads((folder / "signals.json").read_bytes())
+    sig = {s["id"]: s for s in doc["signals"]}
+    by_patient = _by_patient(stays)
+    readmitted, eligible = _readmissions(by_patient)
+    complicated, clabsi = _claim_flags(folder, by_patient)
+    out = _system_rates(folder, stays, readmitted, eligible)
+    out["icu_mortality"] = _icu_mortality(stays, sig["icu-mortality-rising"])
+    out["surgeon"] = _surgeon(folder, stays, sig["surgeon-complications"], complicated, readmitted)
+    out["clabsi"] = _clabsi(stays, sig["clabsi-cluster"], clabsi, doc["arguments"]["months"])
+    out["los_physician"] = _los_physician(stays, sig["physician-los"])
+    return out
+
+
+def _by_patient(stays: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Stays per patient in admission order."""
     by_patient: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for s in stays:
         by_patient[s["patient"]].append(s)
     for lst in by_patient.values():
         lst.sort(key=lambda s: s["admit"])
+    return by_patient
+
+
+def _within_30_days(index: dict[str, Any], later: dict[str, Any]) -> bool:
+    return 0 <= (later["admit"] - index["discharge"]).days <= 30
+
+
+def _readmissions(by_patient: dict[str, list[dict[str, Any]]]) -> tuple[set[str], int]:
+    """Index stays (alive, not transferred out) followed by an admission within 30 days."""
     readmitted: set[str] = set()
     eligible = 0
     for lst in by_patient.values():
@@ -86,24 +103,24 @@ def crude_rates(folder: Path) -> dict[str, Any]:
             if s["disposition"] in ("exp", "hosp"):
                 continue
             eligible += 1
-            if any(0 <= (n["admit"] - s["discharge"]).days <= 30 for n in lst[k + 1 :]):
+            if any(_within_30_days(s, n) for n in lst[k + 1 :]):
                 readmitted.add(s["id"])
-    n = len(stays)
-    died = sum(s["disposition"] == "exp" for s in stays)
-    mort30 = sum(
-        s["patient"] in deaths and (deaths[s["patient"]] - s["admit"]).days <= 30 for s in stays
-    )
-    los = sum((s["discharge"] - s["admit"]).days for s in stays)
-    # Complications: any claim diagnosis not present on admission, or a 30-day readmission
-    # whose principal diagnosis is a post-operative complication.
-    complicated = set()
-    clabsi = set()
-    complication_principal = set()
+    return readmitted, eligible
+
+
+def _claim_flags(
+    folder: Path, by_patient: dict[str, list[dict[str, Any]]]
+) -> tuple[set[str], set[str]]:
+    """(complicated, CLABSI) stay ids. Complicated: a claim diagnosis not present on
+    admission, or a 30-day readmission whose principal is a post-operative complication."""
+    complicated: set[str] = set()
+    clabsi: set[str] = set()
+    complication_principal: set[str] = set()
     for c in _read(folder, "Claim"):
+        eid = c["id"][:-2]  # claim id = encounter id + "-c"
         for d in c.get("diagnosis", []):
             code = d["diagnosisCodeableConcept"]["coding"][0]["code"]
             poa = d.get("onAdmission", {}).get("coding", [{}])[0].get("code")
-            eid = c["id"][:-2]
             if poa == "n":
                 complicated.add(eid)
             if d["sequence"] == 1 and code in COMPLICATION_CODES:
@@ -113,16 +130,27 @@ def crude_rates(folder: Path) -> dict[str, Any]:
     for lst in by_patient.values():
         for k, s in enumerate(lst):
             if any(
-                n["id"] in complication_principal and 0 <= (n["admit"] - s["discharge"]).days <= 30
-                for n in lst[k + 1 :]
+                n["id"] in complication_principal and _within_30_days(s, n) for n in lst[k + 1 :]
             ):
                 complicated.add(s["id"])
-    operated = {
-        _id(p["encounter"])
-        for p in _read(folder, "Procedure")
-        if p["code"]["coding"][0]["code"] in SURGICAL_PCS
+    return complicated, clabsi
+
+
+def _system_rates(
+    folder: Path, stays: list[dict[str, Any]], readmitted: set[str], eligible: int
+) -> dict[str, Any]:
+    deaths = {
+        p["id"]: _day(p["deceasedDateTime"])
+        for p in _read(folder, "Patient")
+        if "deceasedDateTime" in p
     }
-    out: dict[str, Any] = {
+    n = len(stays)
+    died = sum(s["disposition"] == "exp" for s in stays)
+    mort30 = sum(
+        s["patient"] in deaths and (deaths[s["patient"]] - s["admit"]).days <= 30 for s in stays
+    )
+    los = sum((s["discharge"] - s["admit"]).days for s in stays)
+    return {
         "stays": n,
         "in_hospital_mortality": died / n if n else None,
         "mortality_30d": mort30 / n if n else None,
@@ -130,8 +158,10 @@ def crude_rates(folder: Path) -> dict[str, Any]:
         "mean_los": los / n if n else None,
         "transfers_in": sum(s["source"] == "hosp-trans" for s in stays),
     }
-    # ICU mortality, recent vs before.
-    icu = sig["icu-mortality-rising"]
+
+
+def _icu_mortality(stays: list[dict[str, Any]], icu: dict[str, Any]) -> dict[str, Any]:
+    """Mortality of stays with time in the signal ICU, before vs during the last 6 months."""
     recent = date.fromisoformat(icu["period_start"])
     groups: dict[str, list[int]] = {"before": [0, 0], "recent": [0, 0]}
     for s in stays:
@@ -139,9 +169,22 @@ def crude_rates(folder: Path) -> dict[str, Any]:
             g = groups["recent" if s["admit"] >= recent else "before"]
             g[0] += 1
             g[1] += s["disposition"] == "exp"
-    out["icu_mortality"] = {k: (v[1] / v[0] if v[0] else None, v[0]) for k, v in groups.items()}
-    # Surgeon complications and readmissions vs peers.
-    surg = sig["surgeon-complications"]
+    return {k: (v[1] / v[0] if v[0] else None, v[0]) for k, v in groups.items()}
+
+
+def _surgeon(
+    folder: Path,
+    stays: list[dict[str, Any]],
+    surg: dict[str, Any],
+    complicated: set[str],
+    readmitted: set[str],
+) -> dict[str, Any]:
+    """Complication and readmission rates of the planted surgeon's operations vs peers'."""
+    operated = {
+        _id(p["encounter"])
+        for p in _read(folder, "Procedure")
+        if p["code"]["coding"][0]["code"] in SURGICAL_PCS
+    }
     ortho = f"{surg['site_id']}-orthopedics"
     sg: dict[str, list[int]] = {"signal": [0, 0, 0], "peers": [0, 0, 0]}
     for s in stays:
@@ -151,7 +194,7 @@ def crude_rates(folder: Path) -> dict[str, Any]:
         g[0] += 1
         g[1] += s["id"] in complicated
         g[2] += s["id"] in readmitted
-    out["surgeon"] = {
+    return {
         k: {
             "stays": v[0],
             "complication": v[1] / v[0] if v[0] else None,
@@ -159,8 +202,12 @@ def crude_rates(folder: Path) -> dict[str, Any]:
         }
         for k, v in sg.items()
     }
-    # CLABSI per quarter in the cluster ICU (events among stays with time in that ICU).
-    cl = sig["clabsi-cluster"]
+
+
+def _clabsi(
+    stays: list[dict[str, Any]], cl: dict[str, Any], clabsi: set[str], months: int
+) -> dict[str, Any]:
+    """CLABSI among stays with time in the cluster ICU: the quarter vs the other quarters."""
     q0, q1 = date.fromisoformat(cl["period_start"]), date.fromisoformat(cl["period_end"])
     cg = {"quarter": [0, 0], "other": [0, 0]}
     for s in stays:
@@ -168,14 +215,15 @@ def crude_rates(folder: Path) -> dict[str, Any]:
             g = cg["quarter" if q0 <= s["admit"] < q1 else "other"]
             g[0] += 1
             g[1] += s["id"] in clabsi
-    months_total = signals["arguments"]["months"]
-    out["clabsi"] = {
+    return {
         "quarter_events": cg["quarter"][1],
-        "other_events_per_quarter": cg["other"][1] / max(1, months_total / 3 - 1),
+        "other_events_per_quarter": cg["other"][1] / max(1, months / 3 - 1),
         "quarter_stays": cg["quarter"][0],
     }
-    # LOS of the planted hospitalist vs peers.
-    ld = sig["physician-los"]
+
+
+def _los_physician(stays: list[dict[str, Any]], ld: dict[str, Any]) -> dict[str, Any]:
+    """Mean LOS of live discharges of the planted hospitalist vs the department's peers."""
     dept = f"{ld['site_id']}-medicine"
     lg = {"signal": [0, 0], "peers": [0, 0]}
     for s in stays:
@@ -183,8 +231,7 @@ def crude_rates(folder: Path) -> dict[str, Any]:
             g = lg["signal" if s["attending"] == ld["practitioner_id"] else "peers"]
             g[0] += 1
             g[1] += (s["discharge"] - s["admit"]).days
-    out["los_physician"] = {k: (v[1] / v[0] if v[0] else None, v[0]) for k, v in lg.items()}
-    return out
+    return {k: (v[1] / v[0] if v[0] else None, v[0]) for k, v in lg.items()}
 
 
 def format_report(rates: dict[str, Any]) -> str:
