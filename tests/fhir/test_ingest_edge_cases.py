@@ -110,6 +110,17 @@ def test_references_contained_versioned_conditional_and_bundle_urns(loaded) -> N
         "WHERE encounter_id = 'e-amb'",
     )
     assert (cond["individual_type"], cond["individual_id"]) == ("Practitioner", None)
+    # A conditional reference in a Bundle resolves through the identifiers of the run's
+    # Bundles (here another file: Synthea writes practitioners in their own Bundle).
+    synthea = one(
+        wh,
+        "SELECT individual_type, individual_id FROM fhir__encounter_participant "
+        "WHERE encounter_id = '0b5c2d60-8f5e-4b8c-9d3a-0c7e4b2f6a11'",
+    )
+    assert synthea == {
+        "individual_type": "Practitioner",
+        "individual_id": "bb22bb22-0000-4000-8000-000000000002",
+    }
     # Bundle urn:uuid references are resolved to Type/id through the entries' fullUrl.
     c = one(wh, "SELECT * FROM fhir__condition")
     assert (c["subject_type"], c["subject_id"]) == (

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 import orjson
 
@@ -143,13 +143,45 @@ def check_gzip(path: Path, workdir: Path) -> tuple[Path, tuple[int | None, str] 
     return salvaged, (good + 1, reason)
 
 
+# Resource types that exporters reference conditionally (Synthea: ``Practitioner?identifier=
+# http://hl7.org/fhir/sid/us-npi|9999967``, ``Organization?identifier=...``, ``Location?...``).
+CONDITIONAL_TARGETS = ("Practitioner", "PractitionerRole", "Organization", "Location", "Patient")
+
+
+def identifier_index(paths: list[Path]) -> dict[str, str]:
+    """``Type?identifier=system|value`` → ``Type/id`` for the resources of the given Bundles.
+
+    Conditional references are resolved across all the Bundle files of a run (Synthea writes
+    practitioners and organisations in their own Bundles). A file that does not parse is
+    skipped here; the conversion reports it.
+    """
+    index: dict[str, str] = {}
+    for path in paths:
+        try:
+            doc = orjson.loads(path.read_bytes())
+        except (orjson.JSONDecodeError, OSError):
+            continue
+        entries = doc.get("entry") if isinstance(doc, dict) else None
+        for e in entries or []:
+            r = e.get("resource") if isinstance(e, dict) else None
+            if not isinstance(r, dict) or r.get("resourceType") not in CONDITIONAL_TARGETS:
+                continue
+            for ident in r.get("identifier") or []:
+                if isinstance(ident, dict) and ident.get("value") is not None:
+                    key = (
+                        f"{r['resourceType']}?identifier={ident.get('system', '')}|{ident['value']}"
+                    )
+                    index.setdefault(key, f"{r['resourceType']}/{r.get('id')}")
+    return index
+
+
 def _rewrite_refs(obj: Any, urls: dict[str, str]) -> Any:
-    """Replace ``urn:uuid:`` references of a transaction Bundle by ``Type/id`` (Synthea)."""
+    """Replace ``urn:uuid:`` and conditional references of Bundles by ``Type/id`` (Synthea)."""
     if isinstance(obj, dict):
         out = {}
         for k, v in obj.items():
-            if k == "reference" and isinstance(v, str) and v in urls:
-                out[k] = urls[v]
+            if k == "reference" and isinstance(v, str) and (v in urls or unquote(v) in urls):
+                out[k] = urls.get(v) or urls[unquote(v)]
             else:
                 out[k] = _rewrite_refs(v, urls)
         return out
@@ -158,7 +190,7 @@ def _rewrite_refs(obj: Any, urls: dict[str, str]) -> Any:
     return obj
 
 
-def bundle_to_ndjson(path: Path, workdir: Path) -> Source:
+def bundle_to_ndjson(path: Path, workdir: Path, known: dict[str, str] | None = None) -> Source:
     """A JSON file: a Bundle (any type) or a single resource, as NDJSON one entry per line.
 
     Line n of the NDJSON is entry n of the Bundle (an entry without a resource is an empty
@@ -174,7 +206,7 @@ def bundle_to_ndjson(path: Path, workdir: Path) -> Source:
     with os.fdopen(fd, "wb") as out:
         if isinstance(doc, dict) and doc.get("resourceType") == "Bundle":
             entries = doc.get("entry") or []
-            urls = {}
+            urls = dict(known or {})
             for e in entries:
                 r = e.get("resource") if isinstance(e, dict) else None
                 full = e.get("fullUrl") if isinstance(e, dict) else None
@@ -212,7 +244,10 @@ def first_type(path: Path, gz: bool, max_lines: int = 50) -> str | None:
 def prepare(paths: list[Path], workdir: Path) -> list[Source]:
     """Every input as a readable Source (Bundles converted, gzip checked), in ingest order."""
     sources: list[Source] = []
-    for path, hint in discover(paths):
+    found = discover(paths)
+    bundles = [p for p, _ in found if not p.name.endswith(".gz") and not _is_ndjson(p)]
+    known = identifier_index(bundles) if bundles else {}
+    for path, hint in found:
         size = path.stat().st_size
         if path.name.endswith(".gz"):
             readable, problem = check_gzip(path, workdir)
@@ -221,7 +256,7 @@ def prepare(paths: list[Path], workdir: Path) -> list[Source]:
         elif _is_ndjson(path):
             src = Source(path, str(path), size, type_hint=hint)
         else:
-            src = bundle_to_ndjson(path, workdir)
+            src = bundle_to_ndjson(path, workdir, known)
             src.type_hint = hint
         if src.type_hint is None:
             src.type_hint = first_type(src.path, src.gzip)
