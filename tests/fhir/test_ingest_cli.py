@@ -22,7 +22,7 @@ def test_ingest_prints_summary_and_exits_0(
     out = _cmo("ingest", str(edge_dir), str(bundle_dir), "--warehouse", str(wh), env_dir=tmp_path)
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
-    assert lines[0].startswith("ingested 8 file(s)") and "0 quarantined" in lines[0]
+    assert lines[0].startswith("ingested 9 file(s)") and "0 quarantined" in lines[0]
     assert "  fhir__patient: 5" in lines
     assert "  other type CareTeam: 1 (not loaded)" in lines
     assert wh.exists()

@@ -193,3 +193,22 @@ def test_claim_with_diagnoses_on_admission_and_items(loaded) -> None:
     role = one(wh, "SELECT * FROM fhir__practitioner_role")
     assert (role["code_code"], role["specialty_code"]) == ("doctor", "207RC0000X")
     assert role["organization_id"] == "dept-card"
+
+
+def test_nested_questionnaire_items_in_document_order(loaded) -> None:
+    wh, _ = loaded
+    got = rows(
+        wh,
+        "SELECT pos, depth, parent_pos, link_id, answer_integer, answer_string, "
+        "answer_coding_code, answer_boolean FROM fhir__questionnaire_response_item "
+        "WHERE questionnaire_response_id = 'qr1' ORDER BY pos",
+    )
+    assert got == [
+        (0, 1, None, "1", 2, None, None, None),
+        (1, 1, None, "g", None, None, None, None),
+        (2, 2, 1, "g.1", None, "yes", None, None),
+        (3, 2, 1, "g.2", None, None, None, None),
+        (4, 3, 3, "g.2.1", None, None, "LA6568-5", None),
+        (5, 1, None, "3", None, None, None, False),
+    ]
+    assert rows(wh, "SELECT count(*) FROM fhir__questionnaire_response") == [(2,)]

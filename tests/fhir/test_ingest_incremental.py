@@ -113,6 +113,6 @@ def test_run_log_records_each_run(warehouse, edge_dir) -> None:
     )
     assert len(log) == 1
     run_id, engine, files, rows_json, quarantined, others, ordered = log[0]
-    assert (run_id, engine, files, quarantined, ordered) == (result.run_id, "duckdb", 5, 0, True)
+    assert (run_id, engine, files, quarantined, ordered) == (result.run_id, "duckdb", 6, 0, True)
     assert json.loads(rows_json) == result.rows
     assert json.loads(others) == {}

@@ -162,6 +162,10 @@ class Child:
     path: str  # the array, e.g. "diagnosis" or "hospitalization.dischargeDisposition.coding"
     columns: tuple[Col, ...]
     scalar: str | None = None  # the elements are scalars: one column with this name and kind str
+    # A recursive element (QuestionnaireResponse.item.item): rows for every level down to
+    # ``depth``, numbered in document order (pre-order), with their level and parent's pos.
+    nested: str | None = None
+    depth: int = 1
 
 
 @dataclass(frozen=True)
@@ -188,6 +192,8 @@ class Resource:
 
     def child_outputs(self, child: Child) -> list[tuple[str, str]]:
         cols: list[tuple[str, str]] = [(self.parent_key, "string"), ("pos", "bigint")]
+        if child.nested:
+            cols += [("depth", "bigint"), ("parent_pos", "bigint")]
         if child.scalar:
             cols.append((child.scalar, "string"))
         for c in child.columns:
@@ -242,6 +248,11 @@ def build_tree(res: Resource) -> dict[str, Any]:
             elem = STRING
         for c in ch.columns:
             elem = _merge(elem, _tree_for(c.steps, c.leaf()), f"{res.resource_type}.{ch.path}")
+        if ch.nested:
+            inner = elem
+            for _ in range(ch.depth - 1):
+                inner = _merge(elem, {ch.nested: [inner]}, f"{res.resource_type}.{ch.path}")
+            elem = inner
         tree = _merge(tree, _tree_for(parse_path(ch.path), [elem]), res.resource_type)
     return tree
 
@@ -535,11 +546,13 @@ RESOURCES: tuple[Resource, ...] = (
             C("author", "ref", "author"),
         ),
         (
-            # Top-level items with their first answer; nested group items are not flattened yet.
+            # Items down to three levels (groups in groups), each with its first answer.
             Child(
                 "questionnaire_response_item",
                 "item",
-                (
+                nested="item",
+                depth=3,
+                columns=(
                     C("link_id", "str", "linkId"),
                     C("text", "str", "text"),
                     C("answer_boolean", "bool", "answer[0].valueBoolean"),
@@ -757,7 +770,12 @@ def describe() -> list[tuple[str, str, str, str]]:
         for name, typ in r.main_outputs():
             out.append((f"fhir__{r.table}", name, typ, f"{r.resource_type}.{srcs[name]}"))
         for ch in r.children:
-            csrc: dict[str, str] = {r.parent_key: "id (parent)", "pos": "(0-based position)"}
+            csrc: dict[str, str] = {
+                r.parent_key: "id (parent)",
+                "pos": "(0-based position)",
+                "depth": f"(nesting level of {ch.nested}: 1 = top)",
+                "parent_pos": f"(pos of the enclosing {ch.nested}; null at level 1)",
+            }
             for c in ch.columns:
                 csrc.update(zip([n for n, _ in c.outputs()], _sources(c), strict=True))
             for name, typ in r.child_outputs(ch):

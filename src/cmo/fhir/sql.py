@@ -225,17 +225,57 @@ def main_select(d: Dialect, res: Resource, source: str) -> str:
     )
 
 
+def _explode(d: Dialect, keys: str, arr: str, source: str) -> str:
+    """SELECT ``keys``, one row per element ``e`` of ``arr`` with its 0-based position ``pos``."""
+    if d.name == "spark":
+        return f"SELECT {keys}, posexplode({arr}) AS (pos, e) FROM {source}"
+    return f"SELECT {keys}, unnest({arr}) AS e, unnest(range(len({arr}))) AS pos FROM {source}"
+
+
+def _nested_select(d: Dialect, res: Resource, child: Child, source: str) -> str:
+    """A recursive element: every level down to child.depth, numbered in document order."""
+    assert child.nested is not None
+    arr = d.path("s", parse_path(child.path))
+    keys = [f"p{k}" for k in range(1, child.depth + 1)]
+    raw: list[tuple[str, str]] = []
+    final: list[tuple[str, str]] = [(res.parent_key, d.q("pid"))]
+    final += [("pos", d.q("pos")), ("depth", d.q("depth")), ("parent_pos", d.q("parent_pos"))]
+    for c in child.columns:
+        raw += _raw(d, c, "e")
+        final += _final(d, c)
+    levels, prev = [], f"(SELECT {d.field('s', 'id')} AS pid, s FROM {source})"
+    for k in range(1, child.depth + 1):
+        have = ", ".join(["pid", *keys[: k - 1]])
+        elems = arr if k == 1 else d.field("e", child.nested)
+        level = f"(SELECT {have}, pos AS p{k}, e FROM ({_explode(d, have, elems, prev)}) AS x{k})"
+        pad = ", ".join(f"CAST(NULL AS BIGINT) AS {p}" for p in keys[k:])
+        cols = ", ".join(["pid", *keys[:k], *([pad] if pad else []), f"{k} AS depth"])
+        levels.append(f"SELECT {cols}, {_select(d, raw)} FROM {level} AS l{k}")
+        prev = level
+    order = ", ".join(f"{p} ASC NULLS FIRST" for p in keys)
+    numbered = (
+        f"SELECT *, row_number() OVER (PARTITION BY pid ORDER BY {order}) - 1 AS pos "
+        f"FROM ({' UNION ALL '.join(levels)}) AS u"
+    )
+    # The parent of a level-k row is the level k-1 row with the same first k-1 positions.
+    same = " AND ".join(
+        f"(r.depth <= {i} OR q.{p} = r.{p})" for i, p in enumerate(keys[:-1], start=1)
+    )
+    parent = (
+        f"SELECT r.*, q.pos AS parent_pos FROM ({numbered}) AS r LEFT JOIN ({numbered}) AS q "
+        f"ON q.pid = r.pid AND q.depth = r.depth - 1 AND {same}"
+    )
+    types = dict(res.child_outputs(child))
+    return f"SELECT\n  {_select(d, _typed(d, final, types))}\nFROM ({parent}) AS t"
+
+
 def child_select(d: Dialect, res: Resource, child: Child, source: str) -> str:
     """SELECT of a child table: one row per element of the repeating element, with pos."""
+    if child.nested:
+        return _nested_select(d, res, child, source)
     arr = d.path("s", parse_path(child.path))
     pid = d.field("s", "id")
-    if d.name == "spark":
-        exploded = f"SELECT {pid} AS pid, posexplode({arr}) AS (pos, e) FROM {source}"
-    else:
-        exploded = (
-            f"SELECT {pid} AS pid, unnest({arr}) AS e, unnest(range(len({arr}))) AS pos "
-            f"FROM {source}"
-        )
+    exploded = _explode(d, f"{pid} AS pid", arr, source)
     raw: list[tuple[str, str]] = [("pid", "pid"), ("pos", "pos")]
     final: list[tuple[str, str]] = [(res.parent_key, d.q("pid")), ("pos", d.q("pos"))]
     if child.scalar:
