@@ -14,6 +14,21 @@ from cmo.measures import api
 from cmo.stats.intervals import poisson_oe
 
 
+@pytest.fixture
+def bed_copy(built, tmp_path):
+    """A private copy of the built test-bed warehouse, for tests that rebuild or reopen it."""
+    import shutil
+
+    from cmo.warehouse import connect
+
+    built.sql("CHECKPOINT")
+    path = tmp_path / "copy.duckdb"
+    shutil.copy(built.path, path)
+    wh = connect(path)
+    yield wh
+    wh.close()
+
+
 def test_system_results_add_up_from_long_rows(built):
     long = built.table("quality__measure_long").to_pandas()
     res = built.table("quality__measure_result").to_pandas()
@@ -106,69 +121,62 @@ def test_measure_report_export_is_valid_fhir(built, tmp_path):
     assert csv_path.stat().st_size > 0 and pq_path.stat().st_size > 0
 
 
-def test_cli_run_model_export_and_errors(built, tmp_path, monkeypatch):
+def test_cli_run_model_export_and_errors(bed_copy, tmp_path):
     from cmo.cli import app
 
     runner = CliRunner()
-    path = str(built.path)
-    built.close()  # the CLI opens the file itself
-    try:
-        models = tmp_path / "models.json"
-        res = runner.invoke(
-            app, ["measures", "run", "--warehouse", path, "--save-models", str(models)]
-        )
-        assert res.exit_code == 0, res.output
-        assert "34 stays" in res.output
-        saved = json.loads(models.read_text())
-        assert set(saved) == {"IMORT", "MORT30", "READM30"}
-        res = runner.invoke(
-            app, ["measures", "run", "--warehouse", path, "--model-file", str(models)]
-        )
-        assert res.exit_code == 0, res.output
-        res = runner.invoke(app, ["measures", "model", "READM30", "--warehouse", path])
-        assert res.exit_code == 0 and "C-statistic" in res.output
-        res = runner.invoke(app, ["measures", "model", "LACE", "--warehouse", path])
-        assert res.exit_code == 2 and "no model card" in res.output
-        res = runner.invoke(app, ["measures", "run", "--warehouse", path, "--as-of", "2024-13-01"])
-        assert res.exit_code == 2
-        res = runner.invoke(app, ["measures", "export", "--warehouse", path, "--format", "xml"])
-        assert res.exit_code == 2
-        res = runner.invoke(app, ["measures", "list"])
-        assert res.exit_code == 0 and "READM30" in res.output
-        empty = tmp_path / "empty.duckdb"
-        res = runner.invoke(app, ["measures", "run", "--warehouse", str(empty)])
-        assert res.exit_code == 2 and "cmo ingest" in res.output
-    finally:
-        from cmo.warehouse import connect
-
-        # Reopen so later tests in the session keep a usable warehouse.
-        built.con = connect(path).con
-        built._closed = False
+    path = str(bed_copy.path)
+    bed_copy.close()  # the CLI opens the file itself
+    models = tmp_path / "models.json"
+    res = runner.invoke(app, ["measures", "run", "--warehouse", path, "--save-models", str(models)])
+    assert res.exit_code == 0, res.output
+    assert "34 stays" in res.output
+    saved = json.loads(models.read_text())
+    assert set(saved) == {"IMORT", "MORT30", "READM30"}
+    res = runner.invoke(app, ["measures", "run", "--warehouse", path, "--model-file", str(models)])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["measures", "model", "READM30", "--warehouse", path])
+    assert res.exit_code == 0 and "C-statistic" in res.output
+    res = runner.invoke(app, ["measures", "model", "LACE", "--warehouse", path])
+    assert res.exit_code == 2 and "no model card" in res.output
+    res = runner.invoke(app, ["measures", "run", "--warehouse", path, "--as-of", "2024-13-01"])
+    assert res.exit_code == 2
+    res = runner.invoke(app, ["measures", "export", "--warehouse", path, "--format", "xml"])
+    assert res.exit_code == 2
+    res = runner.invoke(
+        app, ["measures", "export", "--warehouse", path, "--out", str(tmp_path / "x")]
+    )
+    assert res.exit_code == 0 and "MeasureReport.ndjson" in res.output
+    res = runner.invoke(app, ["measures", "list"])
+    assert res.exit_code == 0 and "READM30" in res.output
+    empty = tmp_path / "empty.duckdb"
+    res = runner.invoke(app, ["measures", "run", "--warehouse", str(empty)])
+    assert res.exit_code == 2 and "cmo ingest" in res.output
 
 
-def test_saved_models_reproduce_expected_exactly(built):
+def test_saved_models_reproduce_expected_exactly(bed_copy):
     """A model passed in is applied as is: the same expected values to the last bit."""
     from cmo.measures.build import run
 
-    before = built.table("quality__measure_long").to_pandas().sort_values(["measure_id", "stay_id"])
-    cards = {m: api.model_card(built, m)["model"] for m in ("IMORT", "MORT30", "READM30")}
-    run(built, models=cards, progress=False)
-    after = built.table("quality__measure_long").to_pandas().sort_values(["measure_id", "stay_id"])
+    wh = bed_copy
+    before = wh.table("quality__measure_long").to_pandas().sort_values(["measure_id", "stay_id"])
+    cards = {m: api.model_card(wh, m)["model"] for m in ("IMORT", "MORT30", "READM30")}
+    run(wh, models=cards, progress=False)
+    after = wh.table("quality__measure_long").to_pandas().sort_values(["measure_id", "stay_id"])
     assert np.array_equal(
         before.expected.fillna(-1).to_numpy(), after.expected.fillna(-1).to_numpy()
     )
 
 
-def test_as_of_moves_the_data_end(built, tmp_path):
+def test_as_of_moves_the_data_end(bed_copy):
     from cmo.measures.build import run
 
-    result = run(built, as_of=date(2024, 6, 30), progress=False)
+    result = run(bed_copy, as_of=date(2024, 6, 30), progress=False)
     assert result.data_end == date(2024, 6, 30)
-    long = built.table("quality__measure_long").to_pandas()
+    long = bed_copy.table("quality__measure_long").to_pandas()
     r = long[(long.measure_id == "READM30") & (long.stay_id == "s-readm-back")].iloc[0]
     assert r.exclusion_reason is None  # discharged 2024-04-23, 68 days before the data end
     r = long[(long.measure_id == "READM30") & (long.stay_id == "s-transin")].iloc[0]
     assert r.exclusion_reason == "follow_up_incomplete"  # discharged 2024-06-05
     r = long[(long.measure_id == "IMORT") & (long.stay_id == "s-comorb")].iloc[0]
     assert not r.in_population  # discharged after the data end
-    run(built, progress=False)  # back to the default data end for other tests

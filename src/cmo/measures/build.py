@@ -255,7 +255,8 @@ def _covariate_frame(ctx: Context) -> pd.DataFrame:
     s = ctx.stays.select("stay_id", "age", "sex", "priority", "principal_dx")
     flags = [f"el_{c}" for c in terminology.categories("elixhauser")]
     cm = ctx.comorbidity.select("stay_id", *flags)
-    return s.join(cm, "stay_id").to_pandas().set_index("stay_id")
+    raw = s.join(cm, "stay_id").to_pandas().set_index("stay_id")
+    return risk.covariates(raw)
 
 
 def _model_frame(cov: pd.DataFrame, base: ir.Table, measure_id: str) -> pd.DataFrame:

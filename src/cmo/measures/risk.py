@@ -26,7 +26,7 @@ from cmo import terminology
 AGE_BANDS = ((18, "18-44"), (45, "45-64"), (65, "65-74"), (75, "75-84"), (85, "85+"))
 MIN_FLAG_COUNT = 20
 MIN_LEVEL_COUNT = 50
-MAX_FIT_ROWS = 250_000  # larger reference windows are fitted on a deterministic random sample
+MAX_FIT_ROWS = 100_000  # larger reference windows are fitted on a deterministic random sample
 
 # ICD-10-CM chapters -> AHRQ CCSR body-system codes (CCSR v2024 uses these three-letter prefixes).
 BODY_SYSTEMS = (
@@ -75,8 +75,16 @@ def age_band(age: pd.Series) -> pd.Series:
     return out
 
 
+COVARIATES = ("age_band", "female", "emergency", "body_system")
+
+
 def covariates(frame: pd.DataFrame) -> pd.DataFrame:
-    """Raw covariates of a model frame (columns age, sex, priority, principal_dx, el_*)."""
+    """Model covariates from a raw frame (age, sex, priority, principal_dx, el_*).
+
+    A frame that already holds the covariates (built once for every stay) passes through.
+    """
+    if set(COVARIATES) <= set(frame.columns):
+        return frame
     cov = pd.DataFrame(index=frame.index)
     cov["age_band"] = age_band(frame["age"].astype(float))
     cov["female"] = (frame["sex"] == "female").astype(float)
