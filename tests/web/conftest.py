@@ -16,20 +16,29 @@ from typing import Any
 
 import pytest
 
-# One data dir (app database, warehouse, static files) per pytest-xdist worker: two workers
-# building one DuckDB file would fight over its lock.
-_BASE = Path(os.environ.get("CMO_TEST_DATA_DIR") or tempfile.mkdtemp(prefix="cmo-web-"))
-os.environ["CMO_TEST_DATA_DIR"] = str(_BASE)
-_DATA = _BASE / os.environ.get("PYTEST_XDIST_WORKER", "main")
-_DATA.mkdir(parents=True, exist_ok=True)
-os.environ.setdefault("CMO_DATA_DIR", str(_DATA))
+# One data dir (app database, warehouse, static files) per process, shared by tests/web and
+# tests/e2e: xdist workers inherit the controller's environment, so the key includes the pid.
+_KEY = f"CMO_TEST_DATA_DIR_{os.getpid()}"
+_DATA = Path(os.environ.get(_KEY) or tempfile.mkdtemp(prefix="cmo-web-"))
+os.environ[_KEY] = str(_DATA)
+# Set, not setdefault: an xdist controller that imported this file first passes its values on
+# to the workers. The PostgreSQL pass hands its warehouse over in CMO_TEST_WAREHOUSE.
+os.environ["CMO_DATA_DIR"] = str(_DATA)
 os.environ["CMO_STATIC_MANIFEST"] = "0"
-os.environ.setdefault("CMO_WAREHOUSE", str(_DATA / "warehouse.duckdb"))
+os.environ["CMO_WAREHOUSE"] = os.environ.get("CMO_TEST_WAREHOUSE") or str(
+    _DATA / "warehouse.duckdb"
+)
 os.environ["DJANGO_SETTINGS_MODULE"] = "cmo.web.settings"
 
 import cmo.web  # noqa: E402
 
 cmo.web.setup()
+
+from django.conf import settings as _settings  # noqa: E402
+
+# pytest-django may have configured Django before this file ran (an xdist worker inherits
+# DJANGO_SETTINGS_MODULE and the controller's paths): point it at this process's warehouse.
+_settings.WAREHOUSE = Path(os.environ["CMO_WAREHOUSE"])
 
 CHAIR_DEPARTMENTS = ["D-CAR"]
 

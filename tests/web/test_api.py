@@ -18,7 +18,7 @@ def token(role_users: dict[str, Any]) -> str:
 
 def test_token_authenticates_a_service_account(client: Any, token: str) -> None:
     response = client.get("/api/quality/measures", HTTP_AUTHORIZATION=f"Bearer {token}")
-    assert response.status_code == 200
+    assert response.status_code == 200, response.content
     ids = {m["measure_id"] for m in response.json()}
     assert ids == {"mort_inpatient", "readm_30d", "los"}
     assert ApiToken.objects.get().last_used is not None

@@ -45,9 +45,7 @@ def test_web_suite_on_postgresql(results_warehouse: Path, tmp_path: Path) -> Non
         **os.environ,
         "CMO_DATABASE_URL": URL,
         "CMO_TEST_DATABASE_NAME": f"test_cmo_{uuid.uuid4().hex[:8]}",
-        "CMO_WAREHOUSE": str(results_warehouse),
-        "CMO_DATA_DIR": str(tmp_path),
-        "CMO_TEST_DATA_DIR": str(tmp_path),
+        "CMO_TEST_WAREHOUSE": str(results_warehouse),
     }
     env.pop("PYTEST_XDIST_WORKER", None)  # the child is a plain pytest run
     run = subprocess.run(

@@ -107,6 +107,7 @@ def test_production_settings_pass_check_deploy(tmp_path: Any) -> None:
         "CMO_DATA_DIR": str(tmp_path),
     }
     env.pop("CMO_DATABASE_URL", None)
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # set by the browser tests' conftest
     run = subprocess.run(
         [sys.executable, "-m", "django", "check", "--deploy", "--fail-level", "WARNING"],
         env=env,
