@@ -180,3 +180,35 @@ def test_as_of_moves_the_data_end(bed_copy):
     assert r.exclusion_reason == "follow_up_incomplete"  # discharged 2024-06-05
     r = long[(long.measure_id == "IMORT") & (long.stay_id == "s-comorb")].iloc[0]
     assert not r.in_population  # discharged after the data end
+
+
+def test_cusum_flags_a_site_whose_deaths_exceed_risk(warehouse):
+    """Given 60 stays at p = 0.05 where site A has 12 deaths and site B none, when the CUSUM
+    runs, then A signals worse (upper chart) and B does not."""
+    import ibis
+    import pandas as pd
+
+    from cmo.measures.results import cusum_signals
+    from cmo.measures.spec import registry
+
+    n = 60
+    frame = pd.DataFrame(
+        {
+            "measure_id": "IMORT",
+            "stay_id": [f"s{i:03d}" for i in range(2 * n)],
+            "site_id": ["A"] * n + ["B"] * n,
+            "discharge_date": [date(2024, 1, 1) + pd.Timedelta(days=i % n) for i in range(2 * n)],
+            "in_population": True,
+            "excluded": False,
+            "outcome": [1.0 if i % 5 == 0 else 0.0 for i in range(n)] + [0.0] * n,
+            "expected": 0.05,
+        }
+    )
+    warehouse.write("quality__measure_long", ibis.memtable(frame))
+    results = pd.DataFrame(
+        {"level": ["site", "site"], "unit_id": ["A", "B"], "unit_name": ["Site A", "Site B"]}
+    )
+    sig = cusum_signals(warehouse.table("quality__measure_long"), results, registry())
+    worse = sig[sig.direction == "worse"]
+    assert worse.unit_id.tolist() == ["A"]
+    assert (sig.kind == "cusum").all() and "B" not in set(worse.unit_id)

@@ -158,7 +158,10 @@ def run(
                 wh, "quality__measure_result", final, RESULT_SCHEMA
             )
         with steps.step("signals"):
-            sig = res.signals(final, measures)
+            sig = pd.concat(
+                [res.signals(final, measures), res.cusum_signals(long, final, measures)],
+                ignore_index=True,
+            )
             out.rows["quality__signal"] = _write(wh, "quality__signal", sig, SIGNAL_SCHEMA)
         with steps.step("metadata"):
             spec_rows = pd.DataFrame([m.spec.row() for m in measures.values()])

@@ -281,3 +281,65 @@ def _funnel_signals(results: pd.DataFrame, measures: dict[str, Measure]) -> list
                     )
                     break
     return rows
+
+
+CUSUM_H = 4.5  # Steiner et al. 2000 used h = 4.5 for R_A = 2 on cardiac-surgery mortality
+CUSUM_MONTHS = 12
+
+
+def cusum_signals(
+    long: ir.Table, results: pd.DataFrame, measures: dict[str, Measure]
+) -> pd.DataFrame:
+    """Risk-adjusted Bernoulli CUSUM (Steiner 2000; odds ratio 2 up, 1/2 down, h = 4.5) of each
+    site's stays of the last 12 months, in discharge order, for the risk-adjusted proportions.
+
+    One row per measure x site x side that crossed h: the month of the latest crossing."""
+    from datetime import timedelta
+
+    from cmo.stats.cusum import bernoulli_cusum
+
+    ids = [m for m, spec in measures.items() if spec.risk_model]
+    if not ids:
+        return pd.DataFrame(columns=SIGNAL_COLUMNS)
+    last = long.discharge_date.max().execute()
+    if last is None or pd.isna(last):
+        return pd.DataFrame(columns=SIGNAL_COLUMNS)
+    since = pd.Timestamp(last).date() - timedelta(days=365 * CUSUM_MONTHS // 12)
+    t = long.filter(
+        long.measure_id.isin(ids)
+        & long.in_population
+        & ~long.excluded
+        & long.expected.notnull()
+        & (long.discharge_date > since)
+    )
+    frame = t.select(
+        "measure_id", "site_id", "discharge_date", "stay_id", "outcome", "expected"
+    ).to_pandas()
+    names = results[results["level"] == "site"].drop_duplicates("unit_id")
+    site_name = dict(zip(names["unit_id"], names["unit_name"], strict=True))
+    rows = []
+    odds = {"upper": 2.0, "lower": 0.5}
+    for (mid, site), g in frame.groupby(["measure_id", "site_id"], sort=True):
+        g = g.sort_values(["discharge_date", "stay_id"])
+        p = g["expected"].clip(1e-6, 1 - 1e-6).to_numpy(float)
+        chart = bernoulli_cusum(g["outcome"].to_numpy(float), p, odds_ratio=2.0, h=CUSUM_H)
+        for side, direction in (("upper", "worse"), ("lower", "better")):
+            hits = np.flatnonzero(chart[f"signal_{side}"].to_numpy())
+            if not len(hits):
+                continue
+            when = pd.Timestamp(g["discharge_date"].iloc[hits[-1]]).date().replace(day=1)
+            rows.append(
+                {
+                    "measure_id": mid,
+                    "level": "site",
+                    "unit_id": site,
+                    "unit_name": site_name.get(site, site),
+                    "site_id": site,
+                    "period_start": when,
+                    "kind": "cusum",
+                    "direction": direction,
+                    "detail": f"risk-adjusted CUSUM ({side}, OR {odds[side]:g}) above "
+                    f"h = {CUSUM_H} on {len(hits)} of {len(g)} stays since {since}",
+                }
+            )
+    return pd.DataFrame(rows, columns=SIGNAL_COLUMNS)
