@@ -21,20 +21,29 @@ def spark_wh(spark_warehouse):
     spark.sql("DROP DATABASE IF EXISTS cmo_fhir_test CASCADE")
     spark.sql("CREATE DATABASE cmo_fhir_test")
     spark.catalog.setCurrentDatabase("cmo_fhir_test")
+    # Tiny file splits, so line numbering across the partitions of one file is exercised.
+    split = spark.conf.get("spark.sql.files.maxPartitionBytes")
+    spark.conf.set("spark.sql.files.maxPartitionBytes", "4096")
     yield spark_warehouse
+    spark.conf.set("spark.sql.files.maxPartitionBytes", split)
     spark.catalog.setCurrentDatabase(before)
     spark.sql("DROP DATABASE IF EXISTS cmo_fhir_test CASCADE")
 
 
 def _bad_lines(path: Path) -> Path:
+    many = [
+        json.dumps({"resourceType": "Patient", "id": f"bulk{i}", "gender": "other"})
+        for i in range(300)
+    ]
     lines = [
+        *many[:150],
         json.dumps({"resourceType": "Patient", "id": "p-extra", "birthDate": "1999-12-31"}),
         '{"resourceType": "Patient", "id": ',
         json.dumps({"resourceType": "Patient", "gender": "male"}),
         json.dumps({"resourceType": "Observation", "id": "o-x", "valueQuantity": {"value": "x"}}),
         json.dumps({"resourceType": "Encounter", "id": "e-x", "period": []}),
     ]
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text("\n".join([*lines, *many[150:]]) + "\n")
     return path
 
 
@@ -61,6 +70,7 @@ def test_spark_and_duckdb_give_the_same_tables(spark_wh, warehouse, edge_dir, tm
         d, s = _frame(warehouse, table), _frame(spark_wh, table)
         assert list(s.columns) == list(d.columns), table
         pd.testing.assert_frame_equal(s, d, check_dtype=False, obj=table)
-    assert len(_frame(spark_wh, "fhir__patient")) == 5
+    assert len(_frame(spark_wh, "fhir__patient")) == 305
+    assert set(_frame(spark_wh, "fhir__quarantine")["line"]) == {152, 153, 154, 155}
     runs = spark_wh.table("fhir__ingest_run").to_pandas()
     assert list(runs["engine"]) == ["spark"]

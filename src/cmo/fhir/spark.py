@@ -83,26 +83,46 @@ def _checks_sql(checks: list[tuple[str, str]], prefix: str) -> tuple[list[str], 
 
 
 def _lines(spark: Any, sources: list[Source], advance: Callable[[Source], None]) -> Any:
-    """One DataFrame of every input line: file_idx, source_file, source_line, line."""
-    from pyspark.sql import Window
+    """One DataFrame of every input line: file_idx, source_file, source_line, line.
+
+    Line numbers without a global sort (which would pull a whole file through one task):
+    ``monotonically_increasing_id`` holds the partition index (high bits) and the row's index
+    inside its partition; partitions of a text file are in byte order, so a line's number is
+    its index plus the line count of the file's earlier partitions.
+    """
     from pyspark.sql import functions as F  # noqa: N812
 
     frames = []
     for idx, src in enumerate(sources):
         df = spark.read.text(str(src.path)).withColumnRenamed("value", "line")
-        order = Window.orderBy(F.monotonically_increasing_id())
-        df = df.select(
-            F.lit(idx).alias("file_idx"),
-            F.lit(src.name).alias("source_file"),
-            F.row_number().over(order).cast("bigint").alias("source_line"),
+        frames.append(df.select(F.lit(idx).alias("file_idx"), "line"))
+        advance(src)
+    union = frames[0]
+    for df in frames[1:]:
+        union = union.unionByName(df)
+    mid = F.monotonically_increasing_id()
+    tagged = union.select(
+        "file_idx", "line", F.shiftright(mid, 33).alias("part"), (mid % (1 << 33)).alias("i")
+    ).localCheckpoint(eager=True)
+    counts = tagged.groupBy("file_idx", "part").count().collect()
+    offsets, seen = [], dict.fromkeys(range(len(sources)), 0)
+    for row in sorted(counts, key=lambda r: (r["file_idx"], r["part"])):
+        offsets.append((row["file_idx"], row["part"], seen[row["file_idx"]]))
+        seen[row["file_idx"]] += row["count"]
+    names = spark.createDataFrame(
+        [(i, s.name) for i, s in enumerate(sources)], "file_idx INT, source_file STRING"
+    )
+    off = spark.createDataFrame(offsets, "file_idx INT, part BIGINT, offset BIGINT")
+    return (
+        tagged.join(F.broadcast(off), ["file_idx", "part"])
+        .join(F.broadcast(names), "file_idx")
+        .select(
+            "file_idx",
+            "source_file",
+            (F.col("offset") + F.col("i") + 1).cast("bigint").alias("source_line"),
             "line",
         )
-        frames.append(df)
-        advance(src)
-    out = frames[0]
-    for df in frames[1:]:
-        out = out.unionByName(df)
-    return out
+    )
 
 
 def _classified(spark: Any, lines: Any) -> Any:
