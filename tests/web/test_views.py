@@ -88,6 +88,7 @@ def test_drilldown_lists_the_stays_and_logs_the_patients(client_for: Any) -> Non
     html = client_for("safety_officer").get(url).content.decode()
     shown = set(re.findall(r'<th scope="row">(PT\d+)</th>', html))
     assert shown, "the stays behind the number"
+    assert "Unit Coronary care" in html  # the unit's name, not its id
     entry = AccessLog.objects.get()
     assert entry.username == "t_safety_officer"
     assert set(entry.patient_ids) == shown and entry.n_patients == len(shown)

@@ -430,5 +430,21 @@ def patients(request: HttpRequest, measure_id: str) -> HttpResponse:
             "limit": DRILL_LIMIT,
             "truncated": len(rows) >= DRILL_LIMIT,
             "level_label": an.LEVEL_LABELS.get(params["level"] or "system", ""),
+            "unit_name": _unit_name(measure_id, params),
         },
     )
+
+
+def _unit_name(measure_id: str, params: dict[str, Any]) -> str | None:
+    """The name of the drilled unit (a site's or ward's name rather than its id)."""
+    level, unit_id = params.get("level"), params.get("unit_id")
+    if not level or level == "system" or not unit_id:
+        return None
+    rows = results.call(
+        "results",
+        measure_id,
+        period_type=params.get("period_type") or "month",
+        level=level,
+        unit_id=unit_id,
+    )
+    return str(rows[-1].get("unit_name") or unit_id) if rows else str(unit_id)

@@ -101,4 +101,14 @@ def demo_users(
     return out
 
 
-__all__ = ["add_user", "demo_users", "migrate", "setup"]
+def serve(
+    host: str = "127.0.0.1", port: int = 8000, threads: int = 8, warehouse: Any = None
+) -> None:
+    """Migrate, collect static files and serve until interrupted (what ``cmo serve`` does);
+    for ``cmo demo`` to call after ``demo_users``."""
+    from cmo.web.cli import serve as _serve
+
+    _serve(host=host, port=port, threads=threads, warehouse=warehouse)
+
+
+__all__ = ["add_user", "demo_users", "migrate", "serve", "setup"]

@@ -32,29 +32,65 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"ok": True})
 
 
+SECTION_ORDER = ("last_build", "build_steps", "ingest_runs", "quarantine", "tables")
+
+
+def _fmt(value: Any) -> str:
+    """A status value for people: thousands separators, seconds to 2 decimals, short lists."""
+    import json
+    from datetime import date, datetime
+    from pathlib import PurePath
+
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, str) and value[:1] in "[{":
+        try:
+            return _fmt(json.loads(value))
+        except ValueError:
+            return value
+    if isinstance(value, list):
+        names = [PurePath(v).name if isinstance(v, str) and "/" in v else _fmt(v) for v in value]
+        more = f" … ({len(names)} in all)" if len(names) > 6 else ""
+        return ", ".join(names[:6]) + more
+    if isinstance(value, dict):
+        numbers = [v for v in value.values() if isinstance(v, int | float)]
+        if len(value) > 6 and len(numbers) == len(value):  # e.g. rows per table of a run
+            return f"{len(value)} tables, {_fmt(sum(numbers))} rows in all"
+        return "; ".join(f"{k}: {_fmt(v)}" for k, v in value.items())
+    return str(value)
+
+
 def _tables(status: dict[str, Any]) -> list[dict[str, Any]]:
     """Each list of rows in the status becomes a titled table; scalars go in a summary table."""
     sections = []
     scalars = []
-    for key, value in status.items():
+    keys = sorted(status, key=lambda k: SECTION_ORDER.index(k) if k in SECTION_ORDER else 0)
+    for key in keys:
+        value = status[key]
         title = key.replace("_", " ").capitalize()
         if isinstance(value, list) and value and isinstance(value[0], dict):
             cols = list(value[0].keys())
-            sections.append(
-                {"title": title, "columns": cols, "rows": [[r.get(c) for c in cols] for r in value]}
-            )
+            rows = [[_fmt(r.get(c)) for c in cols] for r in value]
+            sections.append({"title": title, "columns": cols, "rows": rows})
         elif isinstance(value, dict):
-            sections.append(
-                {
-                    "title": title,
-                    "columns": ["name", "value"],
-                    "rows": [[k, v] for k, v in value.items()],
-                }
-            )
+            rows = [[k, _fmt(v)] for k, v in value.items()]
+            sections.append({"title": title, "columns": ["name", "value"], "rows": rows})
         elif isinstance(value, list):
-            sections.append({"title": title, "columns": ["value"], "rows": [[v] for v in value]})
+            sections.append(
+                {"title": title, "columns": ["value"], "rows": [[_fmt(v)] for v in value]}
+            )
         else:
-            scalars.append([title, value])
+            scalars.append([title, _fmt(value)])
     if scalars:
         sections.insert(0, {"title": "Summary", "columns": ["name", "value"], "rows": scalars})
     return sections
