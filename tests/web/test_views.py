@@ -52,6 +52,7 @@ def test_measure_page_sections(client_for: Any) -> None:
         re.search(r'id="control-spec" type="application/json">(.*?)</script>', html, re.S).group(1)
     )
     assert spec["layer"] and len(spec["data"]["values"]) == 24
+    assert len(re.findall(r"<tr><th scope=\"row\">[A-Z][a-z]{2} \d{4}</th>", html)) == 24
     assert "Hillcrest Hospital" in html and "Cardiology" in html and "Coronary care" in html
     assert "C-STATISTIC" in html.upper()
     calib = json.loads(

@@ -325,7 +325,20 @@ def _measure_context(
     signals = (
         [s for s in frame.to_dict("records") if s["sigma_signal"]] if frame is not None else []
     )
+    # The chart's numbers as a table too (screen readers, copying into a report).
+    chart_rows = [
+        {
+            "month": an.period_label("month", r["x"]),
+            "y": an.num(r["y"]),
+            "cl": an.num(r["cl"]),
+            "lcl": an.num(r["lcl"]),
+            "ucl": an.num(r["ucl"]),
+            "signal": bool(r["sigma_signal"] or r["runs_signal"]),
+        }
+        for r in (frame.to_dict("records") if frame is not None else [])
+    ]
     return {
+        "chart_rows": chart_rows,
         "m": m,
         "site": site,
         "sites": sites,
