@@ -6,12 +6,14 @@ benchmarks/data/, gitignored) it times
       same explicit struct the ingest parses with, and
   (b) ``cmo ingest`` of the whole export (quarantine checks, flattening, child tables, merge),
 and prints MB/s for both, the ratio (target: b >= 50% of a) and the peak RSS of (b).
-Run: ``.venv/bin/python -m benchmarks ingest`` (``--quick`` for a ~40 MB check).
+Run: ``.venv/bin/python -m benchmarks ingest`` (``--quick`` for a ~40 MB check;
+``CMO_BENCH_SPARK=1`` adds ``--engine spark`` on the 40 MB export).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import resource
 import subprocess
@@ -114,6 +116,25 @@ def cmo_ingest(export: Path) -> tuple[float, float, dict]:
     return res["seconds"], res["rss_mb"], res
 
 
+def spark_ingest(export: Path) -> float:
+    """Seconds of ``ingest`` on a local Spark session (local[2]), session start excluded."""
+    import shutil
+
+    from cmo.fhir.ingest import ingest
+    from cmo.warehouse import connect
+
+    where = DATA / "spark-warehouse"
+    shutil.rmtree(where, ignore_errors=True)
+    wh = connect(where, engine="spark")
+    wh.spark.sparkContext.setLogLevel("ERROR")
+    t0 = time.perf_counter()
+    ingest([export], wh, progress=False)
+    seconds = time.perf_counter() - t0
+    wh.spark.stop()
+    shutil.rmtree(where, ignore_errors=True)
+    return seconds
+
+
 def run(quick: bool) -> dict:
     target = 40 if quick else 520
     export = make_export(target)
@@ -132,6 +153,12 @@ def run(quick: bool) -> dict:
         "quarantined": res["quarantined"],
         "bench_process_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }
+    if os.environ.get("CMO_BENCH_SPARK"):  # opt-in: a local Spark session costs minutes here
+        spark_s = spark_ingest(make_export(40))
+        small = sum(f.stat().st_size for f in make_export(40).glob("*.ndjson")) / 1e6
+        result["spark_40mb_s"] = round(spark_s, 1)
+        result["spark_mb_s"] = round(small / spark_s, 2)
+        print(f"ingest --engine spark: {small:.0f} MB in {spark_s:.1f} s")
     print(
         f"ingest: {mb:.0f} MB NDJSON; (a) DuckDB read_json {mb / a:.0f} MB/s ({a:.1f} s); "
         f"(b) cmo ingest {mb / b:.0f} MB/s ({b:.1f} s, peak RSS {rss:.0f} MB); "
