@@ -87,9 +87,16 @@ def test_kill_minus_9_mid_run_then_rerun(tmp_path: Path, edge_dir: Path) -> None
     target = tmp_path / "killed.duckdb"
     assert _run(target, edge_dir).wait() == 0
     killed_mid_run = 0
-    for fraction in (0.3, 0.7):
+    # First a kill while the files are being parsed, then one while the merge is writing
+    # into the warehouse file inside the run's transaction (seen as the file growing).
+    for when in ("parsing", "merging"):
+        size = target.stat().st_size
         proc = _run(target, big)
-        time.sleep(seconds * fraction)
+        if when == "parsing":
+            time.sleep(seconds * 0.3)
+        else:
+            while proc.poll() is None and target.stat().st_size <= size:
+                time.sleep(0.01)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         state = _state(target)
@@ -99,6 +106,7 @@ def test_kill_minus_9_mid_run_then_rerun(tmp_path: Path, edge_dir: Path) -> None
             # Committed before the signal: then it must be the whole run, never part of it.
             assert state == after
             break
+    print("kills that landed mid-run:", killed_mid_run)
     assert killed_mid_run >= 1, "no kill landed mid-run; the export is too small for this machine"
     assert _run(target, big).wait() == 0
     final, expected = _state(target), dict(after)
