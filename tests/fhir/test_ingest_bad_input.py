@@ -176,3 +176,17 @@ def test_a_bad_line_does_not_change_how_the_good_lines_read(tmp_path: Path) -> N
             )
     assert out[0] == out[1]
     assert [r[0] for r in out[0][:3]] == ["o1", "o2", "o3"]
+
+
+def test_manifest_with_sub_folder_url_and_a_missing_file(warehouse, tmp_path: Path) -> None:
+    (tmp_path / "out").mkdir()
+    _write(tmp_path / "out" / "Patient.ndjson", [_patient(1), _patient(2)])
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"output": [{"type": "Patient", "url": "out/Patient.ndjson"}]}))
+    ingest([tmp_path], warehouse, progress=False)
+    assert warehouse.count("fhir__patient") == 2
+    manifest.write_text(
+        json.dumps({"output": [{"type": "Patient", "url": "https://x/y/Gone.ndjson"}]})
+    )
+    with pytest.raises(IngestError, match="listed file Gone.ndjson does not exist"):
+        ingest([tmp_path], warehouse, progress=False)

@@ -67,10 +67,15 @@ def _from_manifest(manifest: Path) -> Iterator[tuple[Path, str | None]]:
     except (orjson.JSONDecodeError, AttributeError) as exc:
         raise IngestError(f"{manifest}: not a Bulk Data manifest ({exc})") from None
     for out in outputs:
-        url = str(out.get("url", ""))
-        local = manifest.parent / Path(urlparse(url).path).name
+        url = urlparse(str(out.get("url", "")))
+        # A relative url is a path next to the manifest; an absolute one (the server's
+        # download link) is looked up by its file name in the manifest's folder.
+        relative = manifest.parent / url.path if not url.scheme else None
+        local = (
+            relative if relative and relative.is_file() else manifest.parent / Path(url.path).name
+        )
         if not local.is_file():
-            raise IngestError(f"{manifest}: listed file {local.name} does not exist")
+            raise IngestError(f"{manifest}: listed file {Path(url.path).name} does not exist")
         yield local, out.get("type")
 
 
