@@ -51,12 +51,26 @@ ARGS = [
 
 @pytest.fixture(scope="session")
 def e2e_warehouse() -> Path:
-    path = Path(os.environ["CMO_WAREHOUSE"])
-    if not path.exists():
-        from cmo.web.sample import build_results_warehouse  # the one function to switch
+    """A real demo build (2,000 patients, ~6 s), in a file of its own."""
+    from cmo.web.sample import build_demo_warehouse
 
-        build_results_warehouse(path)
+    path = _DATA / "e2e" / "warehouse.duckdb"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        build_demo_warehouse(path)
     return path
+
+
+@pytest.fixture
+def e2e_measures(e2e_warehouse: Path, settings: Any) -> list[dict[str, Any]]:
+    """Point the app at the demo build; return its measures (read as the app reads them)."""
+    from cmo.web import results
+
+    settings.WAREHOUSE = e2e_warehouse
+    results.clear_cache()
+    measures = results.call("list_measures")
+    assert measures, "the demo build has no measures"
+    return measures
 
 
 @pytest.fixture(scope="session")

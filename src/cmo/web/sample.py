@@ -355,9 +355,33 @@ def write_sample_results(
 
 
 def build_results_warehouse(path: Path) -> Path:
-    """The results warehouse the web and browser tests read (tests/web, tests/e2e).
-
-    Today: the contract-shaped sample above. Switch this one function to the real pipeline
-    (cmo demo generate -> ingest -> measures run) when it is wanted in the tests.
-    """
+    """The results warehouse the web tests read (tests/web): the contract-shaped sample above,
+    whose exact names and numbers the tests assert. ``build_demo_warehouse`` is the real one."""
     return write_sample_results(path)
+
+
+def build_demo_warehouse(path: Path, *, patients: int = 2000, seed: int = 7) -> Path:
+    """The real pipeline into ``path``: ``cmo demo generate`` -> ingest -> measures build.
+
+    About 6 s for 2,000 patients on 2 cores; the browser tests (tests/e2e) read it.
+    """
+    from cmo.demo.generate import generate
+    from cmo.fhir.ingest import ingest
+    from cmo.measures.build import run
+    from cmo.warehouse import connect
+
+    export = generate(
+        path.parent / "demo-export",
+        patients=patients,
+        seed=seed,
+        start=date(2023, 1, 1),
+        months=24,
+        progress=False,
+    )
+    wh = connect(path)
+    try:
+        ingest([export], wh, progress=False)
+        run(wh, progress=False)
+    finally:
+        wh.close()
+    return path
