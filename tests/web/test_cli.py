@@ -40,7 +40,8 @@ def test_user_add_rejects_an_unknown_role_in_one_line(tmp_path: Path) -> None:
 def test_serve_help(tmp_path: Path) -> None:
     run = _cmo(["serve", "--help"], tmp_path)
     assert run.returncode == 0
-    assert "--host" in run.stdout and "--port" in run.stdout and "--warehouse" in run.stdout
+    for option in ("--host", "--port", "--warehouse", "--demo-users"):
+        assert option in run.stdout
 
 
 @pytest.mark.slow

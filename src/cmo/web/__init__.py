@@ -108,7 +108,7 @@ def serve(
     for ``cmo demo`` to call after ``demo_users``."""
     from cmo.web.cli import serve as _serve
 
-    _serve(host=host, port=port, threads=threads, warehouse=warehouse)
+    _serve(host=host, port=port, threads=threads, warehouse=warehouse, demo_users=False)
 
 
 __all__ = ["add_user", "demo_users", "migrate", "serve", "setup"]

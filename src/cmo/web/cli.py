@@ -36,12 +36,22 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8000,
     threads: Annotated[int, typer.Option(help="Worker threads.", min=1, max=64)] = 8,
     warehouse: WarehouseOpt = None,
+    demo_users: Annotated[
+        bool,
+        typer.Option(
+            "--demo-users",
+            help="First create one demo user per role and print their "
+            "one-time passwords (demo_cmo, demo_quality_analyst, ...).",
+        ),
+    ] = False,
 ) -> None:
     """Migrate the app database, collect static files, then serve the web app (waitress)."""
     _env(warehouse)
     import cmo.web as web
 
     web.migrate()
+    if demo_users:
+        web.demo_users(echo=typer.echo, departments=_first_department())
     from django.conf import settings
     from django.core.management import call_command
 
@@ -58,6 +68,24 @@ def serve(
     waitress_serve(
         application, host=host, port=port, threads=threads, ident="cmo", channel_timeout=60
     )
+
+
+def _first_department() -> list[str]:
+    """A department for the demo chair to own: the first one with results, if any."""
+    from cmo.web import results
+
+    try:
+        measures = results.call("list_measures")
+        rows = (
+            results.call(
+                "results", measures[0]["measure_id"], period_type="year", level="department"
+            )
+            if measures
+            else []
+        )
+    except results.NoResults:
+        return []
+    return sorted({str(r["unit_id"]) for r in rows})[:1]
 
 
 @user_app.command("add")
