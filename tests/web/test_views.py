@@ -160,3 +160,16 @@ def test_database_is_the_configured_one() -> None:
 
     expected = "postgresql" if os.environ.get("CMO_DATABASE_URL") else "sqlite"
     assert connection.vendor == expected
+
+
+def test_warm_builds_every_page_variant_once(client_for: Any) -> None:
+    from cmo.quality.views import warm
+    from cmo.web import results
+
+    results.clear_cache()
+    assert warm() == 2 + 4 * 3  # dashboard × 2 role flags, 3 measures × 4 flag combinations
+    cached = [k for k in results._cache if '"derived"' in k]
+    assert len(cached) == 14
+    # A request afterwards is served from the cache: no new page body is built.
+    client_for("board_member").get("/quality/measure/los/")
+    assert len([k for k in results._cache if '"derived"' in k]) == 14

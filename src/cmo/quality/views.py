@@ -115,7 +115,18 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     except NoResults as exc:
         return _empty(request, exc, "Dashboard")
     show_prac = request.user.has_perm(perm(PRACTITIONERS))
-    context = results.derived(
+    context = _dashboard_cached(measures, sites, site, signals, show_prac)
+    return render(request, "quality/dashboard.html", context)
+
+
+def _dashboard_cached(
+    measures: list[dict[str, Any]],
+    sites: list[tuple[str, str]],
+    site: str | None,
+    signals: list[dict[str, Any]],
+    show_prac: bool,
+) -> dict[str, Any]:
+    return results.derived(
         "dashboard",
         lambda: _with_body(
             "quality/_dashboard_body.html",
@@ -124,7 +135,40 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         site,
         show_prac,
     )
-    return render(request, "quality/dashboard.html", context)
+
+
+def _measure_cached(
+    m: dict[str, Any], sites: list[tuple[str, str]], site: str | None, can_drill: bool, named: bool
+) -> dict[str, Any]:
+    return results.derived(
+        "measure",
+        lambda: _with_body(
+            "quality/_measure_body.html", _measure_context(m, sites, site, can_drill, named)
+        ),
+        m["measure_id"],
+        site,
+        can_drill,
+        named,
+    )
+
+
+def warm() -> int:
+    """Fill the caches of the dashboard and of every measure page (system level, every
+    combination of role flags), so the first visitor after a build does not wait; returns
+    the number of pages built. ``cmo serve`` runs it in the background at start."""
+    measures = results.call("list_measures")
+    sites = _sites(measures)
+    signals = results.call("signals", site_id=None)
+    built = 0
+    for show_prac in (True, False):
+        _dashboard_cached(measures, sites, None, signals, show_prac)
+        built += 1
+    for m in measures:
+        for can_drill in (True, False):
+            for named in (True, False):
+                _measure_cached(m, sites, None, can_drill, named)
+                built += 1
+    return built
 
 
 def _with_body(template: str, context: dict[str, Any]) -> dict[str, Any]:
@@ -289,16 +333,7 @@ def measure(request: HttpRequest, measure_id: str) -> HttpResponse:
             return HttpResponseBadRequest(str(exc))
         can_drill = request.user.has_perm(perm(PATIENTS))
         named = request.user.has_perm(perm(PRACTITIONERS))
-        context = results.derived(
-            "measure",
-            lambda: _with_body(
-                "quality/_measure_body.html", _measure_context(m, sites, site, can_drill, named)
-            ),
-            measure_id,
-            site,
-            can_drill,
-            named,
-        )
+        context = _measure_cached(m, sites, site, can_drill, named)
     except NoResults as exc:
         return _empty(request, exc, "Measure")
     return render(request, "quality/measure.html", context)

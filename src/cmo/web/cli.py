@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -56,6 +57,7 @@ def serve(
     from django.core.management import call_command
 
     call_command("collectstatic", interactive=False, verbosity=0)
+    threading.Thread(target=_warm, name="cmo-warm", daemon=True).start()
     from waitress import serve as waitress_serve  # type: ignore[import-untyped]
 
     from cmo.web.wsgi import application
@@ -68,6 +70,25 @@ def serve(
     waitress_serve(
         application, host=host, port=port, threads=threads, ident="cmo", channel_timeout=60
     )
+
+
+def _warm() -> None:
+    """Build the dashboard and measure pages once in the background (see quality.views.warm)."""
+    import time
+
+    from cmo.web.results import NoResults
+
+    start = time.perf_counter()
+    try:
+        from cmo.quality.views import warm
+
+        n = warm()
+    except NoResults:
+        return
+    except Exception as exc:  # a page that fails here fails for its visitor too, with a trace
+        typer.echo(f"note: warming the page cache failed: {exc}", err=True)
+        return
+    typer.echo(f"cache: {n} pages ready in {time.perf_counter() - start:.1f} s")
 
 
 def _first_department() -> list[str]:
