@@ -198,12 +198,14 @@ def _merge_type(wh: Any, res: Resource, staged: Any) -> dict[str, int]:
         for ch in res.children
     ]
     for table, key, select in outputs:
+        if first_load:
+            # The table is empty: one INSERT (columns in the table's order by construction)
+            # instead of a staging table and two renames.
+            spark.sql(f"INSERT INTO {S.q(table)} {select}")
+            rows[table] = spark.table(table).count()
+            continue
         fresh = spark.sql(select).localCheckpoint(eager=True)
         rows[table] = fresh.count()
-        if first_load:
-            if rows[table]:
-                _write(wh, table, fresh)
-            continue
         kept = spark.sql(
             f"SELECT * FROM {S.q(table)} t WHERE NOT EXISTS "
             f"(SELECT 1 FROM _cmo_new n WHERE n.s.id = t.{S.q(key)})"
