@@ -14,7 +14,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -103,8 +103,17 @@ def ingest(paths: list[Path], wh: Warehouse, *, progress: bool | None = None) ->
     run_id = uuid.uuid4().hex
     if progress is None:
         progress = sys.stdout.isatty()
-    with tempfile.TemporaryDirectory(prefix="cmo-ingest-") as tmp:
-        sources = prepare([Path(p) for p in paths], Path(tmp))
+    with ExitStack() as stack:
+        scratch: list[Path] = []
+
+        def workdir() -> Path:
+            # Only Bundles and broken gzip files need one; NDJSON is read where it lies.
+            if not scratch:
+                tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="cmo-ingest-"))
+                scratch.append(Path(tmp))
+            return scratch[0]
+
+        sources = prepare([Path(p) for p in paths], workdir)
         if not sources:
             raise IngestError("no FHIR files found in " + ", ".join(str(p) for p in paths))
         result = IngestResult(run_id=run_id, files=len(sources))

@@ -12,7 +12,7 @@ import gzip
 import os
 import tempfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -113,7 +113,10 @@ def count_lines(path: Path, gz: bool = False) -> int:
     return n + (last != b"\n")
 
 
-def check_gzip(path: Path, workdir: Path) -> tuple[Path, tuple[int | None, str] | None]:
+Workdir = Callable[[], Path]  # makes the run's scratch folder on first use
+
+
+def check_gzip(path: Path, workdir: Workdir) -> tuple[Path, tuple[int | None, str] | None]:
     """Read a gzip file through; if it is truncated or corrupt, salvage the complete lines.
 
     Returns the file to read (the original, or a temporary plain NDJSON of the lines that
@@ -128,7 +131,7 @@ def check_gzip(path: Path, workdir: Path) -> tuple[Path, tuple[int | None, str] 
         return path, None
     except (OSError, EOFError, zlib.error) as exc:
         reason = f"unreadable gzip ({type(exc).__name__}: {exc})"
-    salvaged = workdir / (path.name.removesuffix(".gz") + ".salvaged")
+    salvaged = workdir() / (path.name.removesuffix(".gz") + ".salvaged")
     # zlib directly (not gzip.open) so the output decoded before the break is kept.
     inflater = zlib.decompressobj(wbits=47)  # 32 + 15: gzip or zlib header
     good, tail = 0, b""
@@ -195,7 +198,7 @@ def _rewrite_refs(obj: Any, urls: dict[str, str]) -> Any:
     return obj
 
 
-def bundle_to_ndjson(path: Path, workdir: Path, known: dict[str, str] | None = None) -> Source:
+def bundle_to_ndjson(path: Path, workdir: Workdir, known: dict[str, str] | None = None) -> Source:
     """A JSON file: a Bundle (any type) or a single resource, as NDJSON one entry per line.
 
     Line n of the NDJSON is entry n of the Bundle (an entry without a resource is an empty
@@ -207,7 +210,7 @@ def bundle_to_ndjson(path: Path, workdir: Path, known: dict[str, str] | None = N
         doc = orjson.loads(raw)
     except orjson.JSONDecodeError:
         return Source(path=path, name=str(path), size=len(raw))
-    fd, tmp = tempfile.mkstemp(suffix=".ndjson", dir=workdir)
+    fd, tmp = tempfile.mkstemp(suffix=".ndjson", dir=workdir())
     with os.fdopen(fd, "wb") as out:
         if isinstance(doc, dict) and doc.get("resourceType") == "Bundle":
             entries = doc.get("entry") or []
@@ -246,7 +249,7 @@ def first_type(path: Path, gz: bool, max_lines: int = 50) -> str | None:
     return None
 
 
-def prepare(paths: list[Path], workdir: Path) -> list[Source]:
+def prepare(paths: list[Path], workdir: Workdir) -> list[Source]:
     """Every input as a readable Source (Bundles converted, gzip checked), in ingest order."""
     sources: list[Source] = []
     found = discover(paths)
