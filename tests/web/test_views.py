@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from typing import Any
 
@@ -173,3 +174,33 @@ def test_warm_builds_every_page_variant_once(client_for: Any) -> None:
     # A request afterwards is served from the cache: no new page body is built.
     client_for("board_member").get("/quality/measure/los/")
     assert len([k for k in results._cache if '"derived"' in k]) == 14
+
+
+def test_chair_sees_only_their_departments_practitioners_named(client_for: Any) -> None:
+    import pandas as pd
+
+    from cmo.warehouse import connect
+
+    with connect(os.environ["CMO_WAREHOUSE"], read_only=True) as wh:
+        long = wh.table("quality__measure_long").to_pandas()
+    long = long[
+        (long["measure_id"] == "mort_inpatient")
+        & (pd.to_datetime(long["period_month"]).dt.year == 2026)
+    ]
+    mine = {f"Dr {p}" for p in long.loc[long["department_id"] == "D-CAR", "practitioner_id"]}
+    everyone = {f"Dr {p}" for p in long["practitioner_id"]}
+    assert mine and everyone - mine, "the sample has practitioners outside D-CAR"
+
+    def named(role: str) -> set[str]:
+        html = client_for(role).get("/quality/measure/mort_inpatient/").content.decode()
+        spec = json.loads(
+            re.search(r'id="funnel-spec" type="application/json">(.*?)</script>', html, re.S).group(
+                1
+            )
+        )
+        return {v["who"] for v in spec["data"]["values"]} - {"Practitioner of another department"}
+
+    assert named("department_chair") == mine
+    assert named("medical_staff_office") == everyone
+    dash = client_for("department_chair").get("/quality/").content.decode()
+    assert "Dr P007" not in dash

@@ -23,6 +23,7 @@ PERIOD_TYPES = ("month", "quarter", "year")
 TABLE_LEVELS = ("site", "department", "unit")
 DRILL_LEVELS = ("system", "site", "department", "unit", "practitioner")
 DRILL_LIMIT = 500
+OTHER_DEPARTMENT = "Practitioner of another department"
 
 
 def _empty(request: HttpRequest, exc: NoResults, title: str) -> HttpResponse:
@@ -114,7 +115,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         signals = results.call("signals", site_id=site)
     except NoResults as exc:
         return _empty(request, exc, "Dashboard")
-    show_prac = request.user.has_perm(perm(PRACTITIONERS))
+    # Chairs (department scope) see practitioners named on their measure pages, where the
+    # funnel is limited to their departments; the system-wide attention list stays unnamed.
+    show_prac = request.user.has_perm(perm(PRACTITIONERS)) and departments_of(request.user) is None
     context = _dashboard_cached(measures, sites, site, signals, show_prac)
     return render(request, "quality/dashboard.html", context)
 
@@ -138,17 +141,24 @@ def _dashboard_cached(
 
 
 def _measure_cached(
-    m: dict[str, Any], sites: list[tuple[str, str]], site: str | None, can_drill: bool, named: bool
+    m: dict[str, Any],
+    sites: list[tuple[str, str]],
+    site: str | None,
+    can_drill: bool,
+    named: bool,
+    scope: list[str] | None = None,
 ) -> dict[str, Any]:
     return results.derived(
         "measure",
         lambda: _with_body(
-            "quality/_measure_body.html", _measure_context(m, sites, site, can_drill, named)
+            "quality/_measure_body.html",
+            _measure_context(m, sites, site, can_drill, named, scope),
         ),
         m["measure_id"],
         site,
         can_drill,
         named,
+        sorted(scope) if scope is not None else None,
     )
 
 
@@ -276,7 +286,31 @@ def _table(
     return period, out
 
 
-def _funnel(m: dict[str, Any], site: str | None, named: bool) -> dict[str, Any] | None:
+def _practitioners_of(m: dict[str, Any], year: Any, departments: list[str]) -> set[str]:
+    """Practitioners with stays in these departments in that year (for a chair's scope).
+
+    Read from the long rows of the chair's own departments only; not shown, so not logged.
+    """
+    ids: set[str] = set()
+    for dept in departments:
+        rows = results.call(
+            "long_rows",
+            m["measure_id"],
+            period_type="year",
+            period_start=an.as_date(year),
+            level="department",
+            unit_id=dept,
+            limit=1_000_000,
+        )
+        ids |= {str(r["practitioner_id"]) for r in rows if r.get("practitioner_id")}
+    return ids
+
+
+def _funnel(
+    m: dict[str, Any], site: str | None, named: bool, scope: list[str] | None = None
+) -> dict[str, Any] | None:
+    """Practitioner funnel; with a department ``scope`` (chairs) only the practitioners of
+    those departments are named (ARCHITECTURE.md §7)."""
     rows = _latest_rows(
         results.call(
             "results", m["measure_id"], period_type="year", level="practitioner", site_id=site
@@ -285,6 +319,14 @@ def _funnel(m: dict[str, Any], site: str | None, named: bool) -> dict[str, Any] 
     frame = an.funnel_frame(rows, m)
     if frame is None:
         return None
+    if named and scope is not None:
+        mine = _practitioners_of(m, rows[0]["period_start"], scope)
+        frame = frame.assign(
+            name=[
+                n if lbl in mine else OTHER_DEPARTMENT
+                for lbl, n in zip(frame["label"], frame["name"], strict=True)
+            ]
+        )
     risk = bool(m.get("risk_adjusted"))
     year = an.period_label("year", rows[0]["period_start"])
     spec = charts.funnel(
@@ -300,6 +342,8 @@ def _funnel(m: dict[str, Any], site: str | None, named: bool) -> dict[str, Any] 
     lower_better = m.get("direction", "lower") == "lower"
     named_list = []
     for r in outliers.to_dict("records") if named else []:
+        if r["name"] == OTHER_DEPARTMENT:
+            continue
         high = r["ratio_or_rate"] > r["ucl_95"]
         named_list.append(
             {
@@ -333,19 +377,25 @@ def measure(request: HttpRequest, measure_id: str) -> HttpResponse:
             return HttpResponseBadRequest(str(exc))
         can_drill = request.user.has_perm(perm(PATIENTS))
         named = request.user.has_perm(perm(PRACTITIONERS))
-        context = _measure_cached(m, sites, site, can_drill, named)
+        scope = departments_of(request.user) if named else None
+        context = _measure_cached(m, sites, site, can_drill, named, scope)
     except NoResults as exc:
         return _empty(request, exc, "Measure")
     return render(request, "quality/measure.html", context)
 
 
 def _measure_context(
-    m: dict[str, Any], sites: list[tuple[str, str]], site: str | None, can_drill: bool, named: bool
+    m: dict[str, Any],
+    sites: list[tuple[str, str]],
+    site: str | None,
+    can_drill: bool,
+    named: bool,
+    scope: list[str] | None = None,
 ) -> dict[str, Any]:
     measure_id = m["measure_id"]
     monthly = _series(measure_id, site, "month")
     period, table = _table(m, site, can_drill)
-    funnel = _funnel(m, site, named)
+    funnel = _funnel(m, site, named, scope)
     card = results.call("model_card", measure_id)
     frame = an.control_frame(monthly, m)
     control = None

@@ -89,7 +89,9 @@ def _long(seed: int, months: int, start: date) -> pd.DataFrame:
     unit = rng.choice(units, n)
     dept = np.array([UNITS[u][0] for u in unit])
     site = np.array([DEPARTMENTS[d][0] for d in dept])
-    prac = np.array([f"P{int(i):03d}" for i in rng.integers(1, 25, n)])
+    # Six practitioners per department (P001-P006 in the first, ...), as in a real medical staff.
+    dept_index = np.array([list(DEPARTMENTS).index(d) for d in dept])
+    prac = np.array([f"P{int(i):03d}" for i in dept_index * 6 + rng.integers(1, 7, n)])
     day = rng.integers(0, 28, n)
     discharge = periods[month_idx] + pd.to_timedelta(day, unit="D")
     stays = pd.DataFrame(
