@@ -784,3 +784,20 @@ def describe() -> list[tuple[str, str, str, str]]:
                     src = f"{r.resource_type}.{ch.path}[*].{src}"
                 out.append((f"fhir__{ch.name}", name, typ, src))
     return out
+
+
+def tables_markdown() -> str:
+    """The "Every fhir table and column" tables of docs/data-model.md, generated.
+
+    Refresh the doc after a schema change with
+    ``python -c "from cmo.fhir.schema import tables_markdown; print(tables_markdown())"``.
+    """
+    by_table: dict[str, list[tuple[str, str, str]]] = {}
+    for table, column, typ, source in describe():
+        by_table.setdefault(table, []).append((column, typ, source))
+    lines: list[str] = []
+    for table, cols in by_table.items():
+        lines += [f"### {table}", "", "| column | type | FHIR source |", "|---|---|---|"]
+        lines += [f"| {c} | {t} | `{s}` |" for c, t, s in cols]
+        lines.append("")
+    return "\n".join(lines)
