@@ -258,16 +258,21 @@ def _covariate_frame(ctx: Context) -> pd.DataFrame:
     s = ctx.stays.select("stay_id", "age", "sex", "priority", "principal_dx")
     flags = [f"el_{c}" for c in terminology.categories("elixhauser")]
     cm = ctx.comorbidity.select("stay_id", *flags)
-    raw = s.join(cm, "stay_id").to_pandas().set_index("stay_id")
+    raw = s.join(cm, "stay_id").order_by("stay_id").to_pandas().set_index("stay_id")
     return risk.covariates(raw)
 
 
 def _model_frame(cov: pd.DataFrame, base: ir.Table, measure_id: str) -> pd.DataFrame:
     """Population rows of a risk-adjusted measure with the model's covariates, sorted by stay."""
     pop = base.filter((base.measure_id == measure_id) & base.in_population & ~base.excluded)
-    rows = pop.select("stay_id", "outcome", "discharge_date").to_pandas()
-    frame = rows.join(cov, on="stay_id", how="inner")
-    return frame.sort_values("stay_id").reset_index(drop=True)
+    rows = pop.select("stay_id", "outcome", "discharge_date").order_by("stay_id").to_pandas()
+    pos = cov.index.get_indexer(rows["stay_id"])
+    rows = rows[pos >= 0].reset_index(drop=True)
+    frame = cov.iloc[pos[pos >= 0]].reset_index(drop=True)
+    frame["stay_id"] = rows["stay_id"]
+    frame["outcome"] = rows["outcome"].to_numpy()
+    frame["discharge_date"] = rows["discharge_date"].to_numpy()
+    return frame
 
 
 def _risk(

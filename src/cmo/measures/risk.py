@@ -86,10 +86,11 @@ def covariates(frame: pd.DataFrame) -> pd.DataFrame:
     if set(COVARIATES) <= set(frame.columns):
         return frame
     cov = pd.DataFrame(index=frame.index)
-    cov["age_band"] = age_band(frame["age"].astype(float))
+    # Categoricals: the design matrix compares them level by level (fast on codes).
+    cov["age_band"] = age_band(frame["age"].astype(float)).astype("category")
     cov["female"] = (frame["sex"] == "female").astype(float)
     cov["emergency"] = (frame["priority"] == "emergency").astype(float)
-    cov["body_system"] = body_system(frame["principal_dx"])
+    cov["body_system"] = body_system(frame["principal_dx"]).astype("category")
     for cat in terminology.categories("elixhauser"):
         cov[f"el_{cat}"] = frame[f"el_{cat}"].fillna(False).astype(float)
     return cov
@@ -181,10 +182,13 @@ def _newton(
 
 def fit(frame: pd.DataFrame, measure_id: str, window: str = "all data") -> dict[str, Any]:
     """Fit the logistic model on a model frame (with ``outcome``); returns the model dict."""
-    frame = frame.sort_values("stay_id").reset_index(drop=True)
+    if "stay_id" in frame.columns and not frame["stay_id"].is_monotonic_increasing:
+        frame = frame.sort_values("stay_id")
+    frame = frame.reset_index(drop=True)
     n_all = len(frame)
     if n_all > MAX_FIT_ROWS:
-        frame = frame.sample(n=MAX_FIT_ROWS, random_state=20240101).sort_values("stay_id")
+        keep = np.sort(np.random.default_rng(20240101).choice(n_all, MAX_FIT_ROWS, replace=False))
+        frame = frame.iloc[keep]
     y = frame["outcome"].to_numpy(float)
     cov = covariates(frame)
     model = choose_terms(cov, y)
