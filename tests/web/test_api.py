@@ -95,3 +95,11 @@ def test_openapi_schema_lists_the_endpoints(client_for: Any) -> None:
     } <= paths
     docs = client_for("clinician").get("/api/docs")
     assert b"swagger-ui-bundle.js" in docs.content and b"cdn." not in docs.content
+
+
+def test_chair_gets_only_their_departments_practitioners(client_for: Any) -> None:
+    url = "/api/quality/measures/mort_inpatient/results?period_type=year&level=practitioner"
+    everyone = {r["unit_id"] for r in client_for("cmo").get(url).json()}
+    chair = {r["unit_id"] for r in client_for("department_chair").get(url).json()}
+    assert chair and chair < everyone
+    assert chair == {f"P{i:03d}" for i in range(13, 19)}  # the six doctors of D-CAR

@@ -10,11 +10,11 @@ from django.core.exceptions import PermissionDenied
 from ninja import Router, Schema
 from ninja.errors import HttpError
 
-from cmo.quality.views import DRILL_LIMIT, scoped_long_rows
+from cmo.quality.views import DRILL_LIMIT, practitioners_of, scoped_long_rows
 from cmo.web import results
 from cmo.web.audit import log_access
 from cmo.web.results import NoResults
-from cmo.web.roles import DASHBOARD, PATIENTS, PRACTITIONERS, perm
+from cmo.web.roles import DASHBOARD, PATIENTS, PRACTITIONERS, departments_of, perm
 
 router = Router(tags=["quality"])
 Level = Literal["system", "site", "department", "unit", "practitioner"]
@@ -123,6 +123,10 @@ def measure_results(
         unit_id=unit_id,
         site_id=site_id,
     )
+    scope = departments_of(request.user)
+    if level == "practitioner" and scope is not None:  # a chair: their departments' doctors
+        mine = practitioners_of(measure_id, None, scope)
+        rows = [r for r in rows if str(r["unit_id"]) in mine]
     return [_clean(r) for r in rows]
 
 

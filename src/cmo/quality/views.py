@@ -286,18 +286,17 @@ def _table(
     return period, out
 
 
-def _practitioners_of(m: dict[str, Any], year: Any, departments: list[str]) -> set[str]:
-    """Practitioners with stays in these departments in that year (for a chair's scope).
-
-    Read from the long rows of the chair's own departments only; not shown, so not logged.
-    """
+def practitioners_of(measure_id: str, year: Any, departments: list[str]) -> set[str]:
+    """Practitioners with stays in these departments (in that year; None = any time), for a
+    chair's scope. Read from the long rows of the chair's own departments only; not shown, so
+    not access-logged."""
     ids: set[str] = set()
     for dept in departments:
         rows = results.call(
             "long_rows",
-            m["measure_id"],
-            period_type="year",
-            period_start=an.as_date(year),
+            measure_id,
+            period_type="year" if year else None,
+            period_start=an.as_date(year) if year else None,
             level="department",
             unit_id=dept,
             limit=1_000_000,
@@ -320,7 +319,7 @@ def _funnel(
     if frame is None:
         return None
     if named and scope is not None:
-        mine = _practitioners_of(m, rows[0]["period_start"], scope)
+        mine = practitioners_of(m["measure_id"], rows[0]["period_start"], scope)
         frame = frame.assign(
             name=[
                 n if lbl in mine else OTHER_DEPARTMENT
