@@ -497,6 +497,8 @@ def patients(request: HttpRequest, measure_id: str) -> HttpResponse:
             "patient_id": r.get("patient_id"),
             "stay_id": r.get("stay_id"),
             "discharge_date": an.as_date(r.get("discharge_date")),
+            # Not in the long-row contract yet; shown when the measures module adds it.
+            "admit_date": an.as_date(r.get("admit_date") or r.get("admission_date")),
             "unit": r.get("unit_id"),
             "department": r.get("department_id"),
             "practitioner": r.get("practitioner_id"),
