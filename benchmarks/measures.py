@@ -26,22 +26,109 @@ import numpy as np
 import pyarrow as pa
 
 PRINCIPAL = [
-    "I50.9", "I21.4", "J18.9", "J44.1", "A41.9", "N39.0", "I48.91", "K92.2", "E87.1", "I63.9",
-    "N17.9", "K80.00", "K35.80", "S72.002A", "M17.11", "M16.11", "I25.10", "R55", "L03.115",
-    "E11.65", "J96.01", "I26.99", "K57.32", "K85.90", "C34.90", "F32.9", "Z51.89", "I10",
-    "E86.0", "G40.909", "K56.609", "N18.6", "D62", "T81.4XXA", "R07.9", "I11.0", "J45.901",
-    "E11.9", "K29.70", "C18.9",
+    "I50.9",
+    "I21.4",
+    "J18.9",
+    "J44.1",
+    "A41.9",
+    "N39.0",
+    "I48.91",
+    "K92.2",
+    "E87.1",
+    "I63.9",
+    "N17.9",
+    "K80.00",
+    "K35.80",
+    "S72.002A",
+    "M17.11",
+    "M16.11",
+    "I25.10",
+    "R55",
+    "L03.115",
+    "E11.65",
+    "J96.01",
+    "I26.99",
+    "K57.32",
+    "K85.90",
+    "C34.90",
+    "F32.9",
+    "Z51.89",
+    "I10",
+    "E86.0",
+    "G40.909",
+    "K56.609",
+    "N18.6",
+    "D62",
+    "T81.4XXA",
+    "R07.9",
+    "I11.0",
+    "J45.901",
+    "E11.9",
+    "K29.70",
+    "C18.9",
 ]
 SECONDARY = [
-    "E11.9", "I10", "E78.5", "N18.3", "I48.91", "J44.9", "E66.9", "F17.210", "Z79.4", "I25.10",
-    "E03.9", "F32.9", "D64.9", "E87.6", "N17.9", "I50.9", "E11.22", "K21.9", "G47.33", "F41.9",
-    "E55.9", "M81.0", "Z95.1", "I73.9", "C78.00", "K74.60", "B20", "G30.9", "F03.90", "Z99.2",
-    "E43", "D68.9", "F10.20", "E87.1", "I27.20", "M06.9", "I69.354", "G81.90", "K25.9", "R64",
+    "E11.9",
+    "I10",
+    "E78.5",
+    "N18.3",
+    "I48.91",
+    "J44.9",
+    "E66.9",
+    "F17.210",
+    "Z79.4",
+    "I25.10",
+    "E03.9",
+    "F32.9",
+    "D64.9",
+    "E87.6",
+    "N17.9",
+    "I50.9",
+    "E11.22",
+    "K21.9",
+    "G47.33",
+    "F41.9",
+    "E55.9",
+    "M81.0",
+    "Z95.1",
+    "I73.9",
+    "C78.00",
+    "K74.60",
+    "B20",
+    "G30.9",
+    "F03.90",
+    "Z99.2",
+    "E43",
+    "D68.9",
+    "F10.20",
+    "E87.1",
+    "I27.20",
+    "M06.9",
+    "I69.354",
+    "G81.90",
+    "K25.9",
+    "R64",
 ]
-PROCEDURES = ["0SRD0J9", "0SR90J9", "02703DZ", "0FT44ZZ", "0DTJ4ZZ", "5A1955Z", "0BH17EZ", "30233N1"]
-DISPOSITIONS = ["home"] * 60 + ["alt-home"] * 12 + ["snf"] * 12 + ["exp"] * 3 + ["rehab"] * 4 + [
-    "aadvice"
-] * 2 + ["hosp"] * 2 + ["oth"] * 5
+PROCEDURES = [
+    "0SRD0J9",
+    "0SR90J9",
+    "02703DZ",
+    "0FT44ZZ",
+    "0DTJ4ZZ",
+    "5A1955Z",
+    "0BH17EZ",
+    "30233N1",
+]
+DISPOSITIONS = (
+    ["home"] * 60
+    + ["alt-home"] * 12
+    + ["snf"] * 12
+    + ["exp"] * 3
+    + ["rehab"] * 4
+    + ["aadvice"] * 2
+    + ["hosp"] * 2
+    + ["oth"] * 5
+)
 
 
 def _ids(prefix: str, values: np.ndarray) -> list[str]:
@@ -53,35 +140,62 @@ def synthesize(wh: Any, stays: int, seed: int = 1) -> None:
     rng = np.random.default_rng(seed)
     n, patients = stays, max(stays // 2, 1)
     sites, depts = 3, 5
-    orgs = [("org-s%d" % s, f"Site {s}", None) for s in range(sites)] + [
-        (f"org-s{s}-d{d}", f"Site {s} dept {d}", f"org-s{s}") for s in range(sites) for d in range(depts)
+    orgs = [(f"org-s{s}", f"Site {s}", None) for s in range(sites)] + [
+        (f"org-s{s}-d{d}", f"Site {s} dept {d}", f"org-s{s}")
+        for s in range(sites)
+        for d in range(depts)
     ]
-    wh.write("fhir__organization", pa.table({
-        "id": [o[0] for o in orgs], "name": [o[1] for o in orgs], "part_of_id": [o[2] for o in orgs],
-    }))
+    wh.write(
+        "fhir__organization",
+        pa.table(
+            {
+                "id": [o[0] for o in orgs],
+                "name": [o[1] for o in orgs],
+                "part_of_id": [o[2] for o in orgs],
+            }
+        ),
+    )
     locs = []
     for s in range(sites):
         for w in range(10):
             locs.append((f"loc-s{s}-w{w}", f"Site {s} ward {w}", "wa", None))
             locs.append((f"loc-s{s}-w{w}-b", f"Site {s} ward {w} bed", "bd", f"loc-s{s}-w{w}"))
-    wh.write("fhir__location", pa.table({
-        "id": [x[0] for x in locs], "name": [x[1] for x in locs],
-        "physical_type_code": [x[2] for x in locs], "part_of_id": [x[3] for x in locs],
-    }))
-    wh.write("fhir__practitioner", pa.table({
-        "id": [f"pr{i}" for i in range(300)], "family": [f"Doc{i}" for i in range(300)],
-        "given": ["A"] * 300,
-    }))
+    wh.write(
+        "fhir__location",
+        pa.table(
+            {
+                "id": [x[0] for x in locs],
+                "name": [x[1] for x in locs],
+                "physical_type_code": [x[2] for x in locs],
+                "part_of_id": [x[3] for x in locs],
+            }
+        ),
+    )
+    wh.write(
+        "fhir__practitioner",
+        pa.table(
+            {
+                "id": [f"pr{i}" for i in range(300)],
+                "family": [f"Doc{i}" for i in range(300)],
+                "given": ["A"] * 300,
+            }
+        ),
+    )
     birth = datetime(1930, 1, 1) + np.array(
         rng.integers(0, 365 * 75, patients), dtype="timedelta64[D]"
     ).astype(timedelta)
-    wh.write("fhir__patient", pa.table({
-        "id": _ids("p", np.arange(patients)),
-        "gender": rng.choice(["male", "female"], patients).tolist(),
-        "birth_date_date": pa.array([b.date() for b in birth], pa.date32()),
-        "deceased_date_time_ts": pa.nulls(patients, pa.timestamp("us")),
-        "deceased_date_time_date": pa.nulls(patients, pa.date32()),
-    }))
+    wh.write(
+        "fhir__patient",
+        pa.table(
+            {
+                "id": _ids("p", np.arange(patients)),
+                "gender": rng.choice(["male", "female"], patients).tolist(),
+                "birth_date_date": pa.array([b.date() for b in birth], pa.date32()),
+                "deceased_date_time_ts": pa.nulls(patients, pa.timestamp("us")),
+                "deceased_date_time_date": pa.nulls(patients, pa.date32()),
+            }
+        ),
+    )
     start0 = np.datetime64("2023-01-01T00:00")
     start = start0 + rng.integers(0, 730 * 24 * 60, n).astype("timedelta64[m]")
     los_days = np.minimum(rng.geometric(0.25, n) - 1, 60)
@@ -91,55 +205,96 @@ def synthesize(wh: Any, stays: int, seed: int = 1) -> None:
     ward = rng.integers(0, 10, n)
     stay_ids = _ids("s", np.arange(n))
     patient = _ids("p", rng.integers(0, patients, n))
-    enc = pa.table({
-        "id": stay_ids,
-        "status": ["finished"] * n,
-        "class_code": ["IMP"] * n,
-        "priority_code": rng.choice(["EM", "UR", "EL"], n, p=[0.6, 0.2, 0.2]).tolist(),
-        "subject_id": patient,
-        "period_start_ts": pa.array(start.astype("datetime64[us]")),
-        "period_end_ts": pa.array(end.astype("datetime64[us]")),
-        "period_start_date": pa.array(start.astype("datetime64[D]")),
-        "period_end_date": pa.array(end.astype("datetime64[D]")),
-        "admit_source_code": rng.choice(["emd", "outp", "hosp-trans", "gp"], n, p=[0.6, 0.25, 0.03, 0.12]).tolist(),
-        "discharge_disposition_code": rng.choice(DISPOSITIONS, n).tolist(),
-        "service_provider_id": [f"org-s{s}-d{d}" for s, d in zip(site, dept, strict=True)],
-        "service_type_code": pa.nulls(n, pa.string()),
-    })
-    wh.write("fhir__encounter_participant", pa.table({
-        "encounter_id": stay_ids, "pos": np.zeros(n, dtype=np.int64), "type_code": ["ATND"] * n,
-        "individual_id": _ids("pr", rng.integers(0, 300, n)),
-        "period_start_ts": pa.array(start.astype("datetime64[us]")),
-    }))
-    wh.write("fhir__encounter_location", pa.table({
-        "encounter_id": stay_ids, "pos": np.zeros(n, dtype=np.int64),
-        "location_id": [f"loc-s{s}-w{w}-b" for s, w in zip(site, ward, strict=True)],
-        "period_start_ts": pa.array(start.astype("datetime64[us]")),
-    }))
+    enc = pa.table(
+        {
+            "id": stay_ids,
+            "status": ["finished"] * n,
+            "class_code": ["IMP"] * n,
+            "priority_code": rng.choice(["EM", "UR", "EL"], n, p=[0.6, 0.2, 0.2]).tolist(),
+            "subject_id": patient,
+            "period_start_ts": pa.array(start.astype("datetime64[us]")),
+            "period_end_ts": pa.array(end.astype("datetime64[us]")),
+            "period_start_date": pa.array(start.astype("datetime64[D]")),
+            "period_end_date": pa.array(end.astype("datetime64[D]")),
+            "admit_source_code": rng.choice(
+                ["emd", "outp", "hosp-trans", "gp"], n, p=[0.6, 0.25, 0.03, 0.12]
+            ).tolist(),
+            "discharge_disposition_code": rng.choice(DISPOSITIONS, n).tolist(),
+            "service_provider_id": [f"org-s{s}-d{d}" for s, d in zip(site, dept, strict=True)],
+            "service_type_code": pa.nulls(n, pa.string()),
+        }
+    )
+    wh.write(
+        "fhir__encounter_participant",
+        pa.table(
+            {
+                "encounter_id": stay_ids,
+                "pos": np.zeros(n, dtype=np.int64),
+                "type_code": ["ATND"] * n,
+                "individual_id": _ids("pr", rng.integers(0, 300, n)),
+                "period_start_ts": pa.array(start.astype("datetime64[us]")),
+            }
+        ),
+    )
+    wh.write(
+        "fhir__encounter_location",
+        pa.table(
+            {
+                "encounter_id": stay_ids,
+                "pos": np.zeros(n, dtype=np.int64),
+                "location_id": [f"loc-s{s}-w{w}-b" for s, w in zip(site, ward, strict=True)],
+                "period_start_ts": pa.array(start.astype("datetime64[us]")),
+            }
+        ),
+    )
     # Diagnoses: a principal (rank 1) and 0-6 secondary codes, as Conditions.
     k = rng.integers(0, 7, n)
     total = n + int(k.sum())
     enc_idx = np.concatenate([np.arange(n), np.repeat(np.arange(n), k)])
     pos = np.concatenate([np.zeros(n, dtype=np.int64), _positions(k)])
-    codes = np.concatenate([
-        rng.choice(PRINCIPAL, n), rng.choice(SECONDARY, int(k.sum())),
-    ])
+    codes = np.concatenate(
+        [
+            rng.choice(PRINCIPAL, n),
+            rng.choice(SECONDARY, int(k.sum())),
+        ]
+    )
     cond_ids = _ids("c", np.arange(total))
     enc_ids = np.array(stay_ids, dtype=object)[enc_idx]
-    wh.write("fhir__condition", pa.table({
-        "id": cond_ids, "code": codes.tolist(), "encounter_id": enc_ids.tolist(),
-    }))
-    wh.write("fhir__encounter_diagnosis", pa.table({
-        "encounter_id": enc_ids.tolist(), "pos": pos, "condition_id": cond_ids,
-        "use_code": ["billing"] * total, "rank": np.where(pos == 0, 1, pos + 1).astype(np.int64),
-    }))
+    wh.write(
+        "fhir__condition",
+        pa.table(
+            {
+                "id": cond_ids,
+                "code": codes.tolist(),
+                "encounter_id": enc_ids.tolist(),
+            }
+        ),
+    )
+    wh.write(
+        "fhir__encounter_diagnosis",
+        pa.table(
+            {
+                "encounter_id": enc_ids.tolist(),
+                "pos": pos,
+                "condition_id": cond_ids,
+                "use_code": ["billing"] * total,
+                "rank": np.where(pos == 0, 1, pos + 1).astype(np.int64),
+            }
+        ),
+    )
     has_proc = rng.random(n) < 0.3
     pidx = np.flatnonzero(has_proc)
-    wh.write("fhir__procedure", pa.table({
-        "id": _ids("pc", pidx), "status": ["completed"] * len(pidx),
-        "code": rng.choice(PROCEDURES, len(pidx)).tolist(),
-        "encounter_id": np.array(stay_ids, dtype=object)[pidx].tolist(),
-    }))
+    wh.write(
+        "fhir__procedure",
+        pa.table(
+            {
+                "id": _ids("pc", pidx),
+                "status": ["completed"] * len(pidx),
+                "code": rng.choice(PROCEDURES, len(pidx)).tolist(),
+                "encounter_id": np.array(stay_ids, dtype=object)[pidx].tolist(),
+            }
+        ),
+    )
     ed = n // 2
     wh.write("fhir__encounter", pa.concat_tables([enc, _ed_visits(rng, ed, patients, start0)]))
 
@@ -155,21 +310,23 @@ def _positions(k: np.ndarray) -> np.ndarray:
 def _ed_visits(rng: Any, n: int, patients: int, start0: Any) -> pa.Table:
     start = start0 + rng.integers(0, 730 * 24 * 60, n).astype("timedelta64[m]")
     end = start + np.timedelta64(4, "h")
-    return pa.table({
-        "id": _ids("ed", np.arange(n)),
-        "status": ["finished"] * n,
-        "class_code": ["EMER"] * n,
-        "priority_code": ["EM"] * n,
-        "subject_id": _ids("p", rng.integers(0, patients, n)),
-        "period_start_ts": pa.array(start.astype("datetime64[us]")),
-        "period_end_ts": pa.array(end.astype("datetime64[us]")),
-        "period_start_date": pa.array(start.astype("datetime64[D]")),
-        "period_end_date": pa.array(end.astype("datetime64[D]")),
-        "admit_source_code": pa.nulls(n, pa.string()),
-        "discharge_disposition_code": pa.nulls(n, pa.string()),
-        "service_provider_id": ["org-s0"] * n,
-        "service_type_code": pa.nulls(n, pa.string()),
-    })
+    return pa.table(
+        {
+            "id": _ids("ed", np.arange(n)),
+            "status": ["finished"] * n,
+            "class_code": ["EMER"] * n,
+            "priority_code": ["EM"] * n,
+            "subject_id": _ids("p", rng.integers(0, patients, n)),
+            "period_start_ts": pa.array(start.astype("datetime64[us]")),
+            "period_end_ts": pa.array(end.astype("datetime64[us]")),
+            "period_start_date": pa.array(start.astype("datetime64[D]")),
+            "period_end_date": pa.array(end.astype("datetime64[D]")),
+            "admit_source_code": pa.nulls(n, pa.string()),
+            "discharge_disposition_code": pa.nulls(n, pa.string()),
+            "service_provider_id": ["org-s0"] * n,
+            "service_type_code": pa.nulls(n, pa.string()),
+        }
+    )
 
 
 def _time_build(wh: Any) -> tuple[float, dict[str, float]]:
@@ -197,9 +354,7 @@ def run(quick: bool) -> dict[str, Any]:
         again, steps = _time_build(wh)
         figures["duckdb_rebuild_s"] = round(again, 1)
         figures["duckdb_rebuild_steps"] = {k: round(v, 1) for k, v in steps.items()}
-        figures["distinct_drg_inputs"] = int(
-            wh.table("core__drg").signature.nunique().execute()
-        )
+        figures["distinct_drg_inputs"] = int(wh.table("core__drg").signature.nunique().execute())
         wh.close()
         if not quick:
             figures.update(_spark_ratio(Path(tmp), 20_000))
