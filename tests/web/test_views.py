@@ -204,3 +204,40 @@ def test_chair_sees_only_their_departments_practitioners_named(client_for: Any) 
     assert named("medical_staff_office") == everyone
     dash = client_for("department_chair").get("/quality/").content.decode()
     assert "Dr P007" not in dash
+
+
+def test_pages_of_the_previous_build_while_a_rebuild_holds_the_lock(
+    client_for: Any, settings: Any, tmp_path: Any
+) -> None:
+    """`cmo measures run` in another process holds DuckDB's write lock: the app keeps serving
+    what it had and says so for what it had not."""
+    import shutil
+    import subprocess
+    import sys
+    import time
+
+    from cmo.web import results
+
+    path = tmp_path / "copy.duckdb"
+    shutil.copy(os.environ["CMO_WAREHOUSE"], path)
+    settings.WAREHOUSE = path
+    results.clear_cache()
+    client = client_for("cmo")
+    before = client.get("/quality/").content
+    assert b"Inpatient mortality" in before
+    writer = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time, duckdb; c = duckdb.connect(sys.argv[1]); "
+         "c.execute('CREATE TABLE quality__touch AS SELECT 1 AS x'); print('locked', flush=True); "
+         "time.sleep(30)", str(path)],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout is not None and writer.stdout.readline().strip() == "locked"
+        time.sleep(0.2)
+        during = client.get("/quality/")
+        assert during.status_code == 200 and b"Inpatient mortality" in during.content
+        busy = client.get("/quality/measure/los/?site=S1")  # never built: no cached answer
+        assert busy.status_code == 200 and b"being rebuilt" in busy.content
+    finally:
+        writer.kill()
+        writer.wait()

@@ -21,6 +21,10 @@ MEASURE_TABLE = "quality__measure"
 _CACHE_SIZE = 512
 _lock = threading.Lock()
 _cache: OrderedDict[str, tuple[tuple[int, ...], Any]] = OrderedDict()
+# After a failed open because a writer holds the lock, do not try again for a few seconds: the
+# requests in between get the previous build's answers straight away.
+BUSY_BACKOFF = 5.0
+_busy_until: dict[str, float] = {}
 
 
 class NoResults(Exception):  # noqa: N818 - reads better at the call site: except NoResults
@@ -29,6 +33,10 @@ class NoResults(Exception):  # noqa: N818 - reads better at the call site: excep
     def __init__(self, message: str, hint: str) -> None:
         super().__init__(message)
         self.hint = hint
+
+
+class WarehouseBusy(NoResults):
+    """Another process (``cmo measures run``) holds the warehouse's write lock."""
 
 
 def warehouse_path() -> Path:
@@ -51,13 +59,18 @@ def _stamp(path: Path) -> tuple[int, ...]:
 def _open(path: Path) -> Any:
     from cmo.warehouse import connect
 
-    # A writer (cmo measures run) holds DuckDB's file lock for a few seconds: wait, then give up.
-    for attempt in range(20):
+    # A writer (cmo measures run) holds DuckDB's file lock: wait a little, then give up and let
+    # the caller serve the pages of the previous build.
+    for attempt in range(8):
         try:
             return connect(path, read_only=True)
         except Exception as exc:  # duckdb.IOException: lock held by another process
-            if "lock" not in str(exc).lower() or attempt == 19:
+            if "lock" not in str(exc).lower():
                 raise
+            if attempt == 7:
+                raise WarehouseBusy(
+                    f"The warehouse {path} is being rebuilt.", "Try again in a minute."
+                ) from exc
             time.sleep(0.25)
     raise AssertionError("unreachable")
 
@@ -82,7 +95,19 @@ def call(function: str, *args: Any, **kwargs: Any) -> Any:
         hit = _cache.get(key)
         if hit is not None and hit[0] == stamp:
             return hit[1]
-        value = _compute(path, function, args, kwargs)
+        try:
+            if time.monotonic() < _busy_until.get(str(path), 0.0):
+                raise WarehouseBusy(
+                    f"The warehouse {path} is being rebuilt.", "Try again in a minute."
+                )
+            value = _compute(path, function, args, kwargs)
+        except WarehouseBusy:
+            _busy_until[str(path)] = max(
+                _busy_until.get(str(path), 0.0), time.monotonic() + BUSY_BACKOFF
+            )
+            if hit is not None:  # a rebuild is running: the previous build's answer
+                return hit[1]
+            raise
         _cache[key] = (stamp, value)
         _cache.move_to_end(key)
         while len(_cache) > _CACHE_SIZE:
@@ -103,7 +128,12 @@ def derived(name: str, compute: Callable[[], Any], *parts: Any) -> Any:
     hit = _cache.get(key)
     if hit is not None and hit[0] == stamp:
         return hit[1]
-    value = compute()  # not under the lock: compute() calls call(), which takes it
+    try:
+        value = compute()  # not under the lock: compute() calls call(), which takes it
+    except WarehouseBusy:
+        if hit is not None:  # a rebuild is running: the previous build's page
+            return hit[1]
+        raise
     with _lock:
         _cache[key] = (stamp, value)
         _cache.move_to_end(key)
@@ -130,6 +160,7 @@ def _compute(path: Path, function: str, args: tuple[Any, ...], kwargs: dict[str,
 def clear_cache() -> None:
     with _lock:
         _cache.clear()
+        _busy_until.clear()
 
 
 def warehouse_mtime() -> float | None:
