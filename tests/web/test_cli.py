@@ -63,3 +63,17 @@ def test_demo_users_one_per_role_with_working_passwords() -> None:
     )
     assert user is not None and user.groups.get().name == "board_member"
     assert authenticate(request, username="demo_cmo", password="wrong") is None
+
+
+@pytest.mark.slow
+def test_serve_on_a_taken_port_fails_in_one_line(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        run = _cmo(["serve", "--port", str(port)], tmp_path)
+    assert run.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in run.stderr
+    assert "Traceback" not in run.stderr

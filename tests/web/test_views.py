@@ -226,11 +226,17 @@ def test_pages_of_the_previous_build_while_a_rebuild_holds_the_lock(
     before = client.get("/quality/").content
     assert b"Inpatient mortality" in before
     writer = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys, time, duckdb; c = duckdb.connect(sys.argv[1]); "
-         "c.execute('CREATE TABLE quality__touch AS SELECT 1 AS x'); print('locked', flush=True); "
-         "time.sleep(30)", str(path)],
-        stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import sys, time, duckdb; c = duckdb.connect(sys.argv[1]); "
+            "c.execute('CREATE TABLE quality__touch AS SELECT 1 AS x'); print('locked', flush=True); "
+            "time.sleep(30)",
+            str(path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert writer.stdout is not None and writer.stdout.readline().strip() == "locked"
         time.sleep(0.2)

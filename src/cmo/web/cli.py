@@ -67,9 +67,13 @@ def serve(
             f"note: no warehouse at {settings.WAREHOUSE} yet; pages will say what to run", err=True
         )
     typer.echo(f"cmo web app at http://{host}:{port}/ (Ctrl-C to stop)")
-    waitress_serve(
-        application, host=host, port=port, threads=threads, ident="cmo", channel_timeout=60
-    )
+    try:
+        waitress_serve(
+            application, host=host, port=port, threads=threads, ident="cmo", channel_timeout=60
+        )
+    except OSError as exc:  # port taken, address not on this machine, ...
+        typer.echo(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 def _warm() -> None:
