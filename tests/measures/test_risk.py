@@ -105,3 +105,23 @@ def test_separation_falls_back_to_a_penalised_fit():
     assert all(np.isfinite(model["coef"]))
     card = risk.model_card(frame, model, risk.predict(frame, model))
     assert all(c["ci_low"] is None for c in card["coefficients"])
+
+
+def test_engine_probability_equals_python_predict(warehouse):
+    """The linear predictor written as an Ibis expression scores like the numpy design."""
+    import ibis
+
+    frame = synthetic(2_000, seed=5)
+    frame.loc[::50, "age"] = None
+    frame.loc[::70, "principal_dx"] = None
+    frame.loc[::30, "principal_dx"] = "O9A.11"
+    model = risk.fit(frame.dropna(subset=["age"]), "TEST")
+    model["system_levels"] = sorted(set(model["system_levels"]) | {"PRG"})
+    model["coef"] = model["coef"] + [0.0] * (len(risk.term_names(model)) - len(model["coef"]))
+    model["terms"] = risk.term_names(model)
+    want = risk.predict(frame, model)
+    t = ibis.memtable(frame.assign(principal_dx=frame["principal_dx"].str.replace(".", "")))
+    got = warehouse.con.execute(
+        t.select("stay_id", p=risk.probability(t, model)).order_by("stay_id")
+    )
+    np.testing.assert_allclose(got["p"].to_numpy(), want, rtol=0, atol=1e-12)

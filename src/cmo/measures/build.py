@@ -251,27 +251,32 @@ def _long(m: Measure, ctx: Context) -> ir.Table:
     return t.select(**cols)
 
 
-def _covariate_frame(ctx: Context) -> pd.DataFrame:
-    """Every stay's model covariates, pulled once for all risk models."""
+def _scoring_table(ctx: Context) -> ir.Table:
+    """Every stay with the raw model covariates (stays joined to comorbidity)."""
     from cmo import terminology
 
     s = ctx.stays.select("stay_id", "age", "sex", "priority", "principal_dx")
     flags = [f"el_{c}" for c in terminology.categories("elixhauser")]
-    cm = ctx.comorbidity.select("stay_id", *flags)
-    raw = s.join(cm, "stay_id").order_by("stay_id").to_pandas().set_index("stay_id")
-    return risk.covariates(raw)
+    return s.join(ctx.comorbidity.select("stay_id", *flags), "stay_id")
 
 
-def _model_frame(cov: pd.DataFrame, base: ir.Table, measure_id: str) -> pd.DataFrame:
-    """Population rows of a risk-adjusted measure with the model's covariates, sorted by stay."""
-    pop = base.filter((base.measure_id == measure_id) & base.in_population & ~base.excluded)
-    rows = pop.select("stay_id", "outcome", "discharge_date").order_by("stay_id").to_pandas()
-    pos = cov.index.get_indexer(rows["stay_id"])
-    rows = rows[pos >= 0].reset_index(drop=True)
-    frame = cov.iloc[pos[pos >= 0]].reset_index(drop=True)
-    frame["stay_id"] = rows["stay_id"]
-    frame["outcome"] = rows["outcome"].to_numpy()
-    frame["discharge_date"] = rows["discharge_date"].to_numpy()
+def _fit_frame(
+    scoring: ir.Table, pop: ir.Table, reference: tuple[date, date] | None
+) -> pd.DataFrame:
+    """The rows a model is fitted on: the reference window, every k-th stay by id when the
+    window holds more than ``risk.MAX_FIT_ROWS`` (a deterministic sample, the same on any
+    engine)."""
+    rows = pop
+    if reference is not None:
+        rows = rows.filter(rows.discharge_date.between(reference[0], reference[1]))
+    n = int(rows.count().execute())
+    t = rows.select("stay_id", "outcome").join(scoring, "stay_id")
+    if n > risk.MAX_FIT_ROWS:
+        step = -(-n // risk.MAX_FIT_ROWS)
+        t = t.mutate(_rn=ibis.row_number().over(order_by="stay_id"))
+        t = t.filter(t._rn % step == 0).drop("_rn")
+    frame = t.order_by("stay_id").to_pandas()
+    frame.attrs["n_reference"] = n
     return frame
 
 
@@ -282,40 +287,52 @@ def _risk(
     models: dict[str, dict[str, Any]] | None,
     reference: tuple[date, date] | None,
 ) -> dict[str, dict[str, Any]]:
-    """Fit (or reuse) each risk model, write predictions to core__risk_prediction."""
+    """Fit (or reuse) each risk model on a pulled sample, score every stay in the engine and
+    write core__risk_prediction; the model card reads back only (outcome, p)."""
     cards: dict[str, dict[str, Any]] = {}
-    preds = []
-    cov = _covariate_frame(ctx) if any(m.risk_model for m in measures.values()) else None
+    scoring = _scoring_table(ctx)
+    parts = []
     for mid, m in measures.items():
-        if not m.risk_model or cov is None:
+        if not m.risk_model:
             continue
-        frame = _model_frame(cov, base, mid)
+        pop = base.filter((base.measure_id == mid) & base.in_population & ~base.excluded)
         if models and mid in models:
             model = models[mid]
         else:
-            fit_rows = frame
-            window = "all data"
-            if reference is not None:
-                d = pd.to_datetime(frame["discharge_date"]).dt.date
-                fit_rows = frame[(d >= reference[0]) & (d <= reference[1])]
-                window = f"{reference[0]} to {reference[1]}"
+            fit_rows = _fit_frame(scoring, pop, reference)
             if len(fit_rows) == 0 or fit_rows["outcome"].nunique() < 2:
                 continue
+            window = f"{reference[0]} to {reference[1]}" if reference else "all data"
             model = risk.fit(fit_rows, mid, window=window)
-        p = risk.predict(frame, model)
-        cards[mid] = risk.model_card(frame, model, p)
-        preds.append(pd.DataFrame({"measure_id": mid, "stay_id": frame["stay_id"], "p": p}))
-    table = (
-        pd.concat(preds, ignore_index=True)
-        if preds
-        else pd.DataFrame({"measure_id": [], "stay_id": [], "p": []})
-    )
-    _write(
-        ctx.wh,
-        "core__risk_prediction",
-        table,
-        {"measure_id": "string", "stay_id": "string", "p": "float64"},
-    )
+            model["n_reference"] = int(fit_rows.attrs["n_reference"])
+        scored = pop.select("stay_id").join(scoring, "stay_id")
+        parts.append(
+            scored.select(
+                measure_id=ibis.literal(mid),
+                stay_id=scored.stay_id,
+                p=risk.probability(scored, model),
+            )
+        )
+        cards[mid] = model
+    if parts:
+        _write(ctx.wh, "core__risk_prediction", ibis.union(*parts))
+    else:
+        _write(
+            ctx.wh,
+            "core__risk_prediction",
+            pd.DataFrame({"measure_id": [], "stay_id": [], "p": []}),
+            {"measure_id": "string", "stay_id": "string", "p": "float64"},
+        )
+    pred = ctx.wh.table("core__risk_prediction")
+    for mid, model in list(cards.items()):
+        pop = base.filter((base.measure_id == mid) & base.in_population & ~base.excluded)
+        yp = (
+            pop.select("stay_id", "outcome")
+            .join(pred.filter(pred.measure_id == mid), "stay_id")
+            .order_by("stay_id")
+            .to_pandas()
+        )
+        cards[mid] = risk.model_card(yp, model, yp["p"].to_numpy(float))
     return cards
 
 

@@ -110,6 +110,38 @@ def design(cov: pd.DataFrame, model: dict[str, Any]) -> np.ndarray:
     return np.column_stack(cols)
 
 
+def linear_predictor(t: Any, model: dict[str, Any]) -> Any:
+    """The model's linear predictor as an Ibis expression over a table with the raw columns
+    (age, sex, priority, principal_dx, el_*): the same terms as :func:`design`, so the engine
+    scores every stay without anything leaving it."""
+    import ibis
+
+    coef = iter(model["coef"])
+    eta: Any = ibis.literal(next(coef))
+    age = t.age.cast("float64")
+    uppers = {b: lo for lo, b in AGE_BANDS}
+    bounds = [lo for lo, _b in AGE_BANDS] + [10_000]
+    for band in model["age_levels"]:
+        lo = uppers[band]
+        hi = bounds[bounds.index(lo) + 1]
+        eta = eta + ((age >= lo) & (age < hi)).fill_null(False).cast("float64") * next(coef)
+    eta = eta + (t.sex == "female").fill_null(False).cast("float64") * next(coef)
+    eta = eta + (t.priority == "emergency").fill_null(False).cast("float64") * next(coef)
+    head = t.principal_dx.fill_null("").substr(0, 3).upper()
+    ranges = {name: (lo, hi) for lo, hi, name in BODY_SYSTEMS}
+    for system in model["system_levels"]:
+        first, last = ranges[system]
+        eta = eta + ((head >= first) & (head <= last)).cast("float64") * next(coef)
+    for flag in model["flags"]:
+        eta = eta + t[flag].fill_null(False).cast("float64") * next(coef)
+    return eta
+
+
+def probability(t: Any, model: dict[str, Any]) -> Any:
+    """Predicted probability 1 / (1 + exp(-eta)) as an Ibis expression."""
+    return 1.0 / (1.0 + (-linear_predictor(t, model)).exp())
+
+
 def term_names(model: dict[str, Any]) -> list[str]:
     return (
         ["intercept"]
