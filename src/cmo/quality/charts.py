@@ -177,8 +177,13 @@ def funnel(
     cols = ["size", "ratio_or_rate", "lcl_95", "ucl_95", "lcl_99_8", "ucl_99_8", "outlier", "who"]
     values = _records(d, cols)
     x = {"field": "size", "type": "quantitative", "title": x_title}
+    # Limits for tiny denominators run off to hundreds: keep the axis on the data (and twice
+    # the target) and clip the limit lines, so every practitioner stays readable.
+    ratios = d["ratio_or_rate"].astype(float)
+    top = max(float(ratios.max()) if ratios.notna().any() else 0.0, 2.0 * target) * 1.15 or 1.0
+    scale = {"domain": [0, top], "clamp": False}
     lines = [
-        ({"field": f, "type": "quantitative"}, dash)
+        ({"field": f, "type": "quantitative", "scale": scale}, dash)
         for f, dash in (
             ("ucl_95", [4, 3]),
             ("lcl_95", [4, 3]),
@@ -188,7 +193,13 @@ def funnel(
     ]
     layer: list[dict[str, Any]] = [
         {
-            "mark": {"type": "line", "color": MUTED, "strokeDash": dash, "interpolate": "monotone"},
+            "mark": {
+                "type": "line",
+                "color": MUTED,
+                "strokeDash": dash,
+                "interpolate": "monotone",
+                "clip": True,
+            },
             "encoding": {"x": x, "y": y},
         }
         for y, dash in lines
@@ -211,7 +222,12 @@ def funnel(
             "mark": {"type": "point", "filled": True, "size": 50, "opacity": 0.85},
             "encoding": {
                 "x": x,
-                "y": {"field": "ratio_or_rate", "type": "quantitative", "title": y_title},
+                "y": {
+                    "field": "ratio_or_rate",
+                    "type": "quantitative",
+                    "title": y_title,
+                    "scale": scale,
+                },
                 "color": {
                     "field": "outlier",
                     "type": "nominal",
