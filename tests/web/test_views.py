@@ -230,7 +230,8 @@ def test_pages_of_the_previous_build_while_a_rebuild_holds_the_lock(
             sys.executable,
             "-c",
             "import sys, time, duckdb; c = duckdb.connect(sys.argv[1]); "
-            "c.execute('CREATE TABLE quality__touch AS SELECT 1 AS x'); print('locked', flush=True); "
+            "c.execute('CREATE TABLE quality__touch AS SELECT 1 AS x'); "
+            "print('locked', flush=True); "
             "time.sleep(30)",
             str(path),
         ],
