@@ -61,9 +61,8 @@ def test_check_without_export(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_bare_demo_generates_ingests_and_skips_regeneration(tmp_path: Path) -> None:
-    pytest.importorskip("cmo.fhir.ingest", reason="the ingest is not built yet")
     out, wh = tmp_path / "demo", tmp_path / "warehouse.duckdb"
-    args = ["demo", "--patients", "400", "--out", str(out), "--warehouse", str(wh)]
+    args = ["demo", "--patients", "400", "--out", str(out), "--warehouse", str(wh), "--no-serve"]
     first = runner.invoke(app, args)
     assert first.exit_code == 0, first.output
     assert "generated 400 patients" in first.output

@@ -9,9 +9,12 @@ import sys
 import time
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from cmo.warehouse import Warehouse
 
 from cmo.demo import DEFAULT_MONTHS, DEFAULT_PATIENTS, DEFAULT_SEED
 from cmo.warehouse.options import (
@@ -108,8 +111,17 @@ def demo_main(
     engine: EngineOpt = "duckdb",
     spark_master: SparkMasterOpt = None,
     spark_remote: SparkRemoteOpt = None,
+    serve: Annotated[
+        bool,
+        typer.Option(
+            "--serve/--no-serve", help="Create demo users and serve the web app when done."
+        ),
+    ] = True,
+    host: Annotated[str, typer.Option("--host", help="Address for the web app.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port for the web app.")] = 8000,
 ) -> None:
-    """Generate the demo health system (if not there yet), ingest it and run the analytics."""
+    """Generate the demo health system (if not there yet), ingest it, build the measures, create
+    one demo user per role and serve the web app."""
     if ctx.invoked_subcommand is not None:
         return
     from cmo.demo.generate import existing_export
@@ -119,11 +131,9 @@ def demo_main(
         typer.echo(f"demo export already in {out} (same arguments): not regenerating")
     else:
         _generate(out, patients, seed, start, months)
-    try:
-        from cmo.fhir.ingest import ingest
-    except ModuleNotFoundError as exc:
-        typer.echo(f"ingest not available ({exc.name}): stopping after generation", err=True)
-        raise typer.Exit(1) from None
+    from cmo.fhir.ingest import ingest
+    from cmo.measures.build import run as build_measures
+
     wh = open_warehouse(warehouse, engine, spark_master, spark_remote)
     try:
         paths = sorted(out.glob("*.ndjson"))
@@ -132,22 +142,31 @@ def demo_main(
             f"ingested {sum(result.rows.values()):,} rows from {len(paths)} files "
             f"({result.quarantined} quarantined) in {result.seconds:.1f} s"
         )
-        try:
-            from cmo.measures.build import run as build_measures
-        except ModuleNotFoundError:
-            typer.echo("measures not available yet: skipped", err=True)
-        else:
-            build = build_measures(wh, progress=None)
-            rows = sum(getattr(build, "rows", {}).values())
-            seconds = sum(getattr(build, "seconds", {}).values())
-            typer.echo(f"built measures: {rows:,} rows in {seconds:.1f} s")
+        build = build_measures(wh, progress=None)
+        typer.echo(
+            f"built measures: {sum(build.rows.values()):,} rows in {build.total_seconds:.1f} s"
+        )
+        chair_departments = _first_department(wh)
     finally:
         wh.close()
-    typer.echo(
-        "next: `cmo measures list`, and the planted signals to look for are in "
-        f"{out / 'signals.json'}",
-    )
+    typer.echo(f"the planted signals to look for are in {out / 'signals.json'}")
     sys.stdout.flush()
+    if not serve:
+        typer.echo("next: `cmo serve --demo-users`, or `cmo measures list`")
+        return
+    import cmo.web
+
+    cmo.web.demo_users(departments=chair_departments, echo=typer.echo)
+    sys.stdout.flush()
+    cmo.web.serve(host=host, port=port, warehouse=warehouse)
+
+
+def _first_department(wh: Warehouse) -> list[str]:
+    """The demo department chair's scope: the first department with results."""
+    from cmo.measures import api
+
+    rows = api.results(wh, "IMORT", period_type="year", level="department")
+    return sorted({r["unit_id"] for r in rows})[:1]
 
 
 def register(app: typer.Typer) -> None:
