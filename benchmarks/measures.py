@@ -373,9 +373,12 @@ def _spark_ratio(tmp: Path, stays: int) -> dict[str, Any]:
     d_time, _ = _time_build(duck)
     spark = connect(tmp / "spark", engine="spark")
     try:
+        # Through Parquet: Ibis' pyspark create_table from Arrow nulled a column named `rank`.
         for name in duck.list_tables():
             if name.startswith(("fhir__", "core__drg")):
-                spark.write(name, duck.table(name).to_pyarrow())
+                path = tmp / f"{name}.parquet"
+                duck.sql(f"COPY {name} TO '{path}' (FORMAT parquet)")
+                spark.spark.read.parquet(str(path)).write.saveAsTable(name)
         s_time, _ = _time_build(spark)
     finally:
         spark.spark.stop()
