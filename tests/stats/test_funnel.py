@@ -145,3 +145,14 @@ def test_poisson_limits_narrow_as_expected_grows(es):
     lo, hi = poisson_limits(e, 0.998)
     assert np.all(lo < 1) and np.all(hi > 1)
     assert np.all(np.diff(hi - lo) <= 1e-12)
+
+
+def test_zero_events_at_tiny_expected_is_not_an_outlier() -> None:
+    """0 events when E = 0.05 happens 95% of the time: below the drawn limit, but not a signal."""
+    d = funnel([0, 0], expected=[0.05, 5.0])
+    assert d["ratio_or_rate"].tolist() == [0.0, 0.0]
+    assert d["lcl_95"].iloc[0] > 0  # the drawn (continuous) limit is above zero
+    assert d["outlier_95"].tolist() == [False, True]  # exp(-5) = 0.007 < 0.025
+    assert d["direction"].tolist() == ["", "low"]
+    p = funnel([0, 0, 30], denominator=[1, 60, 60])
+    assert p["outlier_95"].tolist() == [False, True, True]

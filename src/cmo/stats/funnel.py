@@ -136,6 +136,24 @@ def overdispersion(z: np.ndarray, s: np.ndarray, od: str) -> tuple[float, float,
     return phi, float(tau2), used
 
 
+def _exact_tails(
+    num: np.ndarray, size: np.ndarray, kind: str, target: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """P(X ≤ observed) and P(X ≥ observed) under the target (binomial or Poisson).
+
+    The drawn limits are continuous (interpolated, or FunnelPlotR's χ² formula), and a unit
+    with 0 events always lies below a lower limit > 0, however small its expected count: with
+    E = 0.05, seeing 0 events has probability 0.95. A unit is flagged only when its count is
+    also improbable under the exact discrete distribution (Spiegelhalter 2005, §2: the limits
+    are p-value contours), so tiny units are never flagged for a count chance explains.
+    """
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if kind == "proportion":
+            return stats.binom.cdf(num, size, target), stats.binom.sf(num - 1, size, target)
+        mean = size * target
+        return stats.poisson.cdf(num, mean), stats.poisson.sf(num - 1, mean)
+
+
 def funnel(
     numerator: Any,
     denominator: Any = None,
@@ -191,11 +209,15 @@ def funnel(
         d["used_for_od"] = used
         d["z"] = (y - t) / np.sqrt(s**2 + tau2)
         d["phi"], d["tau2"] = phi, tau2
+    p_low, p_high = _exact_tails(num, size, kind, target)
     for name, level in LEVELS.items():
         lo, hi = funnel_limits(size, kind=kind, target=target, level=level, od=od, tau2=tau2)
         d[f"lcl_{name}"], d[f"ucl_{name}"] = lo, hi
         rate = d["ratio_or_rate"]
-        d[f"outlier_{name}"] = ((rate < lo) | (rate > hi)).fillna(False).astype(bool)
+        half = (1 - level) / 2
+        low = (rate < lo) & (p_low < half)
+        high = (rate > hi) & (p_high < half)
+        d[f"outlier_{name}"] = (low | high).fillna(False).astype(bool)
     rate = d["ratio_or_rate"]
     d["direction"] = np.where(
         d["outlier_95"] & (rate > d["ucl_95"]),
