@@ -373,7 +373,7 @@ def _spark_ratio(tmp: Path, stays: int) -> dict[str, Any]:
     d_time, _ = _time_build(duck)
     spark = connect(tmp / "spark", engine="spark")
     try:
-        # Through Parquet: Ibis' pyspark create_table from Arrow nulled a column named `rank`.
+        # Through Parquet: Warehouse.write on Spark nulls a whole int64 column with some nulls.
         for name in duck.list_tables():
             if name.startswith(("fhir__", "core__drg")):
                 path = tmp / f"{name}.parquet"
