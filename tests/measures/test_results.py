@@ -212,3 +212,41 @@ def test_cusum_flags_a_site_whose_deaths_exceed_risk(warehouse):
     worse = sig[sig.direction == "worse"]
     assert worse.unit_id.tolist() == ["A"]
     assert (sig.kind == "cusum").all() and "B" not in set(worse.unit_id)
+
+
+def test_signals_skip_incomplete_periods_and_informational_measures():
+    import pandas as pd
+
+    from cmo.measures.results import complete_periods, signals
+    from cmo.measures.spec import registry
+
+    frame = pd.DataFrame(
+        {
+            "period_type": ["month", "month", "quarter", "year"],
+            "period_start": [
+                date(2024, 11, 1),
+                date(2024, 12, 1),
+                date(2024, 10, 1),
+                date(2024, 1, 1),
+            ],
+        }
+    )
+    kept = complete_periods(frame, date(2024, 12, 15))
+    assert kept.period_start.tolist() == [date(2024, 11, 1)]  # the only period ended by then
+    assert complete_periods(frame, date(2024, 12, 31)).shape[0] == 4
+    cmi = pd.DataFrame(
+        {
+            "measure_id": "CMI",
+            "period_type": "month",
+            "level": "system",
+            "unit_id": "all",
+            "unit_name": "All",
+            "site_id": None,
+            "numerator": [1.0, 1.0, 9.0, 1.0, 1.0],
+            "denominator": [1, 1, 1, 1, 1],
+            "rate": [1.0, 1.0, 9.0, 1.0, 1.0],
+            "expected": None,
+            "period_start": [date(2024, m, 1) for m in range(1, 6)],
+        }
+    )
+    assert signals(cmi, registry(), date(2024, 12, 31)).empty

@@ -159,7 +159,7 @@ def run(
             )
         with steps.step("signals"):
             sig = pd.concat(
-                [res.signals(final, measures), res.cusum_signals(long, final, measures)],
+                [res.signals(final, measures, end), res.cusum_signals(long, final, measures)],
                 ignore_index=True,
             )
             out.rows["quality__signal"] = _write(wh, "quality__signal", sig, SIGNAL_SCHEMA)

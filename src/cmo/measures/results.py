@@ -8,6 +8,7 @@ exact Poisson interval treats days as counts (no over-dispersion; narrower than 
 
 from __future__ import annotations
 
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import ibis
@@ -178,10 +179,26 @@ def _worse(value: float, centre: float, direction: str) -> str:
     return "worse" if higher == (direction == "lower") else "better"
 
 
-def signals(results: pd.DataFrame, measures: dict[str, Measure]) -> pd.DataFrame:
+def complete_periods(results: pd.DataFrame, data_end: date) -> pd.DataFrame:
+    """Rows whose period ended by the data end: a partial last month is not a signal."""
+    months = results["period_type"].map({"month": 1, "quarter": 3, "year": 12})
+    start = pd.to_datetime(results["period_start"])
+    ends = [s + pd.DateOffset(months=int(m)) for s, m in zip(start, months, strict=True)]
+    return results[
+        pd.Series(ends, index=results.index) <= pd.Timestamp(data_end) + pd.Timedelta(days=1)
+    ]
+
+
+def signals(
+    results: pd.DataFrame, measures: dict[str, Measure], data_end: date | None = None
+) -> pd.DataFrame:
     """Control-chart (sigma, runs) signals on monthly system/site series, funnel outliers on
     the O/E of departments, units and practitioners over the whole data (yearly periods)."""
     rows: list[dict[str, Any]] = []
+    keep = [mid for mid, m in measures.items() if m.signals]
+    results = results[results["measure_id"].isin(keep)]
+    if data_end is not None:
+        results = complete_periods(results, data_end)
     monthly = results[
         (results["period_type"] == "month") & results["level"].isin(["system", "site"])
     ]

@@ -97,6 +97,8 @@ class Measure:
     spec: MeasureSpec
     long: Callable[[Context], ir.Table]
     risk_model: bool = False
+    # Control-chart and funnel signals; off for informational measures (case mix).
+    signals: bool = True
 
 
 def registry() -> dict[str, Measure]:

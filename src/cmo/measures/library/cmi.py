@@ -49,4 +49,4 @@ def long(ctx: Context) -> ir.Table:
     )
 
 
-MEASURE = Measure(spec=SPEC, long=long)
+MEASURE = Measure(spec=SPEC, long=long, signals=False)
