@@ -142,12 +142,20 @@ def run(
             data_end=end,
         )
         with steps.step("long"):
-            base = ibis.union(*[_long(m, ctx) for m in measures.values()])
-            out.rows["core__measure_base"] = _write(wh, "core__measure_base", base)
+            # Only the risk-adjusted measures' rows are materialised before the risk step
+            # (the models read them several times); the others go straight to the long table.
+            risky = [m for m in measures.values() if m.risk_model]
+            plain = [m for m in measures.values() if not m.risk_model]
+            base = ibis.union(*[_long(m, ctx) for m in risky]) if risky else None
+            if base is not None:
+                out.rows["core__measure_base"] = _write(wh, "core__measure_base", base)
         with steps.step("risk"):
-            cards = _risk(ctx, wh.table("core__measure_base"), measures, models, reference)
+            base_t = wh.table("core__measure_base") if risky else None
+            cards = _risk(ctx, base_t, measures, models, reference) if base_t is not None else {}
             out.models = {mid: card["model"] for mid, card in cards.items()}
-            long = _with_expected(wh.table("core__measure_base"), wh)
+            parts = [_with_expected(base_t, wh)] if base_t is not None else []
+            parts += [_long(m, ctx) for m in plain]
+            long = ibis.union(*parts)
             out.rows["quality__measure_long"] = _write(wh, "quality__measure_long", long)
         long = wh.table("quality__measure_long")
         with steps.step("results"):
@@ -341,7 +349,8 @@ def _with_expected(base: ir.Table, wh: Warehouse) -> ir.Table:
     t = base.left_join(pred, ["measure_id", "stay_id"])
     cols = {name: t[name] for name in LONG_SCHEMA if name != "expected"}
     cols["expected"] = ibis.coalesce(t.p, t.expected)
-    return t.select(**{name: cols[name] for name in LONG_SCHEMA})
+    # Same types as _long's output, so the union with the other measures is exact on any engine.
+    return t.select(**{name: cols[name].cast(typ) for name, typ in LONG_SCHEMA.items()})
 
 
 def _reference_rates(agg: pd.DataFrame, cards: dict[str, dict[str, Any]]) -> dict[str, float]:
