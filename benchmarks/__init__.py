@@ -1,1 +1,1 @@
-"""Benchmarks: `make bench` runs every module's ``run(quick)``; results go to docs/performance.md."""
+"""Benchmarks: `make bench` runs each module's ``run(quick)``; results in docs/performance.md."""

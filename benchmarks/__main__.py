@@ -27,7 +27,10 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(names) - set(found)
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}; have {', '.join(found)}")
-    print(f"machine: {platform.machine()} {platform.processor() or ''}, Python {sys.version.split()[0]}")
+    print(
+        f"machine: {platform.machine()} {platform.processor() or ''}, "
+        f"Python {sys.version.split()[0]}"
+    )
     results = {}
     for name in names:
         print(f"== {name}")

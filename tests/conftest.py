@@ -23,7 +23,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def reference_dir() -> Path:
     """../shared/reference, or skip: a user's clone of the project has no ../shared."""
     if not REFERENCE.is_dir():
-        pytest.skip(f"published reference cases not found at {REFERENCE} (only in the dev workspace)")
+        pytest.skip(
+            f"published reference cases not found at {REFERENCE} (only in the dev workspace)"
+        )
     return REFERENCE
 
 

@@ -1,4 +1,4 @@
-"""The warehouse factory: naming, atomic replace/append, and a failed write leaving the old table."""
+"""The warehouse factory: naming, atomic replace/append, a failed write keeping the old table."""
 
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 def table_name(layer: str, name: str) -> str:
-    """``table_name("fhir", "patient") == "fhir__patient"``; rejects unknown layers and bad names."""
+    """``table_name("fhir", "patient") == "fhir__patient"``; rejects bad layers and names."""
     if layer not in LAYERS:
         raise ValueError(f"unknown warehouse layer {layer!r}; expected one of {LAYERS}")
     if not _NAME.match(name) or "__" in name:
@@ -198,7 +198,9 @@ def spark_session(warehouse_dir: Path, master: str | None = None, remote: str | 
         builder = (
             builder.master(master or os.environ.get("CMO_SPARK_MASTER", "local[2]"))
             .config("spark.sql.warehouse.dir", str(warehouse_dir.resolve()))
-            .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={warehouse_dir.resolve()}")
+            .config(
+                "spark.driver.extraJavaOptions", f"-Dderby.system.home={warehouse_dir.resolve()}"
+            )
             .config("spark.sql.shuffle.partitions", os.environ.get("CMO_SPARK_PARTITIONS", "4"))
             .config("spark.ui.enabled", "false")
             .config("spark.driver.memory", os.environ.get("CMO_SPARK_MEMORY", "4g"))

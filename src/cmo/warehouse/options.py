@@ -1,4 +1,4 @@
-"""Typer options shared by every command that opens the warehouse, so they read the same everywhere."""
+"""Typer options shared by every command that opens the warehouse, so they read the same."""
 
 from __future__ import annotations
 
@@ -41,7 +41,9 @@ def open_warehouse(
     from cmo.warehouse import ENGINES, connect
 
     if engine not in ENGINES:
-        raise typer.BadParameter(f"engine must be one of {', '.join(ENGINES)}", param_hint="--engine")
+        raise typer.BadParameter(
+            f"engine must be one of {', '.join(ENGINES)}", param_hint="--engine"
+        )
     return connect(
         warehouse,
         engine=engine,  # type: ignore[arg-type]
