@@ -76,3 +76,13 @@ def test_spark_replace_and_append(spark_warehouse) -> None:
     wh.write("fhir__sx", pa.table({"a": [6]}), mode="append")
     assert sorted(wh.table("fhir__sx").to_pyarrow()["a"].to_pylist()) == [5, 6]
     assert "fhir__sx" in wh.list_tables("fhir")
+
+
+@pytest.mark.spark
+def test_spark_write_keeps_int64_values_beside_nulls(spark_warehouse) -> None:
+    """Through pandas, an int64 column with a null turned every value null on Spark."""
+    t = pa.table({"a": pa.array([1, None, 3], pa.int64()), "s": ["x", None, "z"]})
+    spark_warehouse.write("fhir__nulls", t)
+    got = spark_warehouse.table("fhir__nulls").to_pyarrow().sort_by("s")
+    assert got["a"].to_pylist() == [1, 3, None]
+    assert got["s"].to_pylist() == ["x", "z", None]

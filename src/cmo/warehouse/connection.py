@@ -82,11 +82,25 @@ class Warehouse:
         at all: the rows are first materialised under a staging name, then swapped in.
         """
         staging = f"_staging__{name}__{uuid.uuid4().hex[:8]}"
-        self.con.create_table(staging, obj)
+        self._stage(staging, obj)
         try:
             self._swap(staging, name, mode)
         finally:
             self.con.drop_table(staging, force=True)
+
+    def _stage(self, staging: str, obj: Any) -> None:
+        """Materialise ``obj`` under the staging name."""
+        if self.engine == "spark" and not hasattr(obj, "op"):
+            # Ibis' pyspark backend goes through pandas, where an int64 column with nulls
+            # becomes float and Spark then reads every value as null; hand Arrow to Spark.
+            import pandas as pd
+            import pyarrow as pa
+
+            if isinstance(obj, pd.DataFrame):
+                obj = pa.Table.from_pandas(obj, preserve_index=False)
+            self.spark.createDataFrame(obj).write.saveAsTable(staging)
+            return
+        self.con.create_table(staging, obj)
 
     def _swap(self, staging: str, name: str, mode: str) -> None:
         q = self.quote
