@@ -74,11 +74,19 @@ def long_rows(
     level: str | None = None,
     unit_id: str | None = None,
     limit: int = 500,
+    details: bool = True,
 ) -> list[dict[str, Any]]:
     """Patient-level rows behind a result (population members, excluded ones included).
 
     ``period_start`` with ``period_type`` (default month) limits to that period's discharges;
     ``level`` + ``unit_id`` to one site/department/unit/practitioner.
+
+    With ``details`` (the default) each row also carries its stay's ``admit_date``,
+    ``principal_dx`` and ``principal_dx_display`` and ``secondary_dx`` (a list of
+    ``{"code", "display", "poa"}``, ordered by code) from ``core__inpatient_stay`` and
+    ``core__stay_diagnosis``; codes are undotted ICD-10-CM as in the core layer, displays are
+    the source's own (``Condition.code`` / ``Claim.diagnosis`` coding display). Callers that
+    only need ids (``details=False``) skip those joins.
     """
     import ibis
 
@@ -93,7 +101,73 @@ def long_rows(
         t = t.filter((t.period_month >= start) & (t.period_month < end))
     if level and level != "system" and unit_id is not None:
         t = t.filter(t[LEVEL_COLUMN[level]] == unit_id)
-    return _records(t.order_by(["discharge_date", "stay_id"]).limit(limit))
+    rows = _records(t.order_by(["discharge_date", "stay_id"]).limit(limit))
+    if details and rows:
+        _add_stay_details(wh, rows)
+    return rows
+
+
+def _add_stay_details(wh: Warehouse, rows: list[dict[str, Any]]) -> None:
+    """Admission date and diagnoses (with their displays) of each row's stay, in place."""
+    ids = sorted({str(r["stay_id"]) for r in rows if r.get("stay_id") is not None})
+    stays: dict[str, dict[str, Any]] = {}
+    if wh.exists("core__inpatient_stay"):
+        s = wh.table("core__inpatient_stay")
+        cols = ["stay_id", "admit_date", "principal_dx", "secondary_dx"]
+        for r in _records(s.filter(s.stay_id.isin(ids)).select(*cols)):
+            stays[str(r["stay_id"])] = r
+    secondary: dict[str, list[tuple[str, str | None]]] = {}
+    if wh.exists("core__stay_diagnosis"):
+        # The child table keeps present-on-admission, which the stay's array does not.
+        d = wh.table("core__stay_diagnosis")
+        d = d.filter(d.stay_id.isin(ids) & ~d.is_principal.fill_null(False))
+        for r in _records(d.select("stay_id", "code", "poa")):
+            secondary.setdefault(str(r["stay_id"]), []).append((str(r["code"]), r["poa"]))
+    else:
+        for sid, r in stays.items():
+            secondary[sid] = [(str(c), None) for c in r.get("secondary_dx") or []]
+    codes = {str(r["principal_dx"]) for r in stays.values() if r.get("principal_dx")}
+    codes |= {c for dxs in secondary.values() for c, _ in dxs}
+    names = dx_displays(wh, codes)
+    for row in rows:
+        sid = str(row.get("stay_id"))
+        stay = stays.get(sid, {})
+        principal = stay.get("principal_dx")
+        row["admit_date"] = stay.get("admit_date")
+        row["principal_dx"] = principal
+        row["principal_dx_display"] = names.get(principal) if principal else None
+        row["secondary_dx"] = [
+            {"code": c, "display": names.get(c), "poa": poa}
+            for c, poa in sorted(secondary.get(sid, []))
+        ]
+
+
+def _dotted(code: str) -> str:
+    """``"I509"`` -> ``"I50.9"``: ICD-10-CM's printed form (a dot after the category)."""
+    return code if len(code) <= 3 else f"{code[:3]}.{code[3:]}"
+
+
+def dx_displays(wh: Warehouse, codes: set[str]) -> dict[str, str]:
+    """Display text of undotted ICD-10-CM ``codes`` as the source data gives them.
+
+    Read from ``fhir__condition`` (``Condition.code.coding[0].display``), then
+    ``fhir__claim_diagnosis``; sources write codes dotted or undotted, so both forms are looked
+    up. A code without a display in the data is left out.
+    """
+    if not codes:
+        return {}
+    wanted = sorted(codes | {_dotted(c) for c in codes})
+    out: dict[str, str] = {}
+    for table in ("fhir__claim_diagnosis", "fhir__condition"):  # later ones win
+        if not wh.exists(table):
+            continue
+        t = wh.table(table)
+        t = t.filter(t.code.isin(wanted) & t.code_display.notnull() & (t.code_display != ""))
+        norm = t.code.replace(".", "").strip().upper()
+        q = t.group_by(code=norm).aggregate(display=t.code_display.min())
+        for r in _records(q.filter(q.code.isin(list(codes)))):
+            out[str(r["code"])] = str(r["display"])
+    return out
 
 
 def _add_months(d: date, months: int) -> date:
@@ -152,3 +226,33 @@ def data_status(wh: Warehouse) -> dict[str, Any]:
                 "seconds": sum(s["seconds"] for s in steps),
             }
     return status
+
+
+QUARANTINE_LIMIT = 200
+
+
+def quarantine(
+    wh: Warehouse, *, limit: int = QUARANTINE_LIMIT, offset: int = 0, with_text: bool = False
+) -> dict[str, Any]:
+    """Quarantined input lines (``fhir__quarantine``), newest ingest run first.
+
+    Returns ``{"total": n, "rows": [...]}``; each row has run_id, started (the run's start, if
+    the run log has it), file, line, resource_type, reason and, only ``with_text``, the first
+    characters of the line (``text``), which can hold patient data: callers pass
+    ``with_text=True`` only for users allowed patient data. Ordered by run start (newest
+    first), then file and line; ``limit``/``offset`` page through them.
+    """
+    if not wh.exists("fhir__quarantine"):
+        return {"total": 0, "rows": []}
+    q = wh.table("fhir__quarantine")
+    total = int(q.count().to_pyarrow().as_py())
+    cols = ["run_id", "file", "line", "resource_type", "reason"] + (["text"] if with_text else [])
+    q = q.select(*cols)
+    if wh.exists("fhir__ingest_run"):
+        runs = wh.table("fhir__ingest_run").select("run_id", "started")
+        q = q.left_join(runs, "run_id").select(*cols, "started")
+        order = [q.started.desc(nulls_first=False), q.run_id.desc(), "file", "line"]
+    else:
+        order = [q.run_id.desc(), "file", "line"]
+    rows = _records(q.order_by(order).limit(limit, offset=offset))
+    return {"total": total, "rows": rows}

@@ -69,16 +69,15 @@ def _need(request: Any, capability: str) -> None:
         raise HttpError(403, f"your role lacks {capability}")
 
 
+DATE_KEYS = ("period_start", "period_month", "discharge_date", "evidence_date", "admit_date")
+
+
 def _clean(row: dict[str, Any]) -> dict[str, Any]:
     out = {}
     for k, v in row.items():
         if isinstance(v, float) and not math.isfinite(v):
             v = None
-        elif (
-            hasattr(v, "date")
-            and callable(v.date)
-            and k in ("period_start", "period_month", "discharge_date", "evidence_date")
-        ):
+        elif hasattr(v, "date") and callable(v.date) and k in DATE_KEYS:
             v = v.date()
         elif hasattr(v, "item"):
             v = v.item()
@@ -136,6 +135,14 @@ def signals(request: Any, site_id: str | None = None) -> list[dict[str, Any]]:
     rows = [_clean(r) for r in _call("signals", site_id=site_id)]
     if not request.user.has_perm(perm(PRACTITIONERS)):
         rows = [r for r in rows if r.get("level") != "practitioner"]
+    scope = departments_of(request.user)
+    if scope is not None:  # a chair: practitioner signals of their departments' doctors only
+        rows = [
+            r
+            for r in rows
+            if r.get("level") != "practitioner"
+            or str(r.get("unit_id")) in practitioners_of(str(r["measure_id"]), None, scope)
+        ]
     return rows
 
 

@@ -115,10 +115,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         signals = results.call("signals", site_id=site)
     except NoResults as exc:
         return _empty(request, exc, "Dashboard")
-    # Chairs (department scope) see practitioners named on their measure pages, where the
-    # funnel is limited to their departments; the system-wide attention list stays unnamed.
-    show_prac = request.user.has_perm(perm(PRACTITIONERS)) and departments_of(request.user) is None
-    context = _dashboard_cached(measures, sites, site, signals, show_prac)
+    # Chairs (department scope) see named only the practitioners of their own departments,
+    # as on the measure pages' funnels (ARCHITECTURE.md §7).
+    show_prac = request.user.has_perm(perm(PRACTITIONERS))
+    scope = departments_of(request.user) if show_prac else None
+    context = _dashboard_cached(measures, sites, site, signals, show_prac, scope)
     return render(request, "quality/dashboard.html", context)
 
 
@@ -128,15 +129,17 @@ def _dashboard_cached(
     site: str | None,
     signals: list[dict[str, Any]],
     show_prac: bool,
+    scope: list[str] | None = None,
 ) -> dict[str, Any]:
     return results.derived(
         "dashboard",
         lambda: _with_body(
             "quality/_dashboard_body.html",
-            _dashboard_context(measures, sites, site, signals, show_prac),
+            _dashboard_context(measures, sites, site, signals, show_prac, scope),
         ),
         site,
         show_prac,
+        sorted(scope) if scope is not None else None,
     )
 
 
@@ -199,6 +202,7 @@ def _dashboard_context(
     site: str | None,
     signals: list[dict[str, Any]],
     show_prac: bool,
+    scope: list[str] | None = None,
 ) -> dict[str, Any]:
     months = (
         an.complete_periods(_series(measures[0]["measure_id"], site, "month")) if measures else []
@@ -207,15 +211,19 @@ def _dashboard_context(
     current = an.current_signals(signals, last)
     tiles = [_tile(m, site, current) for m in measures]
     titles = {m["measure_id"]: m["title"] for m in measures}
-    attention = [
-        {
-            **an.describe_signal(s, show_practitioner=show_prac),
+    attention = []
+    for s in current:
+        if s.get("measure_id") not in titles:
+            continue
+        named = _names(s, show_prac, scope)
+        item = {
+            **an.describe_signal(s, show_practitioner=named),
             "measure_title": titles.get(s.get("measure_id"), s.get("measure_id")),
             "url": reverse("quality:measure", args=[s["measure_id"]]),
         }
-        for s in current
-        if s.get("measure_id") in titles
-    ]
+        if show_prac and not named:  # a chair, and a practitioner of another department
+            item["who"] = OTHER_DEPARTMENT
+        attention.append(item)
     return {
         "tiles": tiles,
         "sites": sites,
@@ -225,6 +233,16 @@ def _dashboard_context(
         "site_name": dict(sites).get(site or "", "All sites"),
         "as_of": an.period_label("month", last) if last else None,
     }
+
+
+def _names(signal: dict[str, Any], show_prac: bool, scope: list[str] | None) -> bool:
+    """Whether the attention list names this signal's practitioner: roles with practitioner
+    names see all, a chair only those with stays in their departments (any period)."""
+    if not show_prac or signal.get("level") != "practitioner":
+        return show_prac
+    if scope is None:
+        return True
+    return str(signal.get("unit_id")) in practitioners_of(str(signal["measure_id"]), None, scope)
 
 
 def _find(mid: str) -> dict[str, Any]:
@@ -300,6 +318,7 @@ def practitioners_of(measure_id: str, year: Any, departments: list[str]) -> set[
             level="department",
             unit_id=dept,
             limit=1_000_000,
+            details=False,
         )
         ids |= {str(r["practitioner_id"]) for r in rows if r.get("practitioner_id")}
     return ids
@@ -497,12 +516,15 @@ def patients(request: HttpRequest, measure_id: str) -> HttpResponse:
             "patient_id": r.get("patient_id"),
             "stay_id": r.get("stay_id"),
             "discharge_date": an.as_date(r.get("discharge_date")),
-            # Not in the long-row contract yet; shown when the measures module adds it.
-            "admit_date": an.as_date(r.get("admit_date") or r.get("admission_date")),
+            "admit_date": an.as_date(r.get("admit_date")),
             "unit": r.get("unit_id"),
             "department": r.get("department_id"),
             "practitioner": r.get("practitioner_id"),
-            "diagnoses": r.get("diagnoses") or r.get("principal_diagnosis") or "",
+            "principal": _dx(r.get("principal_dx"), r.get("principal_dx_display")),
+            "secondary": [
+                {**_dx(d.get("code"), d.get("display")), "poa": POA_LABELS.get(d.get("poa"))}
+                for d in r.get("secondary_dx") or []
+            ],
             "outcome": an.fmt_value(r.get("outcome"), {**m, "unit": ""})
             if m.get("kind") == "mean"
             else ("Yes" if an.num(r.get("outcome")) else "No"),
@@ -532,6 +554,24 @@ def patients(request: HttpRequest, measure_id: str) -> HttpResponse:
             "unit_name": _unit_name(measure_id, params),
         },
     )
+
+
+# Present-on-admission indicators (CMS ICD-10-CM Official Guidelines, Appendix I).
+POA_LABELS = {
+    "y": "POA",
+    "n": "not POA",
+    "u": "POA: documentation insufficient",
+    "w": "POA: clinically undetermined",
+}
+
+
+def _dx(code: Any, display: Any) -> dict[str, str | None]:
+    """An undotted ICD-10-CM code in its printed, dotted form, with the source's display."""
+    if not code:
+        return {"code": None, "display": None}
+    text = str(code)
+    dotted = text if "." in text or len(text) <= 3 else f"{text[:3]}.{text[3:]}"
+    return {"code": dotted, "display": str(display) if display else None}
 
 
 def _unit_name(measure_id: str, params: dict[str, Any]) -> str | None:

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 MEASURE_TABLE = "quality__measure"
+# Functions that answer before any measure build (the data status page after an ingest).
+WITHOUT_MEASURES = frozenset({"data_status", "quarantine"})
 _CACHE_SIZE = 512
 _lock = threading.Lock()
 _cache: OrderedDict[str, tuple[tuple[int, ...], Any]] = OrderedDict()
@@ -147,7 +149,7 @@ def _compute(path: Path, function: str, args: tuple[Any, ...], kwargs: dict[str,
 
     wh = _open(path)
     try:
-        if function != "data_status" and not wh.exists(MEASURE_TABLE):
+        if function not in WITHOUT_MEASURES and not wh.exists(MEASURE_TABLE):
             raise NoResults(
                 f"The warehouse {path} has no measure results yet.",
                 "Run `cmo measures run` (or `cmo demo` for demo data).",

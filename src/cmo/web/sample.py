@@ -231,6 +231,17 @@ def _signals(last: date) -> pd.DataFrame:
             "O/E beyond the 99.8% funnel limit",
             "S1",
         ),
+        (  # a practitioner of D-CAR, the test chair's department
+            "readm_30d",
+            "practitioner",
+            "P014",
+            "Dr P014",
+            last,
+            "funnel_95",
+            "worse",
+            "O/E beyond the 95% funnel limit",
+            "S2",
+        ),
         (
             "readm_30d",
             "system",
@@ -301,6 +312,62 @@ def _cards(long: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+# A few ICD-10-CM codes with their displays (CMS ICD-10-CM FY2026 tabular list), dotted as
+# FHIR sources usually send them; the core layer keeps them undotted.
+DIAGNOSES: dict[str, str] = {
+    "I21.4": "Non-ST elevation (NSTEMI) myocardial infarction",
+    "I50.9": "Heart failure, unspecified",
+    "J18.9": "Pneumonia, unspecified organism",
+    "A41.9": "Sepsis, unspecified organism",
+    "N17.9": "Acute kidney failure, unspecified",
+    "E11.9": "Type 2 diabetes mellitus without complications",
+    "I10": "Essential (primary) hypertension",
+    "N18.30": "Chronic kidney disease, stage 3 unspecified",
+}
+
+
+def _stay_tables(long: pd.DataFrame, seed: int) -> dict[str, pd.DataFrame]:
+    """core__inpatient_stay, core__stay_diagnosis and fhir__condition for the sample's stays:
+    stay ``E{i}`` has the principal diagnosis ``DIAGNOSES[i % 4]`` and ``i % 3`` secondary ones
+    from the last four, admitted ``i % 9 + 1`` days before discharge (tests assert these)."""
+    stays = long.drop_duplicates("stay_id")[["stay_id", "patient_id", "discharge_date"]]
+    codes = list(DIAGNOSES)
+    core, dx, cond = [], [], []
+    for sid, pid, discharge in stays.itertuples(index=False):
+        i = int(sid[1:])
+        principal = codes[i % 4]
+        secondary = [codes[4 + (i + k) % 4] for k in range(i % 3)]
+        core.append(
+            {
+                "stay_id": sid,
+                "patient_id": pid,
+                "admit_date": pd.Timestamp(discharge) - pd.Timedelta(days=i % 9 + 1),
+                "discharge_date": pd.Timestamp(discharge),
+                "principal_dx": principal.replace(".", ""),
+                "secondary_dx": [c.replace(".", "") for c in secondary],
+            }
+        )
+        for code in [principal, *secondary]:
+            dx.append(
+                {
+                    "stay_id": sid,
+                    "code": code.replace(".", ""),
+                    "is_principal": code == principal,
+                    "poa": "y" if code == principal else ("n" if i % 2 else "y"),
+                }
+            )
+    for n, (code, display) in enumerate(DIAGNOSES.items()):
+        cond.append({"id": f"C{n}", "code": code, "code_display": display})
+    stay_frame = pd.DataFrame(core)
+    for col in ("admit_date", "discharge_date"):
+        stay_frame[col] = stay_frame[col].dt.date
+    return {
+        "core__inpatient_stay": stay_frame,
+        "core__stay_diagnosis": pd.DataFrame(dx),
+        "fhir__condition": pd.DataFrame(cond),
+    }
+
+
 def write_sample_results(
     path: Path, *, seed: int = 0, months: int = 24, start: date = date(2024, 11, 1)
 ) -> Path:
@@ -351,6 +418,8 @@ def write_sample_results(
         wh.write("quality__build_run", build)
         wh.write("fhir__ingest_run", ingest)
         wh.write("fhir__quarantine", quarantine)
+        for name, frame in _stay_tables(long, seed).items():
+            wh.write(name, frame)
     finally:
         wh.close()
     return path

@@ -13,7 +13,7 @@ from cmo.web import results
 from cmo.web.access import capability_required
 from cmo.web.models import AccessLog
 from cmo.web.results import NoResults
-from cmo.web.roles import ACCESS_LOG, DASHBOARD, DATA_STATUS, perm
+from cmo.web.roles import ACCESS_LOG, DASHBOARD, DATA_STATUS, PATIENTS, perm
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -99,19 +99,64 @@ def _tables(status: dict[str, Any]) -> list[dict[str, Any]]:
 @capability_required(DATA_STATUS)
 def data_status(request: HttpRequest) -> HttpResponse:
     """Ingest runs, row counts, quarantined lines with their reasons, measure build times."""
+    with_text = request.user.has_perm(perm(PATIENTS))
+    try:
+        page = max(1, int(request.GET.get("qpage") or 1))
+    except ValueError:
+        page = 1
     try:
         status = results.call("data_status")
+        quarantined = results.call(
+            "quarantine",
+            limit=QUARANTINE_PAGE,
+            offset=(page - 1) * QUARANTINE_PAGE,
+            with_text=with_text,
+        )
     except NoResults as exc:
         return render(
             request,
             "web/no_results.html",
             {"title": "Data status", "message": str(exc), "hint": exc.hint},
         )
+    total = int(quarantined["total"])
+    pages = max(1, -(-total // QUARANTINE_PAGE))
+    lines = [
+        {
+            "started": _fmt(r.get("started")),
+            "run_id": r.get("run_id"),
+            "file": r.get("file"),
+            "line": r.get("line"),
+            "resource_type": r.get("resource_type") or "–",
+            "reason": r.get("reason"),
+            "excerpt": _excerpt(r.get("text")) if with_text else None,
+        }
+        for r in quarantined["rows"]
+    ]
     return render(
         request,
         "web/data_status.html",
-        {"sections": _tables(status), "warehouse": results.warehouse_path()},
+        {
+            "sections": _tables(status),
+            "warehouse": results.warehouse_path(),
+            "quarantine": lines,
+            "quarantine_total": total,
+            "quarantine_page": page,
+            "quarantine_pages": pages,
+            "quarantine_text": with_text,
+        },
     )
+
+
+QUARANTINE_PAGE = 200
+EXCERPT_CHARS = 120
+
+
+def _excerpt(text: str | None) -> str:
+    """The start of a quarantined line, on one line (the full 500 characters overflow)."""
+    if not text:
+        return ""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= EXCERPT_CHARS else flat[:EXCERPT_CHARS] + "…"
 
 
 @capability_required(ACCESS_LOG)
