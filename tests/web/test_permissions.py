@@ -87,3 +87,20 @@ def test_permission(client_for: Any, page: str, role: str, expected: int) -> Non
     assert response.status_code == expected, response.content[:300]
     if expected == 302 and role == "anonymous":
         assert "/accounts/login/" in response["Location"]
+
+
+def test_chair_attention_list_names_only_their_departments_practitioners(
+    client_for: Any,
+) -> None:
+    """The sample's practitioner signals: Dr P014 of D-CAR (the test chair's department) and
+    Dr P007 of D-SUR."""
+    chair = client_for("department_chair").get("/quality/").content.decode()
+    assert "Dr P014" in chair
+    assert "Dr P007" not in chair and "Practitioner of another department" in chair
+    cmo = client_for("cmo").get("/quality/").content.decode()
+    assert "Dr P014" in cmo and "Dr P007" in cmo
+    board = client_for("board_member").get("/quality/").content.decode()
+    assert "Dr P014" not in board and "Dr P007" not in board
+    api = client_for("department_chair").get("/api/quality/signals").json()
+    named = {s["unit_id"] for s in api if s["level"] == "practitioner"}
+    assert named == {"P014"}
