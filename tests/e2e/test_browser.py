@@ -8,6 +8,7 @@ Set CMO_SCREENSHOTS=DIR to also save the dashboard and measure page as PNGs (doc
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,11 @@ def test_cmo_path_from_login_to_access_log(
     page.wait_for_selector("table#patients tbody tr")
     shown = page.locator("table#patients tbody th").all_inner_texts()
     assert shown and all(s.strip() for s in shown)
+    # Each stay's admission date and coded principal diagnosis with its display (issue 6 §2).
+    admitted = page.locator("table#patients tbody td:nth-of-type(2)").all_inner_texts()
+    assert len(admitted) == len(shown) and all(len(a) == 10 and a[4] == "-" for a in admitted)
+    principal = page.locator("table#patients tbody td:nth-of-type(7)").all_inner_texts()
+    assert all(re.fullmatch(r"[A-Z]\d\d(\.\w+)? \S.*", d) for d in principal), principal[:3]
 
     page.get_by_role("link", name="Access log").click()
     log = page.locator("table#access-log").inner_text()
