@@ -209,6 +209,32 @@ def scenario() -> TestBed:
     )
     bed.stay("s-latest-3", "pt-latest", "2024-05-20", "2024-05-22", dx=["J18.9"])
 
+    # -- unit exposure (ICU mortality) --------------------------------------------------------
+    # An ICU survivor stepped down to the ward, and a death in the ICU: both count at the ICU
+    # (its denominator is every stay with ICU time); the survivor also counts at the ward.
+    p("pt-icu-live", birth="1950-01-01")
+    bed.stay(
+        "s-icu-live",
+        "pt-icu-live",
+        "2024-09-02T08:00:00Z",
+        "2024-09-09T12:00:00Z",
+        location=[
+            ("loc-h1-icu-room", "2024-09-02T08:00:00Z", "2024-09-05T10:00:00Z"),
+            ("loc-h1-bed", "2024-09-05T10:00:00Z", "2024-09-09T12:00:00Z"),
+        ],
+        dx=["A41.9"],
+    )
+    p("pt-icu-dead", birth="1950-01-01")
+    bed.stay(
+        "s-icu-dead",
+        "pt-icu-dead",
+        "2024-09-03T08:00:00Z",
+        "2024-09-06T12:00:00Z",
+        disposition="exp",
+        location=[("loc-h1-icu-room", "2024-09-03T08:00:00Z", "2024-09-06T12:00:00Z")],
+        dx=["A41.9"],
+    )
+
     # -- comorbidity, LACE ------------------------------------------------------------------
     # Secondary: E11.22 (diabetes with complication) beats E11.9; C78.0 beats C34.1; I21.9 is
     # the principal so MI does not count.

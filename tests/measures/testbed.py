@@ -6,7 +6,8 @@ patients so a module builds once.
 
 Default structure: two hospitals (``org-h1``, ``org-h2``), each with a medicine department
 (``org-hN-med``, partOf the hospital), a ward (``loc-hN-ward``, physicalType ``wa``) with a
-room and a bed (``loc-hN-bed``); practitioners ``pr-a`` and ``pr-b``.
+room and a bed (``loc-hN-bed``); hospital 1 also has an ICU (``loc-h1-icu``, a ward-level unit,
+with room ``loc-h1-icu-room``); practitioners ``pr-a`` and ``pr-b``.
 """
 
 from __future__ import annotations
@@ -39,6 +40,18 @@ def _ts(value: str) -> str:
     return value if "T" in value else f"{value}T10:00:00Z"
 
 
+def _locations(location: str | list[tuple[str, str, str]]) -> list[dict[str, Any]]:
+    if isinstance(location, str):
+        return [{"location": {"reference": f"Location/{location}"}}]
+    return [
+        {
+            "location": {"reference": f"Location/{loc}"},
+            "period": {"start": _ts(start), "end": _ts(end)},
+        }
+        for loc, start, end in location
+    ]
+
+
 class TestBed:
     """Collects FHIR resources, then ``build()`` ingests them and runs the measures build."""
 
@@ -53,6 +66,8 @@ class TestBed:
             self.location(f"loc-{h}-ward", f"{h.upper()} Ward", "wa")
             self.location(f"loc-{h}-room", f"{h.upper()} Room 1", "ro", part_of=f"loc-{h}-ward")
             self.location(f"loc-{h}-bed", f"{h.upper()} Bed 1", "bd", part_of=f"loc-{h}-room")
+        self.location("loc-h1-icu", "H1 ICU", "wa")
+        self.location("loc-h1-icu-room", "H1 ICU Room 1", "ro", part_of="loc-h1-icu")
         self.practitioner("pr-a", "Alpha", "Ann")
         self.practitioner("pr-b", "Beta", "Bob")
 
@@ -116,7 +131,7 @@ class TestBed:
         admit_source: str = "emd",
         disposition: str = "home",
         attending: str | list[tuple[str, str]] = "pr-a",
-        location: str = "loc-h1-bed",
+        location: str | list[tuple[str, str, str]] = "loc-h1-bed",
         dx: list[str] | None = None,
         dx_use: str | None = None,
         procedures: list[str] | None = None,
@@ -124,7 +139,8 @@ class TestBed:
         claim_dx: list[tuple[str, str]] | None = None,
     ) -> str:
         """An inpatient encounter. ``dx[0]`` gets rank 1 (unless ``dx_use`` is given, then
-        every diagnosis has that use and no rank); ``claim_dx`` adds a Claim with (code, POA)."""
+        every diagnosis has that use and no rank); ``claim_dx`` adds a Claim with (code, POA);
+        ``location`` is one location, or a list of (location, start, end) moves."""
         period: dict[str, str] = {"start": _ts(start)}
         if end:
             period["end"] = _ts(end)
@@ -141,7 +157,7 @@ class TestBed:
                 "admitSource": _cc(ADMIT_SOURCE, admit_source),
                 "dischargeDisposition": _cc(DISPOSITION, disposition),
             },
-            "location": [{"location": {"reference": f"Location/{location}"}}],
+            "location": _locations(location),
         }
         if service_type:
             enc["serviceType"] = _cc("http://example.org/service", service_type)

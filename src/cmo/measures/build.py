@@ -1,7 +1,8 @@
 """``cmo measures run``: build the core tables, every registered measure, models and results.
 
 Steps (each timed into ``quality__build_run``):
-1. ``stays``: core__stay_diagnosis, core__stay_procedure, core__inpatient_stay (with chains);
+1. ``stays``: core__stay_diagnosis, core__stay_procedure, core__inpatient_stay (with chains),
+   core__stay_unit (unit exposure);
 2. ``comorbidity``: core__comorbidity (Charlson/Elixhauser per stay);
 3. ``drg``: core__drg (MS-DRG, weight, GMLOS; only changed stays are grouped again);
 4. ``long``: every measure's patient-level rows;
@@ -124,6 +125,8 @@ def run(
                 wh, wh.table("core__stay_diagnosis"), wh.table("core__stay_procedure")
             )
             out.rows["core__inpatient_stay"] = _write(wh, "core__inpatient_stay", stays)
+            units = core.stay_units(wh, wh.table("core__inpatient_stay"))
+            out.rows["core__stay_unit"] = _write(wh, "core__stay_unit", units)
         stays = wh.table("core__inpatient_stay")
         with steps.step("comorbidity"):
             cm = core.comorbidity(wh.table("core__stay_diagnosis"), stays)
@@ -159,9 +162,11 @@ def run(
             out.rows["quality__measure_long"] = _write(wh, "quality__measure_long", long)
         long = wh.table("quality__measure_long")
         with steps.step("results"):
-            agg = res.aggregate(long)
+            exposure = wh.table("core__stay_unit")
+            agg = res.aggregate(long, exposure)
             ref_rates = _reference_rates(agg, cards)
-            final = res.finish(agg, measures, ref_rates, res.unit_names(wh), res.unit_sites(long))
+            sites = res.unit_sites(long, exposure)
+            final = res.finish(agg, measures, ref_rates, res.unit_names(wh), sites)
             out.rows["quality__measure_result"] = _write(
                 wh, "quality__measure_result", final, RESULT_SCHEMA
             )

@@ -9,6 +9,9 @@ Definitions (see docs/measures/core-tables.md):
 - site = the root of the serviceProvider's Organization.partOf chain; department = the
   serviceProvider when it is not the root, else the serviceType code; unit = the ward-level
   Location (physicalType ``wa``) found by walking partOf up from the stay's last location;
+- unit exposure (``core__stay_unit``): every ward-level unit a stay passed through, with its
+  first and last time there and a flag for the discharge unit; unit-level results count a stay
+  against each of them (ICU mortality's denominator is every stay with ICU time);
 - attending = the participant of type ATND with the latest period start (then position);
 - LOS (days) = discharge date - admission date (a same-day stay has LOS 0);
 - principal diagnosis = Encounter.diagnosis with rank 1, else the first with use DD or billing,
@@ -84,6 +87,7 @@ FHIR_SCHEMAS: dict[str, dict[str, str]] = {
         "pos": "int64",
         "location_id": "string",
         "period_start_ts": "timestamp",
+        "period_end_ts": "timestamp",
     },
     "fhir__encounter_discharge_disposition": {
         "encounter_id": "string",
@@ -176,6 +180,10 @@ def location_wards(wh: Warehouse) -> pd.DataFrame:
     kind = dict(zip(locs["id"], locs["physical_type_code"], strict=True))
     wards = [_walk_up(parent, loc, stop=lambda n: kind.get(n) == WARD) for loc in locs["id"]]
     return pd.DataFrame({"location_id": locs["id"], "ward_id": wards})
+
+
+def _wards(wh: Warehouse) -> ir.Table:
+    return memtable(location_wards(wh), {"location_id": "string", "ward_id": "string"})
 
 
 # -- stays ---------------------------------------------------------------------------------------
@@ -302,7 +310,7 @@ def build_stays(wh: Warehouse, diagnoses: ir.Table, procedures: ir.Table) -> ir.
     roots = memtable(
         org_roots(wh), {"org_id": "string", "root_id": "string", "root_name": "string"}
     )
-    wards = memtable(location_wards(wh), {"location_id": "string", "ward_id": "string"})
+    wards = _wards(wh)
 
     part = source(wh, "fhir__encounter_participant")
     atnd = part.filter((part.type_code == "ATND") & part.individual_id.notnull())
@@ -390,6 +398,43 @@ def build_stays(wh: Warehouse, diagnoses: ir.Table, procedures: ir.Table) -> ir.
         death_date=death_date,
     )
     return add_chains(stays)
+
+
+def stay_units(wh: Warehouse, stays: ir.Table) -> ir.Table:
+    """Unit exposure: one row per stay x ward-level unit it passed through.
+
+    Columns: stay_id, unit_id, first_ts (earliest location period start there), last_ts (latest
+    period end, else start), is_discharge_unit (the unit of ``core__inpatient_stay.unit_id``).
+    Stays without any Encounter.location have no rows (their unit is unknown).
+    Unit-level denominators follow ICU practice (SCCM/ANZICS: ICU mortality = deaths among
+    ICU admissions), so a stay counts at every unit it touched, not only where it ended.
+    """
+    eloc = source(wh, "fhir__encounter_location")
+    ids = stays.select("stay_id", discharge_unit=stays.unit_id)
+    t = eloc.join(ids, eloc.encounter_id == ids.stay_id).left_join(_wards(wh), "location_id")
+    t = t.select(
+        "stay_id",
+        "discharge_unit",
+        unit_id=ibis.coalesce(t.ward_id, t.location_id),
+        start=t.period_start_ts,
+        end=ibis.coalesce(t.period_end_ts, t.period_start_ts),
+    ).filter(_.unit_id.notnull())
+    g = t.group_by(["stay_id", "unit_id"]).aggregate(
+        first_ts=t.start.min(),
+        last_ts=t.end.max(),
+        is_discharge_unit=(t.unit_id == t.discharge_unit).fill_null(False).any(),
+    )
+    return g
+
+
+def stays_in_unit(wh: Warehouse, unit_id: str) -> ir.Table:
+    """Stay ids (column ``stay_id``) that passed through ``unit_id`` (from core__stay_unit);
+    ``unknown`` gives the stays without a unit. For drill-downs behind unit-level results."""
+    stays = wh.table("core__inpatient_stay")
+    if unit_id == "unknown":
+        return stays.filter(stays.unit_id.isnull()).select("stay_id")
+    su = wh.table("core__stay_unit")
+    return su.filter(su.unit_id == unit_id).select("stay_id").distinct()
 
 
 def add_chains(stays: ir.Table) -> ir.Table:

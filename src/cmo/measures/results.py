@@ -52,19 +52,38 @@ RESULT_COLUMNS = [
 ]
 
 
-def aggregate(long: ir.Table) -> pd.DataFrame:
-    """Denominator, numerator, expected (and median outcome) per measure x period x level x unit."""
+def unit_exposure(rows: ir.Table, exposure: ir.Table | None) -> ir.Table:
+    """``rows`` with ``unit_id`` replaced by every unit its stay passed through (one row per
+    stay x unit, from core__stay_unit); stays without exposure rows keep their own unit_id.
+
+    So unit-level counts are not a partition of the site: a stay moved from the ICU to a ward
+    counts once at each (SCCM/ANZICS ICU mortality: every ICU admission is in the denominator).
+    """
+    if exposure is None:
+        return rows
+    ex = exposure.select("stay_id", _exposed_unit=exposure.unit_id)
+    t = rows.left_join(ex, "stay_id")
+    return t.mutate(unit_id=ibis.coalesce(t._exposed_unit, t.unit_id)).drop("_exposed_unit")
+
+
+def aggregate(long: ir.Table, exposure: ir.Table | None = None) -> pd.DataFrame:
+    """Denominator, numerator, expected (and median outcome) per measure x period x level x unit.
+
+    The unit level counts each stay at every unit it passed through (``exposure`` =
+    core__stay_unit; see :func:`unit_exposure`); the other levels partition the stays."""
     pop = long.filter(long.in_population & ~long.excluded)
+    by_unit = unit_exposure(pop, exposure)
     parts = []
     for period_type in PERIOD_TYPES:
-        start = pop.period_month.truncate(TRUNC[period_type]).cast("date")
         for level in LEVELS:
+            src = by_unit if level == "unit" else pop
+            start = src.period_month.truncate(TRUNC[period_type]).cast("date")
             unit: Any = (
                 ibis.literal("all")
                 if level == "system"
-                else pop[LEVEL_COLUMN[level]].fill_null("unknown")
+                else src[LEVEL_COLUMN[level]].fill_null("unknown")
             )
-            g = pop.mutate(
+            g = src.mutate(
                 period_type=ibis.literal(period_type),
                 period_start=start,
                 level=ibis.literal(level),
@@ -84,12 +103,13 @@ def aggregate(long: ir.Table) -> pd.DataFrame:
     return agg.rename(columns={"unit_key": "unit_id"})
 
 
-def unit_sites(long: ir.Table) -> pd.DataFrame:
+def unit_sites(long: ir.Table, exposure: ir.Table | None = None) -> pd.DataFrame:
     """(level, unit_id) -> the site where most of that unit's stays are."""
     pop = long.filter(long.in_population)
     parts = []
     for level, col in LEVEL_COLUMN.items():
-        g = pop.mutate(level=ibis.literal(level), unit_key=pop[col].fill_null("unknown"))
+        src = unit_exposure(pop, exposure) if level == "unit" else pop
+        g = src.mutate(level=ibis.literal(level), unit_key=src[col].fill_null("unknown"))
         parts.append(g.group_by(["level", "unit_key", "site_id"]).aggregate(n=g.stay_id.count()))
     frame = ibis.union(*parts).to_pandas()
     if frame.empty:
