@@ -62,7 +62,7 @@ def test_drill_down_shows_admission_date_and_diagnoses(client_for: Any) -> None:
     by_stay = {re.search(r"<td>(E\d+)</td>", r).group(1): r for r in rows}
     for e in expected:
         row = by_stay[e["stay_id"]]
-        assert f"<td>{e['admit_date'].isoformat()}</td>" in row
+        assert f">{e['admit_date'].isoformat()}</td>" in row
         principal = e["principal"]
         assert f"<code>{principal}</code> {DIAGNOSES[principal]}" in row
         for code in e["secondary"]:
@@ -159,3 +159,51 @@ def test_quarantine_after_a_real_ingest_newest_run_first(
     section = html[html.index('id="quarantine"') :]
     assert section.index(">1<") < section.index(">2<")  # newest run first
     assert "{not json" in section and oldest["reason"] in section.replace("&#x27;", "'")
+
+
+def test_yearly_funnel_signals_are_current_while_their_year_is() -> None:
+    from cmo.quality.analysis import current_signals
+
+    def sig(kind: str, start: date) -> dict[str, Any]:
+        return {"kind": kind, "period_start": start, "level": "unit", "direction": "worse"}
+
+    signals = [
+        sig("funnel_99_8", date(2024, 1, 1)),  # the year of the last month: current
+        sig("funnel_95", date(2023, 1, 1)),  # last year: not
+        sig("sigma", date(2024, 1, 1)),  # a monthly signal eleven months back: not
+        sig("sigma", date(2024, 10, 1)),  # within the last three months: current
+    ]
+    current = current_signals(signals, date(2024, 12, 1))
+    assert [(s["kind"], s["period_start"]) for s in current] == [
+        ("funnel_99_8", date(2024, 1, 1)),
+        ("sigma", date(2024, 10, 1)),
+    ]
+
+
+def test_many_funnel_outliers_of_one_kind_fold_into_one_line() -> None:
+    from cmo.quality.analysis import describe_signal, group_funnel_signals
+
+    def item(i: int, named: bool) -> dict[str, Any]:
+        s = {
+            "measure_id": "LOS",
+            "level": "practitioner",
+            "unit_id": f"P{i}",
+            "unit_name": f"Dr {i}",
+            "kind": "funnel_99_8",
+            "direction": "worse",
+            "period_start": date(2024, 1, 1),
+        }
+        return {**describe_signal(s, show_practitioner=named), "measure_title": "LOS"}
+
+    site = {**item(0, True), "level": "site", "kind": "sigma", "who": "Riverside"}
+    items = [site] + [item(i, i <= 8) for i in range(1, 11)] + [item(99, True) | {"kind": "x"}]
+    out = group_funnel_signals(items)
+    assert len(out) == 3 and out[0] is site and out[2]["kind"] == "x"
+    line = out[1]
+    assert line["grouped"] == 10 and line["who"] == "10 practitioners"
+    assert line["period_label"] == "2024"
+    assert line["detail"] == (
+        "Dr 1; Dr 2; Dr 3; Dr 4; Dr 5; Dr 6; and 2 more; "
+        "2 not named here (names visible to authorised roles)"
+    )
+    assert group_funnel_signals(items[:4]) == items[:4]  # three are listed one by one

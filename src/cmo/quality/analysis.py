@@ -207,7 +207,10 @@ def current_signals(signals: list[dict[str, Any]], last_month: date | None) -> l
     out = []
     for s in signals:
         d = as_date(s.get("period_start"))
-        if d is not None and d.year * 12 + d.month > cut:
+        # A funnel signal is about a calendar year (docs/measures/results.md): current while
+        # that year overlaps the last months, like a monthly signal of one of them.
+        last_of_period = (d.year * 12 + d.month + signal_months(s) - 1) if d else None
+        if last_of_period is not None and last_of_period > cut:
             out.append(s)
     # Worse before better, then by level from the system down.
     order = list(LEVEL_LABELS)
@@ -221,6 +224,64 @@ def current_signals(signals: list[dict[str, Any]], last_month: date | None) -> l
     return out
 
 
+def signal_months(s: dict[str, Any]) -> int:
+    """The length of a signal's period: a year for funnel signals, else a month."""
+    return 12 if str(s.get("kind") or "").startswith("funnel") else 1
+
+
+FUNNEL_GROUP_OVER = 3  # more funnel outliers than this of one kind are listed as one line
+LEVEL_PLURALS = {"department": "departments", "unit": "units", "practitioner": "practitioners"}
+NAMES_SHOWN = 6
+
+
+def group_funnel_signals(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Fold many funnel outliers of one measure, level, limit and direction into one line.
+
+    ``items`` are described signals (``describe_signal``) with ``measure_title`` and ``url``;
+    an item whose practitioner is not to be named has ``named`` False. A measure whose funnel
+    flags twenty practitioners at once says so in one line with the first names, rather than
+    pushing every other signal off the first screen. Order is kept (first member's place).
+    """
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for it in items:
+        if str(it.get("kind") or "").startswith("funnel") and it.get("level") in LEVEL_PLURALS:
+            key = (it.get("measure_id"), it.get("level"), it.get("kind"), it.get("direction"))
+            groups.setdefault(key, []).append(it)
+    out: list[dict[str, Any]] = []
+    done: set[tuple[Any, ...]] = set()
+    for it in items:
+        key = (it.get("measure_id"), it.get("level"), it.get("kind"), it.get("direction"))
+        members = groups.get(key, [])
+        if len(members) <= FUNNEL_GROUP_OVER:
+            out.append(it)
+            continue
+        if key in done:
+            continue
+        done.add(key)
+        names = sorted(str(m["who"]) for m in members if m.get("named", True))
+        hidden = len(members) - len(names)
+        shown = "; ".join(names[:NAMES_SHOWN])
+        more = len(names) - NAMES_SHOWN
+        detail = shown + (f"; and {more} more" if more > 0 else "")
+        if hidden:
+            why = next(
+                (m["who_hidden"] for m in members if m.get("who_hidden")),
+                "names visible to authorised roles",
+            )
+            detail += ("; " if detail else "") + f"{hidden} not named here ({why})"
+        level = str(it.get("level"))
+        out.append(
+            {
+                **it,
+                "who": f"{len(members)} {LEVEL_PLURALS[level]}",
+                "level_label": LEVEL_LABELS[level] + "s",
+                "detail": detail,
+                "grouped": len(members),
+            }
+        )
+    return out
+
+
 def describe_signal(s: dict[str, Any], *, show_practitioner: bool) -> dict[str, Any]:
     level = s.get("level") or ""
     name = s.get("unit_name") or s.get("unit_id") or ""
@@ -231,5 +292,8 @@ def describe_signal(s: dict[str, Any], *, show_practitioner: bool) -> dict[str, 
         "level_label": LEVEL_LABELS.get(level, level),
         "who": name,
         "kind_label": SIGNAL_LABELS.get(s.get("kind") or "", s.get("kind") or ""),
-        "period_label": period_label("month", s.get("period_start")),
+        "period_label": period_label(
+            "year" if signal_months(s) == 12 else "month", s.get("period_start")
+        ),
+        "named": level != "practitioner" or show_practitioner,
     }

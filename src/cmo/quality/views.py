@@ -223,7 +223,9 @@ def _dashboard_context(
         }
         if show_prac and not named:  # a chair, and a practitioner of another department
             item["who"] = OTHER_DEPARTMENT
+            item["who_hidden"] = "other departments"
         attention.append(item)
+    attention = an.group_funnel_signals(attention)
     return {
         "tiles": tiles,
         "sites": sites,
@@ -511,15 +513,22 @@ def patients(request: HttpRequest, measure_id: str) -> HttpResponse:
         filters={"measure_id": measure_id, **params},
         patient_ids=[r.get("patient_id") for r in rows],
     )
+    depts = _unit_names(measure_id, "department")
+    units = _unit_names(measure_id, "unit")
+    pracs = (
+        _unit_names(measure_id, "practitioner")
+        if request.user.has_perm(perm(PRACTITIONERS))
+        else {}
+    )
     shown = [
         {
             "patient_id": r.get("patient_id"),
             "stay_id": r.get("stay_id"),
             "discharge_date": an.as_date(r.get("discharge_date")),
             "admit_date": an.as_date(r.get("admit_date")),
-            "unit": r.get("unit_id"),
-            "department": r.get("department_id"),
-            "practitioner": r.get("practitioner_id"),
+            "unit": units.get(str(r.get("unit_id")), r.get("unit_id")),
+            "department": depts.get(str(r.get("department_id")), r.get("department_id")),
+            "practitioner": pracs.get(str(r.get("practitioner_id")), r.get("practitioner_id")),
             "principal": _dx(r.get("principal_dx"), r.get("principal_dx_display")),
             "secondary": [
                 {**_dx(d.get("code"), d.get("display")), "poa": POA_LABELS.get(d.get("poa"))}
@@ -572,6 +581,13 @@ def _dx(code: Any, display: Any) -> dict[str, str | None]:
     text = str(code)
     dotted = text if "." in text or len(text) <= 3 else f"{text[:3]}.{text[3:]}"
     return {"code": dotted, "display": str(display) if display else None}
+
+
+def _unit_names(measure_id: str, level: str) -> dict[str, str]:
+    """Names of a level's units (departments, wards, practitioners) from the yearly results,
+    so the drill-down reads "Cardiology", not "org-h1-cardiology"."""
+    rows = results.call("results", measure_id, period_type="year", level=level)
+    return {str(r["unit_id"]): str(r["unit_name"]) for r in rows if r.get("unit_name")}
 
 
 def _unit_name(measure_id: str, params: dict[str, Any]) -> str | None:
