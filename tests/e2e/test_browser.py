@@ -75,7 +75,7 @@ def test_cmo_path_from_login_to_access_log(
     # Each stay's admission date and coded principal diagnosis with its display (issue 6 §2).
     admitted = page.locator("table#patients tbody td:nth-of-type(2)").all_inner_texts()
     assert len(admitted) == len(shown) and all(len(a) == 10 and a[4] == "-" for a in admitted)
-    principal = page.locator("table#patients tbody td:nth-of-type(7)").all_inner_texts()
+    principal = page.locator("table#patients tbody td:nth-of-type(6)").all_inner_texts()
     assert all(re.fullmatch(r"[A-Z]\d\d(\.\w+)? \S.*", d) for d in principal), principal[:3]
 
     page.get_by_role("link", name="Access log").click()

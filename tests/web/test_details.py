@@ -207,3 +207,13 @@ def test_many_funnel_outliers_of_one_kind_fold_into_one_line() -> None:
         "2 not named here (names visible to authorised roles)"
     )
     assert group_funnel_signals(items[:4]) == items[:4]  # three are listed one by one
+
+
+def test_tile_badge_counts_local_signals_when_the_system_has_none(client_for: Any) -> None:
+    html = client_for("cmo").get("/quality/").content.decode()
+    tile = html[html.index('id="tile-mort_inpatient"') :]
+    tile = tile[: tile.index("</header>")]
+    # The sample's current worse signals of mortality: unit Coronary care and Dr P007.
+    assert 'class="badge local"' in tile and "2 local signals" in tile
+    los = html[html.index('id="tile-los"') :]
+    assert "No signal" in los[: los.index("</header>")]

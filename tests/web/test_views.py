@@ -103,8 +103,8 @@ def test_chair_sees_only_their_departments(client_for: Any) -> None:
     base = "/quality/measure/mort_inpatient/patients/?period_type=year&period_start=2026-01-01"
     html = client.get(base).content.decode()
     rows = re.findall(r'<tr><th scope="row">.*?</tr>', html, re.S)
-    # Stay, admitted, discharged, department, ...: the department by its name.
-    depts = {re.findall(r"<td[^>]*>(.*?)</td>", r, re.S)[3] for r in rows}
+    # Stay, admitted, discharged, outcome, expected, diagnoses, department: by its name.
+    depts = {re.findall(r"<td[^>]*>(.*?)</td>", r, re.S)[7] for r in rows}
     assert rows and depts == {"Cardiology"}
     assert client.get(base + "&level=department&unit_id=D-MED").status_code == 403
 

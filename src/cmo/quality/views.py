@@ -84,6 +84,16 @@ def _tile(m: dict[str, Any], site: str | None, signals: list[dict[str, Any]]) ->
         if worse
         else (("better", "Signal: better") if sigs else ("none", "No signal"))
     )
+    # The tile's badge is about the system (or the chosen site); signals of its sites,
+    # departments, units or practitioners are counted so "No signal" does not contradict the
+    # attention list above it.
+    local = [
+        s
+        for s in signals
+        if s.get("measure_id") == mid and s.get("direction") == "worse" and s not in sigs
+    ]
+    if not worse and local:
+        badge = ("local", f"{len(local)} local signal{'s' if len(local) > 1 else ''}")
     return {
         "measure": m,
         "id": mid,
