@@ -52,12 +52,19 @@ ARGS = [
 @pytest.fixture(scope="session")
 def e2e_warehouse() -> Path:
     """A real demo build (2,000 patients, ~6 s), in a file of its own."""
+    import fcntl
+
     from cmo.web.sample import build_demo_warehouse
 
     path = _DATA / "e2e" / "warehouse.duckdb"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        build_demo_warehouse(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # xdist workers share the data dir: the first builds, the others wait for it.
+    with open(path.parent / "build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (path.parent / "built").exists():
+            path.unlink(missing_ok=True)
+            build_demo_warehouse(path)
+            (path.parent / "built").touch()
     return path
 
 

@@ -75,11 +75,15 @@ def long_rows(
     unit_id: str | None = None,
     limit: int = 500,
     details: bool = True,
+    departments: list[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Patient-level rows behind a result (population members, excluded ones included).
 
     ``period_start`` with ``period_type`` (default month) limits to that period's discharges;
-    ``level`` + ``unit_id`` to one site/department/unit/practitioner.
+    ``level`` + ``unit_id`` to one site/department/unit/practitioner. A unit's rows are the
+    stays that passed through it (``cmo.measures.core.stays_in_unit``), as its unit-level
+    result counts them (docs/measures/results.md), not only those discharged from it.
+    ``departments`` keeps only stays of those departments (a chair's scope), before ``limit``.
 
     With ``details`` (the default) each row also carries its stay's ``admit_date``,
     ``principal_dx`` and ``principal_dx_display`` and ``secondary_dx`` (a list of
@@ -99,8 +103,14 @@ def long_rows(
         start = ibis.literal(period_start, type="date")
         end = ibis.literal(_add_months(period_start, months), type="date")
         t = t.filter((t.period_month >= start) & (t.period_month < end))
-    if level and level != "system" and unit_id is not None:
+    if level == "unit" and unit_id is not None and wh.exists("core__stay_unit"):
+        from cmo.measures.core import stays_in_unit
+
+        t = t.semi_join(stays_in_unit(wh, unit_id), "stay_id")
+    elif level and level != "system" and unit_id is not None:
         t = t.filter(t[LEVEL_COLUMN[level]] == unit_id)
+    if departments is not None:
+        t = t.filter(t.department_id.isin(departments))
     rows = _records(t.order_by(["discharge_date", "stay_id"]).limit(limit))
     if details and rows:
         _add_stay_details(wh, rows)

@@ -500,10 +500,16 @@ def scoped_long_rows(
         and params.get("unit_id") not in scope
     ):
         raise PermissionDenied("outside your departments")
-    rows = results.call("long_rows", measure_id, limit=limit, **params)
-    if scope is not None:
-        rows = [r for r in rows if r.get("department_id") in scope]
-    return rows
+    # The scope filters before the limit, so a chair gets up to ``limit`` of their own stays.
+    return list(
+        results.call(
+            "long_rows",
+            measure_id,
+            limit=limit,
+            departments=sorted(scope) if scope is not None else None,
+            **params,
+        )
+    )
 
 
 @capability_required(PATIENTS)
