@@ -217,3 +217,11 @@ def test_tile_badge_counts_local_signals_when_the_system_has_none(client_for: An
     assert 'class="badge local"' in tile and "2 local signals" in tile
     los = html[html.index('id="tile-los"') :]
     assert "No signal" in los[: los.index("</header>")]
+
+
+def test_openapi_documents_the_long_row_fields(client_for: Any) -> None:
+    schema = client_for("clinician").get("/api/openapi.json").json()
+    row = schema["components"]["schemas"]["LongRow"]["properties"]
+    assert {"admit_date", "principal_dx", "principal_dx_display", "secondary_dx"} <= set(row)
+    dx = schema["components"]["schemas"]["Diagnosis"]["properties"]
+    assert set(dx) == {"code", "display", "poa"}

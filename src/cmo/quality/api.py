@@ -64,6 +64,34 @@ class Signal(Schema):
     detail: str | None = None
 
 
+class Diagnosis(Schema):
+    code: str
+    display: str | None = None
+    poa: str | None = None  # present on admission: y, n, u, w (CMS ICD-10-CM Appendix I)
+
+
+class LongRow(Schema):
+    measure_id: str
+    stay_id: str
+    patient_id: str | None = None
+    period_month: date | None = None
+    discharge_date: date | None = None
+    admit_date: date | None = None
+    site_id: str | None = None
+    department_id: str | None = None
+    unit_id: str | None = None
+    practitioner_id: str | None = None
+    in_population: bool | None = None
+    excluded: bool | None = None
+    exclusion_reason: str | None = None
+    outcome: float | None = None
+    expected: float | None = None
+    evidence_date: date | None = None
+    principal_dx: str | None = None  # undotted ICD-10-CM, as in core__inpatient_stay
+    principal_dx_display: str | None = None
+    secondary_dx: list[Diagnosis] = []
+
+
 def _need(request: Any, capability: str) -> None:
     if not request.user.has_perm(perm(capability)):
         raise HttpError(403, f"your role lacks {capability}")
@@ -146,7 +174,11 @@ def signals(request: Any, site_id: str | None = None) -> list[dict[str, Any]]:
     return rows
 
 
-@router.get("/measures/{measure_id}/long", summary="Patient-level rows (access-logged)")
+@router.get(
+    "/measures/{measure_id}/long",
+    response=list[LongRow],
+    summary="Patient-level rows (access-logged)",
+)
 def long(
     request: Any,
     measure_id: str,
