@@ -76,3 +76,16 @@ def test_stays_in_unit_returns_the_stays_that_passed_through(built):
     assert ids == {"s-icu-live", "s-icu-dead"}
     ward = set(stays_in_unit(built, "loc-h1-ward").to_pyarrow().column("stay_id").to_pylist())
     assert "s-icu-live" in ward and "s-icu-dead" not in ward
+
+
+def test_stays_in_unit_falls_back_to_the_discharge_unit_without_exposure_table(warehouse):
+    import pyarrow as pa
+
+    warehouse.write(
+        "core__inpatient_stay",
+        pa.table({"stay_id": ["s1", "s2", "s3"], "unit_id": ["u1", "u2", None]}),
+    )
+    ids = stays_in_unit(warehouse, "u1").to_pyarrow().column("stay_id").to_pylist()
+    assert ids == ["s1"]
+    unknown = stays_in_unit(warehouse, "unknown").to_pyarrow().column("stay_id").to_pylist()
+    assert unknown == ["s3"]

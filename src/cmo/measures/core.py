@@ -433,6 +433,8 @@ def stays_in_unit(wh: Warehouse, unit_id: str) -> ir.Table:
     stays = wh.table("core__inpatient_stay")
     if unit_id == "unknown":
         return stays.filter(stays.unit_id.isnull()).select("stay_id")
+    if not wh.exists("core__stay_unit"):  # a warehouse built before unit exposure existed
+        return stays.filter(stays.unit_id == unit_id).select("stay_id")
     su = wh.table("core__stay_unit")
     return su.filter(su.unit_id == unit_id).select("stay_id").distinct()
 

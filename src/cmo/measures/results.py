@@ -349,15 +349,19 @@ def cusum_signals(
         & long.expected.notnull()
         & (long.discharge_date > since)
     )
-    frame = t.select(
-        "measure_id", "site_id", "discharge_date", "stay_id", "outcome", "expected"
-    ).to_pandas()
+    # Ordered in the engine (a sort of ~1.4M rows at 1M stays is ~4x faster there than pandas
+    # sorting string ids per group); groupby below keeps that order within each group.
+    frame = (
+        t.select("measure_id", "site_id", "discharge_date", "stay_id", "outcome", "expected")
+        .order_by(["measure_id", "site_id", "discharge_date", "stay_id"])
+        .to_pyarrow()
+        .to_pandas()
+    )
     names = results[results["level"] == "site"].drop_duplicates("unit_id")
     site_name = dict(zip(names["unit_id"], names["unit_name"], strict=True))
     rows = []
     odds = {"upper": 2.0, "lower": 0.5}
     for (mid, site), g in frame.groupby(["measure_id", "site_id"], sort=True):
-        g = g.sort_values(["discharge_date", "stay_id"])
         p = g["expected"].clip(1e-6, 1 - 1e-6).to_numpy(float)
         chart = bernoulli_cusum(g["outcome"].to_numpy(float), p, odds_ratio=2.0, h=CUSUM_H)
         for side, direction in (("upper", "worse"), ("lower", "better")):
