@@ -91,6 +91,21 @@ def _write(wh: Warehouse, name: str, obj: Any, schema: dict[str, str] | None = N
     return wh.count(name)
 
 
+def _scratch(wh: Warehouse, name: str, obj: Any) -> ir.Table:
+    """An intermediate table read several times within the build. On DuckDB a TEMP table (in
+    memory, never written to the file: at 1M stays writing to the file is most of the cost of
+    these 3M-row tables); on Spark a normal table, where a cached DataFrame would not survive
+    Ibis' queries."""
+    if wh.engine == "duckdb":
+        for _ in range(2):  # a temp copy of this build, then a file copy of an older build
+            if wh.exists(name):
+                wh.con.drop_table(name, force=True)
+        wh.con.create_table(name, obj, temp=True, overwrite=True)
+        return wh.con.table(name)
+    wh.write(name, obj)
+    return wh.table(name)
+
+
 def run(
     wh: Warehouse,
     *,
@@ -150,13 +165,18 @@ def run(
             risky = [m for m in measures.values() if m.risk_model]
             plain = [m for m in measures.values() if not m.risk_model]
             base = ibis.union(*[_long(m, ctx) for m in risky]) if risky else None
-            if base is not None:
-                out.rows["core__measure_base"] = _write(wh, "core__measure_base", base)
+            base_t = _scratch(wh, "core__measure_base", base) if base is not None else None
+            if base_t is not None:
+                out.rows["core__measure_base"] = int(base_t.count().execute())
         with steps.step("risk"):
-            base_t = wh.table("core__measure_base") if risky else None
-            cards = _risk(ctx, base_t, measures, models, reference) if base_t is not None else {}
+            pred: ir.Table | None = None
+            cards: dict[str, dict[str, Any]] = {}
+            if base_t is not None:
+                cards, pred = _risk(ctx, base_t, measures, models, reference)
             out.models = {mid: card["model"] for mid, card in cards.items()}
-            parts = [_with_expected(base_t, wh)] if base_t is not None else []
+            parts = (
+                [_with_expected(base_t, pred)] if base_t is not None and pred is not None else []
+            )
             parts += [_long(m, ctx) for m in plain]
             long = ibis.union(*parts)
             out.rows["quality__measure_long"] = _write(wh, "quality__measure_long", long)
@@ -299,9 +319,9 @@ def _risk(
     measures: dict[str, Measure],
     models: dict[str, dict[str, Any]] | None,
     reference: tuple[date, date] | None,
-) -> dict[str, dict[str, Any]]:
-    """Fit (or reuse) each risk model on a pulled sample, score every stay in the engine and
-    write core__risk_prediction; the model card reads back only (outcome, p)."""
+) -> tuple[dict[str, dict[str, Any]], ir.Table]:
+    """Fit (or reuse) each risk model on a pulled sample, score every stay in the engine into
+    core__risk_prediction (returned); the model card reads back only (outcome, p)."""
     cards: dict[str, dict[str, Any]] = {}
     scoring = _scoring_table(ctx)
     parts = []
@@ -328,15 +348,11 @@ def _risk(
         )
         cards[mid] = model
     if parts:
-        _write(ctx.wh, "core__risk_prediction", ibis.union(*parts))
+        pred = _scratch(ctx.wh, "core__risk_prediction", ibis.union(*parts))
     else:
-        _write(
-            ctx.wh,
-            "core__risk_prediction",
-            pd.DataFrame({"measure_id": [], "stay_id": [], "p": []}),
-            {"measure_id": "string", "stay_id": "string", "p": "float64"},
-        )
-    pred = ctx.wh.table("core__risk_prediction")
+        empty = pd.DataFrame({"measure_id": [], "stay_id": [], "p": []})
+        schema = ibis.schema({"measure_id": "string", "stay_id": "string", "p": "float64"})
+        pred = _scratch(ctx.wh, "core__risk_prediction", ibis.memtable(empty, schema=schema))
     for mid, model in list(cards.items()):
         pop = base.filter((base.measure_id == mid) & base.in_population & ~base.excluded)
         yp = (
@@ -346,11 +362,10 @@ def _risk(
             .to_pandas()
         )
         cards[mid] = risk.model_card(yp, model, yp["p"].to_numpy(float))
-    return cards
+    return cards, pred
 
 
-def _with_expected(base: ir.Table, wh: Warehouse) -> ir.Table:
-    pred = wh.table("core__risk_prediction")
+def _with_expected(base: ir.Table, pred: ir.Table) -> ir.Table:
     t = base.left_join(pred, ["measure_id", "stay_id"])
     cols = {name: t[name] for name in LONG_SCHEMA if name != "expected"}
     cols["expected"] = ibis.coalesce(t.p, t.expected)
