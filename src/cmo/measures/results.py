@@ -292,10 +292,15 @@ def _funnel_signals(results: pd.DataFrame, measures: dict[str, Measure]) -> list
         mid = str(mid)
         if not measures[mid].spec.risk_adjusted or len(g) < 3:
             continue
+        # Days (LOS) are not Poisson counts: their variance far exceeds the mean, so exact
+        # Poisson limits flag most units. Mean measures get the SHMI overdispersion
+        # adjustment (NHS Digital SHMI methodology; Spiegelhalter 2005 §4); counts keep the
+        # exact limits.
         f = funnel(
             g["numerator"].to_numpy(float),
             expected=g["expected"].to_numpy(float),
             labels=g["unit_id"].to_list(),
+            od="shmi" if measures[mid].spec.kind == "mean" else None,
         )
         for (_i, r), (_j, src) in zip(f.iterrows(), g.iterrows(), strict=True):
             for kind, flag in (("funnel_99_8", "outlier_99_8"), ("funnel_95", "outlier_95")):
