@@ -110,13 +110,16 @@ def design(cov: pd.DataFrame, model: dict[str, Any]) -> np.ndarray:
     return np.column_stack(cols)
 
 
-def linear_predictor(t: Any, model: dict[str, Any]) -> Any:
+def linear_predictor(t: Any, model: dict[str, Any], system: Any = None) -> Any:
     """The model's linear predictor as an Ibis expression over a table with the raw columns
     (age, sex, priority, principal_dx, el_*): the same terms as :func:`design`, so the engine
-    scores every stay without anything leaving it."""
+    scores every stay without anything leaving it. ``system`` is the body-system term when the
+    caller has it already (:func:`system_term` over the distinct codes, joined back)."""
     import ibis
 
-    coef = iter(model["coef"])
+    n_age = len(model["age_levels"])
+    n_sys = len(model["system_levels"])
+    coef = iter(model["coef"][: 3 + n_age] + model["coef"][3 + n_age + n_sys :])
     eta: Any = ibis.literal(next(coef))
     age = t.age.cast("float64")
     uppers = {b: lo for lo, b in AGE_BANDS}
@@ -127,19 +130,33 @@ def linear_predictor(t: Any, model: dict[str, Any]) -> Any:
         eta = eta + ((age >= lo) & (age < hi)).fill_null(False).cast("float64") * next(coef)
     eta = eta + (t.sex == "female").fill_null(False).cast("float64") * next(coef)
     eta = eta + (t.priority == "emergency").fill_null(False).cast("float64") * next(coef)
-    head = t.principal_dx.fill_null("").substr(0, 3).upper()
-    ranges = {name: (lo, hi) for lo, hi, name in BODY_SYSTEMS}
-    for system in model["system_levels"]:
-        first, last = ranges[system]
-        eta = eta + ((head >= first) & (head <= last)).cast("float64") * next(coef)
+    # At most one system matches: adding its coefficient to the others' exact zeros here or in
+    # system_term gives bit-identical sums.
+    eta = eta + (system_term(t.principal_dx, model) if system is None else system)
     for flag in model["flags"]:
         eta = eta + t[flag].fill_null(False).cast("float64") * next(coef)
     return eta
 
 
-def probability(t: Any, model: dict[str, Any]) -> Any:
+def system_term(code: Any, model: dict[str, Any]) -> Any:
+    """The principal diagnosis' body-system coefficient (0 for the reference system), as an
+    Ibis expression over an ICD-10-CM code column."""
+    import ibis
+
+    first = 3 + len(model["age_levels"])
+    coefs = model["coef"][first : first + len(model["system_levels"])]
+    head = code.fill_null("").substr(0, 3).upper()
+    ranges = {name: (lo, hi) for lo, hi, name in BODY_SYSTEMS}
+    term: Any = ibis.literal(0.0)
+    for system, b in zip(model["system_levels"], coefs, strict=True):
+        lo, hi = ranges[system]
+        term = term + ((head >= lo) & (head <= hi)).cast("float64") * b
+    return term
+
+
+def probability(t: Any, model: dict[str, Any], system: Any = None) -> Any:
     """Predicted probability 1 / (1 + exp(-eta)) as an Ibis expression."""
-    return 1.0 / (1.0 + (-linear_predictor(t, model)).exp())
+    return 1.0 / (1.0 + (-linear_predictor(t, model, system)).exp())
 
 
 def term_names(model: dict[str, Any]) -> list[str]:
@@ -297,12 +314,21 @@ def c_statistic(y: np.ndarray, p: np.ndarray) -> float | None:
 
 
 def calibration(y: np.ndarray, p: np.ndarray, groups: int = 10) -> list[dict[str, float]]:
-    """Observed and expected events by decile of predicted risk (Hosmer-Lemeshow table)."""
+    """Observed and expected events by decile of predicted risk (Hosmer-Lemeshow table).
+
+    Deciles are cut on the rank of p with ties kept together (Hosmer & Lemeshow 2013, §5.2.2:
+    groups of tied covariate patterns are not split), so the table does not depend on the order
+    of the rows and every engine gives the same one.
+    """
+    from scipy.stats import rankdata
+
     if len(y) == 0:
         return []
-    order = np.argsort(p, kind="stable")
+    n = len(p)
+    group = np.minimum((rankdata(p, method="min") - 1) * groups // n, groups - 1).astype(int)
     out = []
-    for i, idx in enumerate(np.array_split(order, min(groups, len(order)))):
+    for i in range(groups):
+        idx = np.flatnonzero(group == i)
         if len(idx) == 0:
             continue
         out.append(

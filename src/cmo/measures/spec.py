@@ -83,6 +83,9 @@ class Context:
     drg: ir.Table  # core__drg
     procedures: ir.Table  # core__stay_procedure
     data_end: date
+    # Stays joined to their chain's outcome (library.common.episode_table), materialised once
+    # per build; None = computed on the fly.
+    episodes: ir.Table | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 

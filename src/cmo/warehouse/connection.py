@@ -75,18 +75,41 @@ class Warehouse:
         name: str,
         obj: ir.Table | pa.Table | Any,
         mode: Literal["replace", "append"] = "replace",
+        *more: ir.Table,
     ) -> None:
         """Write ``obj`` (an Ibis expression, a pyarrow Table or a pandas DataFrame) atomically.
 
         ``replace`` swaps the whole table; ``append`` adds rows. Either happens completely or not
         at all: the rows are first materialised under a staging name, then swapped in.
+        ``more`` are further Ibis expressions with the same columns, appended to the staging
+        table one by one: on DuckDB one INSERT per part was 1.6x faster than one UNION ALL of
+        six 1M-row parts (measured on the measures' long table).
         """
         staging = f"_staging__{name}__{uuid.uuid4().hex[:8]}"
-        self._stage(staging, obj)
         try:
+            self._stage(staging, obj)
+            for part in more:
+                self.con.insert(staging, part)
             self._swap(staging, name, mode)
         finally:
             self.con.drop_table(staging, force=True)
+
+    def scratch(self, name: str, obj: ir.Table) -> ir.Table:
+        """Materialise an intermediate table that a build reads several times, and return it.
+
+        On DuckDB a TEMP table: in memory, never written to the file (writing 3M rows into the
+        file cost 3.4-5.3 s at 1M stays, a TEMP table 1.3-2.8 s) and gone with the connection.
+        On Spark a normal table (a cached DataFrame would not survive Ibis' queries), replaced
+        by the next build."""
+        if self.engine == "duckdb":
+            for _ in range(2):  # a temp copy of this build, then a file copy of an older build
+                if self.exists(name):
+                    self.con.drop_table(name, force=True)
+            # Not ``overwrite=True``: Ibis then writes a temp table and copies it under the name.
+            self.con.create_table(name, obj, temp=True)
+            return self.con.table(name)
+        self.write(name, obj)
+        return self.table(name)
 
     def _stage(self, staging: str, obj: Any) -> None:
         """Materialise ``obj`` under the staging name."""

@@ -26,8 +26,8 @@ import ibis
 
 from cmo.measures.library.common import (
     ADULT_AGE,
+    code_flags,
     episodes,
-    matches,
     procedure_flags,
     reason,
     skeleton,
@@ -40,6 +40,12 @@ if TYPE_CHECKING:
     from cmo.measures.spec import Context
 
 WINDOW_DAYS = 30
+# Principal-diagnosis exclusions of the index stay: flag column -> value set.
+EXCLUDED_DX = {
+    "_cancer_dx": "readm_excl_cancer_dx",
+    "_psych_dx": "readm_excl_psych_dx",
+    "_rehab_dx": "readm_excl_rehab_dx",
+}
 
 SPEC = MeasureSpec(
     measure_id="READM30",
@@ -64,6 +70,7 @@ def index_stays(ctx: Context) -> ir.Table:
     e = episodes(ctx)
     pf = procedure_flags(ctx)
     e = e.left_join(pf, "stay_id").drop("stay_id_right")
+    e = code_flags(e, "principal_dx", EXCLUDED_DX, ctx.stays.principal_dx)
     any_proc = e.any_procedure.fill_null(False)
     last_discharge = ctx.data_end - timedelta(days=WINDOW_DAYS)
     why = reason(
@@ -73,11 +80,11 @@ def index_stays(ctx: Context) -> ir.Table:
         (~e.chain_last | (e.discharge_disposition == "hosp"), "transfer_out"),
         (e.discharge_disposition == "aadvice", "against_medical_advice"),
         (e.discharge_date > last_discharge, "follow_up_incomplete"),
-        (matches(e.principal_dx, "readm_excl_cancer_dx") & ~any_proc, "cancer_medical"),
-        (matches(e.principal_dx, "readm_excl_psych_dx"), "psychiatric"),
-        (matches(e.principal_dx, "readm_excl_rehab_dx"), "rehabilitation"),
+        (e._cancer_dx & ~any_proc, "cancer_medical"),
+        (e._psych_dx, "psychiatric"),
+        (e._rehab_dx, "rehabilitation"),
     )
-    return e.mutate(exclusion_reason=why)
+    return e.mutate(exclusion_reason=why).drop(*EXCLUDED_DX)
 
 
 def planned(ctx: Context) -> ir.Table:
@@ -85,13 +92,15 @@ def planned(ctx: Context) -> ir.Table:
     s = ctx.stays
     pf = procedure_flags(ctx)
     s = s.left_join(pf, "stay_id").drop("stay_id_right")
+    dx_sets = {"_always_dx": "planned_always_dx", "_acute_dx": "acute_dx"}
+    s = code_flags(s, "principal_dx", dx_sets, ctx.stays.principal_dx)
     is_planned = (
-        matches(s.principal_dx, "planned_always_dx")
+        s._always_dx
         | s.always_planned_proc.fill_null(False)
         | (
             (s.priority_code == "EL").fill_null(False)
             & s.potentially_planned_proc.fill_null(False)
-            & ~matches(s.principal_dx, "acute_dx")
+            & ~s._acute_dx
         )
     )
     return s.select("stay_id", "patient_id", "admit_date", planned=is_planned)
