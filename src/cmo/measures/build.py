@@ -5,8 +5,8 @@ Steps (each timed into ``quality__build_run``):
    core__stay_unit (unit exposure);
 2. ``comorbidity``: core__comorbidity (Charlson/Elixhauser per stay);
 3. ``drg``: core__drg (MS-DRG, weight, GMLOS; only changed stays are grouped again);
-4. ``risk``: the stays joined to their chain's outcome (a scratch table four measures read);
-   logistic models fitted once on a sample pulled from the engine (or taken from ``models``);
+4. ``risk``: logistic models fitted once on a sample pulled from the engine (or taken from
+   ``models``); tables several measures read are materialised once (``Context.shared``);
 5. ``long``: every measure's patient-level rows, written once: the risk-adjusted rows are
    scored in the engine; the model cards then read (outcome, expected) back;
 6. ``results``: quality__measure_result (period x level x unit);
@@ -31,7 +31,6 @@ import pandas as pd
 
 from cmo.measures import core, drg, risk
 from cmo.measures import results as res
-from cmo.measures.library.common import episode_table
 from cmo.measures.spec import LONG_SCHEMA, Context, Measure, registry
 
 if TYPE_CHECKING:
@@ -148,8 +147,6 @@ def run(
             data_end=end,
         )
         with steps.step("risk"):
-            # Four measures read the stays joined to their chain's outcome: computed once.
-            ctx.episodes = wh.scratch("core__episode", episode_table(stays))
             fitted = _fit_models(ctx, measures, models, reference)
             out.models = fitted
         with steps.step("long"):

@@ -83,10 +83,18 @@ class Context:
     drg: ir.Table  # core__drg
     procedures: ir.Table  # core__stay_procedure
     data_end: date
-    # Stays joined to their chain's outcome (library.common.episode_table), materialised once
-    # per build; None = computed on the fly.
-    episodes: ir.Table | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def shared(self, name: str, build: Callable[[], ir.Table]) -> ir.Table:
+        """A table that several measures (or one measure several times) read, such as the
+        episodes or READM30's index stays: materialised once per Context as the warehouse
+        scratch table ``core__<name>`` (``Warehouse.scratch``), so the engine does not
+        recompute it in every query that reads it."""
+        key = f"shared:{name}"
+        if key not in self.extra:
+            self.extra[key] = self.wh.scratch(f"core__{name}", build())
+        table: ir.Table = self.extra[key]
+        return table
 
 
 @dataclass(frozen=True)

@@ -66,11 +66,9 @@ def skeleton(measure_id: str, t: ir.Table, **cols: Any) -> ir.Table:
 
 
 def episodes(ctx: Context) -> ir.Table:
-    """Stays with their transfer chain's outcome (see :func:`episode_table`); the build
-    materialises it once per run (``ctx.episodes``), since four measures read it."""
-    if ctx.episodes is not None:
-        return ctx.episodes
-    return episode_table(ctx.stays)
+    """Stays with their transfer chain's outcome (see :func:`episode_table`), materialised once
+    per build: four measures read it."""
+    return ctx.shared("episode", lambda: episode_table(ctx.stays))
 
 
 def episode_table(s: ir.Table) -> ir.Table:

@@ -66,7 +66,12 @@ SPEC = MeasureSpec(
 
 
 def index_stays(ctx: Context) -> ir.Table:
-    """Every stay with its index-eligibility exclusion reason (null = an eligible index)."""
+    """Every stay with its index-eligibility exclusion reason (null = an eligible index).
+    Read three times per build (READM30's rows and outcomes, LACE): materialised once."""
+    return ctx.shared("readm30_index", lambda: _index_stays(ctx))
+
+
+def _index_stays(ctx: Context) -> ir.Table:
     e = episodes(ctx)
     pf = procedure_flags(ctx)
     e = e.left_join(pf, "stay_id").drop("stay_id_right")
