@@ -136,7 +136,8 @@ def readmissions(ctx: Context, index: ir.Table) -> ir.Table:
 
 def long(ctx: Context) -> ir.Table:
     index = index_stays(ctx)
-    readm = readmissions(ctx, index)
+    # Read twice per build (the model's fitting sample, then the long rows): computed once.
+    readm = ctx.shared("readm30_outcome", lambda: readmissions(ctx, index))
     t = index.left_join(readm, index.stay_id == readm.i_stay)
     has = t.readmit_date.notnull()
     return skeleton(
