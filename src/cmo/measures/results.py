@@ -129,25 +129,17 @@ def count_rows(long: ir.Table, exposure: ir.Table | None = None) -> Counts:
         pop.group_by(["site_id", "department_id", "practitioner_id"]).aggregate(n=pop.count())
     )
     unit_kept = unit[unit["excluded"].eq(False)]  # as the engine filter: null = not kept
-    parts = [
-        (org, "system", None),
-        (org, "site", "site_id"),
-        (org, "department", "department_id"),
-        (unit_kept, "unit", "unit_id"),
-        (prac, "practitioner", "practitioner_id"),
-    ]
+    scans = {"system": org, "site": org, "department": org, "unit": unit_kept, "practitioner": prac}
     cells, hists, offset = [], [], 0
-    for frame, level, column in parts:
-        table, cell = _cells(frame, level, column)
+    for level, frame in scans.items():
+        table, cell = _cells(frame, level, LEVEL_COLUMN.get(level))
         hist = {"cell": cell + offset} | {c: frame[c].to_numpy() for c in HIST_VALUES}
         cells.append(table)
         hists.append(hist)
         offset += len(table)
     site_rows = [
-        _level_sites(sites, "site", "site_id"),
-        _level_sites(sites, "department", "department_id"),
-        _level_sites(unit, "unit", "unit_id"),
-        _level_sites(sites, "practitioner", "practitioner_id"),
+        _level_sites(unit if level == "unit" else sites, level, column)
+        for level, column in LEVEL_COLUMN.items()
     ]
     return Counts(
         cells=pd.concat(cells, ignore_index=True),
