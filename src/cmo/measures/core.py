@@ -216,66 +216,117 @@ def inpatient_encounters(wh: Warehouse) -> ir.Table:
     )
 
 
+def code_map(*raw_codes: ir.StringColumn) -> ir.Table:
+    """(raw, norm, usable) for every distinct raw code: ``norm`` = ``norm_code(raw)``, ``usable``
+    = the normalised code is neither null nor empty.
+
+    The code vocabulary is tiny (72 distinct codes over 4M Condition rows at 1M stays), so
+    normalising it once and joining the map back is far cheaper than evaluating replace/trim/upper
+    per row, which DuckDB did 4+ times per row (filter pushdown copies the expression into the
+    not-null and not-empty tests: 2.4 s per filter at 1M stays).
+    """
+    raw = ibis.union(*[c.name("raw").as_table() for c in raw_codes], distinct=True)
+    code = norm_code(raw.raw)
+    return raw.select("raw", norm=code, usable=(code.notnull() & (code != "")).fill_null(False))
+
+
+def _coded(t: ir.Table, codes: ir.Table, col: str = "code") -> ir.Table:
+    """``t`` with its raw ``col`` replaced by the normalised code, plus the map's ``usable``.
+
+    A left join, so rows with a null raw code keep a null code, as ``norm_code`` would give.
+    """
+    j = t.left_join(codes, t[col] == codes.raw)
+    keep = [c for c in t.columns if c != col]
+    return j.select(*keep, code=j.norm, usable=j.usable.fill_null(False))
+
+
 def stay_diagnoses(wh: Warehouse, stays: ir.Table) -> ir.Table:
-    """Every ICD-10 diagnosis of a stay: (stay_id, code, is_principal, poa, source)."""
+    """Every ICD-10 diagnosis of a stay: (stay_id, code, is_principal, poa).
+
+    The distinct (stay, code) rows come from Encounter.diagnosis -> Condition, from Conditions
+    that point at the encounter, and from the linked Claim's diagnoses; null and empty codes are
+    dropped. The principal diagnosis follows ``_principal``; ``poa`` is the lowest
+    (lower-cased) present-on-admission code of the Claim's rows for the code.
+    """
     ids = stays.select(stay_id=stays.id)
     ed = source(wh, "fhir__encounter_diagnosis")
     cond = source(wh, "fhir__condition")
+    claim = source(wh, "fhir__claim")
+    cdx = source(wh, "fhir__claim_diagnosis")
+    codes = code_map(cond.code, cdx.code)
+    cond = _coded(cond, codes)
     enc_dx = ed.join(cond, ed.condition_id == cond.id).select(
         stay_id=ed.encounter_id,
-        code=norm_code(cond.code),
+        code=cond.code,
+        usable=cond.usable,
         rank=ed["rank"],
         use_code=ed.use_code,
         pos=ed.pos,
+        cond_encounter_id=cond.encounter_id,
     )
     enc_dx = enc_dx.join(ids, "stay_id")
     # Conditions that point at the encounter without being listed in Encounter.diagnosis.
     cond_dx = cond.join(ids, cond.encounter_id == ids.stay_id).select(
-        stay_id=ids.stay_id, code=norm_code(cond.code)
+        stay_id=ids.stay_id, code=cond.code, usable=cond.usable
     )
-    claim = source(wh, "fhir__claim")
-    cdx = source(wh, "fhir__claim_diagnosis")
-    claim_dx = (
-        cdx.join(claim, cdx.claim_id == claim.id)
-        .join(ids, claim.encounter_id == ids.stay_id)
-        .select(
-            stay_id=ids.stay_id,
-            code=norm_code(cdx.code),
-            sequence=cdx.sequence,
-            poa=cdx.on_admission_code.lower(),
-        )
+    claim_dx = _coded(cdx, codes).join(claim, _.claim_id == claim.id)
+    claim_dx = claim_dx.join(ids, claim_dx.encounter_id == ids.stay_id).select(
+        stay_id=ids.stay_id,
+        code=claim_dx.code,
+        usable=claim_dx.usable,
+        sequence=claim_dx.sequence,
+        poa=claim_dx.on_admission_code.lower(),
     )
     principal = _principal(enc_dx, claim_dx)
-    all_codes = ibis.union(
-        enc_dx.select("stay_id", "code"),
-        cond_dx.select("stay_id", "code"),
-        claim_dx.select("stay_id", "code"),
-        distinct=True,
-    ).filter(_.code.notnull() & (_.code != ""))
-    poa = claim_dx.group_by(["stay_id", "code"]).aggregate(poa=claim_dx.poa.min())
-    out = all_codes.left_join(principal, ["stay_id"]).select(
-        "stay_id", "code", is_principal=ibis.coalesce(_.code == _.principal_dx, False)
+    # An Encounter.diagnosis row whose Condition points at the same encounter is already a
+    # cond_dx row; leaving it out halves the rows the distinct below hashes (8M -> 4M at 1M
+    # stays) without changing the distinct set.
+    listed_elsewhere = enc_dx.filter(
+        enc_dx.cond_encounter_id.isnull() | (enc_dx.cond_encounter_id != enc_dx.stay_id)
     )
-    out = out.left_join(poa, ["stay_id", "code"]).select("stay_id", "code", "is_principal", "poa")
-    return out
+    no_poa = ibis.null("string")
+    rows = ibis.union(
+        cond_dx.select("stay_id", "code", "usable", is_principal=False, poa=no_poa),
+        listed_elsewhere.select("stay_id", "code", "usable", is_principal=False, poa=no_poa),
+        claim_dx.select("stay_id", "code", "usable", is_principal=False, poa="poa"),
+        # The principal diagnosis is always one of the stay's own codes (Encounter.diagnosis
+        # or Claim rows above), so a row for it only sets the flag; an unusable one is dropped.
+        principal.select(
+            "stay_id",
+            code=principal.principal_dx,
+            usable=principal.principal_dx.notnull() & (principal.principal_dx != ""),
+            is_principal=True,
+            poa=no_poa,
+        ),
+        distinct=False,
+    ).filter(_.usable)
+    # One aggregate gives the distinct (stay, code) rows with their flag and POA, instead of a
+    # distinct then two joins over the 3.9M result (~1 s of DuckDB time at 1M stays).
+    return rows.group_by(["stay_id", "code"]).aggregate(
+        is_principal=rows.is_principal.any(), poa=rows.poa.min()
+    )
 
 
 def _principal(enc_dx: ir.Table, claim_dx: ir.Table) -> ir.Table:
-    """Principal diagnosis per stay: rank 1, else DD/billing, else the Claim's sequence 1."""
-    ranked = enc_dx.filter(enc_dx["rank"] == 1)
-    r1 = ranked.group_by("stay_id").aggregate(dx1=ranked.code.argmin(ranked.pos))
-    billing = enc_dx.filter(enc_dx.use_code.isin(("DD", "billing")))
-    r2 = billing.group_by("stay_id").aggregate(
-        dx2=billing.code.argmin(ibis.coalesce(billing["rank"], 999) * 1000 + billing.pos)
+    """Principal diagnosis per stay: rank 1, else DD/billing, else the Claim's sequence 1.
+
+    Stays with none of the three may come out with a null ``principal_dx`` instead of no row;
+    callers left-join this table, where the two are the same.
+    """
+    # Both Encounter.diagnosis picks in one pass over the rows (filtered aggregates), instead of
+    # two group-bys plus a distinct union of their keys (~1 s of DuckDB time at 1M stays).
+    is_billing = enc_dx.use_code.isin(("DD", "billing"))
+    r12 = enc_dx.group_by("stay_id").aggregate(
+        dx1=enc_dx.code.argmin(enc_dx.pos, where=enc_dx["rank"] == 1),
+        dx2=enc_dx.code.argmin(
+            ibis.coalesce(enc_dx["rank"], 999) * 1000 + enc_dx.pos, where=is_billing
+        ),
     )
     seq1 = claim_dx.filter(claim_dx.sequence == 1)
     r3 = seq1.group_by("stay_id").aggregate(dx3=seq1.code.min())
-    keys = ibis.union(
-        r1.select("stay_id"), r2.select("stay_id"), r3.select("stay_id"), distinct=True
-    )
-    joined = keys.left_join(r1, "stay_id").left_join(r2, "stay_id").left_join(r3, "stay_id")
+    joined = r12.outer_join(r3, "stay_id")
     return joined.select(
-        "stay_id",
+        stay_id=ibis.coalesce(joined.stay_id, joined.stay_id_right),
         principal_dx=ibis.coalesce(_.dx1, _.dx2, _.dx3),
         principal_dx_source=ibis.cases(
             (_.dx1.notnull(), "encounter_rank1"),
@@ -334,49 +385,66 @@ def build_stays(wh: Warehouse, diagnoses: ir.Table, procedures: ir.Table) -> ir.
         .group_by("encounter_id")
         .aggregate(nubc_code=_.code.min())
     )
-    principal = (
-        diagnoses.filter(diagnoses.is_principal)
-        .group_by("stay_id")
-        .aggregate(principal_dx=_.code.min())
+    # Principal and secondary codes in one pass over the diagnoses (one join fewer). Spark's
+    # collect_list gives [] where no row passes the filter and DuckDB gives null; a stay
+    # without secondary diagnoses has a null list, as when it had no row to collect.
+    dx = diagnoses.group_by("stay_id").aggregate(
+        principal_dx=diagnoses.code.min(where=diagnoses.is_principal),
+        _secondary=diagnoses.code.collect(where=~diagnoses.is_principal),
     )
-    secondary = (
-        diagnoses.filter(~diagnoses.is_principal)
-        .group_by("stay_id")
-        .aggregate(secondary_dx=_.code.collect())
+    dx = dx.select(
+        "stay_id",
+        "principal_dx",
+        secondary_dx=ibis.ifelse(dx._secondary.length() == 0, ibis.null(), dx._secondary),
     )
     procs = procedures.group_by("stay_id").aggregate(procedures=_.code.collect())
 
-    s = enc.left_join(roots, enc.service_provider_id == roots.org_id)
-    s = s.left_join(pat, s.subject_id == pat.id)
-    s = s.left_join(attending, s.id == attending.encounter_id)
-    s = s.left_join(last_loc, s.id == last_loc.encounter_id)
-    s = s.left_join(nubc, s.id == nubc.encounter_id)
-    s = s.left_join(principal, s.id == principal.stay_id)
-    s = s.left_join(secondary, s.id == secondary.stay_id)
-    s = s.left_join(procs, s.id == procs.stay_id)
-    site = ibis.coalesce(s.root_id, s.service_provider_id)
-    adm, dis, bd = s.period_start_date, s.period_end_date, s.birth_date_date
+    # Encounter-level fields and the transfer chains first: the chain windows then sort narrow
+    # rows instead of the wide joined ones (lists included).
+    e = enc.left_join(roots, enc.service_provider_id == roots.org_id)
+    e = e.select(
+        stay_id=e.id,
+        patient_id=e.subject_id,
+        site_id=ibis.coalesce(e.root_id, e.service_provider_id),
+        department_id=ibis.cases(
+            (e.root_id.notnull() & (e.service_provider_id != e.root_id), e.service_provider_id),
+            else_=e.service_type_code,
+        ),
+        admit_ts=e.period_start_ts,
+        discharge_ts=e.period_end_ts,
+        admit_date=e.period_start_date,
+        discharge_date=e.period_end_date,
+        priority_code=e.priority_code,
+        admit_source=e.admit_source_code,
+        discharge_disposition=e.discharge_disposition_code,
+    )
+    e = add_chains(e)
+
+    s = e.left_join(pat, e.patient_id == pat.id)
+    s = s.left_join(attending, s.stay_id == attending.encounter_id)
+    s = s.left_join(last_loc, s.stay_id == last_loc.encounter_id)
+    s = s.left_join(nubc, s.stay_id == nubc.encounter_id)
+    s = s.left_join(dx, s.stay_id == dx.stay_id)
+    s = s.left_join(procs, s.stay_id == procs.stay_id)
+    adm, dis, bd = s.admit_date, s.discharge_date, s.birth_date_date
     age = (
         adm.year()
         - bd.year()
         - ((adm.month() * 100 + adm.day()) < (bd.month() * 100 + bd.day())).cast("int64")
     )
     death_date = s.deceased_date_time_date
-    died = (s.discharge_disposition_code == "exp") | (
+    died = (s.discharge_disposition == "exp") | (
         death_date.notnull() & (death_date >= adm) & (death_date <= dis)
     )
-    stays = s.select(
-        stay_id=s.id,
-        patient_id=s.subject_id,
-        site_id=site,
-        department_id=ibis.cases(
-            (s.root_id.notnull() & (s.service_provider_id != s.root_id), s.service_provider_id),
-            else_=s.service_type_code,
-        ),
+    return s.select(
+        "stay_id",
+        "patient_id",
+        "site_id",
+        "department_id",
         unit_id=s.unit_id,
         attending_id=s.attending_id,
-        admit_ts=s.period_start_ts,
-        discharge_ts=s.period_end_ts,
+        admit_ts=s.admit_ts,
+        discharge_ts=s.discharge_ts,
         admit_date=adm,
         discharge_date=dis,
         los_days=dis.delta(adm, unit="day").cast("int64"),
@@ -386,8 +454,8 @@ def build_stays(wh: Warehouse, diagnoses: ir.Table, procedures: ir.Table) -> ir.
             (s.priority_code == "EL", "elective"),
             else_="unknown",
         ),
-        admit_source=s.admit_source_code,
-        discharge_disposition=s.discharge_disposition_code,
+        admit_source=s.admit_source,
+        discharge_disposition=s.discharge_disposition,
         discharge_nubc=s.nubc_code,
         age=age.cast("int64"),
         sex=s.gender,
@@ -396,8 +464,12 @@ def build_stays(wh: Warehouse, diagnoses: ir.Table, procedures: ir.Table) -> ir.
         procedures=s.procedures,
         died_in_hospital=died.fill_null(False),
         death_date=death_date,
+        chain_id=s.chain_id,
+        chain_seq=s.chain_seq,
+        chain_size=s.chain_size,
+        chain_last=s.chain_last,
+        transfer_in=s.transfer_in,
     )
-    return add_chains(stays)
 
 
 def stay_units(wh: Warehouse, stays: ir.Table) -> ir.Table:
@@ -446,6 +518,32 @@ def add_chains(stays: ir.Table) -> ir.Table:
     last stay; ``transfer_in`` marks stays that continue a chain or arrive with admitSource
     ``hosp-trans``.
     """
+    # A stay can only be linked to a predecessor discharged ``hosp``, so a patient without such
+    # a discharge has one-stay chains only. The chain windows (three passes over every stay,
+    # ~1.2 s each at 1M stays) run on the other patients' stays alone (6% in the benchmark).
+    out = (
+        stays.filter(stays.discharge_disposition.isin(TRANSFER_OUT) & stays.patient_id.notnull())
+        .select("patient_id")
+        .distinct()
+        .mutate(_may_link=True)
+    )
+    t = stays.left_join(out, "patient_id")
+    t = t.mutate(_may_link=t._may_link.fill_null(False) | t.patient_id.isnull())
+    one = ibis.literal(1, "int64")
+    alone = t.filter(~t._may_link).mutate(
+        _linked=False, chain_id=t.stay_id, chain_seq=one, chain_size=one
+    )
+    t = ibis.union(alone, _chain_windows(t.filter(t._may_link)), distinct=False)
+    t = t.mutate(
+        chain_last=t.chain_seq == t.chain_size,
+        transfer_in=t._linked | (t.admit_source == "hosp-trans").fill_null(False),
+    )
+    return t.drop("_linked", "_may_link")
+
+
+def _chain_windows(stays: ir.Table) -> ir.Table:
+    """``_linked`` and chain_id / chain_seq / chain_size, from windows over each patient's
+    stays ordered by admission (then id)."""
     w = ibis.window(group_by="patient_id", order_by=["admit_ts", "stay_id"])
     prev_end = stays.discharge_ts.lag().over(w)
     prev_disp = stays.discharge_disposition.lag().over(w)
@@ -467,47 +565,73 @@ def add_chains(stays: ir.Table) -> ir.Table:
         chain_seq=(ibis.row_number().over(wc) + 1).cast("int64"),
         chain_size=t.stay_id.count().over(wcall).cast("int64"),
     )
-    t = t.mutate(
-        chain_last=t.chain_seq == t.chain_size,
-        transfer_in=t._linked | (t.admit_source == "hosp-trans").fill_null(False),
-    )
-    return t.drop("_linked", "_chain_no")
+    return t.drop("_chain_no")
 
 
 # -- comorbidity ---------------------------------------------------------------------------------
+@ibis.udf.agg.builtin(name="bit_or")
+def _bit_or(x: int) -> int:  # type: ignore[empty-body]
+    """Bitwise OR of a group: BIT_OR in DuckDB and in Spark SQL (3.0+). Declared as a builtin
+    because Ibis 12 has no pyspark rule for its own ``bit_or``."""
+
+
+def _category_bits() -> dict[str, int]:
+    """Flag column (``ch_mi`` ...) -> its bit in a comorbidity mask, in the source's order."""
+    names = [
+        f"{index[:2]}_{cat}"
+        for index in ("charlson", "elixhauser")
+        for cat in terminology.categories(index)  # type: ignore[arg-type]
+    ]
+    if len(names) > 63:
+        raise ValueError(f"{len(names)} comorbidity categories do not fit an int64 mask")
+    return {name: 1 << i for i, name in enumerate(names)}
+
+
+def _code_masks(codes: ir.Table, flags: dict[str, int]) -> ir.Table:
+    """(code, mask) for each distinct code that falls in a category: a code is in a category
+    when it starts with one of the category's prefixes (Quan 2005, see ``cmo.terminology``).
+
+    Matching the distinct codes (72 in the 1M-stay benchmark) instead of every diagnosis row
+    keeps the prefix expansion tiny (it made 5.4M distinct (stay, prefix) rows before).
+    """
+    rows = [
+        (prefix, flags[f"{index[:2]}_{cat}"])
+        for index in ("charlson", "elixhauser")
+        for cat, prefix in terminology.comorbidity_map(index)  # type: ignore[arg-type]
+        if f"{index[:2]}_{cat}" in flags
+    ]
+    cmap = memtable(
+        pd.DataFrame(rows, columns=["prefix", "bit"]), {"prefix": "string", "bit": "int64"}
+    )
+    lengths = sorted({len(p) for p, _b in rows})
+    prefixes = ibis.union(
+        *[codes.select("code", prefix=codes.code.substr(0, n)) for n in lengths], distinct=True
+    )
+    bits = prefixes.join(cmap, "prefix").select("code", "bit").distinct()
+    # The (code, bit) pairs are distinct, so their sum is their bitwise OR.
+    return bits.group_by("code").aggregate(mask=bits.bit.sum())
+
+
 def comorbidity(diagnoses: ir.Table, stays: ir.Table) -> ir.Table:
     """Charlson and Elixhauser flags and scores per stay from its secondary diagnoses.
 
     No lookback: only the stay's own secondary diagnoses count, and a diagnosis coded as not
     present on admission (POA ``n``) is left out, since it arose in hospital.
     """
-    rows = [
-        ("charlson", cat, prefix) for cat, prefix in terminology.comorbidity_map("charlson")
-    ] + [("elixhauser", cat, prefix) for cat, prefix in terminology.comorbidity_map("elixhauser")]
-    cmap = memtable(
-        pd.DataFrame(rows, columns=["index_name", "category", "prefix"]),
-        {"index_name": "string", "category": "string", "prefix": "string"},
-    )
-    lengths = sorted({len(p) for _i, _c, p in rows})
+    flags = _category_bits()
     dx = diagnoses.filter(
         ~diagnoses.is_principal & (diagnoses.poa.isnull() | (diagnoses.poa != "n"))
     )
-    prefixes = ibis.union(
-        *[dx.select("stay_id", prefix=dx.code.substr(0, n)) for n in lengths], distinct=True
-    )
-    hits = (
-        prefixes.join(cmap, "prefix")
-        .select("stay_id", key=_.index_name + ":" + _.category)
-        .distinct()
-    )
-    flags = {}
-    for index in ("charlson", "elixhauser"):
-        for cat in terminology.categories(index):
-            key = f"{index}:{cat}"
-            flags[f"{index[:2]}_{cat}"] = (hits.key == key).any()
-    wide = hits.group_by("stay_id").aggregate(**flags)
+    masks = _code_masks(dx.select("code").distinct(), flags)
+    hits = dx.join(masks, "code")
+    # One int64 OR per stay instead of a distinct (stay, category) list pivoted by 48 bool_or
+    # aggregates (5.4M prefix rows made distinct, then the pivot: ~3.6 s at 1M stays).
+    wide = hits.group_by("stay_id").aggregate(mask=_bit_or(hits.mask))
     base = stays.select("stay_id").left_join(wide, "stay_id")
-    cols: dict[str, Any] = {name: base[name].fill_null(False) for name in flags}
+    mask = base.mask.fill_null(0)
+    cols: dict[str, Any] = {
+        name: (mask & ibis.literal(bit, "int64")) != 0 for name, bit in flags.items()
+    }
     t = base.select("stay_id", **cols)
     # Hierarchy: the severe form cancels the mild one.
     fixes = {}
