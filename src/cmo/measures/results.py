@@ -116,18 +116,7 @@ def count_rows(long: ir.Table, exposure: ir.Table | None = None) -> Counts:
     # adds no rows).
     org = _frame(kept.group_by([*keys, "site_id", "department_id"]).aggregate(**_sums(kept)))
     prac = _frame(kept.group_by([*keys, "practitioner_id"]).aggregate(**_sums(kept)))
-    # The unit scan keeps the excluded rows and the site, for the unit's majority site. When no
-    # stay touched a unit other than its discharge unit (:func:`_moved_stays`; data with one
-    # location per stay) every row keeps its own unit and the left join of the 6M long rows
-    # (~0.2 s at 1M stays even with nothing to join) is skipped.
-    moved = exposure is not None and int(_moved_stays(exposure).count().execute()) > 0
-    by_unit = unit_exposure(pop, exposure) if moved else pop
-    unit = _frame(
-        by_unit.group_by([*keys, "unit_id", "site_id", "excluded"]).aggregate(**_sums(by_unit))
-    )
-    sites = _frame(
-        pop.group_by(["site_id", "department_id", "practitioner_id"]).aggregate(n=pop.count())
-    )
+    unit = _unit_scan(pop, exposure)
     unit_kept = unit[unit["excluded"].eq(False)]  # as the engine filter: null = not kept
     scans = {"system": org, "site": org, "department": org, "unit": unit_kept, "practitioner": prac}
     cells, hists, offset = [], [], 0
@@ -137,15 +126,36 @@ def count_rows(long: ir.Table, exposure: ir.Table | None = None) -> Counts:
         cells.append(table)
         hists.append(hist)
         offset += len(table)
-    site_rows = [
-        _level_sites(unit if level == "unit" else sites, level, column)
-        for level, column in LEVEL_COLUMN.items()
-    ]
     return Counts(
         cells=pd.concat(cells, ignore_index=True),
         hist=pd.DataFrame({c: np.concatenate([h[c] for h in hists]) for c in hists[0]}),
-        sites=pd.concat(site_rows, ignore_index=True),
+        sites=_site_counts(unit, pop),
     )
+
+
+def _unit_scan(pop: ir.Table, exposure: ir.Table | None) -> pd.DataFrame:
+    """The unit level's histogram; it keeps the excluded rows and the site, for the unit's
+    majority site. When no stay touched a unit other than its discharge unit
+    (:func:`_moved_stays`; data with one location per stay) every row keeps its own unit and
+    the left join of the 6M long rows (~0.2 s at 1M stays even with nothing to join) is
+    skipped."""
+    moved = exposure is not None and int(_moved_stays(exposure).count().execute()) > 0
+    t = unit_exposure(pop, exposure) if moved else pop
+    keys = ["measure_id", "period_month", "outcome", "unit_id", "site_id", "excluded"]
+    return _frame(t.group_by(keys).aggregate(**_sums(t)))
+
+
+def _site_counts(unit: pd.DataFrame, pop: ir.Table) -> pd.DataFrame:
+    """Population rows per level x unit x site: units from their scan, the other levels from
+    one more small scan."""
+    sites = _frame(
+        pop.group_by(["site_id", "department_id", "practitioner_id"]).aggregate(n=pop.count())
+    )
+    rows = [
+        _level_sites(unit if level == "unit" else sites, level, column)
+        for level, column in LEVEL_COLUMN.items()
+    ]
+    return pd.concat(rows, ignore_index=True)
 
 
 def _sums(t: ir.Table) -> dict[str, ir.Value]:
@@ -294,10 +304,12 @@ def _median(
 def unit_sites(counts: Counts | ir.Table, exposure: ir.Table | None = None) -> pd.DataFrame:
     """(level, unit_id) -> the site where most of that unit's stays are.
 
-    ``counts`` from :func:`count_rows` (or the long rows, counted here)."""
-    if not isinstance(counts, Counts):
-        counts = count_rows(counts, exposure)
-    frame = counts.sites
+    ``counts`` from :func:`count_rows` (or the long rows: then only the unit and site scans)."""
+    if isinstance(counts, Counts):
+        frame = counts.sites
+    else:
+        pop = counts.filter(counts.in_population)
+        frame = _site_counts(_unit_scan(pop, exposure), pop)
     if frame.empty:
         return pd.DataFrame(columns=["level", "unit_id", "site_id"])
     frame = frame.sort_values(
