@@ -158,10 +158,10 @@ def run(
             cards = _model_cards(wh.table("quality__measure_long"), fitted)
         long = wh.table("quality__measure_long")
         with steps.step("results"):
-            exposure = wh.table("core__stay_unit")
-            agg = res.aggregate(long, exposure)
+            counts = res.count_rows(long, wh.table("core__stay_unit"))
+            agg = res.aggregate(counts)
             ref_rates = _reference_rates(agg, cards)
-            sites = res.unit_sites(long, exposure)
+            sites = res.unit_sites(counts)
             final = res.finish(agg, measures, ref_rates, res.unit_names(wh), sites)
             out.rows["quality__measure_result"] = _write(
                 wh, "quality__measure_result", final, RESULT_SCHEMA
