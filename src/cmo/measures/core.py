@@ -389,17 +389,15 @@ def build_stays(wh: Warehouse, diagnoses: ir.Table, procedures: ir.Table) -> ir.
         .group_by("encounter_id")
         .aggregate(nubc_code=_.code.min())
     )
-    # Principal and secondary codes in one pass over the diagnoses (one join fewer). Spark's
-    # collect_list gives [] where no row passes the filter and DuckDB gives null; a stay
-    # without secondary diagnoses has a null list, as when it had no row to collect.
-    dx = diagnoses.group_by("stay_id").aggregate(
-        principal_dx=diagnoses.code.min(where=diagnoses.is_principal),
-        _secondary=diagnoses.code.collect(where=~diagnoses.is_principal),
+    principal = (
+        diagnoses.filter(diagnoses.is_principal)
+        .group_by("stay_id")
+        .aggregate(principal_dx=_.code.min())
     )
-    dx = dx.select(
-        "stay_id",
-        "principal_dx",
-        secondary_dx=ibis.ifelse(dx._secondary.length() == 0, ibis.null(), dx._secondary),
+    secondary = (
+        diagnoses.filter(~diagnoses.is_principal)
+        .group_by("stay_id")
+        .aggregate(secondary_dx=_.code.collect())
     )
     procs = procedures.group_by("stay_id").aggregate(procedures=_.code.collect())
 
@@ -428,7 +426,8 @@ def build_stays(wh: Warehouse, diagnoses: ir.Table, procedures: ir.Table) -> ir.
     s = s.left_join(attending, s.stay_id == attending.encounter_id)
     s = s.left_join(last_loc, s.stay_id == last_loc.encounter_id)
     s = s.left_join(nubc, s.stay_id == nubc.encounter_id)
-    s = s.left_join(dx, s.stay_id == dx.stay_id)
+    s = s.left_join(principal, s.stay_id == principal.stay_id)
+    s = s.left_join(secondary, s.stay_id == secondary.stay_id)
     s = s.left_join(procs, s.stay_id == procs.stay_id)
     adm, dis, bd = s.admit_date, s.discharge_date, s.birth_date_date
     age = (
