@@ -2,8 +2,8 @@
 
 Given the test bed's fhir tables (ingested on DuckDB, copied to Spark through Parquet so both
 engines read identical input) and the models fitted once on DuckDB, when the build runs on
-Spark, then core__inpatient_stay, quality__measure_long and quality__measure_result equal the
-DuckDB ones (1e-9 on model columns).
+Spark, then the core tables, quality__measure_long and quality__measure_result equal the
+DuckDB ones (1e-9 on model columns), and so do the model cards.
 """
 
 from __future__ import annotations
@@ -68,6 +68,8 @@ def test_spark_build_equals_duckdb_build(built, spark_warehouse, tmp_path):
     assert result.rows["core__inpatient_stay"] == 36
     for name, keys in (
         ("core__inpatient_stay", ["stay_id"]),
+        ("core__stay_diagnosis", ["stay_id", "code"]),
+        ("core__comorbidity", ["stay_id"]),
         ("core__drg", ["stay_id"]),
         ("core__stay_unit", ["stay_id", "unit_id"]),
         ("quality__measure_long", ["measure_id", "stay_id"]),
@@ -77,3 +79,10 @@ def test_spark_build_equals_duckdb_build(built, spark_warehouse, tmp_path):
         ),
     ):
         _same(_frame(built, name, keys), _frame(spark_warehouse, name, keys))
+    # The model cards are read back unordered: the same cards on both engines.
+    for m in models:
+        duck_card, spark_card = api.model_card(built, m), api.model_card(spark_warehouse, m)
+        assert [d["n"] for d in spark_card["calibration"]] == [
+            d["n"] for d in duck_card["calibration"]
+        ]
+        assert spark_card["c_statistic"] == pytest.approx(duck_card["c_statistic"], abs=1e-12)

@@ -290,10 +290,12 @@ def _fit_frame(ctx: Context, m: Measure, reference: tuple[date, date] | None) ->
     rows = rows.filter(rows.in_population & ~rows.excluded)
     if reference is not None:
         rows = rows.filter(rows.discharge_date.between(reference[0], reference[1]))
-    t = rows.select("stay_id", "outcome").join(_scoring_table(ctx), "stay_id")
+    t = rows.select("stay_id", "outcome")
     t = t.mutate(_rn=ibis.row_number().over(order_by="stay_id"), _n=t.stay_id.count().over())
     step = (t._n + (risk.MAX_FIT_ROWS - 1)) // risk.MAX_FIT_ROWS  # 1 up to MAX_FIT_ROWS rows
-    frame = t.filter(t._rn % step == 0).order_by("stay_id").to_pandas()
+    # Sample first, then join the covariates: only the sample's rows are joined.
+    t = t.filter(t._rn % step == 0).join(_scoring_table(ctx), "stay_id")
+    frame = t.order_by("stay_id").to_pandas()
     n = int(frame["_n"].iloc[0]) if len(frame) else 0
     frame = frame.drop(columns=["_rn", "_n"])
     frame.attrs["n_reference"] = n
