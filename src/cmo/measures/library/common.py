@@ -7,6 +7,7 @@ import operator
 from typing import TYPE_CHECKING, Any
 
 import ibis
+from ibis import _
 
 from cmo import terminology
 
@@ -75,20 +76,45 @@ def episode_table(s: ir.Table) -> ir.Table:
     """Stays with their transfer chain's outcome: did the patient die in any stay of the chain.
 
     Adds ``chain_died`` (bool), ``chain_death_date`` (date of death, or of the discharge of the
-    stay that ended in death), ``chain_admit_date`` (first admission of the chain) and
-    ``chain_last_discharge_date``.
+    stay that ended in death), ``chain_admit_date`` (first admission of the chain),
+    ``chain_last_discharge_date`` and ``chain_last_alive``. Only chains of several stays are
+    aggregated (a one-stay chain's values are its own): at 1M stays nearly every chain is a
+    single stay, and grouping them all by chain id cost most of this table.
     """
-    death_day = ibis.coalesce(s.death_date, s.discharge_date)
-    per_chain = s.group_by("chain_id").aggregate(
-        chain_died=s.died_in_hospital.any(),
-        chain_death_date=ibis.cases((s.died_in_hospital, death_day), else_=ibis.null("date")).min(),
-        chain_admit_date=s.admit_date.min(),
-        chain_last_discharge_date=s.discharge_date.max(),
-        chain_last_alive=ibis.cases(
-            (s.chain_last, ~s.died_in_hospital), else_=ibis.null("boolean")
-        ).any(),
+    multi = s.filter(s.chain_size > 1)
+    per_chain = (
+        multi.select(_c=multi.chain_id, **_own_chain_values(multi))
+        .group_by("_c")
+        .aggregate(
+            _m_chain_died=_.chain_died.any(),
+            _m_chain_death_date=_.chain_death_date.min(),
+            _m_chain_admit_date=_.chain_admit_date.min(),
+            _m_chain_last_discharge_date=_.chain_last_discharge_date.max(),
+            _m_chain_last_alive=_.chain_last_alive.any(),
+        )
     )
-    return s.join(per_chain, "chain_id")
+    t = s.left_join(per_chain, s.chain_id == per_chain._c)
+    own = _own_chain_values(t)
+    return t.mutate(
+        **{
+            name: ibis.cases((t.chain_size <= 1, v), else_=t[f"_m_{name}"])
+            for name, v in own.items()
+        }
+    ).drop("_c", *[f"_m_{name}" for name in own])
+
+
+def _own_chain_values(s: ir.Table) -> dict[str, Any]:
+    """A stay's contribution to its chain's values (the whole value for a one-stay chain)."""
+    death_day = ibis.coalesce(s.death_date, s.discharge_date)
+    return {
+        "chain_died": s.died_in_hospital,
+        "chain_death_date": ibis.cases((s.died_in_hospital, death_day), else_=ibis.null("date")),
+        "chain_admit_date": s.admit_date,
+        "chain_last_discharge_date": s.discharge_date,
+        "chain_last_alive": ibis.cases(
+            (s.chain_last, ~s.died_in_hospital), else_=ibis.null("boolean")
+        ),
+    }
 
 
 def procedure_flags(ctx: Context) -> ir.Table:
