@@ -44,6 +44,31 @@ def test_failed_write_keeps_previous_table(warehouse) -> None:
     assert warehouse.list_tables() == ["core__t"]
 
 
+def test_write_in_parts_is_one_table_or_nothing(warehouse) -> None:
+    warehouse.write("core__src", pa.table({"a": [1, 2, 3]}))
+    src = warehouse.table("core__src")
+    parts = [src.filter(src.a == v) for v in (1, 2, 3)]
+    warehouse.write("core__t", parts[0], more=parts[1:])
+    assert sorted(warehouse.table("core__t").to_pyarrow()["a"].to_pylist()) == [1, 2, 3]
+    # A failing later part: the table keeps its previous rows, no staging table is left.
+    bad = src.mutate(a=(src.a.cast("string") + "x").cast("int64"))
+    with pytest.raises(Exception):  # noqa: B017 - the engine's own conversion error
+        warehouse.write("core__t", parts[0], more=[bad])
+    assert sorted(warehouse.table("core__t").to_pyarrow()["a"].to_pylist()) == [1, 2, 3]
+    assert warehouse.list_tables() == ["core__src", "core__t"]
+
+
+def test_scratch_is_temporary_on_duckdb(tmp_path: Path) -> None:
+    path = tmp_path / "w.duckdb"
+    with connect(path) as wh:
+        wh.write("core__src", pa.table({"a": [1, 2]}))
+        t = wh.scratch("core__tmp", wh.table("core__src").mutate(b=1))
+        assert t.count().execute() == 2
+        assert wh.scratch("core__tmp", wh.table("core__src")).columns == ("a",)  # replaced
+    with connect(path) as wh:
+        assert wh.list_tables() == ["core__src"]  # never written to the file
+
+
 def test_kill_during_swap_transaction_rolls_back(tmp_path: Path) -> None:
     """A process killed inside the swap transaction leaves the old table (DuckDB WAL recovery)."""
     db = tmp_path / "w.duckdb"

@@ -153,7 +153,7 @@ def run(
             # One write of every measure's rows; the risk-adjusted ones carry their predicted
             # probability, scored in the engine by the fitted model's linear predictor.
             parts = [_long(m, ctx, fitted.get(mid)) for mid, m in measures.items()]
-            wh.write("quality__measure_long", parts[0], "replace", *parts[1:])
+            wh.write("quality__measure_long", parts[0], more=parts[1:])
             out.rows["quality__measure_long"] = wh.count("quality__measure_long")
             cards = _model_cards(wh.table("quality__measure_long"), fitted)
         long = wh.table("quality__measure_long")

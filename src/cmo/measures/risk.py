@@ -316,9 +316,10 @@ def c_statistic(y: np.ndarray, p: np.ndarray) -> float | None:
 def calibration(y: np.ndarray, p: np.ndarray, groups: int = 10) -> list[dict[str, float]]:
     """Observed and expected events by decile of predicted risk (Hosmer-Lemeshow table).
 
-    Deciles are cut on the rank of p with ties kept together (Hosmer & Lemeshow 2013, §5.2.2:
-    groups of tied covariate patterns are not split), so the table does not depend on the order
-    of the rows and every engine gives the same one.
+    Deciles are cut on the rank of p with tied predictions kept in one group (deciles of risk
+    as in Hosmer & Lemeshow, Applied Logistic Regression, 3rd ed. 2013, ch. 5, where ties make
+    the groups unequal in size), so the table does not depend on the order of the rows and
+    every engine gives the same one.
     """
     from scipy.stats import rankdata
 

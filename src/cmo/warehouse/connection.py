@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,7 +75,8 @@ class Warehouse:
         name: str,
         obj: ir.Table | pa.Table | Any,
         mode: Literal["replace", "append"] = "replace",
-        *more: ir.Table,
+        *,
+        more: Sequence[ir.Table] = (),
     ) -> None:
         """Write ``obj`` (an Ibis expression, a pyarrow Table or a pandas DataFrame) atomically.
 
