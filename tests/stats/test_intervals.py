@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from statsmodels.stats.proportion import proportion_confint
 
-from cmo.stats.intervals import byar_oe, exact_binomial, poisson_oe, sir_midp, wilson
+from cmo.stats.intervals import byar_oe, exact_binomial, poisson_oe, sir_midp, sum_oe, wilson
 
 
 def test_sir_midp_reproduces_reference_cases(reference_dir):
@@ -117,3 +117,22 @@ def test_sir_interval_contains_estimate(o, e):
     assert (math.isnan(r.ci_low) and o == 0) or r.ci_low <= r.sir + 1e-9
     assert r.sir <= r.ci_high + 1e-9
     assert 0 <= r.p_value <= 1
+
+
+def test_sum_oe_is_the_normal_interval_of_a_sum_and_covers_95_percent():
+    rng = np.random.default_rng(7)
+    days = rng.gamma(1.2, 4.0, 300).round()  # LOS-like: variance several times the mean
+    o, ss, n, e = days.sum(), (days**2).sum(), len(days), 1400.0
+    half = 1.959963984540054 * np.sqrt(n) * days.std(ddof=1)
+    assert sum_oe(o, ss, n, e) == pytest.approx(((o - half) / e, (o + half) / e), rel=1e-12)
+    assert all(math.isnan(v) for v in sum_oe(5.0, 25.0, 1, 4.0))  # one stay: no variance
+    assert all(math.isnan(v) for v in sum_oe(5.0, 13.0, 2, 0.0))
+    # Given 4,000 samples of 200 stays whose true mean is the expected one, the interval holds
+    # O/E = 1 in ~95% of them; the Poisson interval (variance = mean) holds it far less often.
+    sims = rng.gamma(1.2, 4.0, (4000, 200))
+    mu = 1.2 * 4.0
+    o, ss = sims.sum(axis=1), (sims**2).sum(axis=1)
+    lo, hi = sum_oe(o, ss, 200, 200 * mu)
+    assert 0.93 < np.mean((lo <= 1) & (hi >= 1)) < 0.97
+    plo, phi = poisson_oe(o, np.full(len(o), 200 * mu))
+    assert np.mean((plo <= 1) & (phi >= 1)) < 0.8

@@ -4,7 +4,8 @@ Counting happens in the engine (month x outcome-value histograms, :func:`count_r
 years and exact medians are rolled up from those in numpy, and the few thousand aggregate rows
 then get their intervals in Python with ``cmo.stats`` (exact Poisson CI of O/E, Ulm 1990).
 For LOS the "observed" are days and the "expected" GMLOS days: O/E is the LOS index, and its
-exact Poisson interval treats days as counts (no over-dispersion; narrower than a bootstrap).
+interval is the normal interval of a sum of days with their sample variance (days are not
+Poisson counts: an exact Poisson interval was several times too narrow).
 """
 
 from __future__ import annotations
@@ -279,8 +280,22 @@ def _rollup(
             "numerator": np.where(n_valid > 0, num, np.nan),  # SQL: the sum of no values is null
             "expected": np.where(n_e > 0, e, np.nan),
             "median": _median(group[valid], value[valid], n[valid], values, groups),
+            # For the interval of a sum of continuous outcomes (LOS days; finish()).
+            "n_outcome": n_valid,
+            "sumsq": np.bincount(
+                group,
+                weights=np.where(valid, n * _squares(value, values), 0.0),
+                minlength=groups,
+            ),
         }
     )
+
+
+def _squares(value: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """The square of each histogram row's outcome (0 where null: ``value`` -1)."""
+    if not len(values):
+        return np.zeros(len(value))
+    return np.where(value >= 0, values[np.maximum(value, 0)] ** 2, 0.0)
 
 
 def _median(
@@ -345,8 +360,13 @@ def finish(
     names: dict[str, dict[str, str]],
     sites: pd.DataFrame,
 ) -> pd.DataFrame:
-    """Rates, O/E with exact Poisson 95% CI, risk-standardised rates, names, sites."""
-    from cmo.stats.intervals import poisson_oe
+    """Rates, O/E with a 95% CI, risk-standardised rates, names, sites.
+
+    The CI of O/E is the exact Poisson interval for counts (Ulm 1990); for measures whose
+    outcome is a continuous amount (``kind`` mean: the LOS index) it is the normal interval of a
+    sum with the outcomes' sample variance (``cmo.stats.intervals.sum_oe``), since days are not
+    Poisson counts (their variance is several times their mean)."""
+    from cmo.stats.intervals import poisson_oe, sum_oe
 
     out = agg.copy()
     out["denominator"] = out["denominator"].astype("int64")
@@ -361,6 +381,16 @@ def finish(
         o = out["numerator"].to_numpy(float)
         out["oe"] = o / e
         lo, hi = poisson_oe(np.where(has_e, o, 0.0), np.where(has_e, e, 1.0))
+        mean_kind = [mid for mid, m in measures.items() if m.spec.kind == "mean"]
+        amounts = out["measure_id"].isin(mean_kind).to_numpy() & has_e.to_numpy()
+        if "sumsq" in out.columns and amounts.any():
+            slo, shi = sum_oe(
+                np.where(amounts, o, 0.0),
+                out["sumsq"].fillna(0.0).to_numpy(float),
+                out["n_outcome"].fillna(0).to_numpy(float),
+                np.where(amounts, e, 1.0),
+            )
+            lo, hi = np.where(amounts, slo, lo), np.where(amounts, shi, hi)
         out["ci_low"] = np.where(has_e, lo, np.nan)
         out["ci_high"] = np.where(has_e, hi, np.nan)
     ref = out["measure_id"].map(reference_rates).astype(float)
