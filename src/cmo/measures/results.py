@@ -383,11 +383,11 @@ def finish(
         lo, hi = poisson_oe(np.where(has_e, o, 0.0), np.where(has_e, e, 1.0))
         mean_kind = [mid for mid, m in measures.items() if m.spec.kind == "mean"]
         amounts = out["measure_id"].isin(mean_kind).to_numpy() & has_e.to_numpy()
-        if "sumsq" in out.columns and amounts.any():
+        if amounts.any():
             slo, shi = sum_oe(
                 np.where(amounts, o, 0.0),
-                out["sumsq"].fillna(0.0).to_numpy(float),
-                out["n_outcome"].fillna(0).to_numpy(float),
+                out["sumsq"].to_numpy(float),
+                out["n_outcome"].to_numpy(float),
                 np.where(amounts, e, 1.0),
             )
             lo, hi = np.where(amounts, slo, lo), np.where(amounts, shi, hi)
