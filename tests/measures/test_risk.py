@@ -70,6 +70,18 @@ def test_c_statistic_edges():
     assert risk.c_statistic(np.zeros(3), np.array([0.1, 0.2, 0.3])) is None
 
 
+def test_tie_ranks_match_scipy_rankdata():
+    from scipy.stats import rankdata
+
+    rng = np.random.default_rng(3)
+    p = np.round(rng.uniform(0, 1, 5_000), 2)  # many ties
+    low, avg = risk.tie_ranks(p)
+    assert np.array_equal(low, rankdata(p, method="min"))
+    assert np.array_equal(avg, rankdata(p))
+    y = np.array([0, 1, 0, 1.0])
+    assert risk.c_statistic(y, np.array([0.5, 0.5, 0.5, 0.5])) == 0.5  # all tied
+
+
 def test_body_system_and_age_band():
     codes = pd.Series(["I509", "J189", "C3490", "D509", "S72002A", None])
     assert risk.body_system(codes).tolist() == ["CIR", "RSP", "NEO", "BLD", "INJ", "UNK"]

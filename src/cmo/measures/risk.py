@@ -301,32 +301,55 @@ def predict(frame: pd.DataFrame, model: dict[str, Any]) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-eta))
 
 
-def c_statistic(y: np.ndarray, p: np.ndarray) -> float | None:
-    """Area under the ROC curve (Mann-Whitney), None without both outcomes."""
-    from scipy.stats import rankdata
+def tie_ranks(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """1-based ranks of ``p`` with ties given their lowest rank and their average rank (as
+    ``scipy.stats.rankdata`` methods "min" and "average"), from one sort: rankdata took ~0.3 s
+    per call at 1M stays, this ~0.1 s for both."""
+    p = np.asarray(p, float)
+    order = np.argsort(p, kind="stable")
+    ordered = p[order]
+    starts_run = np.empty(len(p), bool)
+    starts_run[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=starts_run[1:])
+    run = np.cumsum(starts_run) - 1
+    first = np.flatnonzero(starts_run)
+    size = np.diff(np.append(first, len(p)))
+    low = np.empty(len(p), float)
+    avg = np.empty(len(p), float)
+    low[order] = (first + 1.0)[run]
+    avg[order] = (first + (size + 1) / 2.0)[run]
+    return low, avg
 
+
+def c_statistic(y: np.ndarray, p: np.ndarray, ranks: np.ndarray | None = None) -> float | None:
+    """Area under the ROC curve (Mann-Whitney), None without both outcomes. ``ranks`` are the
+    average ranks of ``p`` (:func:`tie_ranks`) when the caller has them already."""
     pos = y == 1
     n1, n0 = int(pos.sum()), int((~pos).sum())
     if n1 == 0 or n0 == 0:
         return None
-    ranks = rankdata(p)
+    if ranks is None:
+        ranks = tie_ranks(p)[1]
     return float((ranks[pos].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
 
 
-def calibration(y: np.ndarray, p: np.ndarray, groups: int = 10) -> list[dict[str, float]]:
+def calibration(
+    y: np.ndarray, p: np.ndarray, groups: int = 10, ranks: np.ndarray | None = None
+) -> list[dict[str, float]]:
     """Observed and expected events by decile of predicted risk (Hosmer-Lemeshow table).
 
     Deciles are cut on the rank of p with tied predictions kept in one group (deciles of risk
     as in Hosmer & Lemeshow, Applied Logistic Regression, 3rd ed. 2013, ch. 5, where ties make
     the groups unequal in size), so the table does not depend on the order of the rows and
-    every engine gives the same one.
+    every engine gives the same one. ``ranks`` are the lowest ranks of tied p
+    (:func:`tie_ranks`) when the caller has them already.
     """
-    from scipy.stats import rankdata
-
     if len(y) == 0:
         return []
     n = len(p)
-    group = np.minimum((rankdata(p, method="min") - 1) * groups // n, groups - 1).astype(int)
+    if ranks is None:
+        ranks = tie_ranks(p)[0]
+    group = np.minimum((ranks - 1) * groups // n, groups - 1).astype(int)
     out = []
     for i in range(groups):
         idx = np.flatnonzero(group == i)
@@ -391,7 +414,8 @@ def _finite(log_odds: float) -> float | None:
 def model_card(frame: pd.DataFrame, model: dict[str, Any], p: np.ndarray) -> dict[str, Any]:
     """n, events, C-statistic, calibration table and chart spec, coefficients with 95% CIs."""
     y = frame["outcome"].to_numpy(float)
-    deciles = calibration(y, p)
+    low, avg = tie_ranks(p)
+    deciles = calibration(y, p, ranks=low)
     coefs = []
     z = 1.959963984540054
     for name, b, se in zip(model["terms"], model["coef"], model["se"], strict=True):
@@ -414,7 +438,7 @@ def model_card(frame: pd.DataFrame, model: dict[str, Any], p: np.ndarray) -> dic
         "reference_rate": model["reference_rate"],
         "window": model["window"],
         "method": model["method"],
-        "c_statistic": c_statistic(y, p),
+        "c_statistic": c_statistic(y, p, ranks=avg),
         "calibration": deciles,
         "calibration_chart": calibration_spec(deciles, f"{model['measure_id']} calibration"),
         "coefficients": coefs,

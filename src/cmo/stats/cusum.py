@@ -36,12 +36,12 @@ def cusum_weights(outcome: Any, p: Any, odds_ratio: float) -> np.ndarray:
 
 
 def _cusum_path(w: np.ndarray) -> np.ndarray:
-    s = np.empty_like(w)
-    level = 0.0
-    for i, wi in enumerate(w):
-        level = max(0.0, level + wi)
-        s[i] = level
-    return s
+    """S_t = max(0, S_{t-1} + W_t), S_0 = 0, in closed form: with C_t = W_1 + ... + W_t (C_0 = 0),
+    S_t = C_t - min(C_0, ..., C_t) (the Lindley recursion of a reflected random walk). Equal to
+    the recursion up to floating-point rounding of the running sums (2e-10 over 2.6M simulated
+    cases), and vectorised: a Python loop took ~1 s for the 2.6M cases of 1M stays."""
+    c = np.cumsum(np.asarray(w, float))
+    return c - np.minimum.accumulate(np.minimum(c, 0.0))
 
 
 def _check(outcome: Any, p: Any) -> tuple[np.ndarray, np.ndarray]:

