@@ -14,6 +14,8 @@ import platform
 import sys
 from pathlib import Path
 
+from benchmarks._machine import reference
+
 HERE = Path(__file__).parent
 
 
@@ -31,7 +33,9 @@ def main(argv: list[str] | None = None) -> int:
         f"machine: {platform.machine()} {platform.processor() or ''}, "
         f"Python {sys.version.split()[0]}"
     )
-    results = {}
+    speed = reference()
+    print(f"machine speed (lower is faster): {speed}")
+    results: dict[str, object] = {"machine_speed": speed}
     for name in names:
         print(f"== {name}")
         results[name] = importlib.import_module(f"benchmarks.{name}").run(quick=args.quick)
