@@ -69,6 +69,18 @@ def test_scratch_is_temporary_on_duckdb(tmp_path: Path) -> None:
         assert wh.list_tables() == ["core__src"]  # never written to the file
 
 
+def test_new_duckdb_file_uses_the_newer_storage_format(tmp_path: Path) -> None:
+    path = tmp_path / "w.duckdb"
+    with connect(path) as wh:
+        wh.write("core__src", pa.table({"a": ["x", "y"]}))
+        tags = wh.sql(
+            "SELECT tags FROM duckdb_databases() WHERE database_name = current_database()"
+        ).fetchone()[0]
+        assert tags["storage_version"].startswith("v1.5")
+    with connect(path, read_only=True) as wh:  # and it reopens, read-only too
+        assert wh.table("core__src").a.to_list() == ["x", "y"]
+
+
 def test_kill_during_swap_transaction_rolls_back(tmp_path: Path) -> None:
     """A process killed inside the swap transaction leaves the old table (DuckDB WAL recovery)."""
     db = tmp_path / "w.duckdb"
