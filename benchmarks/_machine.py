@@ -1,7 +1,7 @@
 """How fast this machine is today, so benchmark figures taken on different machines compare.
 
-The same code measured 26-28 s on one 2-core machine and 40-43 s on another (same commit,
-both idle): a shared cloud host's speed varies by 1.5x from day to day. Every benchmark run
+The same code measured 26-28 s on one 2-core host and 40-52 s on another (same commit, both
+idle): a shared cloud host's speed varies by 1.5x from day to day. Every benchmark run
 prints these two reference times first; docs/performance.md records them beside the figures.
 """
 

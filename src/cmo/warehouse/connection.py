@@ -215,9 +215,9 @@ def connect(
     if engine == "duckdb":
         if str(where) != ":memory:":
             where.parent.mkdir(parents=True, exist_ok=True)
-        # A new file is written in DuckDB 1.5's storage format: its string compression made the
-        # measures' writes ~30% cheaper than the default (0.10-compatible) format, and files
-        # ~40% smaller. A file created by an older cmo keeps its format until rebuilt.
+        # A new file is written in DuckDB 1.5's storage format: its string compression is
+        # cheaper (copying the 6M-row measures long table: 6.7 s in the default 0.10-compatible
+        # format, 4.3-5.0 s in the 1.4/1.5 formats). An older cmo's file keeps its format.
         con = ibis.duckdb.connect(
             str(where), read_only=read_only, storage_compatibility_version=STORAGE_VERSION
         )
