@@ -101,6 +101,22 @@ cases = st.lists(
 
 @settings(max_examples=80, deadline=None)
 @given(cases, st.floats(min_value=0.2, max_value=5.0).filter(lambda r: abs(r - 1) > 1e-3))
+def test_cusum_closed_form_equals_the_recursion(data, ra):
+    """The closed form (running sum minus its running minimum) is the recursion
+    S_t = max(0, S_{t-1} + W_t), through every reset to zero, on both sides."""
+    y = np.array([float(a) for a, _ in data])
+    p = np.array([b for _, b in data])
+    d = bernoulli_cusum(y, p, odds_ratio=ra, h=4.0)
+    for side in ("upper", "lower"):
+        level, expected = 0.0, []
+        for w in d[f"w_{side}"]:
+            level = max(0.0, level + w)
+            expected.append(level)
+        assert np.allclose(d[f"s_{side}"], expected, rtol=0, atol=1e-9)
+
+
+@settings(max_examples=80, deadline=None)
+@given(cases, st.floats(min_value=0.2, max_value=5.0).filter(lambda r: abs(r - 1) > 1e-3))
 def test_cusum_never_negative(data, ra):
     y = np.array([float(a) for a, _ in data])
     p = np.array([b for _, b in data])
