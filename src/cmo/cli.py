@@ -7,10 +7,12 @@ functions, so ``cmo --help`` stays fast.
 from __future__ import annotations
 
 import importlib
+import sys
 
 import typer
 
 from cmo import __version__
+from cmo.errors import CmoError
 
 app = typer.Typer(
     name="cmo",
@@ -41,6 +43,9 @@ def main(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version."
     ),
+    debug: bool = typer.Option(
+        False, "--debug", help="Show the full traceback of an error (for bug reports)."
+    ),
 ) -> None:
     """cmo: quality, safety and medical-staff analytics for the Chief Medical Officer's office."""
 
@@ -53,3 +58,22 @@ for _module in DOMAINS:
             raise
         continue
     _mod.register(app)
+
+
+def run(argv: list[str] | None = None) -> None:
+    """The console entry point: ``app`` with user errors as one line and an exit code.
+
+    A :class:`cmo.errors.CmoError` prints ``cmo: error: <message>`` (and its hint) on stderr
+    and exits with its code; ``--debug`` shows the traceback instead. Other exceptions are bugs
+    and keep their traceback.
+    """
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        app(args=args, prog_name="cmo")
+    except CmoError as exc:
+        if "--debug" in args:
+            raise
+        typer.echo(f"cmo: error: {exc.message}", err=True)
+        if exc.hint:
+            typer.echo(f"  {exc.hint}", err=True)
+        raise SystemExit(exc.exit_code) from None

@@ -13,6 +13,16 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import ibis
 
+from cmo.errors import (
+    MissingExtra,
+    NotAWarehouse,
+    UnknownName,
+    WarehouseCorrupt,
+    WarehouseError,
+    WarehouseLocked,
+    WarehouseReadOnly,
+)
+
 if TYPE_CHECKING:
     import ibis.expr.types as ir
     import pyarrow as pa
@@ -37,11 +47,10 @@ def table_name(layer: str, name: str) -> str:
 
 
 def default_path(engine: Engine) -> Path:
-    """Where the warehouse lives when neither --warehouse nor CMO_WAREHOUSE says otherwise."""
-    env = os.environ.get("CMO_WAREHOUSE")
-    if env:
-        return Path(env)
-    return DEFAULT_WAREHOUSE if engine == "duckdb" else DEFAULT_SPARK_WAREHOUSE
+    """Where the warehouse lives when --warehouse does not say: ``cmo.config`` decides."""
+    from cmo.config import settings
+
+    return settings().warehouse_for(engine)
 
 
 @dataclass
@@ -210,21 +219,59 @@ def connect(
     (``sc://host:port``, Spark Connect) is given.
     """
     if engine not in ENGINES:
-        raise ValueError(f"unknown engine {engine!r}; expected one of {ENGINES}")
+        raise UnknownName("engine", str(engine), ENGINES)
     where = Path(path) if path is not None else default_path(engine)
     if engine == "duckdb":
-        if str(where) != ":memory:":
-            where.parent.mkdir(parents=True, exist_ok=True)
-        # A new file is written in DuckDB 1.5's storage format: its string compression is
-        # cheaper (copying the 6M-row measures long table: 6.7 s in the default 0.10-compatible
-        # format, 4.3-5.0 s in the 1.4/1.5 formats). An older cmo's file keeps its format.
-        con = ibis.duckdb.connect(
-            str(where), read_only=read_only, storage_compatibility_version=STORAGE_VERSION
-        )
-        return Warehouse(engine="duckdb", con=con, path=where)
+        return Warehouse(engine="duckdb", con=_duckdb(where, read_only), path=where)
+    try:
+        import pyspark  # noqa: F401
+    except ModuleNotFoundError:
+        raise MissingExtra("spark", "--engine spark") from None
     spark = spark_session(where, master=spark_master, remote=spark_remote)
     con = ibis.pyspark.connect(spark)
     return Warehouse(engine="spark", con=con, path=where, spark=spark)
+
+
+def _duckdb(where: Path, read_only: bool) -> Any:
+    """Open a DuckDB file; a lock, a foreign or corrupt file become one-line ``CmoError``s."""
+    import duckdb
+
+    if str(where) != ":memory:":
+        if read_only and not where.exists():
+            raise WarehouseError(
+                f"no warehouse at {where}", "run `cmo ingest PATH` (or `cmo demo`) first"
+            )
+        if where.exists() and where.is_dir():
+            raise NotAWarehouse(f"{where} is a folder, not a DuckDB warehouse file")
+        try:
+            where.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise WarehouseReadOnly(f"cannot create {where.parent}: {exc.strerror}") from None
+    try:
+        # A new file is written in DuckDB 1.5's storage format: its string compression is
+        # cheaper (copying the 6M-row measures long table: 6.7 s in the default
+        # 0.10-compatible format, 4.3-5.0 s in the 1.4/1.5 formats). An older file keeps its.
+        return ibis.duckdb.connect(
+            str(where), read_only=read_only, storage_compatibility_version=STORAGE_VERSION
+        )
+    except duckdb.IOException as exc:
+        text = str(exc)
+        if "lock" in text.lower():
+            raise WarehouseLocked(
+                f"the warehouse {where} is in use by another cmo process",
+                "wait for the running ingest or build to finish, then try again",
+            ) from None
+        if "not a valid DuckDB database" in text or "database file" in text.lower():
+            raise NotAWarehouse(f"{where} is not a DuckDB warehouse file") from None
+        if "Permission denied" in text or "Read-only" in text:
+            raise WarehouseReadOnly(f"cannot write {where}: permission denied") from None
+        first = text.splitlines()[0]
+        raise WarehouseError(f"cannot open the warehouse {where}: {first}") from None
+    except (duckdb.SerializationException, duckdb.InternalException) as exc:
+        raise WarehouseCorrupt(
+            f"the warehouse {where} is damaged: {str(exc).splitlines()[0]}",
+            "restore it from a backup, or ingest again into a new file",
+        ) from None
 
 
 def spark_session(warehouse_dir: Path, master: str | None = None, remote: str | None = None) -> Any:

@@ -14,6 +14,21 @@ from typing import Any
 DEFAULT_SETTINGS = "cmo.web.settings"
 
 
+def prepare_data_dir() -> None:
+    """Make the data dir, its static folder and its secret key file (owner-readable only).
+
+    The settings module only reads them, so importing it writes nothing.
+    """
+    from cmo.config import settings
+
+    data = settings().data_dir
+    (data / "static").mkdir(parents=True, exist_ok=True)
+    key = data / "secret_key"
+    if not os.environ.get("CMO_SECRET_KEY") and not key.exists():
+        key.write_text(secrets.token_urlsafe(50))
+        key.chmod(0o600)
+
+
 def setup(settings_module: str | None = None) -> None:
     """Configure Django once (``DJANGO_SETTINGS_MODULE`` wins, else the default settings)."""
     import django
@@ -21,6 +36,7 @@ def setup(settings_module: str | None = None) -> None:
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", settings_module or DEFAULT_SETTINGS)
     if not apps.ready:
+        prepare_data_dir()
         django.setup()
 
 

@@ -59,6 +59,7 @@ def _stamp(path: Path) -> tuple[int, ...]:
 
 
 def _open(path: Path) -> Any:
+    from cmo.errors import WarehouseLocked
     from cmo.warehouse import connect
 
     # A writer (cmo measures run) holds DuckDB's file lock: wait a little, then give up and let
@@ -66,9 +67,7 @@ def _open(path: Path) -> Any:
     for attempt in range(8):
         try:
             return connect(path, read_only=True)
-        except Exception as exc:  # duckdb.IOException: lock held by another process
-            if "lock" not in str(exc).lower():
-                raise
+        except WarehouseLocked as exc:
             if attempt == 7:
                 raise WarehouseBusy(
                     f"The warehouse {path} is being rebuilt.", "Try again in a minute."

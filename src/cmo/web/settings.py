@@ -24,22 +24,25 @@ from pathlib import Path
 import dj_database_url
 from csp.constants import NONE, SELF
 
+from cmo.config import reload as _config
+
 PACKAGE_DIR = Path(__file__).resolve().parent
-DATA_DIR = Path(os.environ.get("CMO_DATA_DIR", "cmo-data")).resolve()
-WAREHOUSE = Path(os.environ.get("CMO_WAREHOUSE", str(DATA_DIR / "warehouse.duckdb")))
+# Read afresh: Django settings load once per process, after the CLI has set the environment.
+_CMO = _config()
+DATA_DIR = _CMO.data_dir
+WAREHOUSE = _CMO.warehouse
 
 
 def _secret_key() -> str:
-    """The key from the environment, else one made once per data dir (owner-readable only)."""
+    """The key from the environment, else the data dir's key file (made by
+    ``cmo.web.setup()``), else one for this process only (a test run)."""
     env = os.environ.get("CMO_SECRET_KEY")
     if env:
         return env
     path = DATA_DIR / "secret_key"
-    if not path.exists():
-        DATA_DIR.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
-    return path.read_text().strip()
+    if path.exists():
+        return path.read_text().strip()
+    return secrets.token_urlsafe(50)
 
 
 SECRET_KEY = _secret_key()
@@ -100,7 +103,7 @@ TEMPLATES = [
 
 DATABASES = {
     "default": dj_database_url.parse(
-        os.environ.get("CMO_DATABASE_URL") or f"sqlite:///{DATA_DIR / 'cmo.sqlite3'}",
+        _CMO.database_url,
         conn_max_age=60,
     )
 }
@@ -186,8 +189,7 @@ USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATIC_ROOT = DATA_DIR / "static"
-STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on every start without it
+STATIC_ROOT = DATA_DIR / "static"  # made by cmo.web.setup(); importing settings writes nothing
 # The Vega/Vega-Lite/vega-embed bundle is written here from the vl-convert package on first
 # start (cmo.web.vendor), so the app never needs a CDN.
 VENDOR_STATIC = DATA_DIR / "vendor-static"
