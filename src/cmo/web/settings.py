@@ -63,6 +63,8 @@ INSTALLED_APPS = [
     "csp",
     "ninja",
     "cmo.web",
+    # Domain apps: each registers its URLs, API, navigation and roles (cmo.web.registry).
+    "cmo.directory",
     "cmo.quality",
 ]
 

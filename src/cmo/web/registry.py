@@ -1,0 +1,94 @@
+"""The registry of domain apps: how a domain (quality, directory, staff, review, safety, board)
+plugs itself into the shell without the shell importing it.
+
+A domain app is one Django app folder whose ``AppConfig`` subclasses :class:`DomainConfig` and
+declares a :class:`Domain`: its URL module (mounted at ``/<name>/``), its API router (mounted at
+``/api/<name>/``), its navigation entries, its capabilities (Django permissions of the app) and
+which roles get them, and its dashboard tiles. ``DomainConfig.ready`` registers it; the shell's
+URL root, API, navigation and role set-up read :func:`domains`. Adding a domain is a new folder
+plus one INSTALLED_APPS line (the NetBox plug-in pattern).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from django.apps import AppConfig
+
+
+@dataclass(frozen=True)
+class NavItem:
+    """A link in the top navigation, shown to users holding ``permission`` (``app.codename``)."""
+
+    label: str
+    url_name: str  # e.g. "staff:queue"
+    permission: str | None = None
+    order: int = 100
+
+
+@dataclass(frozen=True)
+class Domain:
+    """What a domain app contributes to the shell. ``name`` is the one name used everywhere:
+    app label, URL prefix ``/<name>/``, API prefix ``/api/<name>/``, tables ``<name>__*``,
+    docs page ``docs/<name>.md``, tests ``tests/<name>/``."""
+
+    name: str
+    title: str
+    urls: str | None = None  # dotted module with ``app_name = name`` and ``urlpatterns``
+    api: str | None = None  # "module:attribute" of a ninja Router
+    nav: tuple[NavItem, ...] = ()
+    # Capabilities are the app's permissions: (codename, description).
+    capabilities: tuple[tuple[str, str], ...] = ()
+    # role -> codenames of this domain's capabilities that the role holds.
+    grants: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # role -> url name of the page that role lands on (first registered domain wins).
+    landing: Mapping[str, str] = field(default_factory=dict)
+    # "module:function" of ``f(request) -> list[dict]`` tiles for the home dashboard.
+    tiles: str | None = None
+    order: int = 100
+
+
+_DOMAINS: dict[str, Domain] = {}
+
+
+def register(domain: Domain) -> None:
+    """Register a domain (called from ``DomainConfig.ready``); the same name twice is a bug."""
+    known = _DOMAINS.get(domain.name)
+    if known is not None and known is not domain:
+        raise RuntimeError(f"domain {domain.name!r} registered twice")
+    _DOMAINS[domain.name] = domain
+
+
+def domains() -> list[Domain]:
+    """Registered domains in their display order."""
+    return sorted(_DOMAINS.values(), key=lambda d: (d.order, d.name))
+
+
+def resolve(ref: str) -> Any:
+    """``"pkg.module:attr"`` -> the attribute (imported on first use)."""
+    import importlib
+
+    module, _, attr = ref.partition(":")
+    obj: Any = importlib.import_module(module)
+    return getattr(obj, attr) if attr else obj
+
+
+class DomainConfig(AppConfig):
+    """Base ``AppConfig`` of a domain app: registers ``domain`` when Django is ready."""
+
+    domain: ClassVar[Domain]
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        register(self.domain)
+        self.connect_signals()
+
+    def connect_signals(self) -> None:
+        """Override to connect the domain's signals."""
+
+
+Tiles = Callable[[Any], list[dict[str, Any]]]
+
+__all__ = ["Domain", "DomainConfig", "NavItem", "Tiles", "domains", "register", "resolve"]
