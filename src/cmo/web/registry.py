@@ -43,6 +43,9 @@ class Domain:
     capabilities: tuple[tuple[str, str], ...] = ()
     # role -> codenames of this domain's capabilities that the role holds.
     grants: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # New roles this domain brings (role name -> label), e.g. a committee; the shell's roles
+    # (cmo, quality_analyst, ..., compliance) need not be repeated.
+    roles: Mapping[str, str] = field(default_factory=dict)
     # role -> url name of the page that role lands on (first registered domain wins).
     landing: Mapping[str, str] = field(default_factory=dict)
     # "module:function" of ``f(request) -> list[dict]`` tiles for the home dashboard.
