@@ -224,9 +224,9 @@ def run_spark(
     classified = _classified(spark, lines).localCheckpoint(eager=True)
     classified.createOrReplaceTempView("_cmo_classified")
     quarantine: list[list[Any]] = [
-        [result.run_id, s.name, s.problem[0], None, s.problem[1], None]
+        [result.run_id, s.name, line, None, reason, text]
         for s in sources
-        if s.problem is not None
+        for line, reason, text in s.problems
     ]
     good = 0
     counts = spark.sql(
