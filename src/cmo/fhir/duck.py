@@ -290,9 +290,10 @@ class DuckRun:
         probe = f"CREATE OR REPLACE TEMP TABLE _cmo_probe AS {_fast_sql(src, idx, rtype)}"
         try:
             self.stage.execute(probe)
-        except duckdb.OutOfMemoryException:
-            raise
         except duckdb.Error:
+            # Also when out of memory: the reader's buffers (2 x the 32 MB object limit per
+            # thread) do not spill; the line path needs far less. If it too runs out, it fails.
+            self.stage.execute("DROP TABLE IF EXISTS _cmo_probe")
             return None
         fits, _ = leaf_checks(rtype)
         counts = self.stage.execute(

@@ -106,6 +106,7 @@ def ingest(paths: list[Path], wh: Warehouse, *, progress: bool | None = None) ->
     run_id = uuid.uuid4().hex
     if progress is None:
         progress = sys.stdout.isatty()
+    wh.verify()  # writable, checksums hold: said before any work, nothing written
     with ExitStack() as stack:
         scratch: list[Path] = []
 
