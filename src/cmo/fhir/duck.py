@@ -179,8 +179,9 @@ def _stage_name(rtype: str | None) -> str:
     return f"_cmo_stage__{(rtype or 'other').lower()}"
 
 
-def _parse_file_sql(src: Source, idx: int, rtype: str | None, only: str | None) -> str:
-    """SELECT of one file's lines parsed as ``rtype`` (all lines, or those of type ``only``)."""
+def _parse_file_sql(src: Source, idx: int, rtype: str | None, only: str | None = None) -> str:
+    """SELECT of one file's lines parsed as ``rtype``: all lines, or (``only``, the staging
+    table of the file's first parse) the lines that parse found good and of type ``rtype``."""
     tree = BY_TYPE[rtype].parse_tree if rtype in BY_TYPE else GENERIC_TREE
     struct = json.dumps(duck_struct(tree)).replace("'", "''")
     base = set(BASE_CHECKS)
@@ -192,11 +193,15 @@ def _parse_file_sql(src: Source, idx: int, rtype: str | None, only: str | None) 
     base_fits, base_misfit = _check_sql(BASE_CHECKS, 0)
     fits, misfit = _check_sql(own, len(BASE_CHECKS))
     leaf_fits, leaf_misfit = leaf_checks(rtype)
-    paths = [p for p, _ in BASE_CHECKS + own]
+    paths = [p for p, _ in BASE_CHECKS + own] + ["$.id"]
     path_list = "[" + ", ".join(f"'{p}'" for p in paths) + "]"
     where = "line IS NOT NULL"
     if only is not None:
-        where += f" AND try(json_extract_string(line, '$.resourceType')) = {D.lit(only)}"
+        where += (
+            f" AND line_no IN (SELECT source_line FROM {only} WHERE file_idx = {idx} "
+            f"AND problem IS NULL AND rt = {D.lit(rtype or '')})"
+        )
+    id_kind = f"t[{len(paths)}]"
     # The type's own checks apply to lines of that type only; others are re-read later.
     mine = f"s['resourceType'] = {D.lit(rtype or '')}"
     bad_type = _bad_type_sql("s['resourceType']")
@@ -207,6 +212,7 @@ def _parse_file_sql(src: Source, idx: int, rtype: str | None, only: str | None) 
         f"WHEN {bad_type} THEN 'resourceType: expected a resource "
         "type name, got ' || left(json_extract(line, '$.resourceType')::VARCHAR, 40) "
         "WHEN s['id'] IS NULL OR s['id'] = '' THEN 'missing id' "
+        f"WHEN {id_kind} <> 'VARCHAR' THEN 'id: expected string, got ' || {_json_kind(id_kind)} "
         f"WHEN {mine} AND NOT ({fits}) THEN {misfit} "
         f"WHEN {mine} AND NOT ({leaf_fits}) THEN {leaf_misfit} END"
     )
@@ -238,7 +244,15 @@ def _fast_sql(src: Source, idx: int, rtype: str | None) -> str:
     tree = BY_TYPE[rtype].parse_tree if rtype in BY_TYPE else GENERIC_TREE
     top = duck_struct(tree)
     columns = "{" + ", ".join(f"{D.lit(k)}: {D.lit(_type_sql(v))}" for k, v in top.items()) + "}"
-    pack = ", ".join(f"{D.q(k)} := {D.q(k)}" for k in top)
+    # id is read as JSON so that a number (17) is not taken as the text "17": a non-string
+    # id packs as NULL, which sends the file to the line path (that quarantines it).
+    columns = columns.replace("'id': 'VARCHAR'", "'id': 'JSON'")
+    pack = ", ".join(
+        "\"id\" := CASE WHEN json_type(\"id\") = 'VARCHAR' THEN \"id\" ->> '$' END"
+        if k == "id"
+        else f"{D.q(k)} := {D.q(k)}"
+        for k in top
+    )
     comp = "gzip" if src.gzip else "uncompressed"
     return f"""
         SELECT {idx} AS file_idx, {D.lit(src.name)} AS source_file, line_no AS source_line,
@@ -374,7 +388,7 @@ class DuckRun:
                 if not lines_loaded:
                     self._load_lines(src)
                     lines_loaded = True
-                self._append(rt, _parse_file_sql(src, idx, rt, only=rt))
+                self._append(rt, _parse_file_sql(src, idx, rt, only=_stage_name(hint)))
             else:
                 self.other_types[rt] = self.other_types.get(rt, 0) + int(n)
         self.stage.execute(f"DROP TABLE IF EXISTS {LINES}")
