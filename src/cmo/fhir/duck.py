@@ -143,10 +143,15 @@ def _leaf_sql(tree: Any, expr: str, path: str, depth: int = 0) -> tuple[str, str
         if inner is None:
             return None
         oks = f"list_transform({expr}, lambda {x}: {inner[0]})"
+        ok = f"coalesce(NOT list_contains({oks}, false), true)"
+        if depth > 0:  # an array in an array: the reason names it, not the element (the SQL
+            # that finds the element would grow exponentially with the nesting)
+            return ok, f"{path} || '[]: an element does not fit its FHIR type'"
         at = f"list_position({oks}, false)"
-        elem = _leaf_sql(tree[0], f"{expr}[{at}]", f"{path} || '[' || ({at} - 1) || ']'", depth)
+        at_path = f"{path} || '[' || ({at} - 1) || ']'"
+        elem = _leaf_sql(tree[0], f"{expr}[{at}]", at_path, depth + 1)
         assert elem is not None
-        return f"coalesce(NOT list_contains({oks}, false), true)", elem[1]
+        return ok, elem[1]
     if not isinstance(tree, dict):
         if tree == STRING:
             return None
