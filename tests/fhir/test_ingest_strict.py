@@ -87,14 +87,18 @@ def test_lenient_json_is_quarantined(warehouse, tmp_path: Path) -> None:
         b'{"resourceType": "Patient", "id": "b", "name": [{"given": ["x",]}]}',
         b'{"resourceType": "Observation", "id": "c", "valueQuantity": {"value": NaN}}',
         b'{"resourceType": "Observation", "id": "d", "x": -Infinity}',
-        b'{"resourceType": "Observation", "id": "e", "x": [1, inf]}',
+        b'{"resourceType": "Observation", "id": "e", "x": [1, NaN]}',
         b'{"resourceType": "Patient", "id": "ok", "text": {"div": "Occupation: Infant, x,]"}}',
+        # Any case of nan / inf where the warehouse reads a number: its type check.
+        b'{"resourceType": "Observation", "id": "f", "valueQuantity": {"value": inf}}',
     ]
     f = _write(tmp_path / "mixed.ndjson", lines)
     result = ingest([f], warehouse, progress=False)
-    assert _quarantine(warehouse) == {("mixed.ndjson", n): "invalid JSON" for n in range(1, 6)}
+    want = {("mixed.ndjson", n): "invalid JSON" for n in range(1, 6)}
+    want[("mixed.ndjson", 7)] = "valueQuantity.value: expected decimal, got inf"
+    assert _quarantine(warehouse) == want
     assert rows(warehouse, "SELECT id FROM fhir__patient") == [("ok",)]
-    _adds_up(result, 6)
+    _adds_up(result, 7)
 
 
 @pytest.mark.parametrize(

@@ -30,7 +30,7 @@ from cmo.fhir.schema import (
     parse_path,
     shape_checks,
 )
-from cmo.fhir.sources import _LENIENT, MAX_LINE, IngestError, Source, iter_lines, strict_json
+from cmo.fhir.sources import MAX_LINE, IngestError, Source, iter_lines, lenient_syntax
 
 D = fsql.DUCKDB
 TEXT_CHARS = 500  # the quarantine keeps the first 500 characters of a bad line
@@ -438,7 +438,7 @@ def _line_problem(raw: bytes) -> tuple[str | None, str]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         return f"invalid UTF-8 at byte {exc.start + 1} of the line", ""
-    if _LENIENT.search(raw) and not strict_json(raw):
+    if lenient_syntax(raw):
         return "invalid JSON", text
     return None, text
 

@@ -28,9 +28,12 @@ GZIP_MAGIC = b"\x1f\x8b"
 # The longest line read (DuckDB's reader refuses longer ones; the line path quarantines them).
 MAX_LINE = 32 * 1024 * 1024
 # Syntax DuckDB's JSON reader (yyjson with its lenient flags) accepts but RFC 8259 does not:
-# trailing commas and NaN / Inf / Infinity literals in any case. A match is only a candidate
-# (the text may be inside a string, "Occupation: Infant"); orjson, which is strict, decides.
-_LENIENT = re.compile(rb",\s*[\]}]|[:,\[]\s*[-+]?(?:[nN][aA][nN]|[iI][nN][fF])")
+# trailing commas, and NaN / Infinity as JavaScript writes them (every case of nan / inf is
+# found where the warehouse reads a number or boolean: cmo.fhir.duck.leaf_checks). A regex
+# with a literal first byte and two plain finds keep the screen at disk speed; a hit is only
+# a candidate (the text may be inside a string): orjson, which is strict, decides.
+_TRAILING_COMMA = re.compile(rb",\s*[\]}]")
+_LITERALS = (b"NaN", b"Infinity")
 CHUNK = 1 << 24
 
 
@@ -174,16 +177,34 @@ def strict_json(line: bytes) -> bool:
     return True
 
 
+def _candidates(data: bytes) -> Iterator[int]:
+    """Offsets in ``data`` where lenient-only syntax may start (false hits included)."""
+    for m in _TRAILING_COMMA.finditer(data):
+        yield m.start()
+    for lit in _LITERALS:
+        i = data.find(lit)
+        while i >= 0:
+            yield i
+            i = data.find(lit, i + 1)
+
+
+def lenient_syntax(line: bytes) -> bool:
+    """The line parses only with a lenient reader (trailing comma, NaN, Infinity)."""
+    return next(_candidates(line), None) is not None and not strict_json(line)
+
+
 def _lenient_lines(data: bytes) -> Iterator[tuple[int, int]]:
     """(start, end) of each line of ``data`` that has syntax only a lenient reader takes."""
-    pos = 0
-    while (m := _LENIENT.search(data, pos)) is not None:
-        start = data.rfind(b"\n", 0, m.start()) + 1
-        end = data.find(b"\n", m.end())
+    seen: set[int] = set()
+    for at in _candidates(data):
+        start = data.rfind(b"\n", 0, at) + 1
+        if start in seen:
+            continue
+        seen.add(start)
+        end = data.find(b"\n", at)
         end = len(data) if end < 0 else end
         if not strict_json(data[start:end]):
             yield start, end
-        pos = end + 1
 
 
 def scan(path: Path, gz: bool) -> tuple[int, bool]:
