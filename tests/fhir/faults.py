@@ -251,7 +251,9 @@ def check(export: Export, warehouse: Path) -> Outcome:
                 other += 1
             else:
                 state = "mutated" if n in export.mutated[name] else "untouched"
-                out.lost.append(f"{name}:{n} ({state}) neither loaded nor quarantined: {line[:80]!r}")
+                out.lost.append(
+                    f"{name}:{n} ({state}) neither loaded nor quarantined: {line[:80]!r}"
+                )
     if (blank, other) != (counts.blank, counts.other):
         out.lost.append(f"blank/other {counts.blank}/{counts.other}, input has {blank}/{other}")
     return out
@@ -287,13 +289,17 @@ def main() -> None:
             total.lost += got.lost
             total.misplaced += got.misplaced
             total.seconds += got.seconds
-            print(f"seed {seed}: {got.lines} lines, {got.mutated} mutated, crash {got.crashed}, "
-                  f"lost {len(got.lost)}, misplaced {len(got.misplaced)}, {got.seconds:.1f} s")  # fmt: skip
+            print(
+                f"seed {seed}: {got.lines} lines, {got.mutated} mutated, crash {got.crashed}, "
+                f"lost {len(got.lost)}, misplaced {len(got.misplaced)}, {got.seconds:.1f} s"
+            )
             for problem in (got.lost + got.misplaced)[:5]:
                 print("   ", problem)
-        print(f"total: {args.seeds} runs, {total.lines} lines, {total.mutated} mutated lines, "
-              f"{total.crashed} crashes, {len(total.lost)} lines lost, "
-              f"{len(total.misplaced)} misplaced line numbers")  # fmt: skip
+        print(
+            f"total: {args.seeds} runs, {total.lines} lines, {total.mutated} mutated lines, "
+            f"{total.crashed} crashes, {len(total.lost)} lines lost, "
+            f"{len(total.misplaced)} misplaced line numbers"
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     sys.exit(1 if total.crashed or total.lost or total.misplaced else 0)

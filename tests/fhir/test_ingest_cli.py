@@ -136,12 +136,13 @@ def test_concurrent_second_ingest_is_told_the_warehouse_is_in_use(
     tmp_path: Path, edge_dir: Path
 ) -> None:
     wh = tmp_path / "w.duckdb"
-    holder = connect(wh)  # another process's ingest holds the write lock meanwhile
-    try:
-        code = "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); time.sleep(60)"
-        proc = subprocess.Popen([sys.executable, "-c", code, str(wh)], stdout=subprocess.PIPE, text=True)  # fmt: skip
-    finally:
-        holder.close()
+    connect(wh).close()
+    # Another process holds the write lock, as a running ingest does.
+    hold = "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('ready', flush=True)"
+    hold += "; time.sleep(60)"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", hold, str(wh)], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
         out = _ingest(tmp_path, edge_dir, wh=wh)

@@ -26,7 +26,8 @@ def _write(path: Path, lines: list[bytes]) -> Path:
 
 
 def _quarantine(wh) -> dict[tuple[str, int], str]:
-    return {(Path(f).name, n): r for f, n, r in rows(wh, "SELECT file, line, reason FROM fhir__quarantine")}  # fmt: skip
+    got = rows(wh, "SELECT file, line, reason FROM fhir__quarantine")
+    return {(Path(f).name, n): r for f, n, r in got}
 
 
 def _adds_up(result: IngestResult, lines: int) -> None:
@@ -136,7 +137,9 @@ def test_a_value_its_fhir_type_cannot_hold_is_quarantined_with_its_path(
 
 @pytest.mark.parametrize("rt", ["5", '""', "true", '["Patient"]', '"patient"'])
 def test_a_resource_type_that_is_not_a_name_is_quarantined(warehouse, tmp_path, rt) -> None:
-    f = _write(tmp_path / "x.ndjson", [_patient(1), f'{{"resourceType": {rt}, "id": "z"}}'.encode()])
+    f = _write(
+        tmp_path / "x.ndjson", [_patient(1), f'{{"resourceType": {rt}, "id": "z"}}'.encode()]
+    )
     result = ingest([f], warehouse, progress=False)
     assert _quarantine(warehouse) == {
         ("x.ndjson", 2): f"resourceType: expected a resource type name, got {rt}"

@@ -100,7 +100,10 @@ def test_junk_in_a_free_block_is_not_damage(tmp_path: Path) -> None:
 def test_a_read_only_warehouse_is_said(tmp_path: Path) -> None:
     wh_path = tmp_path / "w.duckdb"
     _build(wh_path)
-    with connect(wh_path, read_only=True) as wh, pytest.raises(WarehouseReadOnly, match="read-only"):
+    with (
+        connect(wh_path, read_only=True) as wh,
+        pytest.raises(WarehouseReadOnly, match="read-only"),
+    ):
         wh.verify()
 
 

@@ -253,7 +253,7 @@ def _fast_sql(src: Source, idx: int, rtype: str | None) -> str:
     # id packs as NULL, which sends the file to the line path (that quarantines it).
     columns = columns.replace("'id': 'VARCHAR'", "'id': 'JSON'")
     pack = ", ".join(
-        "\"id\" := CASE WHEN json_type(\"id\") = 'VARCHAR' THEN \"id\" ->> '$' END"
+        '"id" := CASE WHEN json_type("id") = \'VARCHAR\' THEN "id" ->> \'$\' END'
         if k == "id"
         else f"{D.q(k)} := {D.q(k)}"
         for k in top
