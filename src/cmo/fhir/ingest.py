@@ -189,7 +189,7 @@ def _stage_and_merge(
     advance: Callable[[Source], None],
     t0: float,
 ) -> None:
-    from cmo.fhir.duck import RUN_LOG, ensure_tables, stage_files
+    from cmo.fhir.duck import QUARANTINE, RUN_LOG, ensure_tables, stage_files
 
     run = stage_files(raw, sources, result.run_id, advance)
     try:
@@ -197,6 +197,17 @@ def _stage_and_merge(
             ensure_tables(con)
             counts = run.merge(con)
             counts.check()  # inside the transaction: a mismatch rolls the run back
+            if counts.loaded + counts.superseded + counts.other == 0:
+                first = con.execute(
+                    f"SELECT file, line, reason FROM {QUARANTINE} WHERE run_id = ? "
+                    "ORDER BY file, line LIMIT 1",
+                    [result.run_id],
+                ).fetchone()
+                example = f", e.g. {first[0]}:{first[1]}: {first[2]}" if first else ""
+                raise IngestError(  # rolls back: the warehouse stays as it was
+                    f"no readable FHIR resource in the input ({counts.quarantined} line(s) "
+                    f"unreadable{example}); nothing was written"
+                )
             result.rows, result.quarantined, result.counts = counts.rows, counts.quarantined, counts
             result.other_types = run.other_types
             result.resources = counts.loaded + counts.superseded + counts.other
