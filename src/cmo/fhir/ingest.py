@@ -98,8 +98,11 @@ def _record_run(wh: Warehouse, result: IngestResult, started: datetime, names: l
 def ingest(paths: list[Path], wh: Warehouse, *, progress: bool | None = None) -> IngestResult:
     """Ingest FHIR files and folders into the warehouse; one run, all or nothing.
 
-    Raises IngestError (one line, for the CLI) for a missing path, or when no line of the input
-    could be read as a FHIR resource (the run and its quarantine are still recorded).
+    On return every input line is loaded, superseded, of another type, blank or quarantined
+    with its file and line number, and ``result.counts`` adds up to the input's lines (DuckDB).
+    Raises a CmoError (one line, for the CLI) with the warehouse unchanged otherwise: an input
+    path missing or unreadable, a malformed manifest or Bundle, no line readable as a FHIR
+    resource, a warehouse that fails :meth:`Warehouse.verify`, or memory that ran out.
     """
     t0 = time.perf_counter()
     started = datetime.now(UTC).replace(tzinfo=None)
