@@ -156,7 +156,7 @@ def _open(path: Path, gz: bool) -> Any:
 
 
 def _chunks(path: Path, gz: bool) -> Iterator[tuple[bytes, bool]]:
-    """The file as (complete lines, is last) pieces of about CHUNK bytes, split after a ``\n``."""
+    r"""The file as (complete lines, is last) pieces of about CHUNK bytes, split after a ``\n``."""
     carry = b""
     with _open(path, gz) as fh:
         for block in iter(lambda: fh.read(CHUNK), b""):
@@ -208,7 +208,7 @@ def _lenient_lines(data: bytes) -> Iterator[tuple[int, int]]:
 
 
 def scan(path: Path, gz: bool) -> tuple[int, bool]:
-    """(lines, needs the line-by-line path): one pass at disk speed before the engine reads.
+    r"""(lines, needs the line-by-line path): one pass at disk speed before the engine reads.
 
     Lines are split on ``\n`` only (a last line without one counts). The file needs the line
     path when a line is longer than MAX_LINE or holds syntax the engine would take leniently.
@@ -225,7 +225,7 @@ def scan(path: Path, gz: bool) -> tuple[int, bool]:
 
 
 def iter_lines(src: Source) -> Iterator[tuple[int, bytes]]:
-    """(line number, bytes) of every line: split on ``\n`` only, a ``\r\n`` ending's ``\r``
+    r"""(line number, bytes) of every line: split on ``\n`` only, a ``\r\n`` ending's ``\r``
     and a first line's UTF-8 byte order mark removed. A raw ``\r`` inside a line stays (JSON
     whitespace); line numbers never shift."""
     n = 0
