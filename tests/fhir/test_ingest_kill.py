@@ -4,6 +4,7 @@ and gives the same tables as a clean run."""
 from __future__ import annotations
 
 import json
+import random
 import signal
 import subprocess
 import sys
@@ -112,3 +113,38 @@ def test_kill_minus_9_mid_run_then_rerun(tmp_path: Path, edge_dir: Path) -> None
     final, expected = _state(target), dict(after)
     assert final.pop("runs") >= expected.pop("runs")  # a run killed after its commit counts
     assert final == expected
+
+
+@pytest.mark.slow
+def test_kill_minus_9_at_random_moments(tmp_path: Path, edge_dir: Path) -> None:
+    """Seeded random kill points over the whole run (parse, merge, commit, after): every time
+    the warehouse is exactly as before the run or exactly as after it, and it verifies."""
+    big = _export(tmp_path / "big", 4_000)
+    clean = tmp_path / "clean.duckdb"
+    assert _run(clean, edge_dir).wait() == 0
+    before = _state(clean)
+    t0 = time.perf_counter()
+    assert _run(clean, big).wait() == 0
+    seconds = time.perf_counter() - t0
+    after = _state(clean)
+    rng = random.Random(20)
+    outcomes = {"before": 0, "after": 0}
+    for k in range(6):
+        target = tmp_path / f"killed{k}.duckdb"
+        assert _run(target, edge_dir).wait() == 0
+        proc = _run(target, big)
+        time.sleep(rng.uniform(0.05, 0.9) * seconds)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        state = _state(target)
+        runs = state.pop("runs")
+        if state == {k: v for k, v in before.items() if k != "runs"}:
+            outcomes["before"] += 1
+            assert runs == before["runs"]
+        else:  # committed before the signal: the whole run, never part of it
+            assert state == {k: v for k, v in after.items() if k != "runs"}
+            outcomes["after"] += 1
+        with connect(target) as wh:
+            wh.verify()  # the file's checksums hold after every kill
+    print("kills that left the warehouse as before / as after the run:", outcomes)
+    assert outcomes["before"] >= 1

@@ -38,16 +38,13 @@ def ingest_command(
     """
     from cmo.fhir.ingest import IngestError, ingest
 
+    # A user error (cmo.errors.CmoError) reaches `cmo` as one line and a non-zero exit.
     missing = [p for p in paths if not p.exists()]
-    if missing:
-        typer.echo(f"cmo ingest: no such file or folder: {missing[0]}", err=True)
-        raise typer.Exit(2)
+    if missing:  # before the warehouse is opened: a typo creates no file
+        raise IngestError(f"no such file or folder: {missing[0]}")
     wh = open_warehouse(warehouse, engine, spark_master, spark_remote)
     try:
         result = ingest(paths, wh)
-    except IngestError as exc:
-        typer.echo(f"cmo ingest: {exc}", err=True)
-        raise typer.Exit(1) from None
     finally:
         wh.close()
     print_summary(result, wh)
@@ -60,8 +57,11 @@ def print_summary(result, wh) -> None:  # type: ignore[no-untyped-def]
         f"ingested {result.files} file(s) in {result.seconds:.1f} s into {where} "
         f"({wh.engine}): {sum(result.rows.values())} rows, {result.quarantined} quarantined"
     )
+    counts = f"  lines read: {result.counts.summary()}" if result.counts else None
     if not sys.stdout.isatty():
         typer.echo(head)
+        if counts:
+            typer.echo(counts)
         for table, n in sorted(result.rows.items()):
             typer.echo(f"  {table}: {n}")
         for rtype, n in sorted(result.other_types.items()):
@@ -82,6 +82,8 @@ def print_summary(result, wh) -> None:  # type: ignore[no-untyped-def]
     if result.quarantined:
         table.add_row("[red]fhir__quarantine[/red]", f"[red]{result.quarantined:,}[/red]")
     Console().print(table)
+    if counts:
+        Console().print(counts)
 
 
 def register(app: typer.Typer) -> None:

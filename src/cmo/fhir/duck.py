@@ -1,9 +1,11 @@
 """The DuckDB ingest: DuckDB parses, checks and flattens; Python only orchestrates.
 
-Per file, one scan: the lines are read as text with their line numbers (``read_csv`` with one
-VARCHAR column and a delimiter that cannot occur in valid JSON), parsed with the resource's
-explicit struct (``json_transform``), shape-checked (``json_type`` over the checked paths) and
-appended to a per-type staging table. Lines of another known type are parsed in a second scan
+Per file, first DuckDB's own NDJSON reader (``read_json`` with the explicit struct); when it
+rejects the file or a line does not fit, the file is read line by line: Python splits it on
+``\n`` (line numbers exact whatever the bytes), quarantines lines that are not UTF-8, too long
+or not strict JSON, and hands the rest to DuckDB, which parses them with the resource's struct
+(``json_transform``), shape-checks them (``json_type`` and the scalar checks) and appends them
+to a per-type staging table. Lines of another known type are parsed in a second scan
 with their own struct. At the end each type is de-duplicated (latest meta.lastUpdated, then the
 later file, then the later line), merged by id into the warehouse tables, and the child tables
 follow their parent's winning version. All of it runs in one transaction: a failure or a kill
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from cmo.fhir import sql as fsql
@@ -27,12 +30,19 @@ from cmo.fhir.schema import (
     parse_path,
     shape_checks,
 )
-from cmo.fhir.sources import Source
+from cmo.fhir.sources import MAX_LINE, IngestError, Source, iter_lines, lenient_syntax
 
 D = fsql.DUCKDB
 TEXT_CHARS = 500  # the quarantine keeps the first 500 characters of a bad line
+LINES = "_cmo_lines"  # the line path's TEMP table of one file's lines (line_no, line)
+BATCH_BYTES = 1 << 25  # lines handed from Python to DuckDB per batch
+# FHIR resource type names (https://hl7.org/fhir/R4/resourcelist.html): letters, capital first.
+RESOURCE_TYPE = "[A-Z][A-Za-z]{0,63}"
 
-_DUCK_SCALAR = {STRING: "VARCHAR", DECIMAL: "DOUBLE", INTEGER: "BIGINT", BOOLEAN: "BOOLEAN"}
+# Non-string scalars are parsed as JSON text so that no engine cast can coerce them (2.5 to an
+# integer, "yes" to a boolean, 1e400 to inf); :func:`_leaf_sql` checks them, the flattening
+# casts them to the column type afterwards.
+_DUCK_SCALAR = {STRING: "VARCHAR", DECIMAL: "JSON", INTEGER: "JSON", BOOLEAN: "JSON"}
 # For lines whose type has no schema: enough to classify and count them.
 GENERIC_TREE: dict[str, Any] = {"resourceType": STRING, "id": STRING}
 
@@ -107,43 +117,109 @@ def _check_sql(checks: list[tuple[str, str]], offset: int) -> tuple[str, str]:
 BASE_CHECKS = [("$", "object")]
 
 
-def _read_lines(src: Source) -> str:
-    path = D.lit(str(src.path))
-    comp = "gzip" if src.gzip else "none"
-    # \x01 cannot occur unescaped in valid JSON; quote/escape off: the line is taken verbatim.
-    return (
-        f"read_csv({path}, columns={{'line': 'VARCHAR'}}, delim='\x01', quote='', escape='', "
-        f"header=false, auto_detect=false, strict_mode=false, null_padding=true, "
-        f"compression='{comp}', max_line_size=33554432) WITH ORDINALITY AS f(line, line_no)"
-    )
+def _fits(kind: str, v: str) -> str:
+    """SQL: the JSON value ``v`` (or NULL: absent) is one its FHIR type holds, exactly.
+
+    integer: a JSON integer in FHIR's 32-bit range (2.5 and 2.0 are not); boolean: true or
+    false (not "yes", 1); decimal: a finite JSON number (not "98.6", NaN or 1e400).
+    """
+    t = f"json_type({v})"
+    if kind == BOOLEAN:
+        ok = f"{t} = 'BOOLEAN'"
+    elif kind == INTEGER:
+        ok = f"{t} IN ('BIGINT', 'UBIGINT') AND try_cast({v} AS INTEGER) IS NOT NULL"
+    else:
+        ok = f"{t} IN ('BIGINT', 'UBIGINT', 'DOUBLE') AND isfinite(try_cast({v} AS DOUBLE))"
+    return f"({v} IS NULL OR ({ok}))"
+
+
+def _leaf_sql(tree: Any, expr: str, path: str, depth: int = 0) -> tuple[str, str] | None:
+    """(all scalar leaves fit, reason naming the first misfit's path) under ``tree`` at
+    ``expr``, arrays included (``component[2].valueQuantity.value: expected decimal, got
+    "x"``); None when there is nothing to check. ``path`` is SQL text of the path so far."""
+    if isinstance(tree, list):
+        x = f"x{depth + 1}"
+        inner = _leaf_sql(tree[0], x, "''", depth + 1)
+        if inner is None:
+            return None
+        oks = f"list_transform({expr}, lambda {x}: {inner[0]})"
+        ok = f"coalesce(NOT list_contains({oks}, false), true)"
+        if depth > 0:  # an array in an array: the reason names it, not the element (the SQL
+            # that finds the element would grow exponentially with the nesting)
+            return ok, f"{path} || '[]: an element does not fit its FHIR type'"
+        at = f"list_position({oks}, false)"
+        at_path = f"{path} || '[' || ({at} - 1) || ']'"
+        elem = _leaf_sql(tree[0], f"{expr}[{at}]", at_path, depth + 1)
+        assert elem is not None
+        return ok, elem[1]
+    if not isinstance(tree, dict):
+        if tree == STRING:
+            return None
+        got = f"left(CAST({expr} AS VARCHAR), 40)"
+        return _fits(tree, expr), f"{path} || ': expected {tree}, got ' || {got}"
+    parts = []
+    for key, sub in tree.items():
+        sep = "." if path != "''" else ""
+        part = _leaf_sql(sub, D.field(expr, key), f"{path} || '{sep}{key}'", depth)
+        if part is not None:
+            parts.append(part)
+    if not parts:
+        return None
+    ok = "(" + " AND ".join(p[0] for p in parts) + ")"
+    return ok, "CASE " + " ".join(f"WHEN NOT {o} THEN {r}" for o, r in parts) + " END"
+
+
+def leaf_checks(rtype: str | None) -> tuple[str, str]:
+    """(fits, reason) SQL over the parsed struct ``s`` for a resource type's scalar leaves."""
+    got = _leaf_sql(BY_TYPE[rtype].parse_tree, "s", "''") if rtype in BY_TYPE else None
+    return got if got is not None else ("true", "NULL")
+
+
+def _bad_type_sql(rt: str) -> str:
+    """SQL: ``rt`` (resourceType parsed as text) is not a resource type name (5, "", [..])."""
+    return f"NOT regexp_full_match({rt}, '{RESOURCE_TYPE}')"
 
 
 def _stage_name(rtype: str | None) -> str:
     return f"_cmo_stage__{(rtype or 'other').lower()}"
 
 
-def _parse_file_sql(src: Source, idx: int, rtype: str | None, only: str | None) -> str:
-    """SELECT of one file's lines parsed as ``rtype`` (all lines, or those of type ``only``)."""
+def _parse_file_sql(src: Source, idx: int, rtype: str | None, only: str | None = None) -> str:
+    """SELECT of one file's lines parsed as ``rtype``: all lines, or (``only``, the staging
+    table of the file's first parse) the lines that parse found good and of type ``rtype``."""
     tree = BY_TYPE[rtype].parse_tree if rtype in BY_TYPE else GENERIC_TREE
     struct = json.dumps(duck_struct(tree)).replace("'", "''")
     base = set(BASE_CHECKS)
-    # String elements take any JSON value as text, as DuckDB's reader does: nothing to check.
-    own = [c for c in shape_checks(tree) if c not in base and c[1] != STRING]
+    # Objects and arrays by json_type on the line (json_transform would keep a misfit as
+    # empty); scalars on the parsed struct (leaf_checks). String elements take any JSON value
+    # as text, as DuckDB's reader does: nothing to check.
+    own = [c for c in shape_checks(tree) if c not in base and c[1] in ("object", "array")]
     own = own if rtype in BY_TYPE else []
     base_fits, base_misfit = _check_sql(BASE_CHECKS, 0)
     fits, misfit = _check_sql(own, len(BASE_CHECKS))
-    paths = [p for p, _ in BASE_CHECKS + own]
+    leaf_fits, leaf_misfit = leaf_checks(rtype)
+    paths = [p for p, _ in BASE_CHECKS + own] + ["$.id"]
     path_list = "[" + ", ".join(f"'{p}'" for p in paths) + "]"
-    where = "line IS NOT NULL AND trim(line) <> ''"
+    where = "line IS NOT NULL"
     if only is not None:
-        where += f" AND try(json_extract_string(line, '$.resourceType')) = {D.lit(only)}"
+        where += (
+            f" AND line_no IN (SELECT source_line FROM {only} WHERE file_idx = {idx} "
+            f"AND problem IS NULL AND rt = {D.lit(rtype or '')})"
+        )
+    id_kind = f"t[{len(paths)}]"
     # The type's own checks apply to lines of that type only; others are re-read later.
+    mine = f"s['resourceType'] = {D.lit(rtype or '')}"
+    bad_type = _bad_type_sql("s['resourceType']")
     problem = (
         "CASE WHEN s IS NULL THEN 'invalid JSON' "
         f"WHEN NOT ({base_fits}) THEN {base_misfit} "
         "WHEN s['resourceType'] IS NULL THEN 'missing resourceType' "
+        f"WHEN {bad_type} THEN 'resourceType: expected a resource "
+        "type name, got ' || left(json_extract(line, '$.resourceType')::VARCHAR, 40) "
         "WHEN s['id'] IS NULL OR s['id'] = '' THEN 'missing id' "
-        f"WHEN s['resourceType'] = {D.lit(rtype or '')} AND NOT ({fits}) THEN {misfit} END"
+        f"WHEN {id_kind} <> 'VARCHAR' THEN 'id: expected string, got ' || {_json_kind(id_kind)} "
+        f"WHEN {mine} AND NOT ({fits}) THEN {misfit} "
+        f"WHEN {mine} AND NOT ({leaf_fits}) THEN {leaf_misfit} END"
     )
     return f"""
         SELECT {idx} AS file_idx, {D.lit(src.name)} AS source_file, line_no AS source_line,
@@ -156,7 +232,7 @@ def _parse_file_sql(src: Source, idx: int, rtype: str | None, only: str | None) 
                    CASE WHEN s IS NOT NULL THEN json_type(line, {path_list}) END AS t
             FROM (
               SELECT line_no, line, try(json_transform(line, '{struct}')) AS s
-              FROM {_read_lines(src)} WHERE {where}
+              FROM {LINES} WHERE {where}
             )
           )
         )"""
@@ -167,12 +243,21 @@ def _fast_sql(src: Source, idx: int, rtype: str | None) -> str:
 
     The engine's fastest path. It fails on invalid JSON or a value its cast rejects, and it
     skips blank lines (so its row numbers are line numbers only when there are none): the
-    caller then reads the file again line by line (:func:`_parse_file_sql`).
+    caller then reads the file again line by line (:func:`_parse_file_sql`). It is never used
+    for a file whose scan found syntax it would read leniently (trailing comma, NaN).
     """
     tree = BY_TYPE[rtype].parse_tree if rtype in BY_TYPE else GENERIC_TREE
     top = duck_struct(tree)
     columns = "{" + ", ".join(f"{D.lit(k)}: {D.lit(_type_sql(v))}" for k, v in top.items()) + "}"
-    pack = ", ".join(f"{D.q(k)} := {D.q(k)}" for k in top)
+    # id is read as JSON so that a number (17) is not taken as the text "17": a non-string
+    # id packs as NULL, which sends the file to the line path (that quarantines it).
+    columns = columns.replace("'id': 'VARCHAR'", "'id': 'JSON'")
+    pack = ", ".join(
+        '"id" := CASE WHEN json_type("id") = \'VARCHAR\' THEN "id" ->> \'$\' END'
+        if k == "id"
+        else f"{D.q(k)} := {D.q(k)}"
+        for k in top
+    )
     comp = "gzip" if src.gzip else "uncompressed"
     return f"""
         SELECT {idx} AS file_idx, {D.lit(src.name)} AS source_file, line_no AS source_line,
@@ -203,15 +288,17 @@ class DuckRun:
         self.line_read: set[str | None] = set()  # staging tables that may hold bad lines
         self.other_types: dict[str, int] = {}
         self.problems: list[tuple[str, int | None, str | None, str, str | None]] = []
+        self.lines = 0  # input lines, every file
+        self.blank = 0  # blank lines (skipped, neither loaded nor quarantined)
 
     def _append(self, rtype: str | None, select: str) -> None:
         name = _stage_name(rtype)
-        self.line_read.add(rtype)
         if rtype in self.staged:
             self.stage.execute(f"INSERT INTO {name} {select}")
         else:
             self.stage.execute(f"CREATE TEMP TABLE {name} AS {select}")
-            self.staged.add(rtype)
+            self.staged.add(rtype)  # only once it exists: drop_staging drops what is here
+        self.line_read.add(rtype)
 
     def _try_fast(self, src: Source, idx: int, rtype: str | None) -> list[tuple[str, int]] | None:
         """Load the file with read_json; returns the (type, lines) of lines of other types, or
@@ -223,12 +310,18 @@ class DuckRun:
         try:
             self.stage.execute(probe)
         except duckdb.Error:
+            # Also when out of memory: the reader's buffers (2 x the 32 MB object limit per
+            # thread) do not spill; the line path needs far less. If it too runs out, it fails.
+            self.stage.execute("DROP TABLE IF EXISTS _cmo_probe")
             return None
+        fits, _ = leaf_checks(rtype)
         counts = self.stage.execute(
             "SELECT rt, count(*), count(*) FILTER (WHERE rt IS NULL OR s['id'] IS NULL "
-            "OR s['id'] = '') FROM _cmo_probe GROUP BY rt"
+            f"OR s['id'] = '' OR {_bad_type_sql('rt')} "
+            f"OR (rt = {D.lit(rtype or '')} AND NOT {fits})) FROM _cmo_probe GROUP BY rt"
         ).fetchall()
         if sum(c[1] for c in counts) != src.lines or any(c[2] for c in counts):
+            self.stage.execute("DROP TABLE IF EXISTS _cmo_probe")
             return None
         if rtype in self.staged:
             self.stage.execute(f"INSERT INTO {name} SELECT * FROM _cmo_probe")
@@ -238,25 +331,56 @@ class DuckRun:
         self.stage.execute("DROP TABLE IF EXISTS _cmo_probe")
         return [(rt, int(n)) for rt, n, _ in counts if rt != rtype]
 
+    def _load_lines(self, src: Source) -> None:
+        """The file's lines into the TEMP table LINES, from Python: split on ``\\n`` only, so
+        line numbers hold whatever the bytes. Lines no JSON parser should see (not UTF-8,
+        longer than MAX_LINE, syntax only a lenient parser takes) are quarantined here."""
+        import pyarrow as pa
+
+        self.stage.execute(f"CREATE OR REPLACE TEMP TABLE {LINES} (line_no BIGINT, line VARCHAR)")
+        known = {line for line, _, _ in src.problems if line is not None}
+        nos: list[int] = []
+        texts: list[str] = []
+        size = 0
+
+        def flush() -> None:
+            batch = pa.table({"line_no": pa.array(nos, pa.int64()), "line": texts})
+            self.stage.register("_cmo_batch", batch)
+            self.stage.execute(f"INSERT INTO {LINES} SELECT * FROM _cmo_batch")
+            self.stage.unregister("_cmo_batch")
+            nos.clear()
+            texts.clear()
+
+        for n, raw in iter_lines(src):
+            if n in known:
+                continue
+            if not raw.strip():
+                self.blank += 1
+                continue
+            problem, text = _line_problem(raw)
+            if problem is not None:
+                shown = raw[: TEXT_CHARS * 4].decode("utf-8", "replace")[:TEXT_CHARS]
+                self.problems.append((src.name, n, None, problem, shown))
+                continue
+            nos.append(n)
+            texts.append(text)
+            size += len(raw)
+            if size > BATCH_BYTES:
+                flush()
+                size = 0
+        if nos:
+            flush()
+
     def load_file(self, src: Source, idx: int) -> None:
         """Parse one file into the staging tables; note its bad lines for the quarantine."""
-        import duckdb
-
-        if src.problem is not None:
-            line, reason = src.problem
-            self.problems.append((src.name, line, None, reason, None))
-        try:
-            self._load_file(src, idx)
-        except duckdb.Error as exc:
-            # E.g. a line longer than the reader's 32 MB limit: the file (or the rest of it)
-            # is reported, the other files still load.
-            reason = "file could not be read: " + str(exc).splitlines()[0][:300]
-            self.problems.append((src.name, None, None, reason, None))
-
-    def _load_file(self, src: Source, idx: int) -> None:
+        self.lines += src.lines
+        for line, reason, text in src.problems:
+            self.problems.append((src.name, line, None, reason, text))
         hint = src.type_hint if src.type_hint in BY_TYPE else None
-        others = self._try_fast(src, idx, hint)
+        others = None if src.line_by_line else self._try_fast(src, idx, hint)
+        lines_loaded = others is None
         if others is None:
+            self._load_lines(src)
             self._append(hint, _parse_file_sql(src, idx, hint, None))
             others = self.stage.execute(
                 f"SELECT rt, count(*) FROM {_stage_name(hint)} WHERE file_idx = ? "
@@ -266,25 +390,27 @@ class DuckRun:
         # Lines of another type than the file's: parse again with their own schema.
         for rt, n in sorted(others):
             if rt in BY_TYPE:
-                self._append(rt, _parse_file_sql(src, idx, rt, only=rt))
+                if not lines_loaded:
+                    self._load_lines(src)
+                    lines_loaded = True
+                self._append(rt, _parse_file_sql(src, idx, rt, only=_stage_name(hint)))
             else:
                 self.other_types[rt] = self.other_types.get(rt, 0) + int(n)
+        self.stage.execute(f"DROP TABLE IF EXISTS {LINES}")
 
     def drop_staging(self) -> None:
         for rtype in self.staged:
             self.stage.execute(f"DROP TABLE IF EXISTS {_stage_name(rtype)}")
         self.stage.execute("DROP TABLE IF EXISTS _cmo_probe")
+        self.stage.execute(f"DROP TABLE IF EXISTS {LINES}")
         self.staged.clear()
 
-    def merge(self, con: Any) -> tuple[dict[str, int], int, int]:
-        """In the warehouse transaction: quarantine, then merge every staged type.
-
-        Returns (rows written per table, quarantined lines, lines read as resources).
-        """
-        quarantined = 0
+    def merge(self, con: Any) -> Counts:
+        """In the warehouse transaction: quarantine, then merge every staged type."""
+        counts = Counts(lines=self.lines, blank=self.blank, other=sum(self.other_types.values()))
         for row in self.problems:
             con.execute(f"INSERT INTO {QUARANTINE} VALUES (?, ?, ?, ?, ?, ?)", [self.run_id, *row])
-            quarantined += 1
+            counts.quarantined += 1
         for rtype in sorted(self.line_read, key=str):
             stage = _stage_name(rtype)
             n = con.execute(
@@ -294,14 +420,56 @@ class DuckRun:
                 f"ORDER BY source_file, source_line",
                 [self.run_id],
             ).fetchone()
-            quarantined += int(n[0]) if n else 0
-        rows: dict[str, int] = {}
-        good = sum(self.other_types.values())
+            counts.quarantined += int(n[0]) if n else 0
         for rtype in sorted(t for t in self.staged if t is not None):
-            written, n = merge_type(con, BY_TYPE[rtype], _stage_name(rtype))
-            rows.update(written)
-            good += n
-        return rows, quarantined, good
+            res = BY_TYPE[rtype]
+            written, n = merge_type(con, res, _stage_name(rtype))
+            counts.rows.update(written)
+            counts.loaded += written[f"fhir__{res.table}"]
+            counts.superseded += n - written[f"fhir__{res.table}"]
+        return counts
+
+
+def _line_problem(raw: bytes) -> tuple[str | None, str]:
+    """(reason the line cannot be parsed, or None; its text)."""
+    if len(raw) > MAX_LINE:
+        return f"line longer than {MAX_LINE >> 20} MB ({len(raw):,} bytes)", ""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"invalid UTF-8 at byte {exc.start + 1} of the line", ""
+    if lenient_syntax(raw):
+        return "invalid JSON", text
+    return None, text
+
+
+@dataclass
+class Counts:
+    """Where every input line went; :meth:`check` proves they add up."""
+
+    lines: int = 0
+    loaded: int = 0  # versions written to the resource tables
+    superseded: int = 0  # good lines not written: an older version of an id (run or stored)
+    other: int = 0  # good lines of a type without a schema (counted, not loaded)
+    quarantined: int = 0
+    blank: int = 0
+    rows: dict[str, int] = field(default_factory=dict)
+
+    def check(self) -> None:
+        """Raise (the run then rolls back) unless every line is accounted for exactly once."""
+        parts = self.loaded + self.superseded + self.other + self.quarantined + self.blank
+        if parts != self.lines:
+            raise IngestError(
+                f"the ingest lost track of {self.lines - parts} line(s) ({self.summary()}); "
+                "nothing was written",
+                "this is a bug in cmo: please report it with the input if you can",
+            )
+
+    def summary(self) -> str:
+        return (
+            f"{self.lines:,} lines = {self.loaded:,} loaded + {self.superseded:,} superseded + "
+            f"{self.other:,} other type + {self.quarantined:,} quarantined + {self.blank:,} blank"
+        )
 
 
 def merge_type(con: Any, res: Resource, stage: str) -> tuple[dict[str, int], int]:

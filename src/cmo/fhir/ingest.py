@@ -8,7 +8,6 @@ NDJSON line). The rules (quarantine, merge by id, dates) are in docs/data-model.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import tempfile
 import time
@@ -20,15 +19,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cmo.errors import CmoError, WarehouseError
 from cmo.fhir.sources import IngestError, Source, prepare
 
 if TYPE_CHECKING:
+    from cmo.fhir.duck import Counts
     from cmo.warehouse import Warehouse
 
-__all__ = ["IngestError", "IngestResult", "ingest"]
+__all__ = ["IngestError", "IngestMemoryError", "IngestResult", "ingest"]
 
-# DuckDB memory for one ingest (env CMO_INGEST_MEMORY): keeps a 5 GB export within 4 GB RSS.
-MEMORY_LIMIT = os.environ.get("CMO_INGEST_MEMORY", "2GB")
+
+class IngestMemoryError(CmoError):
+    """DuckDB could not stay within CMO_INGEST_MEMORY (and could not spill): nothing written."""
 
 
 @dataclass
@@ -42,6 +44,7 @@ class IngestResult:
     other_types: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     resources: int = 0  # lines read as a resource (loaded, superseded or of another type)
+    counts: Counts | None = None  # where every input line went (DuckDB)
 
 
 @contextmanager
@@ -95,14 +98,18 @@ def _record_run(wh: Warehouse, result: IngestResult, started: datetime, names: l
 def ingest(paths: list[Path], wh: Warehouse, *, progress: bool | None = None) -> IngestResult:
     """Ingest FHIR files and folders into the warehouse; one run, all or nothing.
 
-    Raises IngestError (one line, for the CLI) for a missing path, or when no line of the input
-    could be read as a FHIR resource (the run and its quarantine are still recorded).
+    On return every input line is loaded, superseded, of another type, blank or quarantined
+    with its file and line number, and ``result.counts`` adds up to the input's lines (DuckDB).
+    Raises a CmoError (one line, for the CLI) with the warehouse unchanged otherwise: an input
+    path missing or unreadable, a malformed manifest or Bundle, no line readable as a FHIR
+    resource, a warehouse that fails :meth:`Warehouse.verify`, or memory that ran out.
     """
     t0 = time.perf_counter()
     started = datetime.now(UTC).replace(tzinfo=None)
     run_id = uuid.uuid4().hex
     if progress is None:
         progress = sys.stdout.isatty()
+    wh.verify()  # writable, checksums hold: said before any work, nothing written
     with ExitStack() as stack:
         scratch: list[Path] = []
 
@@ -145,6 +152,11 @@ def _ingest_duckdb(
     t0: float,
 ) -> None:
 
+    import duckdb
+
+    from cmo.config import settings
+
+    limit = settings().ingest_memory  # a ConfigError for a value that is not a size
     raw = wh.con.con
     # DuckDB's own progress bar would print over ours; a memory limit makes the staging
     # tables spill to disk so memory stays flat in the input size. Both are put back after.
@@ -152,9 +164,19 @@ def _ingest_duckdb(
         "SELECT current_setting('memory_limit'), current_setting('enable_progress_bar')"
     ).fetchone()
     raw.execute("SET enable_progress_bar = false")
-    raw.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+    raw.execute(f"SET memory_limit = '{limit}'")
     try:
         _stage_and_merge(wh, raw, sources, result, started, names, advance, t0)
+    except duckdb.OutOfMemoryException as exc:
+        raise IngestMemoryError(
+            f"the ingest needed more than CMO_INGEST_MEMORY={limit} and could not spill to "
+            f"disk ({str(exc).splitlines()[0][:200]}); nothing was written",
+            "raise CMO_INGEST_MEMORY (e.g. 2GB) or free disk space for DuckDB's temporary files",
+        ) from None
+    except duckdb.IOException as exc:  # e.g. the disk filled up while spilling
+        raise WarehouseError(
+            f"the ingest could not write: {str(exc).splitlines()[0][:200]}; nothing was written"
+        ) from None
     finally:
         raw.execute(f"SET memory_limit = '{saved[0]}'")
         raw.execute(f"SET enable_progress_bar = {bool(saved[1])}")
@@ -170,15 +192,28 @@ def _stage_and_merge(
     advance: Callable[[Source], None],
     t0: float,
 ) -> None:
-    from cmo.fhir.duck import RUN_LOG, ensure_tables, stage_files
+    from cmo.fhir.duck import QUARANTINE, RUN_LOG, ensure_tables, stage_files
 
     run = stage_files(raw, sources, result.run_id, advance)
     try:
         with wh.transaction() as con:
             ensure_tables(con)
-            rows, quarantined, good = run.merge(con)
-            result.rows, result.quarantined = rows, quarantined
-            result.other_types, result.resources = run.other_types, good
+            counts = run.merge(con)
+            counts.check()  # inside the transaction: a mismatch rolls the run back
+            if counts.loaded + counts.superseded + counts.other == 0:
+                first = con.execute(
+                    f"SELECT file, line, reason FROM {QUARANTINE} WHERE run_id = ? "
+                    "ORDER BY file, line LIMIT 1",
+                    [result.run_id],
+                ).fetchone()
+                example = f", e.g. {first[0]}:{first[1]}: {first[2]}" if first else ""
+                raise IngestError(  # rolls back: the warehouse stays as it was
+                    f"no readable FHIR resource in the input ({counts.quarantined} line(s) "
+                    f"unreadable{example}); nothing was written"
+                )
+            result.rows, result.quarantined, result.counts = counts.rows, counts.quarantined, counts
+            result.other_types = run.other_types
+            result.resources = counts.loaded + counts.superseded + counts.other
             result.seconds = time.perf_counter() - t0
             row = _record_run(wh, result, started, names)
             con.execute(f"INSERT INTO {RUN_LOG} VALUES ({', '.join('?' * len(row))})", row)

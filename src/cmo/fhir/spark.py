@@ -75,8 +75,13 @@ def _checks_sql(checks: list[tuple[str, str]], prefix: str) -> tuple[list[str], 
             parsed = S.path("s", parse_path(path[2:]))
             cond = f"({t} IS NULL OR {t} = 'VOID' OR {parsed} IS NOT NULL)"
         what = "not a JSON object" if path == "$" else f"{path[2:]}: expected {kind}"
+        got = _kind_of(t)
+        if path != "$" and kind not in ("object", "array"):
+            # A scalar misfit shows its JSON text, as on DuckDB (`got "yes"`, `got 2.5`).
+            items.append(f"left(to_json({v}), 40) AS j{prefix}{i}")
+            got = f"j{prefix}{i}"
         conds.append(cond)
-        reasons.append(f"WHEN NOT {cond} THEN '{what}, got ' || {_kind_of(t)}")
+        reasons.append(f"WHEN NOT {cond} THEN '{what}, got ' || {got}")
     if not conds:
         return [], "true", "NULL"
     return items, " AND ".join(conds), "CASE " + " ".join(reasons) + " END"
@@ -224,9 +229,9 @@ def run_spark(
     classified = _classified(spark, lines).localCheckpoint(eager=True)
     classified.createOrReplaceTempView("_cmo_classified")
     quarantine: list[list[Any]] = [
-        [result.run_id, s.name, s.problem[0], None, s.problem[1], None]
+        [result.run_id, s.name, line, None, reason, text]
         for s in sources
-        if s.problem is not None
+        for line, reason, text in s.problems
     ]
     good = 0
     counts = spark.sql(

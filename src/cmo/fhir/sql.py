@@ -20,6 +20,7 @@ from cmo.fhir.schema import Child, Col, Resource, Step, parse_path
 
 _LOCAL = "^([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?)"
 _ZONE = "(Z|[+-][0-9]{2}:[0-9]{2})$"
+_LEAP = "(T[0-9]{2}:[0-9]{2}):60([.][0-9]+)?"
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,15 @@ class Dialect:
             f"ELSE substr({x}, 1, 10) END AS DATE)"
         )
 
+    def leap(self, x: str) -> str:
+        """A leap second (``23:59:60``, valid in a FHIR instant) as the last microsecond before
+        the next minute: it then orders after every earlier instant of that minute."""
+        ref = "$1" if self.name == "spark" else "\\1"
+        return (
+            f"CASE WHEN contains({x}, ':60') THEN regexp_replace({x}, "
+            f"{self.lit(_LEAP)}, {self.lit(ref + ':59.999999')}) ELSE {x} END"
+        )
+
     def to_ts(self, x: str) -> str:
         if self.name == "duckdb":
             # DuckDB's TIMESTAMPTZ cast applies the offset; timezone('UTC', ...) makes the
@@ -88,9 +98,10 @@ class Dialect:
             return (
                 f"CASE WHEN {x} IS NULL THEN NULL "
                 f"WHEN length({x}) <= 10 THEN CAST({self.to_date(x)} AS TIMESTAMP) "
-                f"WHEN {zoned} THEN timezone('UTC', try_cast({x} AS TIMESTAMPTZ)) "
-                f"ELSE try_cast({x} AS TIMESTAMP) END"
+                f"WHEN {zoned} THEN timezone('UTC', try_cast({self.leap(x)} AS TIMESTAMPTZ)) "
+                f"ELSE try_cast({self.leap(x)} AS TIMESTAMP) END"
             )
+        x = self.leap(x)
         local = f"regexp_extract({x}, {self.lit(_LOCAL)}, 1)"
         zone = f"regexp_extract({x}, {self.lit(_ZONE)}, 1)"
         offset = (

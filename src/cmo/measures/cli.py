@@ -95,6 +95,7 @@ def run_cmd(
     try:
         if not wh.exists("fhir__encounter"):
             _fail("no fhir__encounter table: run `cmo ingest PATH` (or `cmo demo`) first")
+        wh.verify()  # writable, checksums hold: a damaged file is said before the build
         reference = (ref_start, ref_end) if ref_start and ref_end else None
         result = run(wh, as_of=end, models=models, reference=reference)  # type: ignore[arg-type]
     finally:
