@@ -10,16 +10,15 @@ from django.db import models
 
 
 class Capability(models.Model):
-    """No rows: only carries the permissions the roles are made of (see ``cmo.web.roles``)."""
+    """No rows: only carries the core's own permissions (see ``cmo.web.roles``); each domain's
+    capabilities are permissions of its own app (``Domain.capabilities``)."""
 
     class Meta:
         managed = False
         default_permissions = ()
         permissions = [
-            ("view_dashboard", "See aggregate measure results (dashboard, measure pages, API)"),
-            ("view_practitioners", "See practitioners named in funnel plots and tables"),
-            ("view_patients", "See patient-level rows (drill-down, long-rows API)"),
             ("view_data_status", "See ingest runs, quarantine and build times"),
+            ("view_quarantine_text", "See the text of quarantined lines (may hold patient data)"),
             ("view_access_log", "See the PHI access log"),
         ]
 
