@@ -72,6 +72,14 @@ def run_cmd(
         str | None,
         typer.Option("--reference-end", help="Fit models on discharges up to this date."),
     ] = None,
+    sync: Annotated[
+        bool,
+        typer.Option(
+            "--sync/--no-sync",
+            help="After the build, sync the web app's directory and export app tables "
+            "(app__*) into the warehouse (needs the web extra).",
+        ),
+    ] = True,
 ) -> None:
     """Build core__* and quality__* tables: stays, comorbidity, DRG, measures, models, results."""
     end = _date(as_of, "--as-of")
@@ -97,6 +105,10 @@ def run_cmd(
             _fail("no fhir__encounter table: run `cmo ingest PATH` (or `cmo demo`) first")
         reference = (ref_start, ref_end) if ref_start and ref_end else None
         result = run(wh, as_of=end, models=models, reference=reference)  # type: ignore[arg-type]
+        if sync:
+            from cmo import sync as app_sync
+
+            app_sync.run(wh, echo=typer.echo)
     finally:
         wh.close()
     if save_models is not None:

@@ -209,4 +209,3 @@ def read(wh: Warehouse) -> DirectoryRows:
         if m["practitioner"] in known
     ]
     return DirectoryRows(sites, departments, units, practitioners, memberships)
-

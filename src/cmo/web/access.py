@@ -31,3 +31,11 @@ def capability_required(capability: str) -> Callable[[Callable[..., Any]], Calla
         return wrapped
 
     return decorator
+
+
+def require(request: Any, capability: str) -> None:
+    """For API operations: 403 (a JSON error) unless the user holds ``capability``."""
+    from ninja.errors import HttpError
+
+    if not request.user.has_perm(perm(capability)):
+        raise HttpError(403, f"your role lacks {perm(capability)}")

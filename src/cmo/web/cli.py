@@ -12,7 +12,7 @@ import typer
 
 ROLE_HELP = (
     "cmo, quality_analyst, medical_staff_office, department_chair, safety_officer, clinician, "
-    "board_member or compliance"
+    "board_member, compliance, or a role a domain app brings"
 )
 user_app = typer.Typer(help="Manage web users: add, unlock, list.", no_args_is_help=True)
 
@@ -126,14 +126,16 @@ def user_add(
     ] = False,
 ) -> None:
     """Create or reset a user with ROLE; prints a one-time password (and token)."""
-    from cmo.web.roles import ROLES
-
-    if role not in ROLES:
-        raise typer.BadParameter(
-            f"unknown role {role!r}; expected one of: {ROLE_HELP}", param_hint="--role"
-        )
     import cmo.web as web
 
+    web.setup()
+    from cmo.web.roles import all_roles
+
+    if role not in all_roles():
+        raise typer.BadParameter(
+            f"unknown role {role!r}; expected one of: {', '.join(all_roles())}",
+            param_hint="--role",
+        )
     web.migrate()
     _, pw, raw = web.add_user(name, role, departments=department or (), token=token)
     typer.echo(f"user {name} ({role}) one-time password: {pw}")

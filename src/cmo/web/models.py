@@ -24,18 +24,18 @@ class Capability(models.Model):
 
 
 class Profile(models.Model):
-    """Per-user scope: a department chair sees patients and practitioners of these departments."""
+    """Per-user settings of the shell. A user's departments (a chair's scope) are kept by the
+    registered scope source (the directory's ``UserScope``), see ``cmo.web.scope``."""
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="cmo_profile"
     )
-    departments = models.JSONField(default=list, blank=True, help_text="department ids")
     must_change_password = models.BooleanField(
         default=False, help_text="set for a one-time password; cleared by the password change"
     )
 
     def __str__(self) -> str:
-        return f"{self.user} ({', '.join(self.departments) or 'no departments'})"
+        return f"profile of {self.user}"
 
 
 def _hash(raw: str) -> str:

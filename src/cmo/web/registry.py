@@ -54,8 +54,8 @@ class Domain:
     # "module:attribute" of a :class:`ScopeSource`: which departments and sites a user is
     # limited to (the directory declares it; the shell's scope asks it, never imports it).
     scope: str | None = None
-    # "module:function" of ``f(warehouse) -> dict[str, int]``: the CLI sync step (after a build)
-    # that brings warehouse rows into this domain's tables (the directory's sync).
+    # "module:function" of ``f(rows) -> summary``: applies the rows that ``cmo.sync.READERS``
+    # read from the warehouse for this domain to its tables (the directory's sync).
     sync: str | None = None
     # Models ("app_label.ModelName") copied one way into warehouse tables ``app__<app>_<model>``
     # by the sync, so builds and the board report can join them (cmo.web.export).
@@ -97,6 +97,13 @@ class DomainConfig(AppConfig):
 
     domain: ClassVar[Domain]
     default_auto_field = "django.db.models.BigAutoField"
+    # Django picks the one AppConfig subclass found in an app's apps.py; this base class, imported
+    # there, must not count as a candidate, while every subclass does.
+    default = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.default = "default" not in cls.__dict__ or bool(cls.__dict__["default"])
 
     def ready(self) -> None:
         if self.label != self.domain.name:
