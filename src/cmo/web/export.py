@@ -77,8 +77,8 @@ def write_files(out: Path) -> dict[str, int]:
     for model in exported_models():
         table = arrow_table(model)
         name = table_name(model)
-        with pa.OSFile(str(out / f"{name}.arrow"), "wb") as sink:
-            with pa.ipc.new_file(sink, table.schema) as writer:
-                writer.write_table(table)
+        path = str(out / f"{name}.arrow")
+        with pa.OSFile(path, "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+            writer.write_table(table)
         counts[name] = table.num_rows
     return counts
