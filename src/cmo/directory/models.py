@@ -32,7 +32,7 @@ class Entry(models.Model):
         ordering = ["name"]
 
     def __str__(self) -> str:
-        return self.name or self.code
+        return str(self.name or self.code)
 
 
 class Site(Entry):

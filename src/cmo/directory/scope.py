@@ -28,9 +28,9 @@ class DirectoryScope:
 
 
 def _entry(model: type[Department] | type[Site], code: str) -> Department | Site:
-    found, _ = model.objects.get_or_create(
+    found: Department | Site = model.objects.get_or_create(
         code=code, defaults={"name": code, "source": Source.MANUAL}
-    )
+    )[0]
     return found
 
 

@@ -98,7 +98,8 @@ def _upsert(
     counts.add("created", table, len(new))
     counts.add("updated", table, sum(1 for _, d in changed if d))
     counts.add("deactivated", table, len(stale))
-    return model.objects.in_bulk(list(seen), field_name="code")
+    synced: dict[str, Any] = model.objects.in_bulk(list(seen), field_name="code")
+    return synced
 
 
 def _practitioners(rows: list[Row], counts: Counts) -> dict[str, Practitioner]:

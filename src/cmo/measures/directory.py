@@ -60,7 +60,7 @@ def _value(v: Any) -> Any:
 
 
 def _rows(frame: pd.DataFrame) -> list[Row]:
-    return [{k: _value(v) for k, v in r.items()} for r in frame.to_dict("records")]
+    return [{str(k): _value(v) for k, v in r.items()} for r in frame.to_dict("records")]
 
 
 def _stays_by_place(wh: Warehouse) -> pd.DataFrame:

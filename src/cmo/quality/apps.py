@@ -48,5 +48,6 @@ class QualityConfig(DomainConfig):
                 "board_member",
             )
         },
+        warm="cmo.quality.views:warm",
         order=20,
     )

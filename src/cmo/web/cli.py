@@ -77,16 +77,15 @@ def serve(
 
 
 def _warm() -> None:
-    """Build the dashboard and measure pages once in the background (see quality.views.warm)."""
+    """Build each domain's pages once in the background (``Domain.warm``)."""
     import time
 
+    from cmo.web.registry import domains, resolve
     from cmo.web.results import NoResults
 
     start = time.perf_counter()
     try:
-        from cmo.quality.views import warm
-
-        n = warm()
+        n = sum(resolve(d.warm)() for d in domains() if d.warm)
     except NoResults:
         return
     except Exception as exc:  # a page that fails here fails for its visitor too, with a trace

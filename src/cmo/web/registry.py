@@ -60,6 +60,9 @@ class Domain:
     # Models ("app_label.ModelName") copied one way into warehouse tables ``app__<app>_<model>``
     # by the sync, so builds and the board report can join them (cmo.web.export).
     exports: tuple[str, ...] = ()
+    # "module:function" of ``f() -> int``: fill the domain's page caches, run in the background
+    # by ``cmo serve`` at start; returns the number of pages built.
+    warm: str | None = None
 
 
 _DOMAINS: dict[str, Domain] = {}

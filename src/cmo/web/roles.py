@@ -118,7 +118,7 @@ def landing(user: Any) -> str | None:
     else the first navigation entry the user may follow."""
     role = role_of(user)
     for domain in domains():
-        if role in domain.landing:
+        if role is not None and role in domain.landing:
             return domain.landing[role]
     if role in CORE_LANDING:
         return CORE_LANDING[role]
