@@ -19,7 +19,10 @@ class Entry(models.Model):
     """Fields every directory row has: its warehouse id (``code``), name, origin and life."""
 
     code = models.CharField(
-        max_length=128, unique=True, help_text="the id in the warehouse (FHIR resource id)"
+        max_length=128,
+        unique=True,
+        blank=True,
+        help_text="the id in the warehouse (FHIR resource id); manual-<n> when entered by hand",
     )
     name = models.CharField(max_length=200)
     active = models.BooleanField(default=True, help_text="false once the warehouse drops it")
