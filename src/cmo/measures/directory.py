@@ -73,6 +73,14 @@ def _stays_by_place(wh: Warehouse) -> pd.DataFrame:
     )
 
 
+def _most_stays(places: pd.DataFrame, key: str) -> dict[str, Any]:
+    """``key`` value -> the site of most of its stays (ties: the first site code)."""
+    known = places.dropna(subset=[key])
+    per_site = known.groupby([key, "site_id"], dropna=False)["n"].sum().reset_index()
+    per_site = per_site.sort_values([key, "n", "site_id"], ascending=[True, False, True])
+    return dict(per_site.drop_duplicates(key).set_index(key)["site_id"].to_dict())
+
+
 def _places(
     wh: Warehouse, places: pd.DataFrame, role_orgs: set[str]
 ) -> tuple[list[Row], list[Row], list[Row]]:
@@ -90,16 +98,10 @@ def _places(
     sites = sorted({s for s in places["site_id"].dropna()})
     site_rows = [{"code": s, "name": org_name.get(s) or s} for s in sites]
 
-    depts = places.dropna(subset=["department_id"])
-    dept_site = (
-        depts.sort_values("n", ascending=False).drop_duplicates("department_id")
-        if len(depts)
-        else depts
-    )
+    dept_site = _most_stays(places, "department_id")
     dept_rows = [
-        {"code": r.department_id, "name": org_name.get(r.department_id) or r.department_id}
-        | {"site": _value(r.site_id)}
-        for r in dept_site.sort_values("department_id").itertuples()
+        {"code": d, "name": org_name.get(d) or d, "site": _value(dept_site.get(d))}
+        for d in sorted(dept_site)
     ]
 
     unit_ids = set(places["unit_id"].dropna())
@@ -112,13 +114,7 @@ def _places(
         for loc, org in zip(locs["id"], locs["managing_organization_id"], strict=True)
         if org
     }
-    by_stays = (
-        places.dropna(subset=["unit_id"])
-        .sort_values("n", ascending=False)
-        .drop_duplicates("unit_id")
-        .set_index("unit_id")["site_id"]
-        .to_dict()
-    )
+    by_stays = _most_stays(places, "unit_id")
     unit_rows = [
         {
             "code": u,
