@@ -78,7 +78,8 @@ def _most_stays(places: pd.DataFrame, key: str) -> dict[str, Any]:
     known = places.dropna(subset=[key])
     per_site = known.groupby([key, "site_id"], dropna=False)["n"].sum().reset_index()
     per_site = per_site.sort_values([key, "n", "site_id"], ascending=[True, False, True])
-    return dict(per_site.drop_duplicates(key).set_index(key)["site_id"].to_dict())
+    first = per_site.drop_duplicates(key)
+    return dict(zip(first[key], first["site_id"], strict=True))
 
 
 def _places(
