@@ -139,6 +139,14 @@ def test_chair_attention_list_names_only_their_departments_practitioners(
     assert named == {"P014"}
 
 
+# A value for each path converter (any value will do: the capability is checked first).
+EXAMPLES = {"int": "1", "uuid": "00000000-0000-0000-0000-000000000001"}
+
+
+def _example(match: Any) -> str:
+    return EXAMPLES.get(match.group(1) or "str", f"x-{match.group(2)}")
+
+
 # Views anyone may open (each handles anonymous users itself).
 PUBLIC = {"home", "login", "logout", "password_change", "healthz"}
 
@@ -158,8 +166,7 @@ def _patterns(resolver: Any = None, prefix: str = "", namespace: str = "") -> li
             ns = f"{namespace}{p.namespace}:" if p.namespace else namespace
             found += _patterns(p, route, ns)
         elif isinstance(p, URLPattern):
-            # Any value fills a path parameter: the capability is checked before it is read.
-            example = "/" + re.sub(r"<(?:\w+:)?(\w+)>", r"x-\1", route).lstrip("^").rstrip("$")
+            example = "/" + re.sub(r"<(?:(\w+):)?(\w+)>", _example, route).lstrip("^").rstrip("$")
             found.append((f"{namespace}{p.name}", example, p.callback))
     return found
 
