@@ -81,11 +81,6 @@ def domains() -> list[Domain]:
     return sorted(_DOMAINS.values(), key=lambda d: (d.order, d.name))
 
 
-def unregister(name: str) -> None:
-    """Forget a domain (tests that install a throwaway app remove it again)."""
-    _DOMAINS.pop(name, None)
-
-
 def resolve(ref: str) -> Any:
     """``"pkg.module:attr"`` -> the attribute (imported on first use)."""
     import importlib
@@ -153,5 +148,4 @@ __all__ = [
     "register",
     "resolve",
     "scope_source",
-    "unregister",
 ]

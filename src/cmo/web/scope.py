@@ -44,9 +44,6 @@ class Scope:
         """True when rows are limited to some departments or sites."""
         return self.departments is not None or self.sites is not None
 
-    def allows_department(self, code: str | None) -> bool:
-        return self.departments is None or (code is not None and code in self.departments)
-
     def restrict(self, queryset: models.QuerySet[_M]) -> models.QuerySet[_M]:
         """``queryset`` limited to this scope, through the model's ``scope_fields``.
 
