@@ -33,10 +33,11 @@ system-deps:  ## Debian packages the tests need: Java 17 (Spark), Chromium (brow
 services: system-deps  ## start PostgreSQL when it is not running
 	@bash scripts/services.sh
 
-lint: $(TEST_STAMP)  ## ruff and mypy
+lint: $(TEST_STAMP)  ## ruff, mypy and the import contracts (import-linter)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 fmt: $(TEST_STAMP)
 	$(BIN)/ruff check --fix src tests benchmarks

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+# `cmo measures run` and `cmo demo` end with the sync, which writes the app database under
+# CMO_DATA_DIR: tests never write into the working directory's cmo-data (the web tests set
+# their own data dir).
+os.environ.setdefault("CMO_DATA_DIR", tempfile.mkdtemp(prefix="cmo-test-data-"))
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT.parent / "shared" / "reference"

@@ -68,6 +68,9 @@ def test_bare_demo_generates_ingests_and_skips_regeneration(tmp_path: Path) -> N
     assert "generated 400 patients" in first.output
     assert "0 quarantined" in first.output
     assert wh.is_file()
+    # The sync ran: the directory was filled and the app tables exported to the warehouse.
+    assert "directory sync: " in first.output and "app__directory_practitioner" in first.output
     second = runner.invoke(app, args)
     assert second.exit_code == 0, second.output
     assert "not regenerating" in second.output
+    assert "directory sync: 0 created" in second.output

@@ -63,15 +63,16 @@ def role_users(db: Any) -> dict[str, Any]:
     """
     from django.contrib.auth.models import Group, User
 
-    from cmo.web.models import Profile
-    from cmo.web.roles import ROLES
+    from cmo.web.roles import all_roles
 
     users = {}
-    for role in ROLES:
+    for role in all_roles():
         user = User.objects.create(username=f"t_{role}", password="!")
         user.groups.set([Group.objects.get(name=role)])
         if role == "department_chair":
-            Profile.objects.create(user=user, departments=CHAIR_DEPARTMENTS)
+            from cmo.directory.scope import source
+
+            source.assign(user, CHAIR_DEPARTMENTS)
         users[role] = user
     return users
 

@@ -1,7 +1,11 @@
 """The permission matrix: every role × every page and API endpoint -> expected status.
 
-One table, written out by hand from the security model (ARCHITECTURE.md §7, issue 6), so a
-change of a role's rights shows up here as a failing cell rather than silently following code.
+Two parts. One table, written out by hand from the security model (ARCHITECTURE.md §7, issue
+6), so a change of a role's rights shows up here as a failing cell rather than silently
+following code. And a matrix generated from the registry: every URL pattern of the shell and of
+every registered domain must declare its capability (``capability_required``), and every role
+gets 403 without it and no 403 with it; a new domain app's pages are covered without editing
+this file.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from cmo.web.roles import ROLES
+from cmo.web.roles import ROLES, all_roles, grants
 
 ROLE_COLUMNS = [
     "cmo",
@@ -45,6 +49,13 @@ PAGES = {
         "/api/quality/measures/mort_inpatient/long"
         "?period_type=year&period_start=2026-01-01&level=department&unit_id=D-CAR"
     ),
+    "directory": "/directory/",
+    "directory_own": "/directory/practitioner/P014/",
+    "directory_other": "/directory/practitioner/P007/",
+    "api_directory": "/api/directory/practitioners",
+    "api_directory_own": "/api/directory/practitioners/P014",
+    "api_directory_other": "/api/directory/practitioners/P007",
+    "api_departments": "/api/directory/departments",
 }
 
 #                        cmo  qa   mso  chair safe clin board comp anon
@@ -62,7 +73,29 @@ api_results              200  200  200  200   200  200  200   403  401
 api_practitioner_results 200  200  200  200   403  403  403   403  401
 api_signals              200  200  200  200   200  200  200   403  401
 api_long                 200  200  403  200   200  403  403   403  401
+directory                200  200  200  200   200  403  403   403  302
+directory_own            200  200  200  200   200  403  403   403  302
+directory_other          200  200  200  404   200  403  403   403  302
+api_directory            200  200  200  200   200  403  403   403  401
+api_directory_own        200  200  200  200   200  403  403   403  401
+api_directory_other      200  200  200  404   200  403  403   403  401
+api_departments          200  200  200  200   200  403  403   403  401
 """
+
+
+@pytest.fixture
+def directory(db: Any) -> None:
+    """Directory rows for the sample's practitioners: P014 in D-CAR (the test chair's), P007
+    in D-SUR."""
+    from cmo.directory.models import Department, Membership, Practitioner, Site
+
+    site = Site.objects.create(code="S1", name="North")
+    for code, dept in (("P014", "D-CAR"), ("P007", "D-SUR")):
+        department, _ = Department.objects.get_or_create(code=dept, defaults={"name": dept})
+        department.site = site
+        department.save()
+        prac = Practitioner.objects.create(code=code, name=f"Dr {code}")
+        Membership.objects.create(practitioner=prac, department=department)
 
 
 def _cases() -> list[Any]:
@@ -81,7 +114,7 @@ def test_matrix_covers_every_role_and_page() -> None:
 
 
 @pytest.mark.parametrize(("page", "role", "expected"), _cases())
-def test_permission(client_for: Any, page: str, role: str, expected: int) -> None:
+def test_permission(client_for: Any, directory: None, page: str, role: str, expected: int) -> None:
     client = client_for(None if role == "anonymous" else role)
     response = client.get(PAGES[page])
     assert response.status_code == expected, response.content[:300]
@@ -104,3 +137,87 @@ def test_chair_attention_list_names_only_their_departments_practitioners(
     api = client_for("department_chair").get("/api/quality/signals").json()
     named = {s["unit_id"] for s in api if s["level"] == "practitioner"}
     assert named == {"P014"}
+
+
+# A value for each path converter (any value will do: the capability is checked first).
+EXAMPLES = {"int": "1", "uuid": "00000000-0000-0000-0000-000000000001"}
+
+
+def _example(match: Any) -> str:
+    return EXAMPLES.get(match.group(1) or "str", f"x-{match.group(2)}")
+
+
+# Views anyone may open (each handles anonymous users itself).
+PUBLIC = {"home", "login", "logout", "password_change", "healthz"}
+
+
+def _patterns(resolver: Any = None, prefix: str = "", namespace: str = "") -> list[Any]:
+    """(url name, example path, view) of every URL pattern but the admin's and the API's."""
+    import re
+
+    from django.urls import URLPattern, URLResolver, get_resolver
+
+    found = []
+    for p in (resolver or get_resolver()).url_patterns:
+        route = prefix + str(p.pattern)
+        if isinstance(p, URLResolver):
+            if p.namespace in ("admin", "api"):
+                continue
+            ns = f"{namespace}{p.namespace}:" if p.namespace else namespace
+            found += _patterns(p, route, ns)
+        elif isinstance(p, URLPattern):
+            example = "/" + re.sub(r"<(?:(\w+):)?(\w+)>", _example, route).lstrip("^").rstrip("$")
+            found.append((f"{namespace}{p.name}", example, p.callback))
+    return found
+
+
+def test_every_view_declares_its_capability() -> None:
+    """A page without ``capability_required`` would be open to every signed-in role."""
+    bare = [
+        name
+        for name, _path, view in _patterns()
+        if name.split(":")[-1] not in PUBLIC and not getattr(view, "capability", None)
+    ]
+    assert bare == []
+    names = {name for name, _p, _v in _patterns()}
+    assert {"quality:dashboard", "directory:practitioners", "directory:practitioner"} <= names
+
+
+def _generated() -> list[Any]:
+    import cmo.web
+
+    cmo.web.setup()
+    cases = []
+    for name, path, view in _patterns():
+        capability = getattr(view, "capability", None)
+        if capability is None:
+            continue
+        for role in [*all_roles(), "anonymous"]:
+            cases.append(pytest.param(path, capability, role, id=f"{name}-{role}"))
+    return cases
+
+
+@pytest.mark.parametrize(("path", "capability", "role"), _generated())
+def test_generated_matrix(client_for: Any, path: str, capability: str, role: str) -> None:
+    """Every role × every capability-guarded view, from the registry's grants."""
+    response = client_for(None if role == "anonymous" else role).get(path)
+    if role == "anonymous":
+        assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+    elif capability in grants()[role]:
+        assert response.status_code not in (302, 403) and response.status_code < 500
+    else:
+        assert response.status_code == 403
+
+
+def test_every_api_operation_refuses_anonymous_users(client: Any) -> None:
+    """Every GET operation of every domain's router answers 401 without credentials."""
+    import re
+
+    from cmo.web.api import api
+
+    schema = api.get_openapi_schema()
+    paths = [p for p, ops in schema["paths"].items() if "get" in ops]
+    assert any(p.startswith("/api/directory/") for p in paths)
+    for path in paths:
+        url = re.sub(r"{(\w+)}", r"x-\1", path)
+        assert client.get(url).status_code == 401, path

@@ -146,6 +146,9 @@ def demo_main(
         typer.echo(
             f"built measures: {sum(build.rows.values()):,} rows in {build.total_seconds:.1f} s"
         )
+        from cmo import sync
+
+        sync.run(wh, echo=typer.echo)
         chair_departments = _first_department(wh)
     finally:
         wh.close()

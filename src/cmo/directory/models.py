@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
+from django.conf import settings
 from django.db import models
+
+from cmo.web.scope import RestrictedQuerySet
 
 
 class Source(models.TextChoices):
@@ -14,7 +19,10 @@ class Entry(models.Model):
     """Fields every directory row has: its warehouse id (``code``), name, origin and life."""
 
     code = models.CharField(
-        max_length=128, unique=True, help_text="the id in the warehouse (FHIR resource id)"
+        max_length=128,
+        unique=True,
+        blank=True,
+        help_text="the id in the warehouse (FHIR resource id); manual-<n> when entered by hand",
     )
     name = models.CharField(max_length=200)
     active = models.BooleanField(default=True, help_text="false once the warehouse drops it")
@@ -27,11 +35,14 @@ class Entry(models.Model):
         ordering = ["name"]
 
     def __str__(self) -> str:
-        return self.name or self.code
+        return str(self.name or self.code)
 
 
 class Site(Entry):
     """A hospital: the root of an Organization.partOf chain."""
+
+    objects = RestrictedQuerySet.as_manager()
+    scope_fields: ClassVar[dict[str, str]] = {"site": "code", "department": "departments__code"}
 
     class Meta(Entry.Meta):
         db_table = "directory__site"
@@ -44,6 +55,9 @@ class Department(Entry):
         Site, null=True, blank=True, on_delete=models.PROTECT, related_name="departments"
     )
 
+    objects = RestrictedQuerySet.as_manager()
+    scope_fields: ClassVar[dict[str, str]] = {"department": "code", "site": "site__code"}
+
     class Meta(Entry.Meta):
         db_table = "directory__department"
 
@@ -54,6 +68,10 @@ class Unit(Entry):
     site = models.ForeignKey(
         Site, null=True, blank=True, on_delete=models.PROTECT, related_name="units"
     )
+
+    objects = RestrictedQuerySet.as_manager()
+    # Units belong to sites, not departments: a department-limited user sees none.
+    scope_fields: ClassVar[dict[str, str]] = {"site": "site__code"}
 
     class Meta(Entry.Meta):
         db_table = "directory__unit"
@@ -77,6 +95,13 @@ class Practitioner(Entry):
         Department, through="Membership", related_name="practitioners"
     )
 
+    objects = RestrictedQuerySet.as_manager()
+    # A chair sees the practitioners with a membership (past or current) of their departments.
+    scope_fields: ClassVar[dict[str, str]] = {
+        "department": "memberships__department__code",
+        "site": "memberships__department__site__code",
+    }
+
     class Meta(Entry.Meta):
         db_table = "directory__practitioner"
         ordering = ["family_name", "given_name", "code"]
@@ -93,6 +118,15 @@ class Membership(models.Model):
     end = models.DateField(null=True, blank=True, help_text="empty while current")
     primary = models.BooleanField(default=True)
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.WAREHOUSE)
+    last_seen = models.DateField(
+        null=True, blank=True, help_text="last discharge of a stay attended there (stay-derived)"
+    )
+
+    objects = RestrictedQuerySet.as_manager()
+    scope_fields: ClassVar[dict[str, str]] = {
+        "department": "department__code",
+        "site": "department__site__code",
+    }
 
     class Meta:
         db_table = "directory__membership"
@@ -105,3 +139,23 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.practitioner} in {self.department}"
+
+
+class UserScope(models.Model):
+    """The departments and sites a scoped user (a department chair) is limited to.
+
+    ``cmo.web.scope`` reads it through :class:`cmo.directory.scope.DirectoryScope`, registered
+    as the directory domain's scope source.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="directory_scope"
+    )
+    departments = models.ManyToManyField(Department, blank=True, related_name="scoped_users")
+    sites = models.ManyToManyField(Site, blank=True, related_name="scoped_users")
+
+    class Meta:
+        db_table = "directory__user_scope"
+
+    def __str__(self) -> str:
+        return f"scope of {self.user}"

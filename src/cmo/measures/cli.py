@@ -72,6 +72,14 @@ def run_cmd(
         str | None,
         typer.Option("--reference-end", help="Fit models on discharges up to this date."),
     ] = None,
+    sync: Annotated[
+        bool,
+        typer.Option(
+            "--sync/--no-sync",
+            help="After the build, sync the web app's directory and export app tables "
+            "(app__*) into the warehouse (needs the web extra).",
+        ),
+    ] = True,
 ) -> None:
     """Build core__* and quality__* tables: stays, comorbidity, DRG, measures, models, results."""
     end = _date(as_of, "--as-of")
@@ -98,6 +106,10 @@ def run_cmd(
         wh.verify()  # writable, checksums hold: a damaged file is said before the build
         reference = (ref_start, ref_end) if ref_start and ref_end else None
         result = run(wh, as_of=end, models=models, reference=reference)  # type: ignore[arg-type]
+        if sync:
+            from cmo import sync as app_sync
+
+            app_sync.run(wh, echo=typer.echo)
     finally:
         wh.close()
     if save_models is not None:

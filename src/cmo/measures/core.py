@@ -108,8 +108,26 @@ FHIR_SCHEMAS: dict[str, dict[str, str]] = {
         "name": "string",
         "physical_type_code": "string",
         "part_of_id": "string",
+        "managing_organization_id": "string",
     },
-    "fhir__practitioner": {"id": "string", "family": "string", "given": "string"},
+    "fhir__practitioner": {
+        "id": "string",
+        "family": "string",
+        "given": "string",
+        "active": "boolean",
+        "npi": "string",  # identifier[system=http://hl7.org/fhir/sid/us-npi].value
+        "birth_date_date": "date",
+        "qualification_display": "string",
+    },
+    "fhir__practitioner_role": {
+        "id": "string",
+        "active": "boolean",
+        "practitioner_id": "string",
+        "organization_id": "string",
+        "specialty_display": "string",
+        "period_start_date": "date",
+        "period_end_date": "date",
+    },
     "fhir__claim": {"id": "string", "encounter_id": "string"},
     "fhir__claim_diagnosis": {
         "claim_id": "string",

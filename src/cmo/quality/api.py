@@ -10,11 +10,12 @@ from django.core.exceptions import PermissionDenied
 from ninja import Router, Schema
 from ninja.errors import HttpError
 
+from cmo.quality.apps import DASHBOARD, PATIENTS, PRACTITIONERS
 from cmo.quality.views import DRILL_LIMIT, practitioners_of, scoped_long_rows
 from cmo.web import results
 from cmo.web.audit import log_access
 from cmo.web.results import NoResults
-from cmo.web.roles import DASHBOARD, PATIENTS, PRACTITIONERS, departments_of, perm
+from cmo.web.roles import departments_of, perm
 
 router = Router(tags=["quality"])
 Level = Literal["system", "site", "department", "unit", "practitioner"]

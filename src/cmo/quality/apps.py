@@ -1,7 +1,53 @@
-from django.apps import AppConfig
+"""The quality domain: outcome measures' dashboard, measure pages, patient drill-down, API."""
+
+from __future__ import annotations
+
+from cmo.web.registry import Domain, DomainConfig, NavItem
+
+# Capabilities of the quality app, as ``has_perm`` strings ("quality.<codename>").
+DASHBOARD = "quality.view_dashboard"
+PRACTITIONERS = "quality.view_practitioners"
+PATIENTS = "quality.view_patients"
+
+_ALL = ("view_dashboard", "view_practitioners", "view_patients")
 
 
-class QualityConfig(AppConfig):
+class QualityConfig(DomainConfig):
     name = "cmo.quality"
     label = "quality"
     verbose_name = "Quality and outcomes"
+    domain = Domain(
+        name="quality",
+        title="Quality and outcomes",
+        urls="cmo.quality.urls",
+        api="cmo.quality.api:router",
+        nav=(NavItem("Dashboard", "quality:dashboard", permission=DASHBOARD, order=10),),
+        capabilities=(
+            ("view_dashboard", "See aggregate measure results (dashboard, measure pages, API)"),
+            ("view_practitioners", "See practitioners named in funnel plots and tables"),
+            ("view_patients", "See patient-level rows (drill-down, long-rows API)"),
+        ),
+        grants={
+            "cmo": _ALL,
+            "quality_analyst": _ALL,
+            "medical_staff_office": ("view_dashboard", "view_practitioners"),
+            "department_chair": _ALL,
+            "safety_officer": ("view_dashboard", "view_patients"),
+            "clinician": ("view_dashboard",),
+            "board_member": ("view_dashboard",),
+        },
+        landing={
+            role: "quality:dashboard"
+            for role in (
+                "cmo",
+                "quality_analyst",
+                "medical_staff_office",
+                "department_chair",
+                "safety_officer",
+                "clinician",
+                "board_member",
+            )
+        },
+        warm="cmo.quality.views:warm",
+        order=20,
+    )

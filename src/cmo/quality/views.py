@@ -13,11 +13,12 @@ from django.utils.http import urlencode
 
 from cmo.quality import analysis as an
 from cmo.quality import charts
+from cmo.quality.apps import DASHBOARD, PATIENTS, PRACTITIONERS
 from cmo.web import results
 from cmo.web.access import capability_required
 from cmo.web.audit import log_access
 from cmo.web.results import NoResults
-from cmo.web.roles import DASHBOARD, PATIENTS, PRACTITIONERS, departments_of, perm
+from cmo.web.roles import departments_of, perm
 
 PERIOD_TYPES = ("month", "quarter", "year")
 TABLE_LEVELS = ("site", "department", "unit")

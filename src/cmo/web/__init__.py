@@ -68,23 +68,29 @@ def add_user(
     """
     from django.contrib.auth.models import Group, User
 
-    from cmo.web.models import ApiToken, Profile
-    from cmo.web.roles import ROLES
-
-    if role not in ROLES:
-        raise ValueError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
     setup()
+    from cmo.web.models import ApiToken, Profile
+    from cmo.web.registry import scope_source
+    from cmo.web.roles import all_roles
+
+    roles = all_roles()
+    if role not in roles:
+        raise ValueError(f"unknown role {role!r}; expected one of {', '.join(roles)}")
     user, _ = User.objects.get_or_create(username=name)
     pw = password or one_time_password()
     user.set_password(pw)
     user.is_active = True
     user.save()
     user.groups.set([Group.objects.get(name=role)])
-    depts = list(departments)
     # A generated password is one-time: the user must choose their own at first sign-in.
-    Profile.objects.update_or_create(
-        user=user, defaults={"departments": depts, "must_change_password": password is None}
-    )
+    Profile.objects.update_or_create(user=user, defaults={"must_change_password": password is None})
+    depts = list(departments)
+    source = scope_source()
+    if depts and source is None:
+        raise ValueError("departments need the directory app (no scope source is installed)")
+    if source is not None:
+        # Departments by warehouse code; the directory links the user to its Department rows.
+        source.assign(user, depts)
     raw = ApiToken.issue(user, name="cli")[1] if token else None
     return user, pw, raw
 
@@ -100,11 +106,11 @@ def demo_users(
     Migrates first. Prints a table of user names and one-time passwords through ``echo``
     (None = silent) and returns {username: password}. Department chairs get ``departments``.
     """
-    from cmo.web.roles import ROLES
-
     migrate()
+    from cmo.web.roles import all_roles
+
     out: dict[str, str] = {}
-    for role in ROLES:
+    for role in all_roles():
         name = f"{prefix}_{role}"
         depts = departments if role == "department_chair" else ()
         _, pw, _ = add_user(name, role, departments=depts)

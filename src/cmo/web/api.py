@@ -15,6 +15,7 @@ from ninja import NinjaAPI
 from ninja.security import HttpBearer, django_auth
 
 from cmo.web.models import ApiToken
+from cmo.web.registry import domains, resolve
 
 
 class TokenAuth(HttpBearer):
@@ -43,10 +44,11 @@ api = NinjaAPI(
 )
 
 
-def _register() -> None:
-    from cmo.quality.api import router as quality
+def _mount_domains() -> None:
+    """Every registered domain's ninja router at ``/api/<name>/``."""
+    for domain in domains():
+        if domain.api:
+            api.add_router(f"/{domain.name}/", resolve(domain.api))
 
-    api.add_router("/quality/", quality)
 
-
-_register()
+_mount_domains()

@@ -12,7 +12,7 @@ import typer
 
 ROLE_HELP = (
     "cmo, quality_analyst, medical_staff_office, department_chair, safety_officer, clinician, "
-    "board_member or compliance"
+    "board_member, compliance, or a role a domain app brings"
 )
 user_app = typer.Typer(help="Manage web users: add, unlock, list.", no_args_is_help=True)
 
@@ -77,16 +77,15 @@ def serve(
 
 
 def _warm() -> None:
-    """Build the dashboard and measure pages once in the background (see quality.views.warm)."""
+    """Build each domain's pages once in the background (``Domain.warm``)."""
     import time
 
+    from cmo.web.registry import domains, resolve
     from cmo.web.results import NoResults
 
     start = time.perf_counter()
     try:
-        from cmo.quality.views import warm
-
-        n = warm()
+        n = sum(resolve(d.warm)() for d in domains() if d.warm)
     except NoResults:
         return
     except Exception as exc:  # a page that fails here fails for its visitor too, with a trace
@@ -126,14 +125,16 @@ def user_add(
     ] = False,
 ) -> None:
     """Create or reset a user with ROLE; prints a one-time password (and token)."""
-    from cmo.web.roles import ROLES
-
-    if role not in ROLES:
-        raise typer.BadParameter(
-            f"unknown role {role!r}; expected one of: {ROLE_HELP}", param_hint="--role"
-        )
     import cmo.web as web
 
+    web.setup()
+    from cmo.web.roles import all_roles
+
+    if role not in all_roles():
+        raise typer.BadParameter(
+            f"unknown role {role!r}; expected one of: {', '.join(all_roles())}",
+            param_hint="--role",
+        )
     web.migrate()
     _, pw, raw = web.add_user(name, role, departments=department or (), token=token)
     typer.echo(f"user {name} ({role}) one-time password: {pw}")

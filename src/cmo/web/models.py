@@ -10,33 +10,32 @@ from django.db import models
 
 
 class Capability(models.Model):
-    """No rows: only carries the permissions the roles are made of (see ``cmo.web.roles``)."""
+    """No rows: only carries the core's own permissions (see ``cmo.web.roles``); each domain's
+    capabilities are permissions of its own app (``Domain.capabilities``)."""
 
     class Meta:
         managed = False
         default_permissions = ()
         permissions = [
-            ("view_dashboard", "See aggregate measure results (dashboard, measure pages, API)"),
-            ("view_practitioners", "See practitioners named in funnel plots and tables"),
-            ("view_patients", "See patient-level rows (drill-down, long-rows API)"),
             ("view_data_status", "See ingest runs, quarantine and build times"),
+            ("view_quarantine_text", "See the text of quarantined lines (may hold patient data)"),
             ("view_access_log", "See the PHI access log"),
         ]
 
 
 class Profile(models.Model):
-    """Per-user scope: a department chair sees patients and practitioners of these departments."""
+    """Per-user settings of the shell. A user's departments (a chair's scope) are kept by the
+    registered scope source (the directory's ``UserScope``), see ``cmo.web.scope``."""
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="cmo_profile"
     )
-    departments = models.JSONField(default=list, blank=True, help_text="department ids")
     must_change_password = models.BooleanField(
         default=False, help_text="set for a one-time password; cleared by the password change"
     )
 
     def __str__(self) -> str:
-        return f"{self.user} ({', '.join(self.departments) or 'no departments'})"
+        return f"profile of {self.user}"
 
 
 def _hash(raw: str) -> str:

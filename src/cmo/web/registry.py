@@ -11,9 +11,9 @@ plus one INSTALLED_APPS line (the NetBox plug-in pattern).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from django.apps import AppConfig
 
@@ -51,6 +51,18 @@ class Domain:
     # "module:function" of ``f(request) -> list[dict]`` tiles for the home dashboard.
     tiles: str | None = None
     order: int = 100
+    # "module:attribute" of a :class:`ScopeSource`: which departments and sites a user is
+    # limited to (the directory declares it; the shell's scope asks it, never imports it).
+    scope: str | None = None
+    # "module:function" of ``f(rows) -> summary``: applies the rows that ``cmo.sync.READERS``
+    # read from the warehouse for this domain to its tables (the directory's sync).
+    sync: str | None = None
+    # Models ("app_label.ModelName") copied one way into warehouse tables ``app__<app>_<model>``
+    # by the sync, so builds and the board report can join them (cmo.web.export).
+    exports: tuple[str, ...] = ()
+    # "module:function" of ``f() -> int``: fill the domain's page caches, run in the background
+    # by ``cmo serve`` at start; returns the number of pages built.
+    warm: str | None = None
 
 
 _DOMAINS: dict[str, Domain] = {}
@@ -83,8 +95,18 @@ class DomainConfig(AppConfig):
 
     domain: ClassVar[Domain]
     default_auto_field = "django.db.models.BigAutoField"
+    # Django picks the one AppConfig subclass found in an app's apps.py; this base class, imported
+    # there, must not count as a candidate, while every subclass does.
+    default = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.default = "default" not in cls.__dict__ or bool(cls.__dict__["default"])
 
     def ready(self) -> None:
+        if self.label != self.domain.name:
+            # One name everywhere: the app label is the permission prefix and the table prefix.
+            raise RuntimeError(f"app label {self.label!r} differs from domain {self.domain.name!r}")
         register(self.domain)
         self.connect_signals()
 
@@ -92,6 +114,38 @@ class DomainConfig(AppConfig):
         """Override to connect the domain's signals."""
 
 
+class ScopeSource(Protocol):
+    """Where a user's department and site scope is kept (the directory app implements it)."""
+
+    def departments(self, user: Any) -> list[str]:
+        """Codes of the departments the user is limited to (a chair's)."""
+
+    def sites(self, user: Any) -> list[str]:
+        """Codes of the sites the user is limited to."""
+
+    def assign(self, user: Any, departments: Iterable[str], sites: Iterable[str] = ()) -> None:
+        """Set the user's departments and sites by code (``cmo user add --department``)."""
+
+
+def scope_source() -> ScopeSource | None:
+    """The registered scope source (the first domain declaring one), if any."""
+    for domain in domains():
+        if domain.scope:
+            source: ScopeSource = resolve(domain.scope)
+            return source
+    return None
+
+
 Tiles = Callable[[Any], list[dict[str, Any]]]
 
-__all__ = ["Domain", "DomainConfig", "NavItem", "Tiles", "domains", "register", "resolve"]
+__all__ = [
+    "Domain",
+    "DomainConfig",
+    "NavItem",
+    "ScopeSource",
+    "Tiles",
+    "domains",
+    "register",
+    "resolve",
+    "scope_source",
+]

@@ -1,4 +1,4 @@
-"""Pages of the web app itself: home, data status, access log, health check."""
+"""Pages of the web app itself: data status, access log, health check (home: cmo.web.home)."""
 
 from __future__ import annotations
 
@@ -7,25 +7,13 @@ from typing import Any
 from django.contrib.auth.views import PasswordChangeView
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 
 from cmo.web import results
 from cmo.web.access import capability_required
 from cmo.web.models import AccessLog
 from cmo.web.results import NoResults
-from cmo.web.roles import ACCESS_LOG, DASHBOARD, DATA_STATUS, PATIENTS, perm
-
-
-def home(request: HttpRequest) -> HttpResponse:
-    """Send each role to its first page."""
-    user = request.user
-    if not user.is_authenticated:
-        return redirect("login")
-    if user.has_perm(perm(DASHBOARD)):
-        return redirect("quality:dashboard")
-    if user.has_perm(perm(ACCESS_LOG)):
-        return redirect("access_log")
-    return render(request, "web/no_role.html", status=403)
+from cmo.web.roles import ACCESS_LOG, DATA_STATUS, QUARANTINE_TEXT, perm
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -99,7 +87,7 @@ def _tables(status: dict[str, Any]) -> list[dict[str, Any]]:
 @capability_required(DATA_STATUS)
 def data_status(request: HttpRequest) -> HttpResponse:
     """Ingest runs, row counts, quarantined lines with their reasons, measure build times."""
-    with_text = request.user.has_perm(perm(PATIENTS))
+    with_text = request.user.has_perm(perm(QUARANTINE_TEXT))
     try:
         page = max(1, int(request.GET.get("qpage") or 1))
     except ValueError:

@@ -1,0 +1,104 @@
+"""The sync step that ``cmo measures run`` and ``cmo demo`` run after a build.
+
+Two directions, one step:
+
+1. warehouse -> app database: each reader below turns warehouse tables into plain rows (the
+   directory's sites, departments, units, practitioners, memberships); the web side applies
+   them to its tables (``Domain.sync`` of the domain with the same name);
+2. app database -> warehouse: every model a domain lists in ``Domain.exports`` is copied whole
+   into a warehouse table ``app__<app>_<model>`` (``cmo.web.export``), written atomically by
+   :meth:`cmo.warehouse.Warehouse.write`.
+
+The web half runs in a child process (``python -m cmo.web.sync``) that loads Django; this
+process, and the analytics packages it imports, never do. Rows travel as JSON to the child and
+the exported tables come back as Arrow IPC files, so the child never opens the warehouse (one
+writer, any engine). Without the ``web`` extra (no Django) the step is skipped with a note.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cmo.errors import CmoError
+
+if TYPE_CHECKING:
+    from cmo.warehouse import Warehouse
+
+# domain name -> "module:function" of ``f(warehouse) -> dataclass of row lists`` (no Django).
+READERS: dict[str, str] = {"directory": "cmo.measures.directory:read"}
+
+
+@dataclass
+class SyncResult:
+    messages: list[str] = field(default_factory=list)
+    tables: dict[str, int] = field(default_factory=dict)  # app__ table -> rows written
+
+
+def encode(value: Any) -> Any:
+    """JSON for rows with dates: ``{"$date": "2024-01-31"}``."""
+    if isinstance(value, datetime):
+        return {"$datetime": value.isoformat()}
+    if isinstance(value, date):
+        return {"$date": value.isoformat()}
+    raise TypeError(f"cannot send {type(value).__name__} to the sync")
+
+
+def decode(obj: dict[str, Any]) -> Any:
+    if obj.keys() == {"$date"}:
+        return date.fromisoformat(obj["$date"])
+    if obj.keys() == {"$datetime"}:
+        return datetime.fromisoformat(obj["$datetime"])
+    return obj
+
+
+def _resolve(ref: str) -> Callable[..., Any]:
+    module, _, attr = ref.partition(":")
+    func: Callable[..., Any] = getattr(importlib.import_module(module), attr)
+    return func
+
+
+def run(wh: Warehouse, echo: Callable[[str], None] = print) -> SyncResult | None:
+    """Sync the app database with ``wh`` and export app tables into it (None if skipped)."""
+    if importlib.util.find_spec("django") is None:
+        echo("sync skipped: the web extra (Django) is not installed")
+        return None
+    payload = {name: asdict(_resolve(ref)(wh)) for name, ref in READERS.items()}
+    with tempfile.TemporaryDirectory(prefix="cmo-sync-") as tmp:
+        out = Path(tmp)
+        (out / "rows.json").write_text(json.dumps(payload, default=encode))
+        proc = subprocess.run(
+            [sys.executable, "-m", "cmo.web.sync", str(out)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if proc.returncode != 0:
+            lines = (proc.stderr or proc.stdout).strip().splitlines() or ["no output"]
+            raise CmoError(f"sync failed: {lines[-1]}", "\n".join(lines[-8:-1]) or None)
+        result = SyncResult(messages=proc.stdout.strip().splitlines())
+        for path in sorted(out.glob("app__*.arrow")):
+            result.tables[path.stem] = _write(wh, path)
+    for line in result.messages:
+        echo(line)
+    if result.tables:
+        echo(f"exported {len(result.tables)} app tables: " + ", ".join(sorted(result.tables)))
+    return result
+
+
+def _write(wh: Warehouse, path: Path) -> int:
+    import pyarrow as pa
+
+    with pa.memory_map(str(path)) as source:
+        table = pa.ipc.open_file(source).read_all()
+    wh.write(path.stem, table)
+    return int(table.num_rows)
