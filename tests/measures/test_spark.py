@@ -65,7 +65,7 @@ def test_spark_build_equals_duckdb_build(built, spark_warehouse, tmp_path):
     models = {m: api.model_card(built, m)["model"] for m in ("IMORT", "MORT30", "READM30")}
     _copy_fhir(built, spark_warehouse, tmp_path)
     result = run(spark_warehouse, models=models, progress=False)
-    assert result.rows["core__inpatient_stay"] == 36
+    assert result.rows["core__inpatient_stay"] == 57
     for name, keys in (
         ("core__inpatient_stay", ["stay_id"]),
         ("core__stay_diagnosis", ["stay_id", "code"]),
