@@ -33,7 +33,7 @@ def scenario() -> TestBed:
         "2024-03-01T08:00:00Z",
         "2024-03-05T15:00:00Z",
         attending=[("pr-a", "2024-03-01"), ("pr-b", "2024-03-03")],
-        dx=["I50.9", "E11.9", "N18.3", "I10"],
+        dx=["I50.9", "E11.9", "N18.30", "I10"],
     )
     # A child.
     p("pt-child", birth="2015-01-01")
@@ -201,6 +201,19 @@ def scenario() -> TestBed:
         dx=["M17.11"],
         procedures=["0SRD0J9"],
         surgeon="pr-b",
+    )
+
+    # Data quality: no attending; a category header (I50, not billable) and a malformed
+    # procedure code.
+    p("pt-dq", birth="1950-01-01")
+    bed.stay(
+        "s-dq",
+        "pt-dq",
+        "2024-04-01",
+        "2024-04-03",
+        attending=[],
+        dx=["J18.9", "I50"],
+        procedures=["XYZ"],
     )
 
     # Died 10 days after discharge (admitted 2024-08-01): MORT30 yes, IMORT no.

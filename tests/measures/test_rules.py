@@ -39,7 +39,7 @@ def test_attribution_site_department_ward_and_latest_attending(built):
     assert s["los_days"] == 4 and s["age"] == 73 and s["sex"] == "male"
     assert s["priority"] == "emergency"
     assert s["principal_dx"] == "I509"
-    assert sorted(s["secondary_dx"]) == ["E119", "I10", "N183"]
+    assert sorted(s["secondary_dx"]) == ["E119", "I10", "N1830"]
 
 
 def test_department_is_service_type_when_provider_is_the_site(built):
@@ -361,3 +361,26 @@ def test_comorbidity_without_poa_needs_the_code_in_the_prior_12_months(built):
     assert cm["s-prior-2"]["el_diabunc"]  # E11.9 was coded on s-prior-1 in January
     assert not cm["s-prior-2"]["el_hypunc"]  # I10 is new: it may have arisen in hospital
     assert not cm["s-prior-1"]["el_diabunc"]  # nothing before s-prior-1
+
+
+# -- attribution ------------------------------------------------------------------------------
+def test_attribution_rule_is_stated_per_measure_and_picks_the_column(built):
+    from dataclasses import replace
+
+    from cmo.measures.library.common import skeleton
+    from cmo.measures.spec import ATTRIBUTION_RULES, registry
+
+    assert set(ATTRIBUTION_RULES.values()) <= set(built.table("core__inpatient_stay").columns)
+    specs = {mid: m.spec for mid, m in registry().items()}
+    assert {specs[m].row()["attribution"] for m in ("IMORT", "MORT30", "READM30", "LOS")} == {
+        "attending_at_discharge"
+    }
+    with pytest.raises(ValueError, match="unknown attribution"):
+        replace(specs["IMORT"], attribution="most_days")
+    t = built.table("core__inpatient_stay")
+    t = t.filter(t.stay_id == "s-surg")
+    by = {
+        rule: skeleton("X", t, rule).to_pyarrow().to_pylist()[0]["practitioner_id"]
+        for rule in ATTRIBUTION_RULES
+    }
+    assert by == {"attending_at_discharge": "pr-a", "operating_surgeon": "pr-b"}

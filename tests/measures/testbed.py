@@ -170,14 +170,15 @@ class TestBed:
         if service_type:
             enc["serviceType"] = _cc("http://example.org/service", service_type)
         atts = [(attending, start)] if isinstance(attending, str) else attending
-        enc["participant"] = [
-            {
-                "type": [_cc(PARTICIPATION, "ATND")],
-                "individual": {"reference": f"Practitioner/{who}"},
-                "period": {"start": _ts(when)},
-            }
-            for who, when in atts
-        ]
+        if atts:
+            enc["participant"] = [
+                {
+                    "type": [_cc(PARTICIPATION, "ATND")],
+                    "individual": {"reference": f"Practitioner/{who}"},
+                    "period": {"start": _ts(when)},
+                }
+                for who, when in atts
+            ]
         diagnoses = []
         for i, code in enumerate(dx or []):
             cid = f"{sid}-c{i}"

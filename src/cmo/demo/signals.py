@@ -127,7 +127,8 @@ def signals_document(ctx: Context, stats: Counter, counts: Counter) -> dict[str,
         "signals": signals,
         "totals": {
             "resources": {k: counts[k] for k in sorted(counts)},
-            "inpatient_stays": s["stays"],
+            "inpatient_stays": s["stays"],  # acute (class IMP)
+            "non_acute_stays": s["non_acute_stays"],  # inpatient rehabilitation (class NONAC)
             "in_hospital_deaths": s["deaths"],
             "crude_in_hospital_mortality": _rate(s["deaths"], s["stays"]),
             "mean_los_days": _rate(s["los_days"], s["stays"]),

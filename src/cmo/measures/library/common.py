@@ -9,6 +9,7 @@ import pandas as pd
 from ibis import _
 
 from cmo import terminology
+from cmo.measures.spec import ATTRIBUTION_RULES
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -44,8 +45,11 @@ def reason(*branches: tuple[Any, str]) -> ir.StringValue:
     )
 
 
-def skeleton(measure_id: str, t: ir.Table, **cols: Any) -> ir.Table:
-    """The long-row columns every measure shares; ``cols`` adds/overrides the rest."""
+def skeleton(
+    measure_id: str, t: ir.Table, attribution: str = "attending_at_discharge", **cols: Any
+) -> ir.Table:
+    """The long-row columns every measure shares; ``cols`` adds/overrides the rest.
+    ``practitioner_id`` follows the measure's attribution rule (``ATTRIBUTION_RULES``)."""
     base = {
         "measure_id": ibis.literal(measure_id),
         "stay_id": t.stay_id,
@@ -55,7 +59,7 @@ def skeleton(measure_id: str, t: ir.Table, **cols: Any) -> ir.Table:
         "site_id": t.site_id,
         "department_id": t.department_id,
         "unit_id": t.unit_id,
-        "practitioner_id": t.attending_id,
+        "practitioner_id": t[ATTRIBUTION_RULES[attribution]],
     }
     base.update(cols)
     if "exclusion_reason" in base and "excluded" not in base:

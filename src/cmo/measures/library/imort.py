@@ -68,6 +68,7 @@ def long(ctx: Context) -> ir.Table:
     return skeleton(
         SPEC.measure_id,
         e,
+        SPEC.attribution,
         in_population=e.discharge_date <= ctx.data_end,
         exclusion_reason=why,
         outcome=e.chain_died.cast("float64"),

@@ -88,6 +88,7 @@ def long(ctx: Context) -> ir.Table:
     return skeleton(
         SPEC.measure_id,
         s,
+        SPEC.attribution,
         in_population=s.discharge_date <= ctx.data_end,
         exclusion_reason=ibis.coalesce(
             s._why, ibis.cases((outlier, "los_outlier"), else_=ibis.null("string"))

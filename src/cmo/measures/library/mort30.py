@@ -100,6 +100,7 @@ def long(ctx: Context) -> ir.Table:
     return skeleton(
         SPEC.measure_id,
         e,
+        SPEC.attribution,
         in_population=e.discharge_date <= ctx.data_end,
         exclusion_reason=e._why,
         outcome=died.cast("float64"),

@@ -146,6 +146,7 @@ def long(ctx: Context) -> ir.Table:
     return skeleton(
         SPEC.measure_id,
         t,
+        SPEC.attribution,
         in_population=t.discharge_date <= ctx.data_end,
         exclusion_reason=t.exclusion_reason,
         outcome=has.cast("float64"),
