@@ -68,10 +68,10 @@ PRESSURE_RATE = 0.0004  # stage 3-4 pressure injuries per patient day (x4 in the
 # -- planted signals -------------------------------------------------------------------------
 ICU_SIGNAL_SITE = 1  # Northgate: ICU mortality odds ramp over the last 6 months
 ICU_SIGNAL_MONTHS = 6
-ICU_SIGNAL_MAX_OR = 5.0
+ICU_SIGNAL_MAX_OR = 6.0
 SURGEON_COMPLICATION_RR = 3.5  # risk ratios (probability x RR)
 SURGEON_VOLUME = 2.0  # the planted surgeon operates twice as often as each peer
-SURGEON_READMISSION_RR = 3.5
+SURGEON_READMISSION_RR = 4.0
 CLABSI_SIGNAL_SITE = 0  # Riverside ICU, one quarter
 CLABSI_SIGNAL_HAZARD = 0.04
 LOS_SIGNAL_FACTOR = 1.4
