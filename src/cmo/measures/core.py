@@ -827,15 +827,16 @@ def comorbidity(diagnoses: ir.Table, stays: ir.Table) -> ir.Table:
     surgical and medical care), whatever its POA.
     """
     flags = _category_bits()
-    cols = diagnoses.columns
-    prior = diagnoses.prior_12m if "prior_12m" in cols else ibis.literal(False)
+    dx_cols = diagnoses.columns
     complication = _complication_codes(diagnoses)
     d = diagnoses.left_join(complication, diagnoses.code == complication.c_code)
+    # A diagnosis table without the lookback column (built before it existed): no lookback.
+    prior = d.prior_12m.fill_null(False) if "prior_12m" in dx_cols else ibis.literal(False)
     dx = d.filter(
         ~d.is_principal
         & d.c_code.isnull()
-        & (d.poa.isin(POA_COMORBID).fill_null(False) | (d.poa.isnull() & prior.fill_null(False)))
-    ).select(*cols)
+        & (d.poa.isin(POA_COMORBID).fill_null(False) | (d.poa.isnull() & prior))
+    ).select(*dx_cols)
     masks = _code_masks(dx.select("code").distinct(), flags)
     hits = dx.join(masks, "code")
     # One int64 OR per stay instead of a distinct (stay, category) list pivoted by 48 bool_or
