@@ -187,7 +187,8 @@ def test_inpatient_encounters_carry_what_the_measures_read(small_export: Path) -
         priorities.add(e["priority"]["coding"][0]["code"])
     assert n > 300
     assert {"emd", "mp", "hosp-trans"} <= sources
-    assert {"home", "alt-home", "snf", "exp", "hosp"} <= dispositions
+    # HL7 codes by their definitions: hosp = hospice, other-hcf = transfer to another hospital.
+    assert {"home", "alt-home", "snf", "rehab", "exp", "hosp", "other-hcf"} <= dispositions
     assert priorities == {"EM", "UR", "EL"}
 
 

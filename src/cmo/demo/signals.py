@@ -99,7 +99,7 @@ def signals_document(ctx: Context, stats: Counter, counts: Counter) -> dict[str,
         {
             "id": "physician-los",
             "what": "one hospitalist's length of stay is ~1.4x that of peers (same case mix)",
-            "measure": "LOS index (observed / expected GMLOS)",
+            "measure": "LOS index (observed / expected AMLOS)",
             "level": "practitioner",
             "site_id": sites[2].id,
             "practitioner_id": los_doc.id,
