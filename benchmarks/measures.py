@@ -130,8 +130,9 @@ DISPOSITIONS = (
     + ["exp"] * 3
     + ["rehab"] * 4
     + ["aadvice"] * 2
-    + ["hosp"] * 2
-    + ["oth"] * 5
+    + ["hosp"] * 1  # hospice
+    + ["other-hcf"] * 2  # transfer to another acute hospital
+    + ["oth"] * 4
 )
 
 

@@ -187,7 +187,8 @@ def test_inpatient_encounters_carry_what_the_measures_read(small_export: Path) -
         priorities.add(e["priority"]["coding"][0]["code"])
     assert n > 300
     assert {"emd", "mp", "hosp-trans"} <= sources
-    assert {"home", "alt-home", "snf", "exp", "hosp"} <= dispositions
+    # HL7 codes by their definitions: hosp = hospice, other-hcf = transfer to another hospital.
+    assert {"home", "alt-home", "snf", "rehab", "exp", "hosp", "other-hcf"} <= dispositions
     assert priorities == {"EM", "UR", "EL"}
 
 
@@ -200,8 +201,10 @@ def test_transfers_arrive_at_another_site_within_24_hours(small_export: Path) ->
     for lst in stays.values():
         lst.sort(key=lambda e: e["period"]["start"])
         for a, b in itertools.pairwise(lst):
-            if a["hospitalization"]["dischargeDisposition"]["coding"][0]["code"] != "hosp":
+            # HL7 other-hcf (NUBC 02) is the transfer; hosp is Hospice.
+            if a["hospitalization"]["dischargeDisposition"]["coding"][0]["code"] != "other-hcf":
                 continue
+            assert a["hospitalization"]["dischargeDisposition"]["coding"][1]["code"] == "02"
             assert b["hospitalization"]["admitSource"]["coding"][0]["code"] == "hosp-trans"
             assert a["serviceProvider"]["reference"][:20] != b["serviceProvider"]["reference"][:20]
             assert b["period"]["start"][:10] <= _plus_one(a["period"]["end"][:10])
@@ -292,7 +295,9 @@ def test_deaths_and_proms(small_export: Path) -> None:
 
 
 def test_discharge_labs_for_every_stay(small_export: Path) -> None:
-    stays = {e["id"] for e in read(small_export, "Encounter") if e["class"]["code"] == "IMP"}
+    stays = {
+        e["id"] for e in read(small_export, "Encounter") if e["class"]["code"] in ("IMP", "NONAC")
+    }
     labs: dict[str, set[str]] = defaultdict(set)
     for o in read(small_export, "Observation"):
         code = o["code"]["coding"][0]["code"]

@@ -11,13 +11,24 @@ import pytest
 from cmo.measures import drg
 
 
-def test_table5_has_every_fy2026_drg_with_weight_and_gmlos():
+def test_table5_has_every_fy2026_drg_with_weight_gmlos_and_amlos():
     t5 = drg.table5()
     assert len(t5) == 770
-    # Heart failure and shock (CMS FY2026 Table 5).
-    assert t5["291"] == ("05", "M", 1.2838, 3.8)
-    assert t5["293"] == ("05", "M", 0.566, 2.1)
+    # Heart failure and shock (CMS FY2026 Table 5): weight, GMLOS, AMLOS.
+    assert t5["291"] == ("05", "M", 1.2838, 3.8, 5.0)
+    assert t5["293"] == ("05", "M", 0.566, 2.1, 2.5)
     assert t5["470"][1] == "S"
+    # The arithmetic mean of a right-skewed LOS is never below its geometric mean.
+    assert all(v[4] >= v[3] for v in t5.values())
+
+
+@pytest.mark.parametrize(
+    ("disposition", "status"),
+    [("hosp", 50), ("other-hcf", 2), ("exp", 20), ("home", 1), ("nubc:65", 65), ("??", 1)],
+)
+def test_grouper_discharge_status_reads_the_code_systems(disposition, status):
+    # HL7 hosp is Hospice (NUBC 50), never a transfer to a short-term hospital (NUBC 02).
+    assert drg.discharge_status(disposition) == status
 
 
 @pytest.mark.parametrize(
@@ -41,10 +52,20 @@ def test_grouper_version_python_and_engine_agree(warehouse, discharge, version):
                 "age": [70],
                 "sex": ["male"],
                 "discharge_disposition": ["home"],
+                "discharge_nubc": [None],
                 "principal_dx": ["I509"],
                 "discharge_date": [discharge],
             }
-        )
+        ),
+        schema={
+            "stay_id": "string",
+            "age": "int64",
+            "sex": "string",
+            "discharge_disposition": "string",
+            "discharge_nubc": "string",
+            "principal_dx": "string",
+            "discharge_date": "date",
+        },
     )
     dx = ibis.memtable(
         pd.DataFrame(

@@ -89,7 +89,7 @@ def test_api_reads_the_contract_tables(built):
     assert card is not None and card["measure_id"] == "IMORT" and card["n"] > 0
     assert api.model_card(built, "LACE") is None
     status = api.data_status(built)
-    assert status["tables"]["core__inpatient_stay"] == 36
+    assert status["tables"]["core__inpatient_stay"] == 58
     assert [s["step"] for s in status["build_steps"]][:3] == ["stays", "comorbidity", "drg"]
     assert isinstance(api.signals(built), list)
 
@@ -134,7 +134,7 @@ def test_cli_run_model_export_and_errors(bed_copy, tmp_path):
     models = tmp_path / "models.json"
     res = runner.invoke(app, ["measures", "run", "--warehouse", path, "--save-models", str(models)])
     assert res.exit_code == 0, res.output
-    assert "36 stays" in res.output
+    assert "58 stays" in res.output
     saved = json.loads(models.read_text())
     assert set(saved) == {"IMORT", "MORT30", "READM30"}
     res = runner.invoke(app, ["measures", "run", "--warehouse", path, "--model-file", str(models)])

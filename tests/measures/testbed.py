@@ -23,6 +23,7 @@ ACT = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 PRIORITY = "http://terminology.hl7.org/CodeSystem/v3-ActPriority"
 ADMIT_SOURCE = "http://terminology.hl7.org/CodeSystem/admit-source"
 DISPOSITION = "http://terminology.hl7.org/CodeSystem/discharge-disposition"
+NUBC = "https://www.nubc.org/CodeSystem/PatDischargeStatus"
 PARTICIPATION = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
 DX_ROLE = "http://terminology.hl7.org/CodeSystem/diagnosis-role"
 ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
@@ -130,6 +131,7 @@ class TestBed:
         priority: str = "EM",
         admit_source: str = "emd",
         disposition: str = "home",
+        nubc: str | None = None,
         attending: str | list[tuple[str, str]] = "pr-a",
         location: str | list[tuple[str, str, str]] = "loc-h1-bed",
         dx: list[str] | None = None,
@@ -137,10 +139,13 @@ class TestBed:
         procedures: list[str] | None = None,
         service_type: str | None = None,
         claim_dx: list[tuple[str, str]] | None = None,
+        surgeon: str | None = None,
     ) -> str:
         """An inpatient encounter. ``dx[0]`` gets rank 1 (unless ``dx_use`` is given, then
         every diagnosis has that use and no rank); ``claim_dx`` adds a Claim with (code, POA);
-        ``location`` is one location, or a list of (location, start, end) moves."""
+        ``location`` is one location, or a list of (location, start, end) moves; ``nubc`` adds
+        a NUBC discharge status coding after the HL7 one; ``surgeon`` performs the
+        procedures."""
         period: dict[str, str] = {"start": _ts(start)}
         if end:
             period["end"] = _ts(end)
@@ -155,21 +160,25 @@ class TestBed:
             "serviceProvider": {"reference": f"Organization/{provider}"},
             "hospitalization": {
                 "admitSource": _cc(ADMIT_SOURCE, admit_source),
-                "dischargeDisposition": _cc(DISPOSITION, disposition),
+                "dischargeDisposition": {
+                    "coding": [{"system": DISPOSITION, "code": disposition}]
+                    + ([{"system": NUBC, "code": nubc}] if nubc else [])
+                },
             },
             "location": _locations(location),
         }
         if service_type:
             enc["serviceType"] = _cc("http://example.org/service", service_type)
         atts = [(attending, start)] if isinstance(attending, str) else attending
-        enc["participant"] = [
-            {
-                "type": [_cc(PARTICIPATION, "ATND")],
-                "individual": {"reference": f"Practitioner/{who}"},
-                "period": {"start": _ts(when)},
-            }
-            for who, when in atts
-        ]
+        if atts:
+            enc["participant"] = [
+                {
+                    "type": [_cc(PARTICIPATION, "ATND")],
+                    "individual": {"reference": f"Practitioner/{who}"},
+                    "period": {"start": _ts(when)},
+                }
+                for who, when in atts
+            ]
         diagnoses = []
         for i, code in enumerate(dx or []):
             cid = f"{sid}-c{i}"
@@ -193,17 +202,18 @@ class TestBed:
             enc["diagnosis"] = diagnoses
         self.resources["Encounter"].append(enc)
         for i, code in enumerate(procedures or []):
-            self.resources["Procedure"].append(
-                {
-                    "resourceType": "Procedure",
-                    "id": f"{sid}-p{i}",
-                    "status": "completed",
-                    "code": {"coding": [{"system": ICD10PCS, "code": code}]},
-                    "subject": {"reference": f"Patient/{patient}"},
-                    "encounter": {"reference": f"Encounter/{sid}"},
-                    "performedDateTime": _ts(start),
-                }
-            )
+            proc: dict[str, Any] = {
+                "resourceType": "Procedure",
+                "id": f"{sid}-p{i}",
+                "status": "completed",
+                "code": {"coding": [{"system": ICD10PCS, "code": code}]},
+                "subject": {"reference": f"Patient/{patient}"},
+                "encounter": {"reference": f"Encounter/{sid}"},
+                "performedDateTime": _ts(start),
+            }
+            if surgeon:
+                proc["performer"] = [{"actor": {"reference": f"Practitioner/{surgeon}"}}]
+            self.resources["Procedure"].append(proc)
         if claim_dx:
             self.resources["Claim"].append(
                 {

@@ -135,11 +135,47 @@ def test_lace_engine_expression_matches_reference(reference_dir, warehouse):
 def test_range_expansion_and_value_sets():
     assert terminology.expand("I42.5-I42.9") == ["I425", "I426", "I427", "I428", "I429"]
     assert terminology.expand("C00-C02") == ["C00", "C01", "C02"]
-    assert "Z511" in terminology.value_set("planned_always_dx")
-    assert "F99" in terminology.value_set("readm_excl_psych_dx")
-    assert "F03" not in terminology.value_set("readm_excl_psych_dx")  # dementia stays in
+    assert "T81" in terminology.value_set("complication_dx")
     with pytest.raises(KeyError):
         terminology.value_set("nope")
+
+
+def test_planned_readmission_tables_follow_the_published_categories():
+    pra = terminology.pra_codes
+    # PR2 always-planned diagnoses: maintenance chemotherapy / radiotherapy (CCS 45).
+    assert {"Z510", "Z5111", "Z5112"} <= pra("PR2_always_planned_dx")
+    # PR1 always-planned procedures: kidney transplant (CCS 105), bone marrow transplant (64).
+    assert {"0TY00Z0", "0TY10Z0"} <= pra("PR1_always_planned_pcs")
+    # PR3 potentially planned: hip/knee arthroplasty (CCS 152/153), PTCA (45).
+    assert {"0SRD0J9", "0SR90J9", "02703DZ"} <= pra("PR3_potentially_planned_pcs")
+    # PR4 acute: AMI (CCS 100), pneumonia (122); chronic heart disease is not acute.
+    assert {"I214", "J189"} <= pra("PR4_acute_dx") and "I10" not in pra("PR4_acute_dx")
+    # HWR exclusions: psychiatric (CCS 657 mood disorders), not dementia (CCS 653).
+    assert "F329" in pra("HWR_excl_psych") and "F0390" not in pra("HWR_excl_psych")
+    assert "C3490" in pra("HWR_excl_cancer")
+    with pytest.raises(KeyError):
+        pra("nope")
+
+
+@pytest.mark.parametrize(
+    ("system", "code", "category"),
+    [
+        ("hl7", "hosp", "hospice"),  # HL7: Hospice, never a transfer
+        ("hl7", "other-hcf", "acute_transfer"),
+        ("hl7", "exp", "expired"),
+        ("nubc", "02", "acute_transfer"),  # short-term general hospital
+        ("nubc", "05", "acute_transfer"),  # designated cancer centre or children's hospital
+        ("nubc", "66", "acute_transfer"),  # critical access hospital
+        ("nubc", "65", "psych"),  # psychiatric hospital: not an acute medical transfer
+        ("nubc", "50", "hospice"),
+        ("nubc", "51", "hospice"),
+        ("nubc", "20", "expired"),
+        ("nubc", "62", "rehab"),
+        ("nubc", "99", "unknown"),
+    ],
+)
+def test_disposition_categories_follow_each_code_definition(system, code, category):
+    assert terminology.disposition_category(system, code) == category
 
 
 def test_hierarchy_drops_the_milder_form():

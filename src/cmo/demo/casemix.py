@@ -55,6 +55,13 @@ DEPARTMENTS: dict[str, tuple[str, str, str]] = {
     "cardiac-surgery": ("Cardiothoracic Surgery", "208G00000X", "Thoracic Surgery Physician"),
     "emergency": ("Emergency Medicine", "207P00000X", "Emergency Medicine Physician"),
     "primary-care": ("Primary Care", "207Q00000X", "Family Medicine Physician"),
+    "obstetrics": ("Obstetrics", "207V00000X", "Obstetrics & Gynecology Physician"),
+    "psychiatry": ("Psychiatry", "2084P0800X", "Psychiatry Physician"),
+    "rehabilitation": (
+        "Inpatient Rehabilitation",
+        "208100000X",
+        "Physical Medicine & Rehabilitation Physician",
+    ),
 }
 
 # -- comorbidities ---------------------------------------------------------------------------
@@ -132,6 +139,9 @@ class CaseType:
     complication: float = 0.0  # post-operative complication probability (surgical only)
     charge: float = 12_000.0  # billed amount for the reference stay (USD)
     extra_secondary: tuple[str, ...] = field(default=())  # acute secondary codes, p=0.3 each
+    female_only: bool = False  # obstetric cases
+    max_age: float = 200.0  # no admissions of this type above this age
+    encounter_class: str = "IMP"  # v3 ActCode: IMP (acute inpatient) or NONAC (non-acute)
 
 
 CASE_TYPES: tuple[CaseType, ...] = (
@@ -143,7 +153,7 @@ CASE_TYPES: tuple[CaseType, ...] = (
         "medicine",
         ("A41.9", "A41.9", "A41.51", "A41.01"),
         0.085,
-        6.6,
+        5.0,
         0.17,
         0.08,
         0.45,
@@ -158,7 +168,7 @@ CASE_TYPES: tuple[CaseType, ...] = (
         "cardiology",
         ("I50.23", "I50.33", "I50.21", "I50.31", "I50.9"),
         0.028,
-        4.9,
+        3.5,
         0.21,
         0.07,
         0.10,
@@ -173,7 +183,7 @@ CASE_TYPES: tuple[CaseType, ...] = (
         "medicine",
         ("J18.9", "J18.9", "J18.1", "J15.9", "J69.0"),
         0.032,
-        4.8,
+        4.2,
         0.16,
         0.06,
         0.12,
@@ -188,7 +198,7 @@ CASE_TYPES: tuple[CaseType, ...] = (
         "medicine",
         ("J44.1", "J44.1", "J44.0"),
         0.012,
-        4.0,
+        3.7,
         0.19,
         0.04,
         0.08,
@@ -203,7 +213,7 @@ CASE_TYPES: tuple[CaseType, ...] = (
         "cardiology",
         ("I21.4", "I21.4", "I21.09", "I21.11", "I21.19"),
         0.045,
-        4.3,
+        3.2,
         0.15,
         0.05,
         0.40,
@@ -225,7 +235,7 @@ CASE_TYPES: tuple[CaseType, ...] = (
         "neurology",
         ("I63.9", "I63.512", "I63.511", "I61.9"),
         0.055,
-        4.9,
+        3.9,
         0.12,
         0.07,
         0.25,
@@ -263,7 +273,7 @@ CASE_TYPES: tuple[CaseType, ...] = (
         "medicine",
         ("N39.0", "N39.0", "N10"),
         0.01,
-        4.0,
+        3.7,
         0.14,
         0.04,
         0.03,
@@ -277,7 +287,7 @@ CASE_TYPES: tuple[CaseType, ...] = (
         "medicine",
         ("E11.10", "E10.10"),
         0.005,
-        3.0,
+        4.1,
         0.20,
         0.01,
         0.45,
@@ -292,7 +302,7 @@ CASE_TYPES: tuple[CaseType, ...] = (
         "cardiology",
         ("I48.91", "I48.0"),
         0.007,
-        3.0,
+        2.9,
         0.12,
         0.02,
         0.05,
@@ -306,7 +316,7 @@ CASE_TYPES: tuple[CaseType, ...] = (
         "medicine",
         ("L03.115", "L03.116"),
         0.003,
-        4.0,
+        4.4,
         0.10,
         0.01,
         0.01,
@@ -320,7 +330,7 @@ CASE_TYPES: tuple[CaseType, ...] = (
         "medicine",
         ("N17.9",),
         0.04,
-        4.5,
+        3.4,
         0.18,
         0.06,
         0.08,
@@ -334,7 +344,7 @@ CASE_TYPES: tuple[CaseType, ...] = (
         "cardiology",
         ("R07.9", "R07.89"),
         0.001,
-        1.8,
+        1.9,
         0.07,
         0.005,
         0.0,
@@ -348,7 +358,7 @@ CASE_TYPES: tuple[CaseType, ...] = (
         "orthopedics",
         ("M16.11", "M16.12"),
         0.001,
-        2.0,
+        2.9,
         0.04,
         0.002,
         0.01,
@@ -373,7 +383,7 @@ CASE_TYPES: tuple[CaseType, ...] = (
         "orthopedics",
         ("M17.11", "M17.12"),
         0.0005,
-        1.8,
+        2.9,
         0.035,
         0.001,
         0.01,
@@ -398,7 +408,7 @@ CASE_TYPES: tuple[CaseType, ...] = (
         "orthopedics",
         ("S72.001A", "S72.002A"),
         0.03,
-        5.0,
+        4.5,
         0.13,
         0.06,
         0.05,
@@ -421,7 +431,7 @@ CASE_TYPES: tuple[CaseType, ...] = (
         "cardiac-surgery",
         ("I25.10", "I21.4"),
         0.02,
-        8.0,
+        7.0,
         0.12,
         0.01,
         1.0,
@@ -446,7 +456,7 @@ CASE_TYPES: tuple[CaseType, ...] = (
         "surgery",
         ("C18.7", "K57.20", "C18.2"),
         0.025,
-        6.5,
+        6.8,
         0.12,
         0.015,
         0.15,
@@ -488,7 +498,7 @@ CASE_TYPES: tuple[CaseType, ...] = (
         "surgery",
         ("K80.00", "K81.0"),
         0.003,
-        3.0,
+        3.8,
         0.07,
         0.003,
         0.02,
@@ -499,8 +509,64 @@ CASE_TYPES: tuple[CaseType, ...] = (
         complication=0.03,
         charge=27_000,
     ),
+    # Obstetric, psychiatric and rehabilitation stays: the measures' exclusions need them
+    # (MDC 14, HWR psychiatric index exclusion, non-acute stays). Delivery LOS and outcomes:
+    # HCUP Statistical Brief #310 (vaginal delivery, mean LOS ~2 days); psychiatric: HCUP
+    # SB #249 (mood disorders, mean LOS ~6-7 days).
+    CaseType(
+        "delivery",
+        "Vaginal delivery",
+        2.0,
+        -1.1,
+        "obstetrics",
+        ("O80", "O80", "O70.1"),
+        0.0002,
+        2.2,
+        0.03,
+        0.0005,
+        0.005,
+        elective=0.3,
+        procedures=(
+            Procedure("10E0XZZ", "Delivery of Products of Conception, External Approach", 1.0),
+        ),
+        charge=9_000,
+        female_only=True,
+        max_age=45.0,
+    ),
+    CaseType(
+        "psychiatric",
+        "Major depression or psychosis",
+        1.2,
+        -0.3,
+        "psychiatry",
+        ("F32.2", "F33.2", "F20.9", "F31.2"),
+        0.001,
+        6.5,
+        0.12,
+        0.004,
+        0.0,
+        charge=14_000,
+    ),
 )
-CASE_BY_KEY = {c.key: c for c in CASE_TYPES}
+# Inpatient rehabilitation (class NONAC) after a stroke or a hip fracture/replacement discharged
+# to rehabilitation: never drawn as an index admission; its principal diagnosis follows the acute
+# stay (CMS IRF coding: the etiologic diagnosis or aftercare code).
+REHAB_CASE = CaseType(
+    "rehabilitation",
+    "Inpatient rehabilitation",
+    0.0,
+    0.0,
+    "rehabilitation",
+    ("I69.351", "Z47.89"),
+    0.002,
+    12.0,
+    0.10,
+    0.01,
+    0.0,
+    charge=30_000,
+    encounter_class="NONAC",
+)
+CASE_BY_KEY = {c.key: c for c in (*CASE_TYPES, REHAB_CASE)}
 
 # Left-knee/left-hip alternatives for the right-sided PCS codes above, chosen with the
 # principal diagnosis' laterality (M16.12/M17.12/S72.002A = left).
@@ -570,16 +636,51 @@ OUTPATIENT_CODES = (
 )
 
 # -- discharge dispositions ------------------------------------------------------------------
-# key: (discharge-disposition code, NUBC patient discharge status, display)
+# key: (HL7 discharge-disposition code, NUBC patient discharge status (UB-04 FL17), NUBC display).
+# Each pair read from the code systems' definitions: HL7 ``hosp`` is Hospice (NUBC 50/51), a
+# transfer to another acute hospital is HL7 ``other-hcf`` (NUBC 02); HL7 has no home-health code
+# (``alt-home`` is someone else's home), so home health is ``home`` with NUBC 06.
 DISPOSITIONS: dict[str, tuple[str, str, str]] = {
-    "home": ("home", "01", "Discharged to home or self care"),
-    "home_health": ("alt-home", "06", "Discharged to home under care of home health service"),
-    "snf": ("snf", "03", "Discharged to skilled nursing facility"),
-    "rehab": ("rehab", "62", "Discharged to inpatient rehabilitation facility"),
-    "hospice": ("oth", "50", "Discharged to hospice - home"),
-    "ama": ("aadvice", "07", "Left against medical advice"),
+    "home": ("home", "01", "Discharged to home or self care (routine discharge)"),
+    "alt_home": ("alt-home", "01", "Discharged to home or self care (routine discharge)"),
+    "home_health": (
+        "home",
+        "06",
+        "Discharged/transferred to home under care of organized home health service organization",
+    ),
+    "snf": (
+        "snf",
+        "03",
+        "Discharged/transferred to a skilled nursing facility (SNF) with Medicare certification",
+    ),
+    "rehab": (
+        "rehab",
+        "62",
+        "Discharged/transferred to an inpatient rehabilitation facility (IRF)",
+    ),
+    "long": (
+        "long",
+        "63",
+        "Discharged/transferred to a Medicare certified long term care hospital (LTCH)",
+    ),
+    "psych": (
+        "psy",
+        "65",
+        "Discharged/transferred to a psychiatric hospital or psychiatric distinct part unit",
+    ),
+    "hospice": ("hosp", "50", "Hospice - home"),
+    "hospice_facility": (
+        "hosp",
+        "51",
+        "Hospice - medical facility (certified) providing hospice level of care",
+    ),
+    "ama": ("aadvice", "07", "Left against medical advice or discontinued care"),
     "expired": ("exp", "20", "Expired"),
-    "transfer": ("hosp", "02", "Discharged to a short-term general hospital for inpatient care"),
+    "transfer": (
+        "other-hcf",
+        "02",
+        "Discharged/transferred to a short-term general hospital for inpatient care",
+    ),
 }
 
 # -- payers ----------------------------------------------------------------------------------

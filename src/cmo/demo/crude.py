@@ -100,7 +100,7 @@ def _readmissions(by_patient: dict[str, list[dict[str, Any]]]) -> tuple[set[str]
     eligible = 0
     for lst in by_patient.values():
         for k, s in enumerate(lst):
-            if s["disposition"] in ("exp", "hosp"):
+            if s["disposition"] in ("exp", "other-hcf"):  # died; transferred to another hospital
                 continue
             eligible += 1
             if any(_within_30_days(s, n) for n in lst[k + 1 :]):

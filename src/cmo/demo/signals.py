@@ -99,7 +99,7 @@ def signals_document(ctx: Context, stats: Counter, counts: Counter) -> dict[str,
         {
             "id": "physician-los",
             "what": "one hospitalist's length of stay is ~1.4x that of peers (same case mix)",
-            "measure": "LOS index (observed / expected GMLOS)",
+            "measure": "LOS index (observed / expected AMLOS)",
             "level": "practitioner",
             "site_id": sites[2].id,
             "practitioner_id": los_doc.id,
@@ -127,7 +127,8 @@ def signals_document(ctx: Context, stats: Counter, counts: Counter) -> dict[str,
         "signals": signals,
         "totals": {
             "resources": {k: counts[k] for k in sorted(counts)},
-            "inpatient_stays": s["stays"],
+            "inpatient_stays": s["stays"],  # acute (class IMP)
+            "non_acute_stays": s["non_acute_stays"],  # inpatient rehabilitation (class NONAC)
             "in_hospital_deaths": s["deaths"],
             "crude_in_hospital_mortality": _rate(s["deaths"], s["stays"]),
             "mean_los_days": _rate(s["los_days"], s["stays"]),

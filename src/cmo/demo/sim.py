@@ -30,11 +30,13 @@ _DAY_MARGIN = 366  # days before/after the window with precomputed date strings
 TZ = "-05:00"  # the health system's local offset (US Eastern standard time)
 
 # -- population ------------------------------------------------------------------------------
-# Adult users of the system (18+; no obstetrics or paediatrics): age bands and shares.
+# Adult users of the system (18+; no paediatrics): age bands and shares.
 AGE_BANDS = ((18, 45, 0.40), (45, 65, 0.32), (65, 75, 0.15), (75, 85, 0.09), (85, 100, 0.04))
 FEMALE_SHARE = 0.52
 HOME_SITE_SHARE = 0.85  # stays at the patient's home hospital; the rest at another site
 TRANSFER_TO = 0  # transfers out go to the tertiary centre (Riverside)
+REHAB_SITE = 0  # the system's inpatient rehabilitation unit (Riverside)
+OWN_REHAB_SHARE = 0.5  # discharges to rehabilitation admitted to the system's own unit
 
 # -- stay model coefficients (log-odds or log scale; age per decade from 70, burden from 2) ---
 ADMISSION_BASE = 0.10  # index admissions per person-year at age 40, burden 0
@@ -48,8 +50,8 @@ POST30_AGE, POST30_BURDEN, POST30_SEVERITY = 0.50, 0.15, 0.50
 LOS_AGE, LOS_BURDEN, LOS_SEVERITY, LOS_SIGMA = 0.04, 0.04, 0.25, 0.55
 # Acute secondary diagnoses: case-specific ones, then any MCC / CC (log-odds: intercept, z).
 SECONDARY_INTERCEPT, SECONDARY_SEVERITY = -0.85, 0.8
-MCC_COEF = (-0.9, 1.1)
-CC_COEF = (-0.2, 0.8)
+MCC_COEF = (0.0, 1.1)
+CC_COEF = (0.3, 0.8)
 # Calibration: shifts applied to every case type so the crude system rates of a 20k run land
 # in the published ranges (the case table holds condition-level published figures; averaging
 # over severity z and the age/burden mix moves the crude rates away from them).
@@ -66,10 +68,10 @@ PRESSURE_RATE = 0.0004  # stage 3-4 pressure injuries per patient day (x4 in the
 # -- planted signals -------------------------------------------------------------------------
 ICU_SIGNAL_SITE = 1  # Northgate: ICU mortality odds ramp over the last 6 months
 ICU_SIGNAL_MONTHS = 6
-ICU_SIGNAL_MAX_OR = 5.0
+ICU_SIGNAL_MAX_OR = 6.0
 SURGEON_COMPLICATION_RR = 3.5  # risk ratios (probability x RR)
 SURGEON_VOLUME = 2.0  # the planted surgeon operates twice as often as each peer
-SURGEON_READMISSION_RR = 3.5
+SURGEON_READMISSION_RR = 4.0
 CLABSI_SIGNAL_SITE = 0  # Riverside ICU, one quarter
 CLABSI_SIGNAL_HAZARD = 0.04
 LOS_SIGNAL_FACTOR = 1.4
@@ -316,16 +318,24 @@ class PatientSim:
             pending = self._after_discharge(stay)
 
     def _draw_case(self, minute: int) -> cx.CaseType:
-        x = (self.age_at(minute) - 65) / 10
-        weights = [c.weight * math.exp(c.age_slope * x) for c in cx.CASE_TYPES]
+        age = self.age_at(minute)
+        x = (age - 65) / 10
+        weights = [
+            c.weight * math.exp(c.age_slope * x) * _eligible(c, self.female, age)
+            for c in cx.CASE_TYPES
+        ]
         return self.rng.choices(cx.CASE_TYPES, weights)[0]
 
     def _draw_site(self, case: cx.CaseType) -> int:
-        if case.department == "cardiac-surgery":
-            return 0  # only the tertiary centre does cardiac surgery
-        if self.rng.random() < HOME_SITE_SHARE:
+        sites = [s.index for s in self.st.sites if case.department in s.departments]
+        if len(sites) == 1:
+            return sites[0]  # e.g. cardiac surgery and psychiatry: the tertiary centre only
+        # Where a medical department is missing the hospitalists admit (``_department``); a
+        # delivery needs a maternity unit.
+        allowed = sites if case.department == "obstetrics" else [0, 1, 2]
+        if self.home in allowed and self.rng.random() < HOME_SITE_SHARE:
             return self.home
-        others = [s for s in range(3) if s != self.home]
+        others = [s for s in allowed if s != self.home]
         return self.rng.choice(others)
 
     def _department(self, case: cx.CaseType, site: int) -> str:
@@ -385,6 +395,10 @@ class PatientSim:
             d.los = max(0, int(d.los * (0.15 + 0.85 * rng.random())))
             d.icu_days = max(1, d.los) if d.icu else 0  # dies in the ICU, even on day 0
         discharge = self._discharge_time(d, died, transfer)
+        if not died and d.at <= self.death < discharge:
+            # The background (out-of-hospital) death drawn for the patient fell inside a stay
+            # they leave alive: it happens after discharge, never before it.
+            self.death = discharge + 12 * 60
         if died:
             disposition = "expired"
         elif transfer:
@@ -435,6 +449,14 @@ class PatientSim:
             if arrive < ctx.horizon and arrive < self.death:
                 return self.simulate_stay(
                     arrive, case, TRANSFER_TO, "transfer-in", principal, False, st.sites[site].id
+                )
+        if disposition == "rehab" and rng.random() < OWN_REHAB_SHARE:
+            # The system's inpatient rehabilitation unit (a non-acute stay) admits the same day.
+            arrive = discharge + rng.randrange(60, 6 * 60)
+            if arrive < ctx.horizon and arrive < self.death:
+                rehab_dx = "I69.351" if case.key == "stroke" else "Z47.89"
+                return self.simulate_stay(
+                    arrive, cx.REHAB_CASE, REHAB_SITE, "transfer-in", rehab_dx, False, None
                 )
         return stay
 
@@ -491,6 +513,8 @@ class PatientSim:
     def _secondary_diagnoses(self, case: cx.CaseType, principal: str, d: _Draft) -> None:
         """Comorbidities (85% coded), case-specific acute codes, then MCC/CC by severity."""
         rng = self.rng
+        if case.key == "delivery":
+            d.secondary.append(("Z37.0", "y", d.at))  # outcome of delivery: always coded
         for code in self.comorb.values():
             if rng.random() < 0.85 and code != principal:
                 d.secondary.append((code, "y", d.at))
@@ -498,6 +522,8 @@ class PatientSim:
         for code in case.extra_secondary:
             if rng.random() < p_extra and code != principal:
                 d.secondary.append((code, "y", d.at))
+        if case.key == "delivery":
+            return  # the medical MCC/CC list does not describe uncomplicated deliveries
         for codes, (b0, bz) in ((cx.MCC_CODES, MCC_COEF), (cx.CC_CODES, CC_COEF)):
             if rng.random() < _expit(b0 + bz * d.z + 0.1 * d.xb + 0.1 * d.xa):
                 for code in rng.sample(codes, 2 if rng.random() < 0.3 else 1):
@@ -647,6 +673,9 @@ class PatientSim:
     def _disposition(self, case: cx.CaseType, age: float, z: float, elective: bool) -> str:
         x = (age - 65) / 10
         b = self.burden
+        if case.key in ("delivery", "psychiatric", "rehabilitation"):
+            w = {"home": 0.9, "alt_home": 0.05, "ama": 0.02, "snf": 0.03 * math.exp(0.6 * x)}
+            return self.rng.choices(list(w), list(w.values()))[0]
         if elective:
             w = {"home": 0.45, "home_health": 0.45, "snf": 0.08 * math.exp(0.5 * x), "rehab": 0.02}
         else:
@@ -655,12 +684,17 @@ class PatientSim:
             if "metastatic" in self.comorb:
                 hospice *= 5
             ama = 0.015 * math.exp(-0.5 * x) * (3 if "alcohol" in self.comorb else 1)
+            mental = "depression" in self.comorb or "alcohol" in self.comorb
             w = {
                 "home": 1.0,
+                "alt_home": 0.04,
                 "home_health": 0.25 * math.exp(0.3 * x),
                 "snf": 0.12 * math.exp(0.6 * x + 0.1 * b + 0.3 * z),
                 "rehab": rehab,
-                "hospice": hospice,
+                "long": 0.01 * math.exp(0.6 * x) * (3 if "dementia" in self.comorb else 1),
+                "psych": 0.004 * (5 if mental else 1),
+                "hospice": 0.7 * hospice,
+                "hospice_facility": 0.3 * hospice,
                 "ama": ama,
             }
         return self.rng.choices(list(w), list(w.values()))[0]
@@ -673,7 +707,7 @@ class PatientSim:
         case = stay.case
         age = self.age_at(stay.discharge)
         xa, xb, z = (age - 70) / 10, self.burden - 2, stay.z
-        if stay.disposition == "hospice":
+        if stay.disposition.startswith("hospice"):
             p_death = 0.65
         else:
             lp = (
@@ -699,7 +733,7 @@ class PatientSim:
         )
         if stay.disposition == "ama":
             lp += 0.6
-        elif stay.disposition == "hospice":
+        elif stay.disposition.startswith("hospice"):
             lp -= 2.0
         p_readmit = _expit(lp) * (SURGEON_READMISSION_RR if stay.surgeon_signal else 1.0)
         if rng.random() >= p_readmit:
@@ -718,12 +752,16 @@ class PatientSim:
             if rng.random() < 0.85
             else rng.choice([s for s in range(3) if s != stay.site])
         )
-        if nxt.department == "cardiac-surgery":
-            site = 0
+        only = [s.index for s in self.st.sites if nxt.department in s.departments]
+        if len(only) == 1:
+            site = only[0]  # cardiac surgery, psychiatry: the tertiary centre only
         return (at, nxt, site, "readmission", None)
 
     def _stay_stats(self, stay: Stay, icu_signal: float, line_days: int, clabsi_q: bool) -> None:
         s = self.stats
+        if stay.case.encounter_class != "IMP":
+            s["non_acute_stays"] += 1  # rehabilitation: outside the acute totals and signals
+            return
         s["stays"] += 1
         s["los_days"] += (stay.discharge // DAY) - (stay.admit // DAY)
         s["deaths"] += stay.died
@@ -861,7 +899,7 @@ class PatientSim:
                 "id": stay.id,
                 "meta": meta,
                 "status": "finished",
-                "class": _CLASS["IMP"],
+                "class": _CLASS[stay.case.encounter_class],
                 "type": [_TYPE_IMP],
                 "serviceType": _SERVICE[stay.department],
                 "priority": _PRIORITY[stay.priority],
@@ -1332,6 +1370,7 @@ _PART = {
 }
 _CLASS = {
     "IMP": coding(cx.ACT_CODE, "IMP", "inpatient encounter"),
+    "NONAC": coding(cx.ACT_CODE, "NONAC", "inpatient non-acute"),
     "EMER": coding(cx.ACT_CODE, "EMER", "emergency"),
     "AMB": coding(cx.ACT_CODE, "AMB", "ambulatory"),
 }
@@ -1392,6 +1431,13 @@ def _transfer_links(stay: Stay) -> dict[str, dict[str, str]]:
     if stay.destination:
         links["destination"] = ref("Organization", stay.destination)
     return links
+
+
+def _eligible(case: cx.CaseType, female: bool, age: float) -> float:
+    """1.0 when the patient can have this kind of admission (sex, age), else 0.0."""
+    if (case.female_only and not female) or age > case.max_age:
+        return 0.0
+    return 1.0
 
 
 def _ortho_h1(stay: Stay) -> bool:

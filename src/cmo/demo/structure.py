@@ -77,6 +77,7 @@ _SITE_SPECS = (
             "orthopedics",
             "emergency",
             "primary-care",
+            "obstetrics",
         ),
     ),
     (
@@ -86,7 +87,8 @@ _SITE_SPECS = (
         ("medicine", "critical-care", "surgery", "orthopedics", "emergency", "primary-care"),
     ),
 )
-# unit key -> (name, v3-RoleCode, number of rooms); "tele" only where cardiology exists.
+# unit key -> (name, v3-RoleCode, number of rooms); a unit of _UNIT_OF_DEPARTMENT only where
+# its department exists.
 _UNIT_SPECS = {
     "ed": ("Emergency Department", "ER", 12),
     "icu": ("Intensive Care Unit", "ICU", 10),
@@ -94,6 +96,15 @@ _UNIT_SPECS = {
     "med": ("Medical Ward", "HU", 20),
     "surg": ("Surgical Ward", "HU", 16),
     "tele": ("Cardiac Telemetry Unit", "HU", 12),
+    "ob": ("Maternity Unit", "HU", 8),
+    "psych": ("Behavioral Health Unit", "HU", 8),
+    "rehab": ("Inpatient Rehabilitation Unit", "HU", 8),
+}
+_UNIT_OF_DEPARTMENT = {
+    "tele": "cardiology",
+    "ob": "obstetrics",
+    "psych": "psychiatry",
+    "rehab": "rehabilitation",
 }
 # Department -> the unit where its patients stay outside the ICU.
 WARD_OF = {
@@ -106,6 +117,9 @@ WARD_OF = {
     "cardiac-surgery": "surg",
     "emergency": "ed",
     "primary-care": "med",
+    "obstetrics": "ob",
+    "psychiatry": "psych",
+    "rehabilitation": "rehab",
 }
 # Relative number of physicians per department (before the site's weight).
 _STAFF_WEIGHT = {
@@ -118,6 +132,9 @@ _STAFF_WEIGHT = {
     "cardiac-surgery": 1.5,
     "emergency": 6.0,
     "primary-care": 10.0,
+    "obstetrics": 2.0,
+    "psychiatry": 1.5,
+    "rehabilitation": 1.0,
 }
 MIN_PRACTITIONERS = 60
 PATIENTS_PER_PRACTITIONER = 150
@@ -127,7 +144,7 @@ def _site(index: int, key: str, name: str, weight: float, departments: tuple[str
     org_id = f"org-{key}"
     units: dict[str, Unit] = {}
     for ukey, (uname, role, n_rooms) in _UNIT_SPECS.items():
-        if ukey == "tele" and "cardiology" not in departments:
+        if _UNIT_OF_DEPARTMENT.get(ukey, departments[0]) not in departments:
             continue
         unit_id = f"loc-{key}-{ukey}"
         rooms = tuple(f"{unit_id}-r{r:02d}" for r in range(1, n_rooms + 1))

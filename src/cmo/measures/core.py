@@ -16,9 +16,26 @@ Definitions (see docs/measures/core-tables.md):
 - LOS (days) = discharge date - admission date (a same-day stay has LOS 0);
 - principal diagnosis = Encounter.diagnosis with rank 1, else the first with use DD or billing,
   else the linked Claim's diagnosis with sequence 1;
-- transfer chain: a stay discharged with disposition ``hosp`` (to another acute hospital) and an
-  inpatient admission of the same patient at another site starting within 24 h of that
-  discharge are one chain (episode); ``chain_id`` is the first stay's id.
+- an acute stay is one of class IMP or ACUTE (NONAC = non-acute inpatient care: rehabilitation,
+  psychiatric or long-term units);
+- discharge disposition: the HL7 ``discharge-disposition`` code and the NUBC patient discharge
+  status (UB-04 FL17) are both read; ``disposition_category`` comes from the NUBC code when the
+  Encounter has one (it is the finer code set), else from the HL7 code, by each code's
+  definition (``cmo.terminology.dispositions``; HL7 ``hosp`` is *hospice*, never a transfer);
+- transfer chain (CMS 30-day mortality and Hospital-Wide Readmission methodology: a transfer is
+  an admission to another acute care hospital on the same or the next day): an acute stay and
+  an acute inpatient admission of the same patient at another site starting within 24 h of its
+  discharge are one chain (episode), whatever the first stay's disposition; ``chain_id`` is the
+  first stay's id. ``transfer_out`` marks a stay that continues in a chain or was discharged to
+  another acute hospital (HL7 ``other-hcf``; NUBC 02, 05, 66, 82, 85, 94);
+- vital status: ``died_in_hospital`` when the disposition says expired (HL7 ``exp``, NUBC 20,
+  40-42), or the patient's death date is the discharge date and the disposition does not say
+  the patient left alive; ``vital_status_conflict`` when the record contradicts itself (a death
+  date before admission; a death before the discharge date with a live disposition; an expired
+  disposition with a death date outside the stay): such stays are excluded from the measures
+  with reason ``vital_status_inconsistent`` and listed in ``quality__data_issue``;
+- operating surgeon = the performer of the stay's principal procedure (UB-04 FL74: the Claim's
+  procedure with sequence 1; else the stay's earliest performed Procedure with a performer).
 """
 
 from __future__ import annotations
@@ -39,9 +56,13 @@ if TYPE_CHECKING:
     from cmo.warehouse import Warehouse
 
 INPATIENT_CLASSES = ("IMP", "ACUTE", "NONAC")
+ACUTE_CLASSES = ("IMP", "ACUTE")
 EMERGENT_PRIORITIES = ("EM", "UR")
-TRANSFER_OUT = ("hosp",)
 TRANSFER_GAP_SECONDS = 24 * 3600
+LOOKBACK_DAYS = 365  # comorbidity lookback when a diagnosis has no POA indicator
+# POA indicators that make a secondary diagnosis a comorbidity (CMS POA reporting guidelines:
+# Y = present, W = clinically undetermined; 1 = exempt from POA reporting, read as Y).
+POA_COMORBID = ("y", "w", "1")
 WARD = "wa"
 
 # Minimal schemas of the fhir tables read here, so a warehouse without (say) Claims still builds.
@@ -101,7 +122,10 @@ FHIR_SCHEMAS: dict[str, dict[str, str]] = {
         "status": "string",
         "code": "string",
         "encounter_id": "string",
+        "performed_date_time_ts": "timestamp",
+        "performed_period_start_ts": "timestamp",
     },
+    "fhir__procedure_performer": {"procedure_id": "string", "pos": "int64", "actor_id": "string"},
     "fhir__organization": {"id": "string", "name": "string", "part_of_id": "string"},
     "fhir__location": {
         "id": "string",
@@ -135,7 +159,7 @@ FHIR_SCHEMAS: dict[str, dict[str, str]] = {
         "code": "string",
         "on_admission_code": "string",
     },
-    "fhir__claim_procedure": {"claim_id": "string", "code": "string"},
+    "fhir__claim_procedure": {"claim_id": "string", "sequence": "int64", "code": "string"},
 }
 
 
@@ -324,9 +348,43 @@ def stay_diagnoses(wh: Warehouse, stays: ir.Table) -> ir.Table:
     ).filter(_.usable)
     # One aggregate gives the distinct (stay, code) rows with their flag and POA, instead of a
     # distinct then two joins over the 3.9M result (~1 s of DuckDB time at 1M stays).
-    return rows.group_by(["stay_id", "code"]).aggregate(
+    out = rows.group_by(["stay_id", "code"]).aggregate(
         is_principal=rows.is_principal.any(), poa=rows.poa.min()
     )
+    return _prior_12m(wh, out, cond, claim_dx)
+
+
+def _prior_12m(wh: Warehouse, dx: ir.Table, cond: ir.Table, claim_dx: ir.Table) -> ir.Table:
+    """``dx`` with ``prior_12m``: a secondary diagnosis without a POA indicator that was also
+    coded in an encounter of the patient (any class) starting 1-365 days before the admission.
+
+    The comorbidity step counts such a diagnosis (it pre-existed) and leaves out the other
+    POA-less ones: a diagnosis first coded during the stay may be a complication.
+    """
+    enc = source(wh, "fhir__encounter")
+    enc = enc.filter(enc.status.isnull() | ~enc.status.isin(("cancelled", "entered-in-error")))
+    when = enc.select(e_id=enc.id, e_patient=enc.subject_id, e_day=enc.period_start_date)
+    coded = ibis.union(
+        cond.filter(cond.usable).select(h_enc=cond.encounter_id, h_code=cond.code),
+        claim_dx.select(h_enc=claim_dx.stay_id, h_code=claim_dx.code),
+        distinct=True,
+    )
+    history = coded.join(when, coded.h_enc == when.e_id).select("h_code", "e_patient", "e_day")
+    todo = dx.filter(~dx.is_principal & dx.poa.isnull()).select("stay_id", "code")
+    todo = todo.join(when, todo.stay_id == when.e_id).select(
+        "stay_id", "code", p_patient=when.e_patient, p_admit=when.e_day
+    )
+    pairs = todo.join(
+        history, (todo.p_patient == history.e_patient) & (todo.code == history.h_code)
+    )
+    days = pairs.p_admit.delta(pairs.e_day, unit="day")
+    prior = (
+        pairs.filter((days >= 1) & (days <= LOOKBACK_DAYS))
+        .select(q_stay=_.stay_id, q_code=_.code)
+        .distinct()
+    )
+    t = dx.left_join(prior, (dx.stay_id == prior.q_stay) & (dx.code == prior.q_code))
+    return t.mutate(prior_12m=t.q_stay.notnull()).drop("q_stay", "q_code")
 
 
 def _principal(enc_dx: ir.Table, claim_dx: ir.Table) -> ir.Table:
@@ -401,12 +459,7 @@ def build_stays(wh: Warehouse, diagnoses: ir.Table, procedures: ir.Table) -> ir.
     last_loc = last_loc.left_join(wards, "location_id").select(
         "encounter_id", unit_id=ibis.coalesce(_.ward_id, _.location_id)
     )
-    hospice = source(wh, "fhir__encounter_discharge_disposition")
-    nubc = (
-        hospice.filter(hospice.system.contains("nubc"))
-        .group_by("encounter_id")
-        .aggregate(nubc_code=_.code.min())
-    )
+    disposition = _dispositions(wh)
     principal = (
         diagnoses.filter(diagnoses.is_principal)
         .group_by("stay_id")
@@ -436,14 +489,22 @@ def build_stays(wh: Warehouse, diagnoses: ir.Table, procedures: ir.Table) -> ir.
         discharge_date=e.period_end_date,
         priority_code=e.priority_code,
         admit_source=e.admit_source_code,
-        discharge_disposition=e.discharge_disposition_code,
+        acute=e.class_code.isin(ACUTE_CLASSES),
+        _disposition_first=e.discharge_disposition_code,
     )
+    e = e.left_join(disposition, e.stay_id == disposition.encounter_id)
+    e = e.mutate(
+        # coding[0] is the HL7 code when the export did not say which system it came from.
+        discharge_disposition=ibis.coalesce(e.hl7_code, e._disposition_first),
+    ).drop("encounter_id", "hl7_code", "_disposition_first")
+    e = _disposition_meaning(e)
     e = add_chains(e)
 
     s = e.left_join(pat, e.patient_id == pat.id)
     s = s.left_join(attending, s.stay_id == attending.encounter_id)
     s = s.left_join(last_loc, s.stay_id == last_loc.encounter_id)
-    s = s.left_join(nubc, s.stay_id == nubc.encounter_id)
+    sg = surgeons(wh)
+    s = s.left_join(sg, s.stay_id == sg.surgeon_stay_id)
     s = s.left_join(principal, s.stay_id == principal.stay_id)
     s = s.left_join(secondary, s.stay_id == secondary.stay_id)
     s = s.left_join(procs, s.stay_id == procs.stay_id)
@@ -454,9 +515,7 @@ def build_stays(wh: Warehouse, diagnoses: ir.Table, procedures: ir.Table) -> ir.
         - ((adm.month() * 100 + adm.day()) < (bd.month() * 100 + bd.day())).cast("int64")
     )
     death_date = s.deceased_date_time_date
-    died = (s.discharge_disposition == "exp") | (
-        death_date.notnull() & (death_date >= adm) & (death_date <= dis)
-    )
+    died, conflict = vital_status(s.disposition_category, s.live_disposition, death_date, adm, dis)
     return s.select(
         "stay_id",
         "patient_id",
@@ -464,6 +523,7 @@ def build_stays(wh: Warehouse, diagnoses: ir.Table, procedures: ir.Table) -> ir.
         "department_id",
         unit_id=s.unit_id,
         attending_id=s.attending_id,
+        surgeon_id=s.surgeon_id,
         admit_ts=s.admit_ts,
         discharge_ts=s.discharge_ts,
         admit_date=adm,
@@ -477,20 +537,138 @@ def build_stays(wh: Warehouse, diagnoses: ir.Table, procedures: ir.Table) -> ir.
         ),
         admit_source=s.admit_source,
         discharge_disposition=s.discharge_disposition,
-        discharge_nubc=s.nubc_code,
+        discharge_nubc=s.discharge_nubc,
+        disposition_category=s.disposition_category,
+        acute=s.acute,
         age=age.cast("int64"),
         sex=s.gender,
         principal_dx=s.principal_dx,
         secondary_dx=s.secondary_dx,
         procedures=s.procedures,
-        died_in_hospital=died.fill_null(False),
+        died_in_hospital=died,
+        vital_status_conflict=conflict,
         death_date=death_date,
         chain_id=s.chain_id,
         chain_seq=s.chain_seq,
         chain_size=s.chain_size,
         chain_last=s.chain_last,
         transfer_in=s.transfer_in,
+        transfer_out=s.transfer_out,
     )
+
+
+def vital_status(
+    category: ir.StringValue,
+    live: ir.BooleanValue,
+    death: ir.DateValue,
+    admit: ir.DateValue,
+    discharge: ir.DateValue,
+) -> tuple[ir.BooleanValue, ir.BooleanValue]:
+    """(died in hospital, vital status conflict) from the disposition and the death date.
+
+    Died: the disposition says expired, or the death date is the discharge date and the
+    disposition does not say the patient left alive. Conflict: a death date before admission,
+    a death before the discharge date with a live disposition, or an expired disposition with
+    a death date outside the stay.
+    """
+    expired = (category == terminology.EXPIRED).fill_null(False)
+    said_alive = live.fill_null(False)
+    on_discharge = (death == discharge).fill_null(False)
+    died = expired | (on_discharge & ~said_alive)
+    conflict = (
+        (death < admit).fill_null(False)
+        | (said_alive & (death < discharge).fill_null(False))
+        | (expired & ((death < admit) | (death > discharge)).fill_null(False))
+    )
+    return died, conflict
+
+
+def _disposition_codes() -> ir.Table:
+    rows = [
+        (system, code, category, live, nubc)
+        for system, code, _d, category, live, nubc in terminology.dispositions()
+    ]
+    frame = pd.DataFrame(rows, columns=["system", "code", "category", "live", "nubc"])
+    frame["live"] = frame["live"].astype("object")
+    return memtable(
+        frame,
+        {
+            "system": "string",
+            "code": "string",
+            "category": "string",
+            "live": "boolean",
+            "nubc": "string",
+        },
+    )
+
+
+def _dispositions(wh: Warehouse) -> ir.Table:
+    """Per encounter: its HL7 discharge-disposition code and NUBC discharge status (the first
+    coding of each system)."""
+    d = source(wh, "fhir__encounter_discharge_disposition")
+    is_nubc = d.system.lower().contains("nubc").fill_null(False)
+    is_hl7 = (d.system == terminology.HL7_DISPOSITION).fill_null(False)
+    return d.group_by("encounter_id").aggregate(
+        hl7_code=d.code.argmin(d.pos, where=is_hl7),
+        discharge_nubc=d.code.argmin(d.pos, where=is_nubc),
+    )
+
+
+def _disposition_meaning(e: ir.Table) -> ir.Table:
+    """``disposition_category`` and ``live_disposition`` (null: the code does not say) of each
+    stay: the NUBC code's when it is known, else the HL7 code's, else ``unknown``."""
+    codes = _disposition_codes()
+    hl7 = codes.filter(codes.system == "hl7").select(
+        _h_code="code", _h_cat="category", _h_live="live"
+    )
+    nubc = codes.filter(codes.system == "nubc").select(
+        _n_code="code", _n_cat="category", _n_live="live"
+    )
+    t = e.left_join(hl7, e.discharge_disposition == hl7._h_code)
+    t = t.left_join(nubc, t.discharge_nubc == nubc._n_code)
+    return t.mutate(
+        disposition_category=ibis.coalesce(t._n_cat, t._h_cat, ibis.literal("unknown")),
+        live_disposition=ibis.cases((t._n_cat.notnull(), t._n_live), else_=t._h_live),
+    ).drop("_h_code", "_h_cat", "_h_live", "_n_code", "_n_cat", "_n_live")
+
+
+def surgeons(wh: Warehouse) -> ir.Table:
+    """(surgeon_stay_id, surgeon_id): the performer of each stay's principal procedure.
+
+    Principal procedure (UB-04 FL74, NUBC): the Claim's procedure with sequence 1, matched to
+    the stay's Procedure by code; without a Claim, the stay's earliest performed Procedure that
+    has a performer (then the lowest id). The first performer of that Procedure is the surgeon.
+    """
+    proc = source(wh, "fhir__procedure")
+    proc = proc.filter(proc.status.isnull() | (proc.status != "entered-in-error"))
+    perf = source(wh, "fhir__procedure_performer")
+    first_perf = perf.filter(perf.actor_id.notnull())
+    first_perf = first_perf.group_by("procedure_id").aggregate(
+        actor_id=first_perf.actor_id.argmin(first_perf.pos)
+    )
+    p = proc.join(first_perf, proc.id == first_perf.procedure_id).select(
+        stay_id=proc.encounter_id,
+        code=norm_code(proc.code),
+        actor_id=first_perf.actor_id,
+        when=ibis.coalesce(proc.performed_date_time_ts, proc.performed_period_start_ts)
+        .epoch_seconds()
+        .fill_null(0),
+        proc_id=proc.id,
+    )
+    claim = source(wh, "fhir__claim")
+    cp = source(wh, "fhir__claim_procedure")
+    cps = cp.filter(cp.sequence == 1)
+    j = cps.join(claim, cps.claim_id == claim.id)
+    seq1 = j.select(stay_id=j.encounter_id, code=norm_code(j.code)).distinct()
+    principal = p.view().join(seq1, ["stay_id", "code"])
+    by_claim = principal.group_by("stay_id").aggregate(
+        by_claim=principal.actor_id.argmin(principal.when)
+    )
+    first = p.group_by("stay_id").aggregate(
+        earliest=p.actor_id.argmin(p.when.cast("string").lpad(12, "0") + "|" + p.proc_id)
+    )
+    t = first.left_join(by_claim, "stay_id")
+    return t.select(surgeon_stay_id=t.stay_id, surgeon_id=ibis.coalesce(t.by_claim, t.earliest))
 
 
 def stay_units(wh: Warehouse, stays: ir.Table) -> ir.Table:
@@ -533,31 +711,38 @@ def stays_in_unit(wh: Warehouse, unit_id: str) -> ir.Table:
 
 
 def add_chains(stays: ir.Table) -> ir.Table:
-    """Transfer chains: link a stay to the previous one when it was a transfer to another site.
+    """Transfer chains: link an acute stay to the previous one when it is an acute admission at
+    another site within 24 h of that stay's discharge (CMS: an admission to another acute care
+    hospital on the same or the next day is a transfer, whatever the discharge status).
 
     ``chain_id`` = id of the chain's first stay; ``chain_seq`` 1..n; ``chain_last`` marks the
     last stay; ``transfer_in`` marks stays that continue a chain or arrive with admitSource
-    ``hosp-trans``.
+    ``hosp-trans``; ``transfer_out`` marks stays that continue in a chain or were discharged to
+    another acute hospital (disposition category ``acute_transfer``).
     """
-    # A stay can only be linked to a predecessor discharged ``hosp``, so a patient without such
-    # a discharge has one-stay chains only. The chain windows (three passes over every stay,
-    # ~1.2 s each at 1M stays) run on the other patients' stays alone (6% in the benchmark).
-    out = (
-        stays.filter(stays.discharge_disposition.isin(TRANSFER_OUT) & stays.patient_id.notnull())
-        .select("patient_id")
-        .distinct()
-        .mutate(_may_link=True)
+    # Only a patient with two or more acute stays can have a chain. The chain windows (three
+    # passes over every stay, ~1.2 s each at 1M stays) run on those patients' stays alone.
+    many = (
+        stays.filter(stays.acute & stays.patient_id.notnull())
+        .group_by("patient_id")
+        .aggregate(_n=_.count())
+        .filter(_._n > 1)
+        .select("patient_id", _may_link=ibis.literal(True))
     )
-    t = stays.left_join(out, "patient_id")
-    t = t.mutate(_may_link=t._may_link.fill_null(False) | t.patient_id.isnull())
+    t = stays.left_join(many, "patient_id")
+    t = t.drop(*[c for c in t.columns if c == "patient_id_right"])
+    t = t.mutate(_may_link=t._may_link.fill_null(False))
     one = ibis.literal(1, "int64")
     alone = t.filter(~t._may_link).mutate(
         _linked=False, chain_id=t.stay_id, chain_seq=one, chain_size=one
     )
     t = ibis.union(alone, _chain_windows(t.filter(t._may_link)), distinct=False)
+    last = t.chain_seq == t.chain_size
     t = t.mutate(
-        chain_last=t.chain_seq == t.chain_size,
+        chain_last=last,
         transfer_in=t._linked | (t.admit_source == "hosp-trans").fill_null(False),
+        transfer_out=~last
+        | (t.disposition_category == terminology.ACUTE_TRANSFER).fill_null(False),
     )
     return t.drop("_linked", "_may_link")
 
@@ -567,11 +752,14 @@ def _chain_windows(stays: ir.Table) -> ir.Table:
     stays ordered by admission (then id)."""
     w = ibis.window(group_by="patient_id", order_by=["admit_ts", "stay_id"])
     prev_end = stays.discharge_ts.lag().over(w)
-    prev_disp = stays.discharge_disposition.lag().over(w)
+    prev_acute = stays.acute.lag().over(w)
     prev_site = stays.site_id.lag().over(w)
+    prev_category = stays.disposition_category.lag().over(w)
     gap = stays.admit_ts.epoch_seconds() - prev_end.epoch_seconds()
     linked = (
-        prev_disp.isin(TRANSFER_OUT)
+        stays.acute
+        & prev_acute
+        & (prev_category != terminology.EXPIRED)
         & (prev_site != stays.site_id)
         & (gap >= -TRANSFER_GAP_SECONDS)
         & (gap <= TRANSFER_GAP_SECONDS)
@@ -594,6 +782,17 @@ def _chain_windows(stays: ir.Table) -> ir.Table:
 def _bit_or(x: int) -> int:  # type: ignore[empty-body]
     """Bitwise OR of a group: BIT_OR in DuckDB and in Spark SQL (3.0+). Declared as a builtin
     because Ibis 12 has no pyspark rule for its own ``bit_or``."""
+
+
+def _complication_codes(diagnoses: ir.Table) -> ir.Table:
+    """(c_code): the distinct diagnosis codes on the complication list (value set
+    ``complication_dx``), tested once per distinct code."""
+    prefixes = terminology.value_set("complication_dx")
+    codes = diagnoses.select("code").distinct()
+    hit = ibis.literal(False)
+    for prefix in prefixes:
+        hit = hit | codes.code.startswith(prefix)
+    return codes.filter(hit).select(c_code="code")
 
 
 def _category_bits() -> dict[str, int]:
@@ -636,13 +835,26 @@ def _code_masks(codes: ir.Table, flags: dict[str, int]) -> ir.Table:
 def comorbidity(diagnoses: ir.Table, stays: ir.Table) -> ir.Table:
     """Charlson and Elixhauser flags and scores per stay from its secondary diagnoses.
 
-    No lookback: only the stay's own secondary diagnoses count, and a diagnosis coded as not
-    present on admission (POA ``n``) is left out, since it arose in hospital.
+    Risk adjustment must not credit a hospital for the harm it caused (CMS POA indicator
+    reporting; AHRQ Elixhauser Comorbidity Software Refined counts POA-dependent conditions only
+    when present on admission), so a secondary diagnosis counts only when it was present on
+    admission (POA Y or W, or exempt from POA reporting: read as Y), or, without a POA
+    indicator, when it was also coded in the patient's encounters in the 12 months before the
+    admission (``prior_12m``). POA N or U never count, and neither does a code on the
+    complication list (value set ``complication_dx``: ICD-10-CM T80-T88, complications of
+    surgical and medical care), whatever its POA.
     """
     flags = _category_bits()
-    dx = diagnoses.filter(
-        ~diagnoses.is_principal & (diagnoses.poa.isnull() | (diagnoses.poa != "n"))
-    )
+    dx_cols = diagnoses.columns
+    complication = _complication_codes(diagnoses)
+    d = diagnoses.left_join(complication, diagnoses.code == complication.c_code)
+    # A diagnosis table without the lookback column (built before it existed): no lookback.
+    prior = d.prior_12m.fill_null(False) if "prior_12m" in dx_cols else ibis.literal(False)
+    dx = d.filter(
+        ~d.is_principal
+        & d.c_code.isnull()
+        & (d.poa.isin(POA_COMORBID).fill_null(False) | (d.poa.isnull() & prior))
+    ).select(*dx_cols)
     masks = _code_masks(dx.select("code").distinct(), flags)
     hits = dx.join(masks, "code")
     # One int64 OR per stay instead of a distinct (stay, category) list pivoted by 48 bool_or

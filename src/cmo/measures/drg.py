@@ -8,7 +8,7 @@ input changed since the last build are grouped again (the input signature is kep
 and runs offline, twice as fast, but it is not validated against the CMS grouper and ignores
 POA, age and discharge status, so it is not used.
 
-Relative weight and GMLOS come from CMS IPPS FY2026 Final Rule Table 5 for every discharge:
+Relative weight, GMLOS and AMLOS come from CMS IPPS FY2026 Final Rule Table 5 for every discharge:
 the earlier fiscal years' tables are not shipped (documented approximation; see
 docs/measures/core-tables.md).
 """
@@ -24,24 +24,19 @@ from typing import TYPE_CHECKING, Any
 import ibis
 import pandas as pd
 
+from cmo import terminology
+
 if TYPE_CHECKING:
     import ibis.expr.types as ir
 
     from cmo.warehouse import Warehouse
 
-# FHIR discharge disposition -> NUBC patient discharge status (UB-04 FL17) for the grouper.
+# HL7 discharge disposition -> NUBC patient discharge status (UB-04 FL17) for the grouper, from
+# cmo.terminology (HL7 ``hosp`` is hospice, NUBC 50; ``other-hcf`` an acute transfer, NUBC 02).
 NUBC_STATUS = {
-    "home": 1,
-    "alt-home": 6,
-    "other-hcf": 5,
-    "hosp": 2,
-    "long": 63,
-    "aadvice": 7,
-    "exp": 20,
-    "psy": 65,
-    "rehab": 62,
-    "snf": 3,
-    "oth": 70,
+    code: int(nubc)
+    for system, code, _d, _c, _l, nubc in terminology.dispositions()
+    if system == "hl7" and nubc
 }
 TABLE5_YEAR = 2026
 LOOKUP = "core__drg_lookup"
@@ -55,13 +50,14 @@ LOOKUP_SCHEMA = {
     "return_code": "string",
     "weight": "float64",
     "gmlos": "float64",
+    "amlos": "float64",
     "table5_year": "int64",
 }
 
 
 @cache
-def table5() -> dict[str, tuple[str, str, float, float]]:
-    """drg -> (mdc, type S/M, relative weight, GMLOS) from the FY2026 Table 5 data file."""
+def table5() -> dict[str, tuple[str, str, float, float, float]]:
+    """drg -> (mdc, type S/M, relative weight, GMLOS, AMLOS) from the FY2026 Table 5 data file."""
     text = (
         resources.files("cmo.terminology")
         .joinpath("data", "msdrg_table5_fy2026.txt")
@@ -71,8 +67,8 @@ def table5() -> dict[str, tuple[str, str, float, float]]:
     for line in text.splitlines():
         if not line.strip() or line.startswith("#"):
             continue
-        drg, mdc, kind, weight, gmlos = line.split()
-        out[drg] = (mdc, kind, float(weight), float(gmlos))
+        drg, mdc, kind, weight, gmlos, amlos = line.split()
+        out[drg] = (mdc, kind, float(weight), float(gmlos), float(amlos))
     return out
 
 
@@ -104,6 +100,14 @@ def _int(value: str, default: int = 0) -> int:
         return default
 
 
+def discharge_status(disposition: str) -> int:
+    """NUBC status for the grouper: ``nubc:NN`` as coded, else the HL7 code's NUBC equivalent
+    (routine discharge, 01, when the code is unknown)."""
+    if disposition.startswith("nubc:"):
+        return _int(disposition[5:], 1)
+    return NUBC_STATUS.get(disposition, 1)
+
+
 def claim_from_signature(sig: str) -> dict[str, Any]:
     """The grouper input encoded by :func:`input_table`'s signature string."""
     version, age, sex, disposition, pdx, sdx, procs = sig.split("|")
@@ -111,7 +115,7 @@ def claim_from_signature(sig: str) -> dict[str, Any]:
         "version": _int(version, 440),
         "age": _int(age),
         "sex": _sex(sex),
-        "discharge_status": NUBC_STATUS.get(disposition, 1),
+        "discharge_status": discharge_status(disposition),
         "pdx": {"code": pdx, "poa": "Y"},
         "sdx": [
             {"code": item.split(":")[0], "poa": (item.split(":")[1] or "Y").upper()}
@@ -137,8 +141,10 @@ def input_table(stays: ir.Table, diagnoses: ir.Table, procedures: ir.Table) -> i
     fy = ibis.greatest(ibis.least(fy, 2027), 2023)
     half = ((d.month() >= 4) & (d.month() <= 9)).cast("int64")
     version = ibis.least((fy - 2023 + 40) * 10 + half, 440)
+    # The NUBC status when the Encounter has one (the grouper's own code set), else HL7's.
+    disposition = ibis.coalesce("nubc:" + stays.discharge_nubc, stays.discharge_disposition)
     t = stays.select(
-        "stay_id", "age", "sex", "discharge_disposition", "principal_dx", version=version
+        "stay_id", "age", "sex", "principal_dx", discharge_disposition=disposition, version=version
     )
     t = t.left_join(sdx_agg, "stay_id").drop("stay_id_right")
     t = t.left_join(proc_agg, "stay_id").drop("stay_id_right")
@@ -178,7 +184,7 @@ def group_signatures(signatures: list[str], workers: int = 2) -> pd.DataFrame:
     rows = []
     for sig, claim, res in zip(signatures, claims, results, strict=True):
         drg = str(res["final_drg"]).zfill(3) if res and res.get("final_drg") else None
-        mdc, kind, weight, gmlos = t5.get(drg or "", (None, None, None, None))
+        mdc, kind, weight, gmlos, amlos = t5.get(drg or "", (None, None, None, None, None))
         rows.append(
             {
                 "signature": sig,
@@ -190,6 +196,7 @@ def group_signatures(signatures: list[str], workers: int = 2) -> pd.DataFrame:
                 "return_code": res.get("return_code") if res else None,
                 "weight": weight,
                 "gmlos": gmlos,
+                "amlos": amlos,
                 "table5_year": TABLE5_YEAR,
             }
         )

@@ -39,6 +39,18 @@ LONG_SCHEMA = {
 }
 
 
+# Attribution rules a measure can choose (its spec's ``attribution``): rule -> the
+# core__inpatient_stay column that names the practitioner of a stay. Pages show the rule beside
+# every practitioner result.
+ATTRIBUTION_RULES = {
+    # The ATND participant with the latest period start (CMS HWR/mortality attribute to the
+    # discharging hospital; within it, OPPE practice attributes to the attending of record).
+    "attending_at_discharge": "attending_id",
+    # The performer of the principal procedure (UB-04 FL74): surgical outcome measures.
+    "operating_surgeon": "surgeon_id",
+}
+
+
 @dataclass(frozen=True)
 class MeasureSpec:
     """What ``quality__measure`` holds about a measure."""
@@ -55,6 +67,11 @@ class MeasureSpec:
     risk_adjusted: bool
     unit: str
     target: float | None = None
+    attribution: str = "attending_at_discharge"  # a key of ATTRIBUTION_RULES
+
+    def __post_init__(self) -> None:
+        if self.attribution not in ATTRIBUTION_RULES:
+            raise ValueError(f"{self.measure_id}: unknown attribution {self.attribution!r}")
 
     def row(self) -> dict[str, Any]:
         return {
@@ -70,6 +87,7 @@ class MeasureSpec:
             "kind": self.kind,
             "risk_adjusted": self.risk_adjusted,
             "unit": self.unit,
+            "attribution": self.attribution,
         }
 
 

@@ -14,13 +14,20 @@ Sources:
 - LACE Charlson weights: van Walraven C, et al. CMAJ 2010;182:551-7 (Table 2).
 - Elixhauser weights: van Walraven C, et al. Med Care 2009;47:626-33.
 - Planned readmissions and HWR exclusions: see ``value_sets.csv`` (CMS PRA v4.0, HWR measure).
-- MS-DRG relative weights and geometric mean LOS: CMS IPPS FY2026 Final Rule Table 5
-  (``msdrg_table5_fy2026.txt``).
+- MS-DRG relative weights, geometric and arithmetic mean LOS: CMS IPPS FY2026 Final Rule
+  Table 5 (``msdrg_table5_fy2026.txt``; AMLOS added by ``scripts/extract_table5_amlos.py``).
+- Discharge dispositions: HL7 code system ``discharge-disposition`` and the NUBC UB-04 patient
+  discharge status (FL17), each code's category read from its definition
+  (``discharge_disposition.csv``).
+- CMS Planned Readmission Algorithm v4.0 tables PR1-PR4 and the CMS Hospital-Wide Readmission
+  exclusions, expanded to ICD-10 codes with the AHRQ CCS v2019.1 maps
+  (``pra_v4_icd10.csv.gz``, built by ``scripts/extract_readmission_tables.py``).
 """
 
 from __future__ import annotations
 
 import csv
+import gzip
 from functools import cache
 from importlib import resources
 from typing import Literal
@@ -36,8 +43,13 @@ HIERARCHY: dict[Index, tuple[tuple[str, str], ...]] = {
 
 
 def _rows(filename: str) -> list[dict[str, str]]:
-    text = resources.files(__package__).joinpath("data", filename).read_text(encoding="utf-8")
-    return list(csv.DictReader(text.splitlines()))
+    """The rows of a CSV data file; lines starting with ``#`` (source notes) are skipped."""
+    path = resources.files(__package__).joinpath("data", filename)
+    if filename.endswith(".gz"):
+        text = gzip.decompress(path.read_bytes()).decode("utf-8")
+    else:
+        text = path.read_text(encoding="utf-8")
+    return list(csv.DictReader(line for line in text.splitlines() if not line.startswith("#")))
 
 
 def normalise_code(code: str) -> str:
@@ -162,3 +174,56 @@ def lace_points(
     cp = int(charlson) if charlson < 4 else 5
     ep = min(int(ed_visits), 4)
     return lp, ap, cp, ep, lp + ap + cp + ep
+
+
+# -- discharge dispositions -------------------------------------------------------------------
+HL7_DISPOSITION = "http://terminology.hl7.org/CodeSystem/discharge-disposition"
+# Categories a stay can end in: see discharge_disposition.csv for the code-by-code reading.
+ACUTE_TRANSFER = "acute_transfer"
+HOSPICE = "hospice"
+EXPIRED = "expired"
+AMA = "ama"
+
+
+@cache
+def dispositions() -> tuple[tuple[str, str, str, str, bool | None, str], ...]:
+    """(system ``hl7``/``nubc``, code, display, category, live, NUBC status for the grouper)
+    for every HL7 discharge-disposition and NUBC patient discharge status code."""
+    live = {"true": True, "false": False, "": None}
+    return tuple(
+        (r["system"], r["code"], r["display"], r["category"], live[r["live"]], r["nubc"])
+        for r in _rows("discharge_disposition.csv")
+    )
+
+
+def disposition_category(system: str, code: str) -> str:
+    """The category of one disposition code (``unknown`` for a code neither system has)."""
+    for sys_, c, _d, category, _l, _n in dispositions():
+        if sys_ == system and c == code:
+            return category
+    return "unknown"
+
+
+# -- CMS Planned Readmission Algorithm v4.0 ----------------------------------------------------
+PRA_TABLES = (
+    "PR1_always_planned_pcs",
+    "PR2_always_planned_dx",
+    "PR3_potentially_planned_pcs",
+    "PR4_acute_dx",
+    "HWR_excl_cancer",
+    "HWR_excl_psych",
+    "HWR_excl_rehab",
+)
+
+
+@cache
+def pra_codes(table: str) -> frozenset[str]:
+    """The undotted ICD-10 codes of one table of ``pra_v4_icd10.csv.gz`` (see PRA_TABLES)."""
+    if table not in PRA_TABLES:
+        raise KeyError(f"unknown Planned Readmission Algorithm table {table!r}")
+    return frozenset(r["code"] for r in _pra_rows() if r["table"] == table)
+
+
+@cache
+def _pra_rows() -> tuple[dict[str, str], ...]:
+    return tuple(_rows("pra_v4_icd10.csv.gz"))

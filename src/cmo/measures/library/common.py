@@ -1,15 +1,15 @@
-"""Helpers the measure modules share: the long-row skeleton, code-prefix tests, episodes."""
+"""Helpers the measure modules share: the long-row skeleton, code-table flags, episodes."""
 
 from __future__ import annotations
 
-import functools
-import operator
 from typing import TYPE_CHECKING, Any
 
 import ibis
+import pandas as pd
 from ibis import _
 
 from cmo import terminology
+from cmo.measures.spec import ATTRIBUTION_RULES
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -19,25 +19,23 @@ if TYPE_CHECKING:
 ADULT_AGE = 18
 
 
-def matches(col: ir.StringValue, value_set: str) -> ir.BooleanValue:
-    """True when the undotted code starts with one of the value set's prefixes."""
-    prefixes = terminology.value_set(value_set)
-    return functools.reduce(operator.or_, [col.startswith(p) for p in prefixes]).fill_null(False)
+def code_table(tables: dict[str, str]) -> ir.Table:
+    """(``_flag_code``, one boolean column per flag): the distinct codes of the named
+    ``cmo.terminology.pra_codes`` tables, each flagged with the tables it is in."""
+    codes = sorted(set().union(*[terminology.pra_codes(t) for t in tables.values()]))
+    frame = pd.DataFrame({"_flag_code": codes})
+    for flag, table in tables.items():
+        frame[flag] = frame["_flag_code"].isin(terminology.pra_codes(table))
+    schema = {"_flag_code": "string", **{flag: "boolean" for flag in tables}}
+    return ibis.memtable(frame, schema=ibis.schema(schema))
 
 
-def code_flags(
-    t: ir.Table, column: str, value_sets: dict[str, str], vocabulary: ir.Column
-) -> ir.Table:
-    """``t`` with one boolean column per value set: does ``t[column]`` match it (:func:`matches`).
-
-    The prefix tests run once per distinct code of ``vocabulary`` (a column of a stored table
-    holding every code ``t[column]`` can have) and are joined back: a chain of a hundred
-    ``starts_with`` per row cost ~2 s on 1M stays, the distinct codes a few milliseconds.
-    """
-    codes = vocabulary.name("_flag_code").as_table().distinct()
-    flags = codes.mutate(**{name: matches(codes._flag_code, vs) for name, vs in value_sets.items()})
+def code_flags(t: ir.Table, column: str, tables: dict[str, str]) -> ir.Table:
+    """``t`` with one boolean column per flag: is ``t[column]`` (an undotted code) in the
+    flag's table (exact code match, see :func:`code_table`)."""
+    flags = code_table(tables)
     j = t.left_join(flags, t[column] == flags._flag_code)
-    return j.mutate(**{name: j[name].fill_null(False) for name in value_sets}).drop("_flag_code")
+    return j.mutate(**{name: j[name].fill_null(False) for name in tables}).drop("_flag_code")
 
 
 def reason(*branches: tuple[Any, str]) -> ir.StringValue:
@@ -47,8 +45,11 @@ def reason(*branches: tuple[Any, str]) -> ir.StringValue:
     )
 
 
-def skeleton(measure_id: str, t: ir.Table, **cols: Any) -> ir.Table:
-    """The long-row columns every measure shares; ``cols`` adds/overrides the rest."""
+def skeleton(
+    measure_id: str, t: ir.Table, attribution: str = "attending_at_discharge", **cols: Any
+) -> ir.Table:
+    """The long-row columns every measure shares; ``cols`` adds/overrides the rest.
+    ``practitioner_id`` follows the measure's attribution rule (``ATTRIBUTION_RULES``)."""
     base = {
         "measure_id": ibis.literal(measure_id),
         "stay_id": t.stay_id,
@@ -58,7 +59,7 @@ def skeleton(measure_id: str, t: ir.Table, **cols: Any) -> ir.Table:
         "site_id": t.site_id,
         "department_id": t.department_id,
         "unit_id": t.unit_id,
-        "practitioner_id": t.attending_id,
+        "practitioner_id": t[ATTRIBUTION_RULES[attribution]],
     }
     base.update(cols)
     if "exclusion_reason" in base and "excluded" not in base:
@@ -80,7 +81,9 @@ def episode_table(s: ir.Table) -> ir.Table:
 
     Adds ``chain_died`` (bool), ``chain_death_date`` (date of death, or of the discharge of the
     stay that ended in death), ``chain_admit_date`` (first admission of the chain),
-    ``chain_last_discharge_date`` and ``chain_last_alive``. Only chains of several stays are
+    ``chain_last_discharge_date``, ``chain_last_alive``, ``chain_ama`` (a stay of the chain
+    ended against medical advice) and ``chain_conflict`` (a stay of the chain has a vital
+    status conflict). Only chains of several stays are
     aggregated (a one-stay chain's values are its own): at 1M stays nearly every chain is a
     single stay, and grouping them all by chain id cost most of this table.
     """
@@ -94,6 +97,8 @@ def episode_table(s: ir.Table) -> ir.Table:
             _m_chain_admit_date=_.chain_admit_date.min(),
             _m_chain_last_discharge_date=_.chain_last_discharge_date.max(),
             _m_chain_last_alive=_.chain_last_alive.any(),
+            _m_chain_ama=_.chain_ama.any(),
+            _m_chain_conflict=_.chain_conflict.any(),
         )
     )
     t = s.left_join(per_chain, s.chain_id == per_chain._c)
@@ -117,16 +122,30 @@ def _own_chain_values(s: ir.Table) -> dict[str, Any]:
         "chain_last_alive": ibis.cases(
             (s.chain_last, ~s.died_in_hospital), else_=ibis.null("boolean")
         ),
+        "chain_ama": (s.disposition_category == terminology.AMA).fill_null(False),
+        "chain_conflict": s.vital_status_conflict,
     }
 
 
+def with_mdc(ctx: Context, t: ir.Table) -> ir.Table:
+    """``t`` with the MS-DRG's MDC of each stay (``mdc``; null when the stay was not grouped)."""
+    drg = ctx.drg.select(_mdc_stay=ctx.drg.stay_id, mdc=ctx.drg.mdc)
+    return t.left_join(drg, t.stay_id == drg._mdc_stay).drop("_mdc_stay")
+
+
+# MDC 14 (pregnancy, childbirth and the puerperium) and MDC 15 (newborns and other neonates with
+# conditions originating in the perinatal period), CMS MS-DRG definitions manual.
+OBSTETRIC_MDC = "14"
+NEONATAL_MDC = "15"
+
+
 def procedure_flags(ctx: Context) -> ir.Table:
-    """Per stay: any procedure at all, any always-planned and any potentially planned procedure."""
+    """Per stay: any procedure at all, any always-planned (PRA v4.0 table PR1) and any
+    potentially planned (table PR3) procedure."""
     p = code_flags(
         ctx.procedures,
         "code",
-        {"_always": "planned_always_pcs", "_potential": "planned_potential_pcs"},
-        ctx.procedures.code,
+        {"_always": "PR1_always_planned_pcs", "_potential": "PR3_potentially_planned_pcs"},
     )
     return p.group_by("stay_id").aggregate(
         any_procedure=p.code.notnull().any(),

@@ -1,20 +1,24 @@
 """READM30: 30-day all-cause unplanned readmission, after the CMS Hospital-Wide Readmission measure.
 
 Source: CMS Hospital-Wide All-Cause Unplanned Readmission Measure (HWR), 2024 methodology report
-(Yale/YNHH CORE), and the CMS Planned Readmission Algorithm v4.0 (2023). Index stay: a patient
-aged >= 18 discharged alive, not against medical advice, not transferred to another acute
-hospital (the last stay of a transfer chain is the index), with >= 30 days between discharge and
-the data end, principal diagnosis not medical treatment of cancer (a cancer principal diagnosis
-with no procedure), primary psychiatric or rehabilitation (value sets in
-``cmo/terminology/data/value_sets.csv``). Outcome: an inpatient admission at any site starting
-1-30 days (by date) after discharge that is not planned. A readmission counts against one index
-only, the latest eligible index before it.
+(Yale/YNHH CORE), and the CMS Planned Readmission Algorithm (PRA) v4.0. Index stay: an acute
+stay (class IMP/ACUTE) of a patient aged >= 18 discharged alive, not against medical advice,
+not transferred to another acute hospital (the last stay of a transfer chain is the index; a
+stay discharged to another acute hospital, HL7 ``other-hcf`` / NUBC 02, 05, 66, 82, 85, 94, is
+a transfer out even when the receiving stay is not in the data), without a vital-status
+conflict, with >= 30 days between discharge and the data end, whose principal diagnosis is not
+medical treatment of cancer (an AHRQ CCS 11-45 principal diagnosis with no procedure), primary
+psychiatric (CCS 650-652, 654-659, 662, 670) or rehabilitation (CCS 254). Outcome: an acute
+inpatient admission at any site starting 1-30 days (by date) after discharge that is not
+planned. A readmission counts against one index only, the latest eligible index before it.
 
-Simplifications of the Planned Readmission Algorithm (documented in docs/measures/READM30.md):
-the CCS-based tables PR1-PR4 are reduced to the ICD-10 prefixes of their commonest categories;
-a readmission is planned when its principal diagnosis is always planned (Z51.0, Z51.1x, Z52.x),
-it has an always-planned procedure (transplants), or it is elective (priority EL) with a
-potentially planned procedure and a principal diagnosis that is not acute.
+Planned readmissions (PRA v4.0, all four tables, ICD-10 codes from the AHRQ CCS v2019.1 maps;
+``cmo.terminology.pra_codes``): a readmission is planned when (1) it has an always-planned
+procedure (PR1: CCS 64, 105, 176), or (2) its principal diagnosis is always planned (PR2:
+CCS 45, 254), or (3) it has a potentially planned procedure (PR3: 61 CCS categories plus the
+individually listed ICD-10-PCS codes) and its principal diagnosis is not acute or a
+complication of care (PR4: CCS categories plus individually listed ICD-10-CM codes). There is
+no priority (elective) test: the PRA has none.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from typing import TYPE_CHECKING
 
 import ibis
 
+from cmo import terminology
 from cmo.measures.library.common import (
     ADULT_AGE,
     code_flags,
@@ -40,22 +45,22 @@ if TYPE_CHECKING:
     from cmo.measures.spec import Context
 
 WINDOW_DAYS = 30
-# Principal-diagnosis exclusions of the index stay: flag column -> value set.
+# Principal-diagnosis exclusions of the index stay: flag column -> HWR table.
 EXCLUDED_DX = {
-    "_cancer_dx": "readm_excl_cancer_dx",
-    "_psych_dx": "readm_excl_psych_dx",
-    "_rehab_dx": "readm_excl_rehab_dx",
+    "_cancer_dx": "HWR_excl_cancer",
+    "_psych_dx": "HWR_excl_psych",
+    "_rehab_dx": "HWR_excl_rehab",
 }
 
 SPEC = MeasureSpec(
     measure_id="READM30",
-    version="1.0",
+    version="2.0",
     title="30-day unplanned readmission",
     description="Unplanned inpatient readmissions at any site 1-30 days after an adult index "
     "discharge (CMS Hospital-Wide Readmission rules).",
     unit_of_analysis="index stay (last stay of a transfer chain)",
     method="Observed/expected from a logistic model fitted on the reference window; planned "
-    "readmissions per a simplified CMS Planned Readmission Algorithm v4.0",
+    "readmissions per the CMS Planned Readmission Algorithm v4.0 (tables PR1-PR4)",
     citation="CMS Hospital-Wide All-Cause Unplanned Readmission Measure, 2024 methodology "
     "report; CMS Planned Readmission Algorithm v4.0",
     direction="lower",
@@ -75,15 +80,17 @@ def _index_stays(ctx: Context) -> ir.Table:
     e = episodes(ctx)
     pf = procedure_flags(ctx)
     e = e.left_join(pf, "stay_id").drop("stay_id_right")
-    e = code_flags(e, "principal_dx", EXCLUDED_DX, ctx.stays.principal_dx)
+    e = code_flags(e, "principal_dx", EXCLUDED_DX)
     any_proc = e.any_procedure.fill_null(False)
     last_discharge = ctx.data_end - timedelta(days=WINDOW_DAYS)
     why = reason(
         (e.age.isnull(), "age_unknown"),
         (e.age < ADULT_AGE, "age_under_18"),
+        (~e.acute, "non_acute"),
+        (e.vital_status_conflict, "vital_status_inconsistent"),
         (e.died_in_hospital, "died"),
-        (~e.chain_last | (e.discharge_disposition == "hosp"), "transfer_out"),
-        (e.discharge_disposition == "aadvice", "against_medical_advice"),
+        (e.transfer_out, "transfer_out"),
+        (e.disposition_category == terminology.AMA, "against_medical_advice"),
         (e.discharge_date > last_discharge, "follow_up_incomplete"),
         (e._cancer_dx & ~any_proc, "cancer_medical"),
         (e._psych_dx, "psychiatric"),
@@ -93,20 +100,16 @@ def _index_stays(ctx: Context) -> ir.Table:
 
 
 def planned(ctx: Context) -> ir.Table:
-    """Per stay: is it a planned admission (simplified CMS PRA v4.0)?"""
-    s = ctx.stays
+    """Per acute stay: is it a planned admission (CMS PRA v4.0, tables PR1-PR4)?"""
+    s = ctx.stays.filter(ctx.stays.acute)
     pf = procedure_flags(ctx)
     s = s.left_join(pf, "stay_id").drop("stay_id_right")
-    dx_sets = {"_always_dx": "planned_always_dx", "_acute_dx": "acute_dx"}
-    s = code_flags(s, "principal_dx", dx_sets, ctx.stays.principal_dx)
+    dx_sets = {"_always_dx": "PR2_always_planned_dx", "_acute_dx": "PR4_acute_dx"}
+    s = code_flags(s, "principal_dx", dx_sets)
     is_planned = (
-        s._always_dx
-        | s.always_planned_proc.fill_null(False)
-        | (
-            (s.priority_code == "EL").fill_null(False)
-            & s.potentially_planned_proc.fill_null(False)
-            & ~s._acute_dx
-        )
+        s.always_planned_proc.fill_null(False)
+        | s._always_dx
+        | (s.potentially_planned_proc.fill_null(False) & ~s._acute_dx)
     )
     return s.select("stay_id", "patient_id", "admit_date", planned=is_planned)
 
@@ -143,6 +146,7 @@ def long(ctx: Context) -> ir.Table:
     return skeleton(
         SPEC.measure_id,
         t,
+        SPEC.attribution,
         in_population=t.discharge_date <= ctx.data_end,
         exclusion_reason=t.exclusion_reason,
         outcome=has.cast("float64"),
