@@ -45,8 +45,10 @@ api = NinjaAPI(
 
 def _register() -> None:
     from cmo.quality.api import router as quality
+    from cmo.staff.api import router as staff
 
     api.add_router("/quality/", quality)
+    api.add_router("/staff/", staff)
 
 
 _register()

@@ -30,8 +30,9 @@ SCOPED_ROLES = ("department_chair",)
 
 
 def perm(capability: str) -> str:
-    """``"view_patients"`` -> ``"web.view_patients"`` for ``user.has_perm``."""
-    return f"web.{capability}"
+    """``"view_patients"`` -> ``"web.view_patients"`` for ``user.has_perm``; a domain app's
+    capability is given whole (``"staff.view_files"``)."""
+    return capability if "." in capability else f"web.{capability}"
 
 
 def ensure_roles(**_: Any) -> None:

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+# The module, not its classes: Django picks an apps.py's AppConfig only when exactly one
+# AppConfig subclass is in the module's namespace (DomainConfig imported by name would be two).
+from cmo.web import registry
+from cmo.web.registry import Domain, NavItem
+
+# Capabilities: the permissions of this app (``staff.<codename>``), see models.Capability.
+VIEW_FILES = "staff.view_files"
+EDIT_FILES = "staff.edit_files"
+VIEW_APPLICATIONS = "staff.view_applications"
+MOVE_APPLICATIONS = "staff.move_applications"
+VIEW_PRIVILEGES = "staff.view_privileges"
+REVIEW_SCREENING = "staff.review_screening"
+
+CAPABILITIES = (
+    ("view_files", "See credential files, expirables and verifications (every view is logged)"),
+    ("edit_files", "Edit credential files, record verifications, run screening, confirm holds"),
+    ("view_applications", "See appointment applications and their state (no clinical detail)"),
+    ("move_applications", "Move an application through the steps the user's role may take"),
+    ("view_privileges", "See privilege delineations, grants and case volumes"),
+    ("review_screening", "See exclusion-screening runs and confirm or clear possible matches"),
+)
+
+ALL = ("view_files", "view_applications", "move_applications", "view_privileges")
+GRANTS = {
+    "medical_staff_office": (*ALL, "edit_files", "review_screening"),
+    "cmo": ALL,  # the CMO records the medical executive committee's step
+    "department_chair": ALL,  # scoped to their departments (cmo.web.roles.departments_of)
+    "credentials_committee": ALL,
+    "board_member": ("view_applications", "move_applications"),  # approval, no clinical detail
+    "compliance": ("review_screening",),
+}
+
+
+class StaffConfig(registry.DomainConfig):
+    name = "cmo.staff"
+    label = "staff"
+    verbose_name = "Medical staff"
+    domain = Domain(
+        name="staff",
+        title="Medical staff",
+        urls="cmo.staff.urls",
+        api="cmo.staff.api:router",
+        nav=(
+            NavItem("Medical staff", "staff:queue", permission=VIEW_FILES, order=30),
+            NavItem("Screening", "staff:screening", permission=REVIEW_SCREENING, order=31),
+            NavItem("Applications", "staff:applications", permission=VIEW_APPLICATIONS, order=32),
+        ),
+        capabilities=CAPABILITIES,
+        grants=GRANTS,
+        roles={"credentials_committee": "Credentials committee"},
+        landing={"medical_staff_office": "staff:queue", "credentials_committee": "staff:queue"},
+        order=30,
+    )
+
+    def connect_signals(self) -> None:
+        from django.db.models.signals import post_migrate
+
+        from cmo.staff.roles import ensure_grants
+
+        # Until the shell sets roles up from the registry: give the groups this app's grants.
+        post_migrate.connect(ensure_grants, sender=self, dispatch_uid="cmo_staff_grants")
