@@ -174,7 +174,7 @@ def decide_hold(grant: PrivilegeGrant, user: Any, *, confirm: bool, reason: str)
     if not confirm:
         grant.hold_reason = ""
     grant._change_reason = reason
-    grant.history_user = user
+    grant._history_user = user
     grant.save(update_fields=["status", "hold_reason"])
 
 
@@ -265,7 +265,7 @@ def review_match(match: ScreeningMatch, user: Any, *, confirm: bool, reason: str
         raise InputError("a reason is required to confirm or clear a match")
     match.review = Review.CONFIRMED if confirm else Review.CLEARED
     match.reviewer, match.reviewed_at, match.reason = user, timezone.now(), reason
-    match.history_user = user
+    match._history_user = user
     match.save()
     if confirm and match.active:
         open_suspension(match)
@@ -346,7 +346,7 @@ def move(
             application=app, from_state=app.state, to_state=to, by=user, role=role, comment=comment
         )
         app.state, app.state_since = to, timezone.now()
-        app.history_user = user
+        app._history_user = user
         app._change_reason = comment
         app.save()
     return step
