@@ -70,9 +70,10 @@ def test_verifications_stale_by_the_planned_decision(staff: dict[str, Any]) -> N
     )
     flags = file_flags(f, TODAY, decision=date(2026, 6, 1))
     assert flags["stale"] == ["State licence"]  # 151 days old at the decision
-    assert "Board certification" not in flags["unverified"] and "DEA registration" in flags[
-        "unverified"
-    ]
+    assert (
+        "Board certification" not in flags["unverified"]
+        and "DEA registration" in flags["unverified"]
+    )
 
 
 def test_every_change_is_kept_with_who_and_when(staff: dict[str, Any], role_users: Any) -> None:

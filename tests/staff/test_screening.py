@@ -125,9 +125,7 @@ def test_json_shape(staff: dict[str, Any], leie: Path) -> None:
     assert item["match_on"] == "npi" and item["row"]["NPI"] == "1234567893"
 
 
-def test_confirmed_npi_hit_opens_the_suspension_workflow(
-    staff: dict[str, Any], leie: Path
-) -> None:
+def test_confirmed_npi_hit_opens_the_suspension_workflow(staff: dict[str, Any], leie: Path) -> None:
     core = PrivilegeDefinition.objects.create(department=staff["car"], name="Core")
     grant = PrivilegeGrant.objects.create(file=staff["pr1"], privilege=core, status="granted")
     run_screening(leie, None, by="test", today=TODAY)

@@ -303,9 +303,7 @@ class Verification(models.Model):
         ("discrepancy", "Discrepancy"),
         ("unable", "Unable to verify"),
     ]
-    file = models.ForeignKey(
-        CredentialFile, on_delete=models.CASCADE, related_name="verifications"
-    )
+    file = models.ForeignKey(CredentialFile, on_delete=models.CASCADE, related_name="verifications")
     element = models.CharField(max_length=20, choices=ElementKind.choices)
     source = models.CharField(max_length=200, help_text="e.g. Texas Medical Board web site")
     verified_on = models.DateField()
@@ -431,7 +429,7 @@ class PrivilegeCode(models.Model):
 
     SOURCES = [
         ("procedure", "Procedure performed (Procedure.performer)"),
-        ("attending", "Stay as attending (Encounter.participant ATND) with this diagnosis"),
+        ("attending", "Stay as attending, by principal diagnosis"),
     ]
     privilege = models.ForeignKey(
         PrivilegeDefinition, on_delete=models.CASCADE, related_name="codes"
@@ -475,7 +473,7 @@ class PrivilegeGrant(models.Model):
     fppe_required = models.BooleanField(
         "FPPE required",
         default=False,
-        help_text="focused professional practice evaluation (TJC MS.08.01.01) for a new privilege",
+        help_text="focused professional practice evaluation of a new privilege",
     )
     fppe_reason = models.CharField(max_length=200, blank=True)
     history = HistoricalRecords(table_name="staff__grant_history")
@@ -489,6 +487,13 @@ class PrivilegeGrant(models.Model):
 
     def __str__(self) -> str:
         return f"{self.privilege} for {self.file.practitioner}: {self.get_status_display()}"
+
+    def save(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        """A privilege new to the practitioner starts an FPPE (TJC MS.08.01.01): the grant row
+        is created once per practitioner and privilege, so creation means "new"."""
+        if self._state.adding and not self.fppe_required:
+            self.fppe_required, self.fppe_reason = True, "new privilege (TJC MS.08.01.01)"
+        super().save(*args, **kwargs)
 
 
 class ScreeningRun(models.Model):

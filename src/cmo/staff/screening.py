@@ -30,8 +30,8 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
 from datetime import date, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -184,7 +184,9 @@ def read_leie(path: Path, today: date) -> SourceFile:
                 first=normalise(r["FIRSTNAME"]),
                 birth_date=_ymd(r["DOB"], path, line),
                 active=reinstated is None or reinstated > today,
-                waiver=f"waiver {waived:%Y-%m-%d} {r['WVRSTATE'].strip()}".strip() if waived else "",
+                waiver=f"waiver {waived:%Y-%m-%d} {r['WVRSTATE'].strip()}".strip()
+                if waived
+                else "",
             )
         )
     return _source(path, data, out)
@@ -271,4 +273,6 @@ def screen(
                 continue  # both dates known and different: another person
             add(p, x, "name", float(scores[i, j]))
     order = {"npi": 0, "name_dob": 1, "name": 2}
-    return sorted(hits.values(), key=lambda h: (order[h.match_on], -h.score, str(h.practitioner_id)))
+    return sorted(
+        hits.values(), key=lambda h: (order[h.match_on], -h.score, str(h.practitioner_id))
+    )

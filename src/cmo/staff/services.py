@@ -22,8 +22,8 @@ from cmo.directory.models import Practitioner
 from cmo.errors import CmoError, InputError
 from cmo.staff import rules, screening
 from cmo.staff.models import (
-    AppState,
     Application,
+    AppState,
     BoardCertification,
     CredentialFile,
     DeaRegistration,
@@ -401,9 +401,7 @@ def file_flags(file: CredentialFile, today: date, decision: date | None = None) 
         "cme_short": earned < cme_required(),
         "decision": decision,
         "stale": stale,
-        "unverified": sorted(
-            label for value, label in _elements() if value not in latest
-        ),
+        "unverified": sorted(label for value, label in _elements() if value not in latest),
         "health_due": attested is None
         or not file.health_attestation_ok
         or rules.add_months(attested, 12) < today,
