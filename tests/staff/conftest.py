@@ -23,11 +23,12 @@ os.environ["CMO_WAREHOUSE"] = os.environ.get("CMO_TEST_WAREHOUSE") or str(
 os.environ["DJANGO_SETTINGS_MODULE"] = "cmo.web.settings"
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # the browser test's ORM calls
 
+from staff_leie import leie_row, write_leie  # noqa: E402
+
 import cmo.web  # noqa: E402
 
 cmo.web.setup()
 
-TODAY = date(2026, 6, 1)
 ROLES = [
     "cmo",
     "quality_analyst",
@@ -101,3 +102,25 @@ def staff(db: Any) -> dict[str, Any]:
         Membership.objects.create(practitioner=p, department=dept)
         people[code] = CredentialFile.objects.create(practitioner=p)
     return {"car": car, "sur": sur, **people}
+
+
+@pytest.fixture
+def leie(tmp_path: Path) -> Path:
+    """Rows for each kind of match against the ``staff`` fixture's practitioners."""
+    return write_leie(
+        tmp_path / "UPDATED.csv",
+        [
+            # NPI hit on Dr Heart (name spelled differently: the NPI decides).
+            leie_row(LASTNAME="HART", FIRSTNAME="ANNE", NPI="1234567893", DOB="19700301"),
+            # Name + DOB on Dr Knife, no NPI in the row.
+            leie_row(LASTNAME="KNIFE", FIRSTNAME="BRUNO", DOB="19650709"),
+            # Name only (misspelled) on Dr Stent, whose file has no date of birth.
+            leie_row(LASTNAME="STENNT", FIRSTNAME="CARLA", DOB="19800101"),
+            # Same name as Dr Knife but another birth date: another person, no match.
+            leie_row(LASTNAME="KNIFE", FIRSTNAME="BRUNO", DOB="19900101"),
+            # Reinstated in the past: not an active exclusion.
+            leie_row(LASTNAME="HEART", FIRSTNAME="ANNA", DOB="19700301", REINDATE="20240101"),
+            # A firm: no individual to match by name.
+            leie_row(BUSNAME="STENT SUPPLY LLC", GENERAL="DME"),
+        ],
+    )

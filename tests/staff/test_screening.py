@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
+from staff_leie import leie_row, write_leie
 
 from cmo.errors import InputError
 from cmo.staff import screening
@@ -23,43 +23,6 @@ from cmo.staff.models import (
 from cmo.staff.services import last_clear, review_match, run_screening
 
 TODAY = date(2026, 6, 1)
-BLANK = dict.fromkeys(screening.LEIE_COLUMNS, "")
-
-
-def leie_row(**values: str) -> dict[str, str]:
-    row = {**BLANK, "NPI": "0000000000", "DOB": "00000000", "EXCLDATE": "20200115",
-           "REINDATE": "00000000", "WAIVERDATE": "00000000", "EXCLTYPE": "1128a1"}  # fmt: skip
-    row.update(values)
-    return row
-
-
-def write_leie(path: Path, rows: list[dict[str, str]]) -> Path:
-    with path.open("w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=screening.LEIE_COLUMNS)
-        w.writeheader()
-        w.writerows(rows)
-    return path
-
-
-@pytest.fixture
-def leie(tmp_path: Path) -> Path:
-    return write_leie(
-        tmp_path / "UPDATED.csv",
-        [
-            # NPI hit on Dr Heart (name spelled differently: the NPI decides).
-            leie_row(LASTNAME="HART", FIRSTNAME="ANNE", NPI="1234567893", DOB="19700301"),
-            # Name + DOB on Dr Knife, no NPI in the row.
-            leie_row(LASTNAME="KNIFE", FIRSTNAME="BRUNO", DOB="19650709"),
-            # Name only (misspelled) on Dr Stent, whose file has no date of birth.
-            leie_row(LASTNAME="STENNT", FIRSTNAME="CARLA", DOB="19800101"),
-            # Same name as Dr Knife but another birth date: another person, no match.
-            leie_row(LASTNAME="KNIFE", FIRSTNAME="BRUNO", DOB="19900101"),
-            # Reinstated in the past: not an active exclusion.
-            leie_row(LASTNAME="HEART", FIRSTNAME="ANNA", DOB="19700301", REINDATE="20240101"),
-            # A firm: no individual to match by name.
-            leie_row(BUSNAME="STENT SUPPLY LLC", GENERAL="DME"),
-        ],
-    )
 
 
 def test_leie_layout_dates_and_reinstatement(leie: Path) -> None:
