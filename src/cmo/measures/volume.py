@@ -96,3 +96,20 @@ def _stays(wh: Warehouse, rules: Any, start: date, end: date) -> Any:
     return hits.group_by(practitioner=hits.attending_id, privilege=hits.privilege).aggregate(
         cases=hits.stay_id.nunique()
     )
+
+
+def data_end(wh: Warehouse) -> date | None:
+    """The last day the warehouse has cases for (latest discharge or procedure), or None.
+
+    Volumes are counted over the 24 months up to it, so a warehouse loaded some weeks ago (or
+    the demo's fixed window) does not show everyone with no cases.
+    """
+    tables = set(wh.list_tables())
+    ends = []
+    if "core__inpatient_stay" in tables:
+        ends.append(wh.table("core__inpatient_stay").discharge_date.max().execute())
+    if "fhir__procedure" in tables:
+        ends.append(wh.table("fhir__procedure").performed_date_time_date.max().execute())
+    # Ibis returns a pandas Timestamp for a DATE max on DuckDB: back to a date.
+    found = [e.date() if hasattr(e, "date") else e for e in ends if e is not None]
+    return max(found) if found else None

@@ -51,7 +51,7 @@ def _with_volume(f: CredentialFile, today: date) -> tuple[list[PrivilegeGrant], 
     grants = list(f.privileges.select_related("privilege__department", "file__practitioner"))
     vol = volumes(grants, today)
     for g in grants:
-        g.cases = None if vol is None else vol[g.pk]  # type: ignore[attr-defined]
+        g.cases = None if vol is None else vol.cases[g.pk]  # type: ignore[attr-defined]
     return grants, vol
 
 
@@ -283,16 +283,12 @@ def privileges(request: HttpRequest, code: str) -> HttpResponse:
         )
     )
     vol = volumes(grants, today)
-    rows = [
-        (
-            g,
-            None if vol is None else vol[g.pk],
-            vol is not None and vol[g.pk] < g.privilege.min_cases_24m,
-        )
-        for g in grants
-    ]
+    rows = []
+    for g in grants:
+        cases = None if vol is None else vol.cases[g.pk]
+        rows.append((g, cases, cases is not None and cases < g.privilege.min_cases_24m))
     return render(
         request,
         "staff/privileges.html",
-        {"dept": dept, "defs": defs, "rows": rows, "has_volume": vol is not None},
+        {"dept": dept, "defs": defs, "rows": rows, "volume": vol},
     )

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -13,16 +14,22 @@ from cmo.staff import rules
 from cmo.staff.models import PrivilegeCode, PrivilegeGrant
 
 
-def window(today: date) -> tuple[date, date]:
-    """The last 24 months (the privileges' minimum-case criterion looks back this far)."""
-    return rules.add_months(today, -24), today
+@dataclass(frozen=True)
+class Volumes:
+    """Cases per grant (None: the privilege has no code list) and the window counted."""
+
+    cases: dict[int, int | None]
+    start: date
+    end: date
 
 
 def volumes(
     grants: Iterable[PrivilegeGrant], today: date, warehouse: Path | None = None
-) -> dict[int, int] | None:
-    """``{grant id: cases in the window}``; None when the warehouse cannot be read."""
-    from cmo.measures.volume import case_volume
+) -> Volumes | None:
+    """Cases of each grant in the 24 months up to the warehouse's last data day (at most
+    today): the privileges' minimum-case criterion looks back 24 months. None when the
+    warehouse cannot be read."""
+    from cmo.measures.volume import case_volume, data_end
     from cmo.warehouse import connect
 
     grants = list(grants)
@@ -34,13 +41,21 @@ def volumes(
         {"privilege": c.privilege_id, "source": c.source, "system": c.system, "code": c.code}
         for c in codes
     ]
-    start, end = window(today)
+    coded = {c.privilege_id for c in codes}
     try:
         wh = connect(path, read_only=True)
     except CmoError:
         return None
     try:
-        counts = case_volume(wh, rows, start, end)
+        end = min(data_end(wh) or today, today)
+        start = rules.add_months(end, -24)
+        counts = case_volume(wh, rows, start, end + timedelta(days=1))
     finally:
         wh.close()
-    return {g.pk: counts.get((g.file.practitioner.code, str(g.privilege_id)), 0) for g in grants}
+    cases = {
+        g.pk: counts.get((g.file.practitioner.code, str(g.privilege_id)), 0)
+        if g.privilege_id in coded
+        else None
+        for g in grants
+    }
+    return Volumes(cases, start, end)
