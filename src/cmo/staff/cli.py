@@ -105,5 +105,26 @@ def expiring(
         typer.echo(f"{len(held)} privilege(s) now suspended - pending office confirmation")
 
 
+@staff_app.command("demo")
+def demo(
+    warehouse: Annotated[
+        Path | None,
+        typer.Option("--warehouse", help="The demo warehouse (default: the configured one)."),
+    ] = None,
+) -> None:
+    """Seed the office's demo (credential files, privileges, applications, a screening run of
+    the shipped LEIE-format file) from a demo warehouse. ``cmo demo`` calls the same function."""
+    _django()
+    from cmo.config import settings
+    from cmo.staff.demo import seed
+
+    path = warehouse or settings().warehouse
+    if not path.exists():
+        from cmo.errors import InputError
+
+        raise InputError(f"no warehouse at {path}", hint="run `cmo demo --no-serve` first")
+    seed(path, echo=typer.echo)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(staff_app, name="staff")
