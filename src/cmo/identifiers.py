@@ -51,7 +51,6 @@ def make_npi(base9: int) -> str:
     return text + str(check_digit(text))
 
 
-
 def dea_check_digit(first_six: str) -> int:
     """The DEA check digit of the first six digits (``123456`` -> 3, as in ``AB1234563``)."""
     if len(first_six) != 6 or not first_six.isdigit():

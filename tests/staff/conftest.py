@@ -23,9 +23,8 @@ os.environ["CMO_WAREHOUSE"] = os.environ.get("CMO_TEST_WAREHOUSE") or str(
 os.environ["DJANGO_SETTINGS_MODULE"] = "cmo.web.settings"
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # the browser test's ORM calls
 
-from staff_leie import leie_row, write_leie  # noqa: E402
-
 import cmo.web  # noqa: E402
+from staff.leie import leie_row, write_leie  # noqa: E402
 
 cmo.web.setup()
 

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from staff_leie import leie_row, write_leie
 
 from cmo.errors import InputError
 from cmo.staff import screening
@@ -21,6 +20,7 @@ from cmo.staff.models import (
     ScreeningRun,
 )
 from cmo.staff.services import last_clear, review_match, run_screening
+from staff.leie import leie_row, write_leie
 
 TODAY = date(2026, 6, 1)
 

@@ -264,10 +264,10 @@ def _privileges(files: list[CredentialFile], today: date) -> None:
 def _applications(files: list[CredentialFile], applicants: list[CredentialFile], today: date,
                   users: dict[str, Any]) -> None:  # fmt: skip
     """One reappointment in every state, walked there by the roles that take each step."""
-    steps = [s for s in AppState if s != AppState.RECEIVED]
+    steps = [s for s in AppState.values if s != "received"]
     dept_of = {f.pk: f.practitioner.memberships.first() for f in files}
     chosen = [f for f in files if dept_of[f.pk] is not None][: len(steps) + 1]
-    for target, f in zip([AppState.RECEIVED, *steps], chosen, strict=False):
+    for target, f in zip(["received", *steps], chosen, strict=False):
         app = Application.objects.create(
             file=f, department=dept_of[f.pk].department, kind="reappointment",
             received_on=today - timedelta(days=70), planned_decision=today + timedelta(days=45),

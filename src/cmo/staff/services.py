@@ -296,13 +296,13 @@ def last_clear(practitioner_id: int) -> ScreeningRun | None:
 # state -> (next state, roles that may take the step). The CMO records the medical executive
 # committee's decision; the board member records the board's.
 STEPS: dict[str, tuple[str, tuple[str, ...]]] = {
-    AppState.RECEIVED: (AppState.VERIFICATION, ("medical_staff_office",)),
-    AppState.VERIFICATION: (AppState.CHAIR, ("medical_staff_office",)),
-    AppState.CHAIR: (AppState.COMMITTEE, ("department_chair",)),
-    AppState.COMMITTEE: (AppState.MEC, ("credentials_committee",)),
-    AppState.MEC: (AppState.BOARD, ("cmo",)),
-    AppState.BOARD: (AppState.LETTER, ("board_member",)),
-    AppState.LETTER: (AppState.CLOSED, ("medical_staff_office",)),
+    "received": ("verification", ("medical_staff_office",)),
+    "verification": ("chair_review", ("medical_staff_office",)),
+    "chair_review": ("committee", ("department_chair",)),
+    "committee": ("mec", ("credentials_committee",)),
+    "mec": ("board", ("cmo",)),
+    "board": ("letter", ("board_member",)),
+    "letter": ("closed", ("medical_staff_office",)),
 }
 
 
