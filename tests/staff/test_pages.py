@@ -101,6 +101,7 @@ def test_queue_shows_expired_licence_and_office_confirms_the_hold(
     office = client_for("medical_staff_office")
     html = office.get("/staff/").content.decode()
     assert "TX MD licence L9" in html and "expired" in html and "Core cardiology" in html
+    assert "monthly screening due" in html  # no completed screening run yet
     r = office.post(f"/staff/hold/{grant.pk}/", {"decision": "confirm", "reason": "lapsed"})
     assert r.status_code == 302
     grant.refresh_from_db()
@@ -119,6 +120,10 @@ def test_screening_page_review_clears_a_possible_match(
     from cmo.staff.services import run_screening
 
     run_screening(leie, None, by="test")
+    assert (
+        "monthly screening due"
+        not in client_for("medical_staff_office").get("/staff/").content.decode()
+    )
     compliance = client_for("compliance")
     html = compliance.get("/staff/screening/").content.decode()
     assert "completed" in html and "Name only" in html and "STENNT" in html

@@ -24,6 +24,7 @@ VERIFICATION_DAYS = 120  # NCQA CR 3: verification age at the decision
 LETTER_DUE_DAYS = 30
 GAP_MONTHS = 6  # NCQA CR 3: work-history gaps of 6 months or more need an explanation
 WINDOWS = (30, 60, 90)  # the expirables queue's buckets, in days
+MONITOR_DAYS = 31  # NCQA 2025 / 42 CFR 455.436: licence and exclusion checks at least monthly
 DEFAULT_CME_HOURS = 50  # per cycle; settings.STAFF_CME_HOURS overrides it
 
 # Days an application may stay in each state before it is flagged overdue (the office's

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 
 from cmo.directory.models import Department
 from cmo.errors import InputError
-from cmo.staff import services
+from cmo.staff import rules, services
 from cmo.staff.apps import (
     EDIT_FILES,
     MOVE_APPLICATIONS,
@@ -76,6 +76,7 @@ def queue(request: HttpRequest) -> HttpResponse:
         (a, services.overdue(a, today))
         for a in services.applications_for(request.user).filter(services.active_q())
     ]
+    last_run = ScreeningRun.objects.filter(ok=True).first()
     pending = (
         ScreeningMatch.objects.filter(review=Review.PENDING, active=True).count()
         if request.user.has_perm(REVIEW_SCREENING)
@@ -92,6 +93,10 @@ def queue(request: HttpRequest) -> HttpResponse:
             "holds": holds,
             "apps": apps,
             "pending_reviews": pending,
+            "last_run": last_run,
+            # NCQA 2025 and 42 CFR 455.436: exclusions checked at least monthly.
+            "screening_due": last_run is None
+            or (today - timezone.localdate(last_run.started)).days > rules.MONITOR_DAYS,
             "files": services.files_in(scope),
             "departments": Department.objects.filter(code__in=scope)
             if scope is not None
