@@ -195,3 +195,26 @@ def test_privileges_page_counts_cases_and_flags_none(
     assert '>2 <span class="badge local">below minimum</span>' in html
     assert '>0 <span class="badge local">no cases</span>' in html
     assert "procedure 0SR*" in html
+
+
+def test_office_adds_elements_and_a_bad_dea_is_refused(
+    client_for: Any, staff: dict[str, Any]
+) -> None:
+    from cmo.staff.models import DeaRegistration
+
+    office = client_for("medical_staff_office")
+    url = f"/staff/file/{staff['pr1'].pk}/add/dea/"
+    data = {"dea-number": "AH1234567", "dea-state": "TX", "dea-schedules": "2,3",
+            "dea-expires": "2027-01-31"}  # fmt: skip
+    refused = office.post(url, data)
+    assert refused.status_code == 400 and "not a valid DEA number" in refused.content.decode()
+    assert not DeaRegistration.objects.exists()
+    assert office.post(url, {**data, "dea-number": "AH1234563"}).status_code == 302
+    dea = DeaRegistration.objects.get()
+    assert dea.file == staff["pr1"] and dea.history.first().history_user.username == (
+        "s_medical_staff_office"
+    )
+    work = {"work-employer": "Mercy", "work-position": "Attending", "work-start": "2020-01-01"}
+    assert office.post(f"/staff/file/{staff['pr1'].pk}/add/work/", work).status_code == 302
+    assert office.post(f"/staff/file/{staff['pr1'].pk}/add/nope/", {}).status_code == 404
+    assert client_for("credentials_committee").post(url, data).status_code == 403

@@ -2,7 +2,40 @@ from __future__ import annotations
 
 from django import forms
 
-from cmo.staff.models import Verification
+from cmo.staff.models import (
+    BoardCertification,
+    CmeCredit,
+    DeaRegistration,
+    Education,
+    Licence,
+    MalpracticeClaim,
+    MalpracticePolicy,
+    Verification,
+    WorkHistory,
+)
+
+# The file's elements the office adds from the file page: kind -> (model, label).
+ELEMENTS: dict[str, tuple[type[forms.models.Model], str]] = {
+    "licence": (Licence, "State licence"),
+    "dea": (DeaRegistration, "DEA registration"),
+    "board": (BoardCertification, "Board certification"),
+    "malpractice": (MalpracticePolicy, "Malpractice policy"),
+    "claim": (MalpracticeClaim, "Malpractice claim"),
+    "education": (Education, "Education or training"),
+    "work": (WorkHistory, "Work history"),
+    "cme": (CmeCredit, "CME credit"),
+}
+
+
+def element_form(kind: str) -> type[forms.ModelForm]:
+    """A form for one element kind: every field but the file, dates as date pickers."""
+    model = ELEMENTS[kind][0]
+    dates = {
+        f.name: forms.DateInput(attrs={"type": "date"})
+        for f in model._meta.fields
+        if f.get_internal_type() == "DateField"
+    }
+    return forms.modelform_factory(model, exclude=["file"], widgets=dates)
 
 
 class VerificationForm(forms.ModelForm):

@@ -26,7 +26,7 @@ from cmo.staff.apps import (
     VIEW_FILES,
     VIEW_PRIVILEGES,
 )
-from cmo.staff.forms import DecisionForm, MoveForm, VerificationForm
+from cmo.staff.forms import ELEMENTS, DecisionForm, MoveForm, VerificationForm, element_form
 from cmo.staff.models import (
     CredentialFile,
     GrantStatus,
@@ -107,7 +107,13 @@ def queue(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _file_page(request: HttpRequest, f: CredentialFile, form: Any, status: int = 200) -> Any:
+def _file_page(
+    request: HttpRequest,
+    f: CredentialFile,
+    form: Any,
+    status: int = 200,
+    element: dict[str, Any] | None = None,
+) -> Any:
     log_access(request, filters={"credential_file": f.practitioner.code}, patient_ids=())
     today = _today()
     grants, vol = _with_volume(f, today)
@@ -125,6 +131,10 @@ def _file_page(request: HttpRequest, f: CredentialFile, form: Any, status: int =
             "form": form,
             "can_edit": request.user.has_perm(EDIT_FILES),
             "expirables": [i for i in services.expirables(today, 90) if i.file_id == f.pk],
+            "element_forms": [
+                (kind, label, (element or {}).get(kind) or element_form(kind)(prefix=kind))
+                for kind, (_, label) in ELEMENTS.items()
+            ],
         },
         status=status,
     )
@@ -149,6 +159,25 @@ def verify(request: HttpRequest, pk: int) -> HttpResponse:
     v._history_user = request.user
     v.save()
     messages.success(request, f"{v.get_element_display()} verification recorded.")
+    return redirect("staff:file", pk=f.pk)
+
+
+@require_POST
+@capability_required(EDIT_FILES)
+def add_element(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
+    """Add a licence, DEA, board, policy, claim, training, position or CME credit to the file;
+    the model's validators run (a DEA number with a bad check digit is refused)."""
+    f = _scoped_file(request, pk)
+    if kind not in ELEMENTS:
+        raise Http404("no such element")
+    form = element_form(kind)(request.POST, prefix=kind)
+    if not form.is_valid():
+        return _file_page(request, f, VerificationForm(), status=400, element={kind: form})
+    item = form.save(commit=False)
+    item.file = f
+    item._history_user = request.user
+    item.save()
+    messages.success(request, f"{ELEMENTS[kind][1]} added.")
     return redirect("staff:file", pk=f.pk)
 
 
