@@ -125,6 +125,8 @@ def test_cli_expiring_json(staff: dict[str, Any], capsys: Any) -> None:
     assert done.value.code in (0, None)
     out = json.loads(capsys.readouterr().out)
     assert out["days"] == 30
+    digest = [m for m in mail.outbox if "expiring within 30 days" in m.subject]
+    assert len(digest) == 1 and "CA MD licence A123" in digest[0].body
     assert [(i["kind"], i["window"], i["expires"]) for i in out["items"]] == [
         ("licence", "30", soon.isoformat())
     ]

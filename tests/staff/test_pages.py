@@ -218,3 +218,24 @@ def test_office_adds_elements_and_a_bad_dea_is_refused(
     assert office.post(f"/staff/file/{staff['pr1'].pk}/add/work/", work).status_code == 302
     assert office.post(f"/staff/file/{staff['pr1'].pk}/add/nope/", {}).status_code == 404
     assert client_for("credentials_committee").post(url, data).status_code == 403
+
+
+def test_screening_run_from_the_page_and_a_bad_file_fails_loudly(
+    client_for: Any, staff: dict[str, Any], leie: Path
+) -> None:
+    from cmo.staff.models import ScreeningRun
+
+    office = client_for("medical_staff_office")
+    upload = SimpleUploadedFile("UPDATED.csv", leie.read_bytes())
+    page = office.post("/staff/screening/run/", {"leie": upload}, follow=True).content.decode()
+    assert "Screened 3 practitioners: 4 match(es)." in page
+    run = ScreeningRun.objects.get()
+    assert run.ok and run.by == "s_medical_staff_office" and run.leie_name == "UPDATED.csv"
+    bad = SimpleUploadedFile("UPDATED.csv", b"")
+    page = office.post("/staff/screening/run/", {"leie": bad}, follow=True).content.decode()
+    assert "Screening not run, nobody was marked clear: The submitted file is empty." in page
+    empty_header = SimpleUploadedFile("UPDATED.csv", b"LASTNAME\n")
+    page = office.post("/staff/screening/run/", {"leie": empty_header}, follow=True)
+    assert "Screening failed, nobody was marked clear" in page.content.decode()
+    assert ScreeningRun.objects.filter(ok=False).count() >= 1
+    assert client_for("compliance").post("/staff/screening/run/", {}).status_code == 403

@@ -73,16 +73,18 @@ def expiring(
     days: Annotated[int, typer.Option("--days", min=0, help="Look ahead this many days.")] = 90,
     fmt: FormatOpt = Format.text,
 ) -> None:
-    """List credentials expiring within DAYS days (and expired ones); put the privileges of an
-    expired licence or DEA on "suspended - pending" for the office to confirm, and mail it."""
+    """List credentials expiring within DAYS days (and expired ones) and mail the list to the
+    office; put the privileges of an expired licence or DEA on "suspended - pending" for the
+    office to confirm (mailed too). Meant for a daily cron."""
     _django()
     from django.utils import timezone
 
-    from cmo.staff.services import apply_expiry_holds, expirables
+    from cmo.staff.services import apply_expiry_holds, expirables, mail_digest
 
     today = timezone.localdate()
     held = apply_expiry_holds(today)
     items = expirables(today, days)
+    mail_digest(items, days, today)
     if fmt is Format.json:
         out: dict[str, Any] = {
             "today": today.isoformat(),

@@ -62,3 +62,10 @@ class MoveForm(forms.Form):
         choices=[("", "—"), ("approved", "Approved"), ("denied", "Denied")],
         help_text="the board's step only",
     )
+
+
+class ScreeningForm(forms.Form):
+    """The month's exclusion files, uploaded for a run from the page."""
+
+    leie = forms.FileField(label="OIG LEIE file (UPDATED.csv)")
+    sam = forms.FileField(label="SAM.gov exclusions extract (optional)", required=False)

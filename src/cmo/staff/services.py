@@ -103,6 +103,22 @@ def expirables(
     return sorted(out, key=lambda e: (e.expires, e.practitioner, e.kind))
 
 
+def mail_digest(items: list[Expirable], days: int, today: date) -> None:
+    """Mail the office the day's expirables (nothing to say, no mail)."""
+    if not items:
+        return
+    lines = "\n".join(
+        f"- {i.window:>7}  {i.expires}  {i.practitioner}: {i.label}"
+        f" [{', '.join(i.departments) or 'no department'}]"
+        for i in items
+    )
+    expired = sum(i.window == "expired" for i in items)
+    notify(
+        f"{len(items)} credential(s) expired or expiring within {days} days ({expired} expired)",
+        f"As of {today}:\n\n{lines}\n",
+    )
+
+
 def _departments_of(practitioner_ids: Iterable[int]) -> dict[int, tuple[str, ...]]:
     from cmo.directory.models import Membership
 

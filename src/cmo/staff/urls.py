@@ -13,6 +13,7 @@ urlpatterns = [
     path("applications/", views.applications, name="applications"),
     path("applications/<int:pk>/move/", views.move, name="move"),
     path("screening/", views.screening, name="screening"),
+    path("screening/run/", views.run, name="run"),
     path("screening/match/<int:pk>/", views.review, name="review"),
     path("privileges/<str:code>/", views.privileges, name="privileges"),
 ]

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from cmo.directory.models import Department
-from cmo.errors import InputError
+from cmo.errors import CmoError, InputError
 from cmo.staff import rules, services
 from cmo.staff.apps import (
     EDIT_FILES,
@@ -26,7 +26,14 @@ from cmo.staff.apps import (
     VIEW_FILES,
     VIEW_PRIVILEGES,
 )
-from cmo.staff.forms import ELEMENTS, DecisionForm, MoveForm, VerificationForm, element_form
+from cmo.staff.forms import (
+    ELEMENTS,
+    DecisionForm,
+    MoveForm,
+    ScreeningForm,
+    VerificationForm,
+    element_form,
+)
 from cmo.staff.models import (
     CredentialFile,
     GrantStatus,
@@ -281,8 +288,49 @@ def screening(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "staff/screening.html",
-        {"runs": runs, "latest": latest, "matches": matches, "form": DecisionForm()},
+        {
+            "runs": runs,
+            "latest": latest,
+            "matches": matches,
+            "form": DecisionForm(),
+            "run_form": ScreeningForm() if request.user.has_perm(EDIT_FILES) else None,
+        },
     )
+
+
+@require_POST
+@capability_required(EDIT_FILES)
+def run(request: HttpRequest) -> HttpResponse:
+    """Screen everyone against uploaded files (kept under their own names for the run's
+    record); a failed run is stored and shown, and clears nobody."""
+    import tempfile
+    from pathlib import Path
+
+    form = ScreeningForm(request.POST, request.FILES)
+    if not form.is_valid():
+        problems = " ".join(e for errors in form.errors.values() for e in errors)
+        messages.error(request, f"Screening not run, nobody was marked clear: {problems}")
+        return redirect("staff:screening")
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = {}
+        for key in ("leie", "sam"):
+            upload = form.cleaned_data.get(key)
+            if upload:
+                paths[key] = Path(tmp) / Path(upload.name).name
+                with paths[key].open("wb") as out:
+                    for chunk in upload.chunks():
+                        out.write(chunk)
+        try:
+            done, hits = services.run_screening(
+                paths["leie"], paths.get("sam"), by=request.user.get_username()
+            )
+        except CmoError as exc:
+            messages.error(request, f"Screening failed, nobody was marked clear: {exc.message}")
+        else:
+            messages.success(
+                request, f"Screened {done.practitioners} practitioners: {len(hits)} match(es)."
+            )
+    return redirect("staff:screening")
 
 
 @require_POST
