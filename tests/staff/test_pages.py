@@ -239,3 +239,16 @@ def test_screening_run_from_the_page_and_a_bad_file_fails_loudly(
     assert "Screening failed, nobody was marked clear" in page.content.decode()
     assert ScreeningRun.objects.filter(ok=False).count() >= 1
     assert client_for("compliance").post("/staff/screening/run/", {}).status_code == 403
+
+
+def test_packet_as_pdf(client_for: Any, staff: dict[str, Any]) -> None:
+    pytest.importorskip("weasyprint", reason="the pdf extra is not installed")
+    from cmo.web.models import AccessLog
+
+    Licence.objects.create(file=staff["pr1"], state="TX", number="L77", expires=date(2030, 1, 1))
+    response = client_for("credentials_committee").get(f"/staff/file/{staff['pr1'].pk}/packet.pdf")
+    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+    assert response.content.startswith(b"%PDF-") and len(response.content) > 2000
+    assert AccessLog.objects.filter(
+        filters__packet="1", username="s_credentials_committee"
+    ).exists()

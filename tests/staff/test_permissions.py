@@ -29,6 +29,7 @@ PAGES = {
     "queue": "/staff/",
     "file": "/staff/file/{file}/",
     "packet": "/staff/file/{file}/packet/",
+    "packet_pdf": "/staff/file/{file}/packet.pdf",
     "applications": "/staff/applications/",
     "screening": "/staff/screening/",
     "privileges": "/staff/privileges/D-CAR/",
@@ -43,6 +44,7 @@ MATRIX = """
 queue             200  403  200  200   403  403  403   403  200  302
 file              200  403  200  200   403  403  403   403  200  302
 packet            200  403  200  200   403  403  403   403  200  302
+packet_pdf        200  403  200  200   403  403  403   403  200  302
 applications      200  403  200  200   403  403  200   403  200  302
 screening         403  403  200  403   403  403  403   200  403  302
 privileges        200  403  200  200   403  403  403   403  200  302
@@ -82,7 +84,7 @@ def test_permission(
     assert response.status_code == expected, response.content[:300]
     if expected == 302:
         assert "/accounts/login/" in response["Location"]
-    if page in ("file", "packet", "api_file") and expected == 200:
+    if page in ("file", "packet", "packet_pdf", "api_file") and expected == 200:
         entry = AccessLog.objects.latest("id")
         assert AccessLog.objects.count() == before + 1
         assert entry.filters["credential_file"] == "pr1" and entry.username == f"s_{role}"

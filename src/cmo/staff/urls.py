@@ -8,6 +8,7 @@ urlpatterns = [
     path("file/<int:pk>/", views.file, name="file"),
     path("file/<int:pk>/verify/", views.verify, name="verify"),
     path("file/<int:pk>/packet/", views.packet, name="packet"),
+    path("file/<int:pk>/packet.pdf", views.packet_pdf, name="packet_pdf"),
     path("file/<int:pk>/add/<slug:kind>/", views.add_element, name="add"),
     path("hold/<int:pk>/", views.decide_hold, name="hold"),
     path("applications/", views.applications, name="applications"),

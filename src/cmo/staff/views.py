@@ -188,9 +188,7 @@ def add_element(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
     return redirect("staff:file", pk=f.pk)
 
 
-@capability_required(VIEW_FILES)
-def packet(request: HttpRequest, pk: int) -> HttpResponse:
-    """The reappointment packet: file, verifications, privileges with case volume."""
+def _packet(request: HttpRequest, pk: int, template: str) -> HttpResponse:
     f = _scoped_file(request, pk)
     log_access(
         request, filters={"credential_file": f.practitioner.code, "packet": "1"}, patient_ids=()
@@ -199,7 +197,7 @@ def packet(request: HttpRequest, pk: int) -> HttpResponse:
     grants, vol = _with_volume(f, today)
     return render(
         request,
-        "staff/packet.html",
+        template,
         {
             "f": f,
             "p": f.practitioner,
@@ -210,6 +208,35 @@ def packet(request: HttpRequest, pk: int) -> HttpResponse:
             "screened": services.last_clear(f.practitioner_id),
         },
     )
+
+
+@capability_required(VIEW_FILES)
+def packet(request: HttpRequest, pk: int) -> HttpResponse:
+    """The reappointment packet: file, verifications, privileges with case volume."""
+    return _packet(request, pk, "staff/packet.html")
+
+
+@capability_required(VIEW_FILES)
+def packet_pdf(request: HttpRequest, pk: int) -> HttpResponse:
+    """The packet as PDF (WeasyPrint, extra ``pdf``); 501 when it is not installed."""
+    try:
+        from weasyprint import CSS, HTML
+    except (ImportError, OSError):  # not installed, or Debian's pango missing
+        return HttpResponse(
+            "PDF packets need the pdf extra (pip install 'cmo[pdf]') and Debian's pango; "
+            "the HTML packet prints from the browser.",
+            status=501,
+            content_type="text/plain",
+        )
+    from importlib import resources
+
+    page = _packet(request, pk, "staff/packet_print.html")
+    css = resources.files("cmo.web") / "static" / "web" / "cmo.css"
+    # No base URL: the print template references nothing, so nothing is fetched.
+    pdf = HTML(string=page.content.decode()).write_pdf(stylesheets=[CSS(string=css.read_text())])
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="packet-{pk}.pdf"'
+    return response
 
 
 @require_POST
