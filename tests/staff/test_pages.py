@@ -252,3 +252,13 @@ def test_packet_as_pdf(client_for: Any, staff: dict[str, Any]) -> None:
     assert AccessLog.objects.filter(
         filters__packet="1", username="s_credentials_committee"
     ).exists()
+
+
+def test_admin_edits_files_and_code_lists(client: Any, staff: dict[str, Any]) -> None:
+    from django.contrib.auth.models import User
+
+    client.force_login(User.objects.create_superuser("root", password="!"))
+    Licence.objects.create(file=staff["pr1"], state="TX", number="L1", expires=date(2030, 1, 1))
+    page = client.get(f"/admin/staff/credentialfile/{staff['pr1'].pk}/change/")
+    assert page.status_code == 200 and "L1" in page.content.decode()
+    assert client.get("/admin/staff/privilegedefinition/add/").status_code == 200
