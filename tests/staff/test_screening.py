@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core import mail
 
 from cmo.errors import InputError
 from cmo.staff import screening
@@ -79,6 +80,8 @@ def test_matching_confirmed_probable_possible(staff: dict[str, Any], leie: Path)
     assert run.ok and run.leie_rows == 6 and run.practitioners == 3
     reviews = dict(ScreeningMatch.objects.values_list("match_on", "review").filter(active=True))
     assert reviews == {"npi": Review.CONFIRMED, "name_dob": Review.PENDING, "name": Review.PENDING}
+    review_mail = [m for m in mail.outbox if "need review" in m.subject]
+    assert len(review_mail) == 1 and "Dr Carla Stent: Name only" in review_mail[0].body
 
 
 def test_json_shape(staff: dict[str, Any], leie: Path) -> None:

@@ -162,8 +162,10 @@ def hold(grants: Iterable[PrivilegeGrant], reason: str) -> list[PrivilegeGrant]:
 
 
 def apply_expiry_holds(today: date) -> list[PrivilegeGrant]:
-    """An expired licence holds every privilege of the file; an expired (or check-digit-failing)
-    DEA registration holds the privileges that need one. Returns the new holds."""
+    """An expired licence holds every privilege of the file; an expired DEA registration holds
+    the privileges that need one (unless a current one of the same state replaced it). A DEA
+    number failing its check digit is flagged on the file, not held: it needs a look, not a
+    suspension. Returns the new holds."""
     held: list[PrivilegeGrant] = []
     for lic in Licence.objects.filter(expires__lt=today).select_related("file__practitioner"):
         if lic.file.licences.filter(state=lic.state, expires__gte=today).exists():
@@ -243,6 +245,13 @@ def run_screening(
     for m in matches:
         if m.review == Review.CONFIRMED and m.active:
             open_suspension(m)
+    waiting = [m for m in matches if m.review == Review.PENDING and m.active]
+    if waiting:
+        notify(
+            f"{len(waiting)} exclusion match(es) need review",
+            "\n".join(f"- {m.practitioner}: {m.get_match_on_display()}" for m in waiting)
+            + f"\n\nRun of {run.started:%Y-%m-%d} against {run.leie_name}.",
+        )
     return run, hits
 
 
@@ -298,13 +307,15 @@ def open_suspension(match: ScreeningMatch) -> list[PrivilegeGrant]:
 
 
 def last_clear(practitioner_id: int) -> ScreeningRun | None:
-    """The latest successful run that left the practitioner with no open or confirmed match."""
-    for run in ScreeningRun.objects.filter(ok=True)[:12]:
-        open_ = run.matches.filter(practitioner_id=practitioner_id, active=True).exclude(
-            review=Review.CLEARED
-        )
-        return None if open_.exists() else run
-    return None
+    """The latest completed run, if it left the practitioner with no open or confirmed active
+    match; None otherwise (a failed run never counts)."""
+    run = ScreeningRun.objects.filter(ok=True).first()
+    if run is None:
+        return None
+    open_ = run.matches.filter(practitioner_id=practitioner_id, active=True).exclude(
+        review=Review.CLEARED
+    )
+    return None if open_.exists() else run
 
 
 # ---------------------------------------------------------------- applications
