@@ -4,6 +4,8 @@ document -> the view in the access log."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +13,14 @@ import pytest
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 PASSWORD = "correct horse battery staple"
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def _shot(page: Any, name: str) -> None:
+    """CMO_SCREENSHOTS=DIR saves the pages as PNGs (for docs and a look at the layout)."""
+    out = os.environ.get("CMO_SCREENSHOTS")
+    if out:
+        Path(out).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(out) / name), full_page=True)
 
 
 def test_office_morning(page: Any, live_server: Any, e2e_warehouse: Any, settings: Any) -> None:
@@ -37,6 +47,7 @@ def test_office_morning(page: Any, live_server: Any, e2e_warehouse: Any, setting
     assert "licence" in expired_row.inner_text()
     assert queue.locator("text=≤ 30 days").count() + queue.locator("text=≤ 60 days").count() >= 1
     assert page.locator("#holds").locator("text=expired").count() >= 1
+    _shot(page, "staff-queue.png")
     name = expired_row.locator("a").inner_text()
     expired_row.locator("a").click()
 
@@ -56,6 +67,7 @@ def test_office_morning(page: Any, live_server: Any, e2e_warehouse: Any, setting
     page.wait_for_selector("text=State licence verification recorded.")
     assert page.locator("#verifications").locator("text=State medical board web site").count() == 1
 
+    _shot(page, "staff-file.png")
     v = Verification.objects.get(source="State medical board web site")
     assert v.verifier == user and v.document.name.endswith(".pdf")
     logged = AccessLog.objects.filter(username="mso", filters__has_key="credential_file")

@@ -101,7 +101,7 @@ def expiring(
     for i in items:
         typer.echo(
             f"  {i.window:>7}  {i.expires}  {i.practitioner:<30} {i.kind:<11} {i.label}"
-            f"  [{', '.join(i.departments) or 'no department'}]"
+            f"  [{', '.join(i.department_names) or 'no department'}]"
         )
     if held:
         typer.echo(f"{len(held)} privilege(s) now suspended - pending office confirmation")

@@ -49,13 +49,16 @@ class Expirable:
     practitioner_id: int
     practitioner: str
     departments: tuple[str, ...]  # department codes
+    department_names: tuple[str, ...]
     kind: str  # licence | dea | board | malpractice
     label: str
     expires: date
     window: str  # expired | 30 | 60 | 90
 
     def as_json(self) -> dict[str, Any]:
-        return {**self.__dict__, "departments": list(self.departments)}
+        out = {**self.__dict__, "departments": list(self.departments)}
+        out.pop("department_names")
+        return out
 
 
 EXPIRING = (
@@ -93,7 +96,8 @@ def expirables(
                     f.pk,
                     f.practitioner_id,
                     str(f.practitioner),
-                    depts.get(f.practitioner_id, ()),
+                    tuple(code for code, _ in depts.get(f.practitioner_id, ())),
+                    tuple(name for _, name in depts.get(f.practitioner_id, ())),
                     kind,
                     str(item),
                     item.expires,
@@ -109,7 +113,7 @@ def mail_digest(items: list[Expirable], days: int, today: date) -> None:
         return
     lines = "\n".join(
         f"- {i.window:>7}  {i.expires}  {i.practitioner}: {i.label}"
-        f" [{', '.join(i.departments) or 'no department'}]"
+        f" [{', '.join(i.department_names) or 'no department'}]"
         for i in items
     )
     expired = sum(i.window == "expired" for i in items)
@@ -119,15 +123,16 @@ def mail_digest(items: list[Expirable], days: int, today: date) -> None:
     )
 
 
-def _departments_of(practitioner_ids: Iterable[int]) -> dict[int, tuple[str, ...]]:
+def _departments_of(practitioner_ids: Iterable[int]) -> dict[int, list[tuple[str, str]]]:
+    """Current departments of each practitioner as (code, name), sorted by code."""
     from cmo.directory.models import Membership
 
-    out: dict[int, list[str]] = {}
+    out: dict[int, list[tuple[str, str]]] = {}
     for m in Membership.objects.filter(
         practitioner_id__in=list(practitioner_ids), end__isnull=True
     ).select_related("department"):
-        out.setdefault(m.practitioner_id, []).append(m.department.code)
-    return {k: tuple(sorted(v)) for k, v in out.items()}
+        out.setdefault(m.practitioner_id, []).append((m.department.code, m.department.name))
+    return {k: sorted(v) for k, v in out.items()}
 
 
 # ---------------------------------------------------------------- holds on privileges
