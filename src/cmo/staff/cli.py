@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from enum import StrEnum
@@ -23,6 +24,11 @@ class Format(StrEnum):
 
 
 FormatOpt = Annotated[Format, typer.Option("--format", help="text (for people) or json.")]
+
+
+def _mail_to_stderr() -> contextlib.AbstractContextManager[object]:
+    """Django's console email backend writes to stdout; keep stdout for the report (JSON)."""
+    return contextlib.redirect_stdout(sys.stderr)
 
 
 def _django() -> None:
@@ -49,7 +55,8 @@ def screen(
     _django()
     from cmo.staff.services import run_screening
 
-    run, hits = run_screening(leie, sam, by="cli")
+    with _mail_to_stderr():
+        run, hits = run_screening(leie, sam, by="cli")
     if fmt is Format.json:
         sys.stdout.write(json.dumps([h.as_json() for h in hits], indent=2) + "\n")
         return
@@ -82,9 +89,10 @@ def expiring(
     from cmo.staff.services import apply_expiry_holds, expirables, mail_digest
 
     today = timezone.localdate()
-    held = apply_expiry_holds(today)
-    items = expirables(today, days)
-    mail_digest(items, days, today)
+    with _mail_to_stderr():
+        held = apply_expiry_holds(today)
+        items = expirables(today, days)
+        mail_digest(items, days, today)
     if fmt is Format.json:
         out: dict[str, Any] = {
             "today": today.isoformat(),

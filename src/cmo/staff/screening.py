@@ -150,7 +150,7 @@ def _open(path: Path, required: Iterable[str], kind: str) -> tuple[bytes, list[d
     missing = [c for c in required if c not in (reader.fieldnames or ())]
     if missing:
         raise InputError(
-            f"{path} is not a {kind} file: missing column(s) {', '.join(missing)}",
+            f"{path} is not in the {kind} layout: missing column(s) {', '.join(missing)}",
             hint="nobody was marked clear; download the file again and re-run",
         )
     rows = list(reader)
