@@ -96,3 +96,14 @@ def test_chair_sees_only_their_departments_files(client_for: Any, staff: dict[st
     assert chair.get("/staff/privileges/D-SUR/").status_code == 403
     listed = {f["practitioner"] for f in chair.get("/api/staff/files").json()}
     assert listed == {"Dr Anna Heart", "Dr Carla Stent"}
+
+
+def test_staff_domain_registers_with_the_shell() -> None:
+    from django.apps import apps
+
+    from cmo.web.registry import domains, resolve
+
+    assert type(apps.get_app_config("staff")).__name__ == "StaffConfig"
+    staff = next(d for d in domains() if d.name == "staff")
+    assert resolve(staff.api).tags == ["staff"] and resolve(staff.urls).app_name == "staff"
+    assert set(staff.roles) == {"credentials_committee"}

@@ -1,9 +1,6 @@
 from __future__ import annotations
 
-# The module, not its classes: Django picks an apps.py's AppConfig only when exactly one
-# AppConfig subclass is in the module's namespace (DomainConfig imported by name would be two).
-from cmo.web import registry
-from cmo.web.registry import Domain, NavItem
+from cmo.web.registry import Domain, DomainConfig, NavItem
 
 # Capabilities: the permissions of this app (``staff.<codename>``), see models.Capability.
 VIEW_FILES = "staff.view_files"
@@ -33,7 +30,10 @@ GRANTS = {
 }
 
 
-class StaffConfig(registry.DomainConfig):
+class StaffConfig(DomainConfig):
+    # DomainConfig is in this module's namespace too: without ``default`` Django finds two
+    # AppConfig classes here and falls back to a plain AppConfig (the domain never registers).
+    default = True
     name = "cmo.staff"
     label = "staff"
     verbose_name = "Medical staff"
