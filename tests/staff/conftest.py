@@ -53,14 +53,14 @@ def role_users(db: Any) -> dict[str, Any]:
     """One user per role (``s_<role>``); the chair holds department D-CAR."""
     from django.contrib.auth.models import Group, User
 
-    from cmo.web.models import Profile
+    from cmo.staff.roles import assign_departments
 
     users = {}
     for role in ROLES:
         user = User.objects.create(username=f"s_{role}", password="!")
         user.groups.set([Group.objects.get(name=role)])
         if role == "department_chair":
-            Profile.objects.create(user=user, departments=CHAIR_DEPARTMENTS)
+            assign_departments(user, CHAIR_DEPARTMENTS)
         users[role] = user
     return users
 
@@ -82,8 +82,9 @@ def staff(db: Any) -> dict[str, Any]:
     from cmo.directory.models import Department, Membership, Practitioner
     from cmo.staff.models import CredentialFile
 
-    car = Department.objects.create(code="D-CAR", name="Cardiology")
-    sur = Department.objects.create(code="D-SUR", name="Surgery")
+    # update_or_create: a chair's scope may already have made a placeholder row for D-CAR.
+    car = Department.objects.update_or_create(code="D-CAR", defaults={"name": "Cardiology"})[0]
+    sur = Department.objects.update_or_create(code="D-SUR", defaults={"name": "Surgery"})[0]
     people = {}
     for code, family, given, npi, dept, born in (
         ("pr1", "Heart", "Anna", "1234567893", car, date(1970, 3, 1)),

@@ -290,7 +290,7 @@ def _demo_users() -> dict[str, Any]:
     """Users who take the demo's steps (no password: they only sign the history)."""
     from django.contrib.auth.models import Group, User
 
-    from cmo.web.models import Profile
+    from cmo.staff.roles import assign_departments
 
     users = {}
     for role in ("medical_staff_office", "department_chair", "credentials_committee", "cmo",
@@ -302,9 +302,8 @@ def _demo_users() -> dict[str, Any]:
         user.groups.add(Group.objects.get(name=role))
         users[role] = user
     # The walk-through chair chairs every department, so every chair step can be taken.
-    Profile.objects.update_or_create(
-        user=users["department_chair"],
-        defaults={"departments": list(Department.objects.values_list("code", flat=True))},
+    assign_departments(
+        users["department_chair"], list(Department.objects.values_list("code", flat=True))
     )
     return users
 

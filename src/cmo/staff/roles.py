@@ -17,3 +17,16 @@ def ensure_grants(**_: Any) -> None:
         group, _ = Group.objects.get_or_create(name=role)
         group.permissions.remove(*mine.values())
         group.permissions.add(*(mine[c] for c in codenames if c in mine))
+
+
+def assign_departments(user: Any, codes: list[str]) -> None:
+    """Limit a chair to these department codes: through the directory's scope source where the
+    shell has one (``cmo.directory.scope``), else the profile list the shell had before it."""
+    try:
+        from cmo.directory.scope import source  # type: ignore[import-not-found]
+    except ImportError:
+        from cmo.web.models import Profile
+
+        Profile.objects.update_or_create(user=user, defaults={"departments": codes})
+    else:
+        source.assign(user, codes)
