@@ -93,7 +93,7 @@ def test_permission(
 def test_chair_sees_only_their_departments_files(client_for: Any, staff: dict[str, Any]) -> None:
     chair = client_for("department_chair")
     assert chair.get(f"/staff/file/{staff['pr2'].pk}/").status_code == 404  # surgery
-    assert chair.get("/staff/privileges/D-SUR/").status_code == 403
+    assert chair.get("/staff/privileges/D-SUR/").status_code == 404
     listed = {f["practitioner"] for f in chair.get("/api/staff/files").json()}
     assert listed == {"Dr Anna Heart", "Dr Carla Stent"}
 
@@ -107,3 +107,21 @@ def test_staff_domain_registers_with_the_shell() -> None:
     staff = next(d for d in domains() if d.name == "staff")
     assert resolve(staff.api).tags == ["staff"] and resolve(staff.urls).app_name == "staff"
     assert set(staff.roles) == {"credentials_committee"}
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/staff/file/1/verify/",
+        "/staff/file/1/add/dea/",
+        "/staff/hold/1/",
+        "/staff/applications/1/move/",
+        "/staff/screening/run/",
+        "/staff/screening/match/1/",
+    ],
+)
+def test_post_only_views_check_the_capability_before_the_method(client_for: Any, path: str) -> None:
+    """Anonymous -> login, no capability -> 403, with it a GET is 405 (never 500)."""
+    assert client_for(None).get(path).status_code == 302
+    assert client_for("clinician").get(path).status_code == 403
+    assert client_for("medical_staff_office").get(path).status_code == 405

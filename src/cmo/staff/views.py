@@ -153,8 +153,8 @@ def file(request: HttpRequest, pk: int) -> HttpResponse:
     return _file_page(request, _scoped_file(request, pk), VerificationForm())
 
 
-@require_POST
 @capability_required(EDIT_FILES)
+@require_POST
 def verify(request: HttpRequest, pk: int) -> HttpResponse:
     """Record a primary-source verification (with its document) in the file."""
     f = _scoped_file(request, pk)
@@ -169,8 +169,8 @@ def verify(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("staff:file", pk=f.pk)
 
 
-@require_POST
 @capability_required(EDIT_FILES)
+@require_POST
 def add_element(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
     """Add a licence, DEA, board, policy, claim, training, position or CME credit to the file;
     the model's validators run (a DEA number with a bad check digit is refused)."""
@@ -239,8 +239,8 @@ def packet_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     return response
 
 
-@require_POST
 @capability_required(EDIT_FILES)
+@require_POST
 def decide_hold(request: HttpRequest, pk: int) -> HttpResponse:
     grant = get_object_or_404(PrivilegeGrant.objects.select_related("file"), pk=pk)
     _scoped_file(request, grant.file_id)
@@ -280,8 +280,8 @@ def applications(request: HttpRequest) -> HttpResponse:
     )
 
 
-@require_POST
 @capability_required(MOVE_APPLICATIONS)
+@require_POST
 def move(request: HttpRequest, pk: int) -> HttpResponse:
     app = get_object_or_404(services.applications_for(request.user), pk=pk)
     form = MoveForm(request.POST)
@@ -325,8 +325,8 @@ def screening(request: HttpRequest) -> HttpResponse:
     )
 
 
-@require_POST
 @capability_required(EDIT_FILES)
+@require_POST
 def run(request: HttpRequest) -> HttpResponse:
     """Screen everyone against uploaded files (kept under their own names for the run's
     record); a failed run is stored and shown, and clears nobody."""
@@ -360,8 +360,8 @@ def run(request: HttpRequest) -> HttpResponse:
     return redirect("staff:screening")
 
 
-@require_POST
 @capability_required(REVIEW_SCREENING)
+@require_POST
 def review(request: HttpRequest, pk: int) -> HttpResponse:
     match = get_object_or_404(ScreeningMatch, pk=pk)
     form = DecisionForm(request.POST)
@@ -382,7 +382,7 @@ def privileges(request: HttpRequest, code: str) -> HttpResponse:
     """A department's delineation, who holds what, case volume beside each grant."""
     scope = departments_of(request.user)
     if scope is not None and code not in scope:
-        raise PermissionDenied("not one of your departments")
+        raise Http404("no such department in your scope")  # as for files: no existence leak
     dept = get_object_or_404(Department, code=code)
     today = _today()
     defs = PrivilegeDefinition.objects.filter(department=dept).prefetch_related("codes")
