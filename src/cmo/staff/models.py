@@ -21,6 +21,7 @@ from simple_history.models import HistoricalRecords
 from cmo.directory.models import Department, Practitioner
 from cmo.identifiers import is_valid_dea, is_valid_npi
 from cmo.staff import rules
+from cmo.staff.apps import CAPABILITIES
 
 USER = settings.AUTH_USER_MODEL
 
@@ -43,14 +44,7 @@ class Capability(models.Model):
     class Meta:
         managed = False
         default_permissions = ()
-        permissions = [
-            ("view_files", "See credential files, expirables and verifications"),
-            ("edit_files", "Edit credential files, record verifications, run screening"),
-            ("view_applications", "See appointment applications and their state"),
-            ("move_applications", "Move an application through the steps of the user's role"),
-            ("view_privileges", "See privilege delineations, grants and case volumes"),
-            ("review_screening", "See exclusion screening and confirm or clear matches"),
-        ]
+        permissions = list(CAPABILITIES)  # one wording: the registry's
 
 
 class CredentialFile(models.Model):
