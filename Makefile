@@ -21,7 +21,7 @@ $(DEMO_STAMP): pyproject.toml | $(VENV)/bin/python
 	touch $@
 
 $(TEST_STAMP): pyproject.toml | $(VENV)/bin/python
-	$(BIN)/pip install --quiet -e '.[spark,web,test]'
+	$(BIN)/pip install --quiet -e '.[spark,web,pdf,test]'
 	touch $@ $(DEMO_STAMP)
 
 demo: $(DEMO_STAMP)  ## set up, then run the main job on embedded defaults (DuckDB, SQLite, demo data)

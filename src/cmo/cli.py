@@ -29,6 +29,7 @@ DOMAINS = (
     "cmo.measures.cli",
     "cmo.stats.cli",
     "cmo.web.cli",
+    "cmo.staff.cli",
 )
 
 

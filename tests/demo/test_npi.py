@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cmo.demo.npi import check_digit, is_valid_npi, make_npi
+from cmo.identifiers import check_digit, is_valid_npi, make_npi
 
 
 def test_reference_cases_reproduced(reference_dir: Path) -> None:

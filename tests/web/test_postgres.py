@@ -18,7 +18,18 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 URL = os.environ.get("CMO_TEST_POSTGRES_URL", "postgres://root@127.0.0.1:5432/test")
-MODULES = ["test_permissions.py", "test_views.py", "test_api.py"]
+MODULES = [
+    "test_permissions.py",
+    "test_views.py",
+    "test_api.py",
+    # The staff domain's database-touching suites (tests/staff).
+    "../staff/test_files.py",
+    "../staff/test_expirables.py",
+    "../staff/test_screening.py",
+    "../staff/test_applications.py",
+    "../staff/test_pages.py",
+    "../staff/test_permissions.py",
+]
 
 
 def _reachable(url: str) -> str | None:

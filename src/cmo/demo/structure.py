@@ -3,7 +3,7 @@
 Three hospitals (a tertiary centre and two community hospitals), each an Organization with
 its departments as child Organizations (``partOf``), and Locations site -> unit (ward, ICU,
 ED, OR) -> room. About one practitioner per 150 patients (at least 60), each with a
-PractitionerRole in one department and a valid NPI (see :mod:`cmo.demo.npi`).
+PractitionerRole in one department and a valid NPI (see :mod:`cmo.identifiers`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from cmo.demo import casemix as cx
-from cmo.demo.npi import make_npi
+from cmo.identifiers import make_npi
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,8 @@ INSTALLED_APPS = [
     # Domain apps: each registers its URLs, API, navigation and roles (cmo.web.registry).
     "cmo.directory",
     "cmo.quality",
+    "simple_history",
+    "cmo.staff",
 ]
 
 MIDDLEWARE = [
@@ -206,6 +208,10 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = not _MANIFEST
+
+MEDIA_ROOT = DATA_DIR / "media"  # uploaded documents (staff verifications); never served raw
+# Notifications (staff expirables, holds): printed on the console unless a deployment sets SMTP.
+EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 

@@ -1,6 +1,8 @@
-"""National Provider Identifier check digit.
+"""Check digits of practitioner identifiers: the NPI (Luhn on prefix 80840) and the DEA number.
 
-Source: CMS, "Requirements for National Provider Identifier (NPI) and NPI Enumeration
+Analytics-free (no Django, no Ibis): the demo generator and the staff app both use it.
+
+NPI source: CMS, "Requirements for National Provider Identifier (NPI) and NPI Enumeration
 Check Digit" (2005): the tenth digit is a Luhn check digit computed over the 9-digit base
 prefixed with the card-issuer identifier 80840 (equivalently: Luhn over the 9 digits with the
 constant 24 added).
@@ -47,3 +49,26 @@ def make_npi(base9: int) -> str:
     """A valid NPI from a 9-digit integer base (100000000..299999999 keeps the leading 1 or 2)."""
     text = f"{base9:09d}"
     return text + str(check_digit(text))
+
+
+def dea_check_digit(first_six: str) -> int:
+    """The DEA check digit of the first six digits (``123456`` -> 3, as in ``AB1234563``)."""
+    if len(first_six) != 6 or not first_six.isdigit():
+        raise ValueError(f"a DEA number has six digits before its check digit, got {first_six!r}")
+    d = [ord(c) - 48 for c in first_six]
+    return (d[0] + d[2] + d[4] + 2 * (d[1] + d[3] + d[5])) % 10
+
+
+def is_valid_dea(value: str) -> bool:
+    """True for a DEA registration number (two letters, seven digits) whose check digit is right.
+
+    The published algorithm (DEA registration number format, as taught in pharmacy references
+    with the worked examples ``AB1234563`` and ``BJ6125341``): with digits d1..d7, the last
+    digit of ``(d1 + d3 + d5) + 2 * (d2 + d4 + d6)`` is d7. The first letter is the registrant
+    type, the second the registrant's last-name initial (``9`` for some business registrants).
+    """
+    text = value.strip().upper()
+    if len(text) != 9 or not text[0].isalpha() or not (text[1].isalpha() or text[1] == "9"):
+        return False
+    digits = text[2:]
+    return digits.isdigit() and dea_check_digit(digits[:6]) == ord(digits[6]) - 48
