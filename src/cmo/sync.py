@@ -95,6 +95,28 @@ def run(wh: Warehouse, echo: Callable[[str], None] = print) -> SyncResult | None
     return result
 
 
+def seed_demo(warehouse: Path, echo: Callable[[str], None] = print) -> bool:
+    """Seed every domain's demo data (``python -m cmo.web.seed``); False if skipped.
+
+    The warehouse must be closed by this process: the seeds open it read-only.
+    """
+    if importlib.util.find_spec("django") is None:
+        echo("demo seeding skipped: the web extra (Django) is not installed")
+        return False
+    proc = subprocess.run(
+        [sys.executable, "-m", "cmo.web.seed", str(warehouse)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        lines = (proc.stderr or proc.stdout).strip().splitlines() or ["no output"]
+        raise CmoError(f"demo seeding failed: {lines[-1]}", "\n".join(lines[-8:-1]) or None)
+    for line in proc.stdout.strip().splitlines():
+        echo(line)
+    return True
+
+
 def _write(wh: Warehouse, path: Path) -> int:
     import pyarrow as pa
 

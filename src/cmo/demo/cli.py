@@ -131,6 +131,7 @@ def demo_main(
         typer.echo(f"demo export already in {out} (same arguments): not regenerating")
     else:
         _generate(out, patients, seed, start, months)
+    from cmo import sync
     from cmo.fhir.ingest import ingest
     from cmo.measures.build import run as build_measures
 
@@ -146,12 +147,22 @@ def demo_main(
         typer.echo(
             f"built measures: {sum(build.rows.values()):,} rows in {build.total_seconds:.1f} s"
         )
-        from cmo import sync
-
-        sync.run(wh, echo=typer.echo)
+        sync.run(wh, echo=typer.echo)  # the directory first: the domains' seeds link to it
         chair_departments = _first_department(wh)
+        where = wh.path
     finally:
         wh.close()
+    if engine == "duckdb" and where is not None:
+        # Every domain's demo data (credential files, safety events, ...), then the sync again
+        # so their app__ tables reach the warehouse.
+        if sync.seed_demo(where, echo=typer.echo):
+            wh = open_warehouse(warehouse, engine, spark_master, spark_remote)
+            try:
+                sync.run(wh, echo=typer.echo)
+            finally:
+                wh.close()
+    else:
+        typer.echo("demo seeding of the web domains needs the DuckDB engine: skipped")
     typer.echo(f"the planted signals to look for are in {out / 'signals.json'}")
     sys.stdout.flush()
     if not serve:

@@ -51,5 +51,6 @@ class StaffConfig(DomainConfig):
         grants=GRANTS,
         roles={"credentials_committee": "Credentials committee"},
         landing={"medical_staff_office": "staff:queue", "credentials_committee": "staff:queue"},
+        demo="cmo.staff.demo:seed",
         order=30,
     )

@@ -63,6 +63,9 @@ class Domain:
     # "module:function" of ``f() -> int``: fill the domain's page caches, run in the background
     # by ``cmo serve`` at start; returns the number of pages built.
     warm: str | None = None
+    # "module:function" of ``f(warehouse: Path) -> None``: seed the domain's demo data (files,
+    # events, cases) from the demo warehouse, read-only; run by ``cmo demo`` (cmo.web.seed).
+    demo: str | None = None
 
 
 _DOMAINS: dict[str, Domain] = {}
