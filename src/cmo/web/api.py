@@ -45,8 +45,10 @@ api = NinjaAPI(
 
 def _register() -> None:
     from cmo.quality.api import router as quality
+    from cmo.safety.api import router as safety
 
     api.add_router("/quality/", quality)
+    api.add_router("/safety/", safety)
 
 
 _register()

@@ -39,9 +39,16 @@ def ensure_roles(**_: Any) -> None:
     from django.contrib.auth.models import Group, Permission
 
     perms = {p.codename: p for p in Permission.objects.filter(content_type__app_label="web")}
+    from cmo.web.registry import domains
+
     for role, (_label, caps) in ROLES.items():
         group, _ = Group.objects.get_or_create(name=role)
-        group.permissions.set([perms[c] for c in caps if c in perms])
+        granted = [perms[c] for c in caps if c in perms]
+        for d in domains():  # until the shell reads the registry: the domains' grants
+            granted += Permission.objects.filter(
+                content_type__app_label=d.name, codename__in=d.grants.get(role, ())
+            )
+        group.permissions.set(granted)
 
 
 def role_of(user: Any) -> str | None:

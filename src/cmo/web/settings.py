@@ -62,10 +62,12 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "ninja",
+    "simple_history",
     "cmo.web",
     # Domain apps: each registers its URLs, API, navigation and roles (cmo.web.registry).
     "cmo.directory",
     "cmo.quality",
+    "cmo.safety",
 ]
 
 MIDDLEWARE = [

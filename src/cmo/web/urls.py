@@ -17,6 +17,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/password/", views.PasswordChange.as_view(), name="password_change"),
     path("quality/", include("cmo.quality.urls")),
+    path("safety/", include("cmo.safety.urls")),
     path("status/", views.data_status, name="data_status"),
     path("access-log/", views.access_log, name="access_log"),
     path("healthz", views.healthz, name="healthz"),
