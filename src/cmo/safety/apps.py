@@ -32,6 +32,9 @@ GRANTS["board_member"] = (REPORT, ANALYTICS)
 
 
 class SafetyConfig(DomainConfig):
+    # Django picks an apps.py's config automatically only when it is the one AppConfig subclass
+    # there; the imported DomainConfig is another, so this one says it is the default.
+    default = True
     name = "cmo.safety"
     label = "safety"
     verbose_name = "Patient safety"

@@ -1,0 +1,165 @@
+"""Fixtures for the safety tests: the web tests' Django set-up and role users (loaded from
+tests/web/conftest.py and the browser fixtures from tests/e2e/conftest.py, not copied), a small
+real DuckDB warehouse with patients, stays and unit days, and directory rows.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+TESTS = Path(__file__).resolve().parents[1]
+
+
+def _load(name: str, path: Path) -> Any:
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_web = _load("safety_web_conftest", TESTS / "web" / "conftest.py")
+_e2e = _load("safety_e2e_conftest", TESTS / "e2e" / "conftest.py")
+results_warehouse = _web.results_warehouse
+role_users = _web.role_users
+client_for = _web.client_for
+browser = _e2e.browser
+page = _e2e.page
+CHAIR_DEPARTMENTS = _web.CHAIR_DEPARTMENTS  # ["D-CAR"]
+
+# The small warehouse: patient P1 has MRN M001 and stay E1 in the ICU of site S1.
+MRN = "M001"
+
+
+def write_safety_warehouse(path: Path, *, months: int = 24, start: date = date(2024, 1, 1)) -> Path:
+    """fhir__patient(+identifier), core__inpatient_stay and core__stay_unit: unit U-ICU has 10
+    beds, always full with back-to-back 10-day stays (10 patient days a day). Stay E1 is
+    patient P1's."""
+    from cmo.warehouse import connect
+
+    stays, units = [], []
+    day = pd.Timestamp(start)
+    end = day + pd.DateOffset(months=months)
+    i = 0
+    while day < end:
+        for bed in range(10):
+            i += 1
+            sid = f"E{i}"
+            stays.append(
+                {
+                    "stay_id": sid,
+                    "patient_id": f"P{i}",
+                    "admit_date": day.date(),
+                    "discharge_date": (day + pd.Timedelta(days=10)).date(),
+                    "site_id": "S1",
+                    "department_id": "D-CAR" if bed % 2 else "D-SUR",
+                    "unit_id": "U-ICU",
+                }
+            )
+            units.append(
+                {
+                    "stay_id": sid,
+                    "unit_id": "U-ICU",
+                    "first_ts": datetime.combine(day.date(), datetime.min.time()),
+                    "last_ts": datetime.combine(
+                        (day + pd.Timedelta(days=10)).date(), datetime.min.time()
+                    ),
+                    "is_discharge_unit": True,
+                }
+            )
+        day += pd.Timedelta(days=10)
+    wh = connect(path)
+    try:
+        wh.write("fhir__patient", pd.DataFrame({"id": ["P1", "P2"], "gender": ["female", "male"]}))
+        wh.write(
+            "fhir__patient_identifier",
+            pd.DataFrame(
+                {"patient_id": ["P1"], "pos": [0], "system": ["urn:mrn"], "value": [MRN]}
+            ),
+        )
+        wh.write("core__inpatient_stay", pd.DataFrame(stays))
+        wh.write("core__stay_unit", pd.DataFrame(units))
+    finally:
+        wh.close()
+    return path
+
+
+@pytest.fixture(scope="session")
+def safety_warehouse_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_safety_warehouse(tmp_path_factory.mktemp("safety") / "warehouse.duckdb")
+
+
+@pytest.fixture
+def safety_warehouse(safety_warehouse_file: Path, settings: Any) -> Path:
+    settings.WAREHOUSE = safety_warehouse_file
+    return safety_warehouse_file
+
+
+@pytest.fixture
+def directory(db: Any) -> dict[str, Any]:
+    """Site S1 with units U-ICU and U-WARD; departments D-CAR (the test chair's) and D-SUR;
+    practitioner PR1 in D-CAR and PR2 in D-SUR."""
+    from cmo.directory.models import Department, Membership, Practitioner, Site, Unit
+
+    site = Site.objects.create(code="S1", name="Riverside")
+    out: dict[str, Any] = {"site": site}
+    out["icu"] = Unit.objects.create(code="U-ICU", name="ICU", site=site)
+    out["ward"] = Unit.objects.create(code="U-WARD", name="Ward 4", site=site)
+    out["car"] = Department.objects.create(code="D-CAR", name="Cardiology", site=site)
+    out["sur"] = Department.objects.create(code="D-SUR", name="Surgery", site=site)
+    out["pr1"] = Practitioner.objects.create(code="PR1", name="Dr One", family_name="One")
+    out["pr2"] = Practitioner.objects.create(code="PR2", name="Dr Two", family_name="Two")
+    Membership.objects.create(practitioner=out["pr1"], department=out["car"])
+    Membership.objects.create(practitioner=out["pr2"], department=out["sur"])
+    return out
+
+
+def report_data(directory: dict[str, Any], **over: Any) -> dict[str, Any]:
+    """A valid report form POST (a fall with mild harm in the ICU)."""
+    data = {
+        "event_type": "fall",
+        "category": "incident",
+        "harm": "mild",
+        "merp": "",
+        "occurred_at": "2026-01-05T10:30",
+        "unit": directory["icu"].pk,
+        "location_detail": "Bed 4",
+        "description": "Patient slipped getting out of bed; bruised knee.",
+        "lookup_kind": "mrn",
+        "lookup_value": "",
+    }
+    data.update(over)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+@pytest.fixture
+def make_event(directory: dict[str, Any]) -> Any:
+    """``make_event(**fields)`` -> a saved Event (defaults: a named fall in the ICU)."""
+    from django.utils import timezone
+
+    from cmo.safety.models import Event
+
+    def make(**fields: Any) -> Any:
+        practitioners = fields.pop("practitioners", [])
+        values = {
+            "reported_at": timezone.now(),
+            "event_type": "fall",
+            "category": "incident",
+            "harm": "mild",
+            "occurred_at": timezone.now(),
+            "site": directory["site"],
+            "unit": directory["icu"],
+            "description": "A fall.",
+            **fields,
+        }
+        e = Event.objects.create(**values)
+        e.practitioners.set(practitioners)
+        return e
+
+    return make
