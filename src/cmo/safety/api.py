@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 
 from cmo.directory.models import Practitioner, Unit
@@ -105,15 +105,15 @@ def create_event(request: Any, payload: EventIn) -> Any:
         raise HttpError(403, "no permission to report")
     form = forms.ReportForm(data=_form_data(payload))
     if not form.is_valid():
-        return 422, {"errors": {k: list(v) for k, v in form.errors.items()}}
+        return Status(422, {"errors": {k: list(v) for k, v in form.errors.items()}})
     if form.link is not None:
         log_lookup(request, form.link.patient_id, anonymous=payload.anonymous, via="api")
     event = services.create_report(
         form.cleaned_data, user=request.user, link=form.link, source=m.Source.API
     )
     if payload.anonymous:
-        return 200, {"received": True}
-    return 201, _out(event)
+        return Status(200, {"received": True})
+    return Status(201, _out(event))
 
 
 @router.get("/events/{event_id}", response=EventOut)
