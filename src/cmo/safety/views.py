@@ -41,6 +41,7 @@ def report(request: HttpRequest) -> HttpResponse:
     return render(request, "safety/report.html", {"form": form})
 
 
+@login_first
 def thanks(request: HttpRequest) -> HttpResponse:
     """After an anonymous report: no reference, nothing that ties the report to this session."""
     return render(request, "safety/thanks.html")
