@@ -113,10 +113,12 @@ def patient_days(start: date, end: date, path: Path | None = None) -> pd.DataFra
 def _days_by_month(df: pd.DataFrame, start: date, end: date) -> pd.DataFrame:
     if df.empty:
         return pd.DataFrame(columns=["unit_id", "month", "patient_days"])
-    first = pd.to_datetime(df["first"]).clip(lower=pd.Timestamp(start))
-    last = pd.to_datetime(df["last"]).clip(upper=pd.Timestamp(end) - pd.Timedelta(days=1))
-    # The nights of a stay: first .. last-1; a same-day stay keeps its one day.
+    first = pd.to_datetime(df["first"])
+    last = pd.to_datetime(df["last"])
+    # The nights of a stay: first .. last-1; a same-day stay keeps its one day. Then the window.
     last_night = (last - pd.Timedelta(days=1)).where(last > first, first)
+    first = first.clip(lower=pd.Timestamp(start))
+    last_night = last_night.clip(upper=pd.Timestamp(end) - pd.Timedelta(days=1))
     spans = pd.DataFrame({"unit_id": df["unit_id"].astype(str), "a": first, "b": last_night})
     spans = spans[spans["b"] >= spans["a"]]
     days = spans.assign(
