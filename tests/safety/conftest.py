@@ -31,6 +31,7 @@ role_users = _web.role_users
 client_for = _web.client_for
 browser = _e2e.browser
 page = _e2e.page
+e2e_warehouse = _e2e.e2e_warehouse
 CHAIR_DEPARTMENTS = _web.CHAIR_DEPARTMENTS  # ["D-CAR"]
 
 # The small warehouse: patient P1 has MRN M001 and stay E1 in the ICU of site S1.

@@ -205,10 +205,11 @@ def _measure_series(action: m.Action) -> pd.DataFrame | None:
     events = event_rows()
     if action.measure_id != "all":
         events = events[events["event_type"] == action.measure_id]
-    start = min([*events["occurred_date"], action.phase_date]) if len(events) else None
-    if start is None:
-        return None
-    end = max([*events["occurred_date"], action.phase_date, date.today()])
+    # Months without events count (as zeros): the chart spans two years before the action
+    # to today, wherever the warehouse has patient days.
+    phase = action.phase_date
+    start = date(phase.year - 2, phase.month, 1)
+    end = max([*events["occurred_date"], phase, date.today()])
     days = _patient_days(date(start.year, start.month, 1), end)
     units = [action.unit.code] if action.unit else None
     return monthly_rate(events, days, units=units)
