@@ -10,8 +10,8 @@ import logging
 from typing import Any
 
 import pytest
-from conftest import MRN, report_data
 from django.db import connection
+from safety_helpers import MRN, report_data
 
 from cmo.safety.models import Event
 from cmo.web.models import AccessLog
@@ -31,7 +31,9 @@ def _dump() -> dict[str, set[str]]:
 
 
 def _new_rows(before: dict[str, set[str]], after: dict[str, set[str]]) -> dict[str, set[str]]:
-    return {t: rows - before.get(t, set()) for t, rows in after.items() if rows - before.get(t, set())}
+    return {
+        t: rows - before.get(t, set()) for t, rows in after.items() if rows - before.get(t, set())
+    }
 
 
 def _assert_no_trace(new: dict[str, set[str]], user: Any, logs: str) -> None:

@@ -39,7 +39,10 @@ def test_create_and_read_own_with_a_token(
     assert body["reference"].startswith("SE-") and body["status"] == "new"
     e = Event.objects.get()
     assert (e.source, e.reporter, e.merp, e.department) == (
-        "api", role_users["clinician"], "E", directory["car"]
+        "api",
+        role_users["clinician"],
+        "E",
+        directory["car"],
     )
     assert client.get(f"/api/safety/events/{e.pk}", **auth).json()["reference"] == e.reference
     other = _bearer(role_users["board_member"])
@@ -55,8 +58,10 @@ def test_the_api_rejects_what_the_form_rejects(
     assert r.status_code == 422
     assert "does not fit" in r.json()["errors"]["merp"][0]
     r = client.post(
-        "/api/safety/events", {**PAYLOAD, "practitioners": ["NOPE"]},
-        content_type="application/json", **auth,
+        "/api/safety/events",
+        {**PAYLOAD, "practitioners": ["NOPE"]},
+        content_type="application/json",
+        **auth,
     )
     assert r.status_code == 422
     assert not Event.objects.exists()

@@ -102,7 +102,9 @@ def test_triage_classification_starts_clocks_and_the_queue_flags_overdue(
     assert e.status == "triaged"
     # Reclassifying does not restart the clocks.
     first = e.team_due
-    client.post(f"/safety/event/{e.pk}/triage/", {"op": "classify", "sentinel": "on", "sre": "care"})
+    client.post(
+        f"/safety/event/{e.pk}/triage/", {"op": "classify", "sentinel": "on", "sre": "care"}
+    )
     e.refresh_from_db()
     assert e.team_due == first and e.sre == "care"
     # Put the clock in the past: the queue flags it.

@@ -34,9 +34,10 @@ def test_seed(e2e_warehouse: Path, settings: Any) -> None:
     mild_or_none = incidents.filter(harm__in=["none", "mild"]).count()
     assert mild_or_none / incidents.count() > 0.6  # 85% expected; a small sample here
     assert events.filter(anonymous=True, reporter__isnull=True).exists()
-    assert events.filter(event_type="medication").exclude(merp="").count() == events.filter(
-        event_type="medication"
-    ).count()
+    assert (
+        events.filter(event_type="medication").exclude(merp="").count()
+        == events.filter(event_type="medication").count()
+    )
     sentinel = events.get(sentinel=True)
     assert sentinel.team_due and sentinel.analysis_due and sentinel.investigation.team_formed_at
     assert not sentinel.investigation.plan_completed_at  # RCA² in progress

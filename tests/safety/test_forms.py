@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import MRN, report_data
+from safety_helpers import MRN, report_data
 
 from cmo.safety.forms import ReportForm
 from cmo.safety.models import Event
@@ -81,7 +81,7 @@ def test_a_bad_field_loses_nothing_typed(client_for: Any, directory: dict[str, A
     assert "Wrong-site marking caught at time-out — typed carefully" in page
     assert 'value="OR 7"' in page
     assert f'value="{directory["pr1"].pk}" selected' in page
-    assert 'value="incident" id="id_category_0" checked' in page or 'checked' in page
+    assert 'value="incident" id="id_category_0" checked' in page or "checked" in page
     assert Event.objects.count() == 0
 
 

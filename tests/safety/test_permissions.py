@@ -11,7 +11,7 @@ from datetime import date
 from typing import Any
 
 import pytest
-from conftest import report_data
+from safety_helpers import report_data
 
 from cmo.web.roles import ROLES
 
@@ -95,7 +95,9 @@ def test_matrix_covers_every_role_view_and_url() -> None:
 
 
 @pytest.fixture
-def objects(make_event: Any, role_users: dict[str, Any], directory: dict[str, Any]) -> dict[str, int]:
+def objects(
+    make_event: Any, role_users: dict[str, Any], directory: dict[str, Any]
+) -> dict[str, int]:
     from cmo.safety.models import Action, Investigation
 
     car = make_event(department=directory["car"], reporter=role_users["clinician"])
@@ -155,9 +157,10 @@ def test_a_chair_sees_only_their_departments_events(
     page = client_for("department_chair").get("/safety/queue/").content.decode()
     car, sur = Event.objects.get(pk=objects["car"]), Event.objects.get(pk=objects["sur"])
     assert car.reference in page and sur.reference not in page
-    assert 'id="classify-form"' not in client_for("department_chair").get(
-        f"/safety/event/{car.pk}/"
-    ).content.decode()  # read-only: no triage for chairs
+    assert (
+        'id="classify-form"'
+        not in client_for("department_chair").get(f"/safety/event/{car.pk}/").content.decode()
+    )  # read-only: no triage for chairs
 
 
 def test_every_view_of_event_data_is_logged(
@@ -166,8 +169,13 @@ def test_every_view_of_event_data_is_logged(
     from cmo.web.models import AccessLog
 
     client = client_for("safety_officer")
-    for url in ("/safety/queue/", f"/safety/event/{objects['car']}/", "/api/safety/queue",
-                f"/safety/event/{objects['car']}/rca/", f"/safety/action/{objects['action']}/"):
+    for url in (
+        "/safety/queue/",
+        f"/safety/event/{objects['car']}/",
+        "/api/safety/queue",
+        f"/safety/event/{objects['car']}/rca/",
+        f"/safety/action/{objects['action']}/",
+    ):
         before = AccessLog.objects.count()
         assert client.get(url).status_code == 200
         assert AccessLog.objects.count() == before + 1, url

@@ -65,7 +65,9 @@ def test_strength_comes_from_the_hierarchy_and_a_weak_plan_is_flagged(
     a = inv.actions.get()
     assert a.strength == "weaker"  # training is weaker, whatever was posted
     assert 'id="weak-plan"' in page
-    page = _post(client, inv, **_action(inv, kind="forcing", description="Hard stop")).content.decode()
+    page = _post(
+        client, inv, **_action(inv, kind="forcing", description="Hard stop")
+    ).content.decode()
     assert inv.actions.get(kind="forcing").strength == "stronger"
     assert 'id="weak-plan"' not in page
     inv.refresh_from_db()

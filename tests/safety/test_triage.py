@@ -27,7 +27,9 @@ def test_queue_orders_by_harm_then_serious_then_age(client_for: Any, make_event:
     assert order == sorted(order)
 
 
-def test_merge_moves_the_duplicate_out_of_the_queue(client_for: Any, make_event: Any, directory: Any) -> None:
+def test_merge_moves_the_duplicate_out_of_the_queue(
+    client_for: Any, make_event: Any, directory: Any
+) -> None:
     a = make_event()
     b = make_event(patient_id="P9", practitioners=[directory["pr2"]])
     client = client_for("safety_officer")
@@ -40,7 +42,9 @@ def test_merge_moves_the_duplicate_out_of_the_queue(client_for: Any, make_event:
     queue = client.get("/safety/queue/").content.decode()
     assert a.reference in queue and b.reference not in queue
     # Merging into an unknown or merged report is refused with a message.
-    r = client.post(f"/safety/event/{a.pk}/triage/", {"op": "merge", "into": "SE-999999"}, follow=True)
+    r = client.post(
+        f"/safety/event/{a.pk}/triage/", {"op": "merge", "into": "SE-999999"}, follow=True
+    )
     assert "No open report SE-999999" in r.content.decode()
 
 
@@ -82,7 +86,9 @@ def test_individual_route_files_a_referral_and_no_rca(
     client = client_for("safety_officer")
     # A referral needs the concern.
     r = client.post(
-        f"/safety/event/{e.pk}/triage/", {"op": "route", "route": "individual", "reason": "x"}, follow=True
+        f"/safety/event/{e.pk}/triage/",
+        {"op": "route", "route": "individual", "reason": "x"},
+        follow=True,
     )
     assert "needs the concern" in r.content.decode()
     assert not Referral.objects.exists()
@@ -109,14 +115,23 @@ def test_both_routes_only_when_chosen(client_for: Any, make_event: Any) -> None:
     e = make_event()
     client_for("safety_officer").post(
         f"/safety/event/{e.pk}/triage/",
-        {"op": "route", "route": "both", "reason": "System gap and a reckless act.", "concern": "c"},
+        {
+            "op": "route",
+            "route": "both",
+            "reason": "System gap and a reckless act.",
+            "concern": "c",
+        },
     )
-    assert Investigation.objects.filter(event=e).exists() and Referral.objects.filter(event=e).exists()
+    assert (
+        Investigation.objects.filter(event=e).exists() and Referral.objects.filter(event=e).exists()
+    )
 
 
 def test_referrals_are_confidential(client_for: Any, make_event: Any, role_users: Any) -> None:
     e = make_event()
-    services.route(e, route="individual", reason="r", practitioner=None, concern="Secret concern", by=None)
+    services.route(
+        e, route="individual", reason="r", practitioner=None, concern="Secret concern", by=None
+    )
     assert "Secret concern" in client_for("cmo").get("/safety/referrals/").content.decode()
     assert client_for("safety_officer").get("/safety/referrals/").status_code == 403
     officer_view = client_for("safety_officer").get(f"/safety/event/{e.pk}/").content.decode()
@@ -127,14 +142,35 @@ ADVERSE_EVENT = {
     "resourceType": "AdverseEvent",
     "id": "ae-1",
     "actuality": "actual",
-    "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/adverse-event-category", "code": "medication-mishap"}]}],
-    "event": {"coding": [{"system": "http://snomed.info/sct", "code": "217082002", "display": "Accidental fall"}], "text": "Fall"},
+    "category": [
+        {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/adverse-event-category",
+                    "code": "medication-mishap",
+                }
+            ]
+        }
+    ],
+    "event": {
+        "coding": [
+            {"system": "http://snomed.info/sct", "code": "217082002", "display": "Accidental fall"}
+        ],
+        "text": "Fall",
+    },
     "subject": {"reference": "Patient/P1"},
     "encounter": {"reference": "Encounter/E1"},
     "date": "2024-05-02T08:15:00Z",
     "recordedDate": "2024-05-02T09:00:00+01:00",
     "location": {"reference": "Location/U-ICU"},
-    "seriousness": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/adverse-event-seriousness", "code": "serious"}]},
+    "seriousness": {
+        "coding": [
+            {
+                "system": "http://terminology.hl7.org/CodeSystem/adverse-event-seriousness",
+                "code": "serious",
+            }
+        ]
+    },
 }
 
 
@@ -163,7 +199,11 @@ def test_ehr_adverse_event_is_ingested_and_queued(
     assert services.import_ehr_events(adverse_events()) == 0  # once per AdverseEvent
     e = Event.objects.get(ehr_id="ae-1")
     assert (e.source, e.harm, e.category, e.unit, e.patient_id) == (
-        "ehr", "moderate", "incident", directory["icu"], "P1"
+        "ehr",
+        "moderate",
+        "incident",
+        directory["icu"],
+        "P1",
     )
     page = client_for("safety_officer").get("/safety/queue/").content.decode()
     assert e.reference in page and '<span class="pill ehr">EHR</span>' in page

@@ -18,7 +18,18 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 URL = os.environ.get("CMO_TEST_POSTGRES_URL", "postgres://root@127.0.0.1:5432/test")
-MODULES = ["test_permissions.py", "test_views.py", "test_api.py"]
+MODULES = [
+    "test_permissions.py",
+    "test_views.py",
+    "test_api.py",
+    # The safety app's database-heavy tests (dump-based anonymity check, matrix, triage).
+    "../safety/test_anonymity.py",
+    "../safety/test_permissions.py",
+    "../safety/test_triage.py",
+    "../safety/test_forms.py",
+    "../safety/test_api.py",
+    "../safety/test_rca.py",
+]
 
 
 def _reachable(url: str) -> str | None:

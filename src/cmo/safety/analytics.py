@@ -50,7 +50,9 @@ def event_rows() -> pd.DataFrame:
     app→warehouse sync writes as ``app__safety_event`` (the reporting rate, near-miss ratio,
     harm mix and days to close are computed from them)."""
     rows = []
-    qs = m.Event.objects.exclude(status=m.Status.MERGED).select_related("site", "unit", "department")
+    qs = m.Event.objects.exclude(status=m.Status.MERGED).select_related(
+        "site", "unit", "department"
+    )
     for e in qs:
         closed = e.closed_at.date() if e.closed_at else None
         rows.append(

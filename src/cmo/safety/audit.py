@@ -38,7 +38,9 @@ def log_lookup(request: Any, patient_id: str, *, anonymous: bool, via: str = "we
         log_access(request, filters=filters, patient_ids=[patient_id], via=via)
 
 
-def log_events(request: Any, view: str, events: list[Any], via: str = "web", **filters: Any) -> None:
+def log_events(
+    request: Any, view: str, events: list[Any], via: str = "web", **filters: Any
+) -> None:
     """A view of event data: who saw which events' patients."""
     log_access(
         request,

@@ -40,7 +40,9 @@ def calendar(start: date, end: date) -> list[date]:
     """Holiday dates between start and end from the app's calendar table."""
     from cmo.safety.models import Holiday
 
-    return list(Holiday.objects.filter(date__gte=start, date__lte=end).values_list("date", flat=True))
+    return list(
+        Holiday.objects.filter(date__gte=start, date__lte=end).values_list("date", flat=True)
+    )
 
 
 def start_clocks(event, aware: datetime) -> None:  # type: ignore[no-untyped-def]

@@ -34,7 +34,14 @@ TYPE_MIX = {
 }
 CATEGORY_MIX = {"incident": 0.62, "near_miss": 0.30, "unsafe_condition": 0.08}
 # Harm of incidents: mostly none or mild (AHRQ Harm Scale v1.2 categories).
-HARM_MIX = {"none": 0.55, "mild": 0.30, "moderate": 0.105, "severe": 0.03, "death": 0.005, "unknown": 0.01}
+HARM_MIX = {
+    "none": 0.55,
+    "mild": 0.30,
+    "moderate": 0.105,
+    "severe": 0.03,
+    "death": 0.005,
+    "unknown": 0.01,
+}
 # NCC MERP of medication incidents by harm.
 MERP_BY_HARM = {
     "none": ("C", "D"),
@@ -62,10 +69,24 @@ def _frames(path: Path) -> dict[str, pd.DataFrame]:
 
     wanted = {
         "fhir__organization": ["id", "name", "type_code", "part_of_id"],
-        "fhir__location": ["id", "name", "physical_type_code", "part_of_id", "managing_organization_id"],
+        "fhir__location": [
+            "id",
+            "name",
+            "physical_type_code",
+            "part_of_id",
+            "managing_organization_id",
+        ],
         "fhir__practitioner": ["id", "npi", "family", "given"],
-        "core__inpatient_stay": ["stay_id", "patient_id", "site_id", "department_id", "unit_id",
-                                 "attending_id", "admit_date", "discharge_date"],
+        "core__inpatient_stay": [
+            "stay_id",
+            "patient_id",
+            "site_id",
+            "department_id",
+            "unit_id",
+            "attending_id",
+            "admit_date",
+            "discharge_date",
+        ],
         "core__stay_unit": ["stay_id", "unit_id", "first_ts", "last_ts"],
         "core__stay_diagnosis": ["stay_id", "code", "poa"],
     }
@@ -93,27 +114,29 @@ def upsert_directory(frames: dict[str, pd.DataFrame]) -> dict[str, int]:
     now = timezone.now()
     orgs = frames["fhir__organization"]
     sites = {}
-    for r in orgs[orgs["type_code"] == "prov"].itertuples():
+    for r in _rows(orgs[orgs["type_code"] == "prov"]):
         sites[r.id], _ = Site.objects.update_or_create(
             code=r.id, defaults={"name": r.name or r.id, "last_synced": now}
         )
     depts = {}
-    for r in orgs[orgs["type_code"] == "dept"].itertuples():
+    for r in _rows(orgs[orgs["type_code"] == "dept"]):
         depts[r.id], _ = Department.objects.update_or_create(
             code=r.id,
             defaults={"name": r.name or r.id, "site": sites.get(r.part_of_id), "last_synced": now},
         )
     locs = frames["fhir__location"].set_index("id")
     units = {}
-    for r in locs[locs["physical_type_code"] == "wa"].itertuples():
+    for r in _rows(locs[locs["physical_type_code"] == "wa"]):
         parent = r.part_of_id if r.part_of_id in locs.index else None
-        org = r.managing_organization_id or (locs.loc[parent, "managing_organization_id"] if parent else None)
+        org = r.managing_organization_id or (
+            locs.loc[parent, "managing_organization_id"] if parent else None
+        )
         units[r.Index], _ = Unit.objects.update_or_create(
             code=r.Index,
             defaults={"name": r.name or r.Index, "site": sites.get(org), "last_synced": now},
         )
     pracs = {}
-    for r in frames["fhir__practitioner"].itertuples():
+    for r in _rows(frames["fhir__practitioner"]):
         pracs[r.id], _ = Practitioner.objects.update_or_create(
             code=r.id,
             defaults={
@@ -127,14 +150,26 @@ def upsert_directory(frames: dict[str, pd.DataFrame]) -> dict[str, int]:
     stays = frames["core__inpatient_stay"]
     if "attending_id" in stays:
         # Each attending's department: the one of most of their stays.
-        top = stays.dropna(subset=["attending_id", "department_id"])
-        top = top.groupby("attending_id")["department_id"].agg(lambda s: s.value_counts().index[0])
+        known = stays.dropna(subset=["attending_id", "department_id"])
+        top = known.groupby("attending_id")["department_id"].agg(
+            lambda s: s.value_counts().index[0]
+        )
         for prac_id, dept_id in top.items():
             if prac_id in pracs and dept_id in depts:
                 Membership.objects.get_or_create(
                     practitioner=pracs[prac_id], department=depts[dept_id], start=None
                 )
-    return {"sites": len(sites), "departments": len(depts), "units": len(units), "practitioners": len(pracs)}
+    return {
+        "sites": len(sites),
+        "departments": len(depts),
+        "units": len(units),
+        "practitioners": len(pracs),
+    }
+
+
+def _rows(df: pd.DataFrame) -> list[Any]:
+    """Rows as named tuples, typed loosely (pandas-stubs types every field as a scalar union)."""
+    return list(df.itertuples())
 
 
 def _aware(d: Any, hour: int = 12) -> datetime:
@@ -159,7 +194,9 @@ class _Seeder:
         su["first"] = pd.to_datetime(su["first_ts"]).dt.date
         su["last"] = pd.to_datetime(su["last_ts"]).dt.date
         self.stay_units = su.merge(
-            frames["core__inpatient_stay"][["stay_id", "patient_id", "department_id", "attending_id"]],
+            frames["core__inpatient_stay"][
+                ["stay_id", "patient_id", "department_id", "attending_id"]
+            ],
             on="stay_id",
             how="left",
         )
@@ -186,7 +223,7 @@ class _Seeder:
             "safety huddle and the unit's practice was updated."
         )
         made = 0
-        for r in picks.itertuples():
+        for r in _rows(picks):
             lo, hi = max(r.first, start), min(r.last, end - timedelta(days=1))
             day = lo + timedelta(days=int(self.rng.integers(0, max(1, (hi - lo).days + 1))))
             when = _aware(day, int(self.rng.integers(0, 24)))
@@ -221,8 +258,10 @@ class _Seeder:
                 practitioners=[self.pracs[r.attending_id]]
                 if linked and r.attending_id in self.pracs and self.rng.random() < 0.4
                 else [],
-                description=f"Demo {etype.replace('_', ' ')} report ({category.replace('_', ' ')}).",
-                status="closed" if is_closed else ("triaged" if end - day > timedelta(30) else "new"),
+                description=f"Demo {etype} report ({category})".replace("_", " "),
+                status="closed"
+                if is_closed
+                else ("triaged" if end - day > timedelta(30) else "new"),
                 closed_at=closed if is_closed else None,
                 closing_message=closing if is_closed else "",
             )
@@ -238,7 +277,7 @@ class _Seeder:
         icu = su[su["unit_id"].str.contains("icu", case=False, na=False)]
         su = (icu if not icu.empty else su).drop_duplicates("stay_id")
         events = []
-        for r in su.itertuples():
+        for r in _rows(su):
             unit = self.units.get(r.unit_id)
             if unit is None:
                 continue
@@ -263,10 +302,18 @@ class _Seeder:
         if not events:
             return [], None
         frame = pd.DataFrame(
-            {"unit": [e.unit.code for e in events], "q": [pd.Timestamp(e.occurred_at.date()).to_period("Q") for e in events]}
+            {
+                "unit": [e.unit.code for e in events],
+                "q": [pd.Timestamp(e.occurred_at.date()).to_period("Q") for e in events],
+            }
         )
         unit_code, quarter = frame.value_counts().index[0]
-        return [e for e in events if e.unit.code == unit_code and pd.Timestamp(e.occurred_at.date()).to_period("Q") == quarter], quarter
+        return [
+            e
+            for e in events
+            if e.unit.code == unit_code
+            and pd.Timestamp(e.occurred_at.date()).to_period("Q") == quarter
+        ], quarter
 
 
 def seed(warehouse: Path, *, seed: int = 7, now: datetime | None = None) -> dict[str, int]:
@@ -313,8 +360,8 @@ def seed(warehouse: Path, *, seed: int = 7, now: datetime | None = None) -> dict
 def _clabsi_investigation(s: _Seeder, cluster: list[Any], quarter: Any, now: datetime) -> None:
     """The cluster's RCA²: index event, merged duplicates, team, causes and a plan whose actions
     took effect at the end of the cluster quarter (measure: infections in that unit)."""
-    from cmo.safety import services
     from cmo.safety import models as m
+    from cmo.safety import services
 
     index = cluster[0]
     index.description = (
@@ -325,7 +372,7 @@ def _clabsi_investigation(s: _Seeder, cluster: list[Any], quarter: Any, now: dat
     services.route(
         index,
         route=m.Route.SYSTEM,
-        reason="Cluster of device-associated infections: system causes (insertion and maintenance).",
+        reason="Cluster of device-associated infections: system causes (insertion, maintenance).",
         practitioner=None,
         concern="",
         by=s.officer,
@@ -333,7 +380,15 @@ def _clabsi_investigation(s: _Seeder, cluster: list[Any], quarter: Any, now: dat
     inv = index.investigation
     start = quarter.start_time.to_pydatetime().replace(tzinfo=UTC)
     done = (quarter.end_time + pd.Timedelta(days=1)).normalize().date()
-    inv.team = "Infection preventionist – lead\nICU medical director\nICU nurse manager\nVascular access nurse\nPatient safety officer – facilitator"
+    inv.team = "\n".join(
+        (
+            "Infection preventionist – lead",
+            "ICU medical director",
+            "ICU nurse manager",
+            "Vascular access nurse",
+            "Patient safety officer – facilitator",
+        )
+    )
     inv.team_formed_at = start + timedelta(days=50)
     inv.plan_completed_at = start + timedelta(days=80)
     inv.save()
@@ -345,7 +400,9 @@ def _clabsi_investigation(s: _Seeder, cluster: list[Any], quarter: Any, now: dat
             "Audit: chlorhexidine bathing done on 48% of line days.",
         )
     ):
-        m.TimelineEntry.objects.create(investigation=inv, at=start + timedelta(days=10 + 15 * k), fact=fact)
+        m.TimelineEntry.objects.create(
+            investigation=inv, at=start + timedelta(days=10 + 15 * k), fact=fact
+        )
     m.CausalStatement.objects.create(
         investigation=inv,
         statement="Insertion supplies stored in four places increased the likelihood of breaks in "
@@ -369,7 +426,10 @@ def _clabsi_investigation(s: _Seeder, cluster: list[Any], quarter: Any, now: dat
         rule_duty=True,
     )
     for kind, text in (
-        ("standardize", "One standard central-line insertion cart with every bundle item, in every ICU bay."),
+        (
+            "standardize",
+            "One standard central-line insertion cart with every bundle item, in every ICU bay.",
+        ),
         ("software", "EHR prompt for daily line-necessity review on rounds."),
         ("training", "Re-education of ICU staff on the CLABSI maintenance bundle."),
     ):
@@ -411,12 +471,23 @@ def _sentinel(s: _Seeder, now: datetime) -> None:
     e.sre, e.sentinel, e.status = m.Sre.CARE, True, m.Status.TRIAGED
     clocks.start_clocks(e, when + timedelta(days=1))
     e.save()
-    services.route(e, route=m.Route.SYSTEM, reason="Falls programme gaps at night.", practitioner=None, concern="", by=s.officer)
+    services.route(
+        e,
+        route=m.Route.SYSTEM,
+        reason="Falls programme gaps at night.",
+        practitioner=None,
+        concern="",
+        by=s.officer,
+    )
     inv = e.investigation
-    inv.team = "Patient safety officer – facilitator\nHospitalist\nCharge nurse (nights)\nPhysiotherapist"
+    inv.team = (
+        "Patient safety officer – facilitator\nHospitalist\nCharge nurse (nights)\nPhysiotherapist"
+    )
     inv.team_formed_at = when + timedelta(days=3)
     inv.save()
-    m.TimelineEntry.objects.create(investigation=inv, at=when - timedelta(hours=2), fact="Evening sedative given.")
+    m.TimelineEntry.objects.create(
+        investigation=inv, at=when - timedelta(hours=2), fact="Evening sedative given."
+    )
     m.TimelineEntry.objects.create(investigation=inv, at=when, fact="Patient found on the floor.")
     m.Action.objects.create(
         investigation=inv,
@@ -432,8 +503,8 @@ def _sentinel(s: _Seeder, now: datetime) -> None:
 
 def _peer_review(s: _Seeder, now: datetime) -> None:
     """A medication event with an individual-performance concern routed to peer review."""
-    from cmo.safety import services
     from cmo.safety import models as m
+    from cmo.safety import services
 
     prac = next(iter(s.pracs.values()), None)
     unit = next(iter(s.units.values()), None)

@@ -152,8 +152,12 @@ class Event(models.Model):
     harm = models.CharField(max_length=10, choices=Harm.choices, blank=True)
     merp = models.CharField("NCC MERP category", max_length=1, choices=Merp.choices, blank=True)
     occurred_at = models.DateTimeField()
-    site = models.ForeignKey(Site, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    unit = models.ForeignKey(Unit, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    site = models.ForeignKey(
+        Site, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    unit = models.ForeignKey(
+        Unit, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     department = models.ForeignKey(
         Department, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -246,7 +250,7 @@ class Investigation(models.Model):
     @property
     def weak_plan(self) -> bool:
         """RCA² asks for at least one stronger or intermediate action in every plan."""
-        return not self.actions.exclude(strength=Strength.WEAKER).exists()
+        return not self.actions.exclude(strength="weaker").exists()
 
 
 class TimelineEntry(models.Model):
@@ -287,7 +291,9 @@ class CausalStatement(models.Model):
     investigation = models.ForeignKey(
         Investigation, on_delete=models.CASCADE, related_name="causes"
     )
-    statement = models.TextField(help_text="“Cause X increased the likelihood of Y, which led to Z”")
+    statement = models.TextField(
+        help_text="“Cause X increased the likelihood of Y, which led to Z”"
+    )
     factor = models.CharField(max_length=15, choices=Factor.choices)
     rule_cause_effect = models.BooleanField(default=False)
     rule_specific = models.BooleanField(default=False)
@@ -312,23 +318,23 @@ class Strength(models.TextChoices):
 
 # The RCA² action hierarchy (NPSF 2015, Table 2, after the VA NCPS): kind -> (label, strength).
 ACTION_KINDS: dict[str, tuple[str, str]] = {
-    "architectural": ("Architectural or physical plant change", Strength.STRONGER),
-    "forcing": ("Forcing function", Strength.STRONGER),
-    "simplify": ("Simplify the process", Strength.STRONGER),
-    "standardize": ("Standardise equipment or process", Strength.STRONGER),
-    "leadership": ("Tangible involvement by leadership", Strength.STRONGER),
-    "redundancy": ("Redundancy", Strength.INTERMEDIATE),
-    "staffing": ("Increase staffing or decrease workload", Strength.INTERMEDIATE),
-    "software": ("Software enhancement", Strength.INTERMEDIATE),
-    "distraction": ("Eliminate or reduce distractions", Strength.INTERMEDIATE),
-    "checklist": ("Checklist or cognitive aid", Strength.INTERMEDIATE),
-    "simulation": ("Education using simulation", Strength.INTERMEDIATE),
-    "lookalike": ("Eliminate look-alikes and sound-alikes", Strength.INTERMEDIATE),
-    "communication": ("Standardised communication tool", Strength.INTERMEDIATE),
-    "double_check": ("Double check", Strength.WEAKER),
-    "warning": ("Warning", Strength.WEAKER),
-    "policy": ("New procedure, memorandum or policy", Strength.WEAKER),
-    "training": ("Training", Strength.WEAKER),
+    "architectural": ("Architectural or physical plant change", "stronger"),
+    "forcing": ("Forcing function", "stronger"),
+    "simplify": ("Simplify the process", "stronger"),
+    "standardize": ("Standardise equipment or process", "stronger"),
+    "leadership": ("Tangible involvement by leadership", "stronger"),
+    "redundancy": ("Redundancy", "intermediate"),
+    "staffing": ("Increase staffing or decrease workload", "intermediate"),
+    "software": ("Software enhancement", "intermediate"),
+    "distraction": ("Eliminate or reduce distractions", "intermediate"),
+    "checklist": ("Checklist or cognitive aid", "intermediate"),
+    "simulation": ("Education using simulation", "intermediate"),
+    "lookalike": ("Eliminate look-alikes and sound-alikes", "intermediate"),
+    "communication": ("Standardised communication tool", "intermediate"),
+    "double_check": ("Double check", "weaker"),
+    "warning": ("Warning", "weaker"),
+    "policy": ("New procedure, memorandum or policy", "weaker"),
+    "training": ("Training", "weaker"),
 }
 
 
@@ -351,9 +357,7 @@ class Action(models.Model):
         Investigation, on_delete=models.CASCADE, related_name="actions"
     )
     description = models.TextField()
-    kind = models.CharField(
-        max_length=15, choices=[(k, v[0]) for k, v in ACTION_KINDS.items()]
-    )
+    kind = models.CharField(max_length=15, choices=[(k, v[0]) for k, v in ACTION_KINDS.items()])
     strength = models.CharField(max_length=12, choices=Strength.choices, editable=False)
     owner = models.CharField(max_length=150)
     due = models.DateField()
@@ -364,7 +368,9 @@ class Action(models.Model):
     measure_kind = models.CharField(max_length=10, choices=MeasureKind.choices)
     # A quality measure id (e.g. "clabsi") or an event type of this module (e.g. "fall").
     measure_id = models.CharField(max_length=64)
-    unit = models.ForeignKey(Unit, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    unit = models.ForeignKey(
+        Unit, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     history = HistoricalRecords(table_name="safety__action_history")
 
     class Meta:

@@ -44,7 +44,11 @@ def _department(link: PatientLink | None, practitioners: list[Practitioner]) -> 
 
 @transaction.atomic
 def create_report(
-    data: dict[str, Any], *, user: Any, link: PatientLink | None, source: str = m.Source.REPORT
+    data: dict[str, Any],
+    *,
+    user: Any,
+    link: PatientLink | None,
+    source: str = "report",
 ) -> m.Event:
     """Save a report; ``data`` holds the report form's cleaned fields."""
     anonymous = bool(data.get("anonymous"))

@@ -16,10 +16,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from cmo.safety.audit import log_events, log_lookup
 from cmo.safety import analytics, clocks, forms, scope, services
 from cmo.safety import models as m
 from cmo.safety.apps import ANALYTICS, INVESTIGATE, REFERRALS, REPORT, TRIAGE
+from cmo.safety.audit import log_events, log_lookup
 from cmo.safety.scope import capability_required, login_first
 
 
@@ -36,7 +36,9 @@ def report(request: HttpRequest) -> HttpResponse:
         event = services.create_report(form.cleaned_data, user=request.user, link=form.link)
         if anonymous:
             return redirect("safety:thanks")
-        messages.success(request, f"Thank you: report {event.reference} was sent to patient safety.")
+        messages.success(
+            request, f"Thank you: report {event.reference} was sent to patient safety."
+        )
         return redirect("safety:mine")
     return render(request, "safety/report.html", {"form": form})
 
@@ -57,7 +59,7 @@ def mine(request: HttpRequest) -> HttpResponse:
 
 def _queue_rows(events: list[m.Event]) -> list[dict[str, Any]]:
     now = timezone.now()
-    rows = [{"e": e, "clock": clocks.clock_state(e, now)} for e in events]
+    rows: list[dict[str, Any]] = [{"e": e, "clock": clocks.clock_state(e, now)} for e in events]
     # Worst harm first, then serious events, then the oldest.
     rows.sort(key=lambda r: (m.HARM_RANK[r["e"].harm], not r["e"].serious, r["e"].reported_at))
     return rows
@@ -72,9 +74,7 @@ def queue(request: HttpRequest) -> HttpResponse:
     show = request.GET.get("show", "open")
     if show == "open":
         events_qs = events_qs.exclude(status__in=[m.Status.CLOSED, m.Status.MERGED])
-    events = list(
-        events_qs.select_related("unit", "site", "investigation", "department")[:500]
-    )
+    events = list(events_qs.select_related("unit", "site", "investigation", "department")[:500])
     log_events(request, "safety queue", events, show=show)
     return render(
         request,
@@ -188,7 +188,7 @@ def investigation(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect("safety:investigation", pk=pk)
         if op not in bound:
             return HttpResponse("unknown operation", status=400)
-        kind = {
+        kind: Any = {
             "team": forms.TeamForm,
             "timeline": forms.TimelineForm,
             "cause": forms.CauseForm,
@@ -246,4 +246,3 @@ def referrals(request: HttpRequest) -> HttpResponse:
     rows = list(m.Referral.objects.select_related("event", "practitioner"))
     log_events(request, "peer-review referrals", [r.event for r in rows])
     return render(request, "safety/referrals.html", {"rows": rows})
-

@@ -12,6 +12,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from cmo.errors import CmoError
@@ -113,19 +114,25 @@ def patient_days(start: date, end: date, path: Path | None = None) -> pd.DataFra
 def _days_by_month(df: pd.DataFrame, start: date, end: date) -> pd.DataFrame:
     if df.empty:
         return pd.DataFrame(columns=["unit_id", "month", "patient_days"])
-    first = pd.to_datetime(df["first"])
-    last = pd.to_datetime(df["last"])
+    first = pd.to_datetime(df["first"]).to_numpy()
+    last = pd.to_datetime(df["last"]).to_numpy()
+    one = np.timedelta64(1, "D")
     # The nights of a stay: first .. last-1; a same-day stay keeps its one day. Then the window.
-    last_night = (last - pd.Timedelta(days=1)).where(last > first, first)
-    first = first.clip(lower=pd.Timestamp(start))
-    last_night = last_night.clip(upper=pd.Timestamp(end) - pd.Timedelta(days=1))
-    spans = pd.DataFrame({"unit_id": df["unit_id"].astype(str), "a": first, "b": last_night})
-    spans = spans[spans["b"] >= spans["a"]]
-    days = spans.assign(
-        day=[pd.date_range(a, b, freq="D") for a, b in zip(spans["a"], spans["b"], strict=True)]
-    ).explode("day")
-    days["month"] = days["day"].dt.to_period("M").dt.start_time.dt.date
-    out = days.groupby(["unit_id", "month"]).size().rename("patient_days").reset_index()
+    a = np.maximum(first, np.datetime64(start))
+    b = np.minimum(np.where(last > first, last - one, first), np.datetime64(end) - one)
+    keep = b >= a
+    units, a, b = df["unit_id"].astype(str).to_numpy()[keep], a[keep], b[keep]
+    n = ((b - a) // one + 1).astype(int)
+    rows = np.repeat(np.arange(len(n)), n)
+    offsets = np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
+    days = pd.DatetimeIndex(a[rows] + offsets * one)
+    out = (
+        pd.DataFrame({"unit_id": units[rows], "month": days.to_period("M").start_time.date})
+        .groupby(["unit_id", "month"])
+        .size()
+        .rename("patient_days")
+        .reset_index()
+    )
     return out
 
 

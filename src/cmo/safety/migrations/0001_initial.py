@@ -8,257 +8,910 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('directory', '0001_initial'),
+        ("directory", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Capability',
+            name="Capability",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
             ],
             options={
-                'permissions': [('report_event', "Report a patient safety event and see one's own reports"), ('triage_events', 'See every safety event; triage, classify, route, merge, close'), ('view_department_events', "See the safety events of one's own departments"), ('investigate_events', 'Run RCA² investigations and action plans'), ('view_safety_analytics', 'See de-identified safety event rates'), ('view_referrals', 'See peer-review referrals from safety events')],
-                'managed': False,
-                'default_permissions': (),
+                "permissions": [
+                    ("report_event", "Report a patient safety event and see one's own reports"),
+                    (
+                        "triage_events",
+                        "See every safety event; triage, classify, route, merge, close",
+                    ),
+                    ("view_department_events", "See the safety events of one's own departments"),
+                    ("investigate_events", "Run RCA² investigations and action plans"),
+                    ("view_safety_analytics", "See de-identified safety event rates"),
+                    ("view_referrals", "See peer-review referrals from safety events"),
+                ],
+                "managed": False,
+                "default_permissions": (),
             },
         ),
         migrations.CreateModel(
-            name='Holiday',
+            name="Holiday",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('date', models.DateField(unique=True)),
-                ('name', models.CharField(max_length=100)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("date", models.DateField(unique=True)),
+                ("name", models.CharField(max_length=100)),
             ],
             options={
-                'db_table': 'safety__holiday',
-                'ordering': ['date'],
+                "db_table": "safety__holiday",
+                "ordering": ["date"],
             },
         ),
         migrations.CreateModel(
-            name='Event',
+            name="Event",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('source', models.CharField(choices=[('report', 'Reported by staff'), ('api', 'Reported through the API'), ('ehr', 'EHR (FHIR AdverseEvent)')], default='report', max_length=10)),
-                ('anonymous', models.BooleanField(default=False)),
-                ('reported_at', models.DateTimeField(db_index=True)),
-                ('event_type', models.CharField(choices=[('medication', 'Medication or other substance'), ('fall', 'Fall'), ('pressure_injury', 'Pressure injury'), ('surgery', 'Surgery or invasive procedure'), ('anesthesia', 'Anesthesia'), ('device', 'Device or health IT'), ('blood', 'Blood or blood product'), ('perinatal', 'Perinatal'), ('vte', 'Venous thromboembolism'), ('infection', 'Healthcare-associated infection'), ('other', 'Other')], max_length=20)),
-                ('category', models.CharField(choices=[('incident', 'Incident (reached the patient)'), ('near_miss', 'Near miss (did not reach the patient)'), ('unsafe_condition', 'Unsafe condition')], max_length=20)),
-                ('harm', models.CharField(blank=True, choices=[('death', 'Death'), ('severe', 'Severe harm'), ('moderate', 'Moderate harm'), ('mild', 'Mild harm'), ('none', 'No harm'), ('unknown', 'Unknown')], max_length=10)),
-                ('merp', models.CharField(blank=True, choices=[('A', 'A – circumstances that could cause error'), ('B', 'B – error, did not reach the patient'), ('C', 'C – reached the patient, no harm'), ('D', 'D – reached the patient, monitoring needed, no harm'), ('E', 'E – temporary harm, intervention needed'), ('F', 'F – temporary harm, (prolonged) hospitalisation'), ('G', 'G – permanent harm'), ('H', 'H – intervention to sustain life'), ('I', 'I – contributed to or resulted in death')], max_length=1, verbose_name='NCC MERP category')),
-                ('occurred_at', models.DateTimeField()),
-                ('location_detail', models.CharField(blank=True, max_length=200)),
-                ('patient_id', models.CharField(blank=True, max_length=128)),
-                ('stay_id', models.CharField(blank=True, max_length=128)),
-                ('description', models.TextField()),
-                ('ehr_id', models.CharField(blank=True, max_length=128, null=True, unique=True)),
-                ('status', models.CharField(choices=[('new', 'New'), ('triaged', 'Triaged'), ('investigating', 'Under investigation'), ('closed', 'Closed'), ('merged', 'Merged into another report')], default='new', max_length=15)),
-                ('sre', models.CharField(blank=True, choices=[('', 'Not a serious reportable event'), ('surgical', '1. Surgical or invasive procedure events'), ('device', '2. Product or device events'), ('protection', '3. Patient protection events'), ('care', '4. Care management events'), ('environment', '5. Environmental events'), ('radiologic', '6. Radiologic events'), ('criminal', '7. Potential criminal events')], max_length=15, verbose_name='NQF serious reportable event')),
-                ('sentinel', models.BooleanField(default=False, verbose_name='TJC sentinel event')),
-                ('classified_at', models.DateTimeField(blank=True, null=True)),
-                ('team_due', models.DateTimeField(blank=True, null=True)),
-                ('analysis_due', models.DateField(blank=True, null=True)),
-                ('route', models.CharField(blank=True, choices=[('', 'Not routed yet'), ('system', 'System causes → RCA² / corrective actions'), ('individual', 'Individual performance concern → peer review'), ('both', 'Both (explicitly: system causes and an individual concern)')], max_length=10)),
-                ('route_reason', models.TextField(blank=True)),
-                ('closing_message', models.TextField(blank=True)),
-                ('closed_at', models.DateTimeField(blank=True, null=True)),
-                ('department', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='directory.department')),
-                ('merged_into', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='duplicates', to='safety.event')),
-                ('practitioners', models.ManyToManyField(blank=True, db_table='safety__event_practitioner', related_name='+', to='directory.practitioner')),
-                ('reporter', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('site', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='directory.site')),
-                ('unit', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='directory.unit')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("report", "Reported by staff"),
+                            ("api", "Reported through the API"),
+                            ("ehr", "EHR (FHIR AdverseEvent)"),
+                        ],
+                        default="report",
+                        max_length=10,
+                    ),
+                ),
+                ("anonymous", models.BooleanField(default=False)),
+                ("reported_at", models.DateTimeField(db_index=True)),
+                (
+                    "event_type",
+                    models.CharField(
+                        choices=[
+                            ("medication", "Medication or other substance"),
+                            ("fall", "Fall"),
+                            ("pressure_injury", "Pressure injury"),
+                            ("surgery", "Surgery or invasive procedure"),
+                            ("anesthesia", "Anesthesia"),
+                            ("device", "Device or health IT"),
+                            ("blood", "Blood or blood product"),
+                            ("perinatal", "Perinatal"),
+                            ("vte", "Venous thromboembolism"),
+                            ("infection", "Healthcare-associated infection"),
+                            ("other", "Other"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "category",
+                    models.CharField(
+                        choices=[
+                            ("incident", "Incident (reached the patient)"),
+                            ("near_miss", "Near miss (did not reach the patient)"),
+                            ("unsafe_condition", "Unsafe condition"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "harm",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("death", "Death"),
+                            ("severe", "Severe harm"),
+                            ("moderate", "Moderate harm"),
+                            ("mild", "Mild harm"),
+                            ("none", "No harm"),
+                            ("unknown", "Unknown"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "merp",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("A", "A – circumstances that could cause error"),
+                            ("B", "B – error, did not reach the patient"),
+                            ("C", "C – reached the patient, no harm"),
+                            ("D", "D – reached the patient, monitoring needed, no harm"),
+                            ("E", "E – temporary harm, intervention needed"),
+                            ("F", "F – temporary harm, (prolonged) hospitalisation"),
+                            ("G", "G – permanent harm"),
+                            ("H", "H – intervention to sustain life"),
+                            ("I", "I – contributed to or resulted in death"),
+                        ],
+                        max_length=1,
+                        verbose_name="NCC MERP category",
+                    ),
+                ),
+                ("occurred_at", models.DateTimeField()),
+                ("location_detail", models.CharField(blank=True, max_length=200)),
+                ("patient_id", models.CharField(blank=True, max_length=128)),
+                ("stay_id", models.CharField(blank=True, max_length=128)),
+                ("description", models.TextField()),
+                ("ehr_id", models.CharField(blank=True, max_length=128, null=True, unique=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("new", "New"),
+                            ("triaged", "Triaged"),
+                            ("investigating", "Under investigation"),
+                            ("closed", "Closed"),
+                            ("merged", "Merged into another report"),
+                        ],
+                        default="new",
+                        max_length=15,
+                    ),
+                ),
+                (
+                    "sre",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("", "Not a serious reportable event"),
+                            ("surgical", "1. Surgical or invasive procedure events"),
+                            ("device", "2. Product or device events"),
+                            ("protection", "3. Patient protection events"),
+                            ("care", "4. Care management events"),
+                            ("environment", "5. Environmental events"),
+                            ("radiologic", "6. Radiologic events"),
+                            ("criminal", "7. Potential criminal events"),
+                        ],
+                        max_length=15,
+                        verbose_name="NQF serious reportable event",
+                    ),
+                ),
+                ("sentinel", models.BooleanField(default=False, verbose_name="TJC sentinel event")),
+                ("classified_at", models.DateTimeField(blank=True, null=True)),
+                ("team_due", models.DateTimeField(blank=True, null=True)),
+                ("analysis_due", models.DateField(blank=True, null=True)),
+                (
+                    "route",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("", "Not routed yet"),
+                            ("system", "System causes → RCA² / corrective actions"),
+                            ("individual", "Individual performance concern → peer review"),
+                            ("both", "Both (explicitly: system causes and an individual concern)"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("route_reason", models.TextField(blank=True)),
+                ("closing_message", models.TextField(blank=True)),
+                ("closed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "department",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="directory.department",
+                    ),
+                ),
+                (
+                    "merged_into",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="duplicates",
+                        to="safety.event",
+                    ),
+                ),
+                (
+                    "practitioners",
+                    models.ManyToManyField(
+                        blank=True,
+                        db_table="safety__event_practitioner",
+                        related_name="+",
+                        to="directory.practitioner",
+                    ),
+                ),
+                (
+                    "reporter",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "site",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="directory.site",
+                    ),
+                ),
+                (
+                    "unit",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="directory.unit",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'safety__event',
-                'ordering': ['-reported_at'],
+                "db_table": "safety__event",
+                "ordering": ["-reported_at"],
             },
         ),
         migrations.CreateModel(
-            name='HistoricalEvent',
+            name="HistoricalEvent",
             fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('source', models.CharField(choices=[('report', 'Reported by staff'), ('api', 'Reported through the API'), ('ehr', 'EHR (FHIR AdverseEvent)')], default='report', max_length=10)),
-                ('anonymous', models.BooleanField(default=False)),
-                ('reported_at', models.DateTimeField(db_index=True)),
-                ('event_type', models.CharField(choices=[('medication', 'Medication or other substance'), ('fall', 'Fall'), ('pressure_injury', 'Pressure injury'), ('surgery', 'Surgery or invasive procedure'), ('anesthesia', 'Anesthesia'), ('device', 'Device or health IT'), ('blood', 'Blood or blood product'), ('perinatal', 'Perinatal'), ('vte', 'Venous thromboembolism'), ('infection', 'Healthcare-associated infection'), ('other', 'Other')], max_length=20)),
-                ('category', models.CharField(choices=[('incident', 'Incident (reached the patient)'), ('near_miss', 'Near miss (did not reach the patient)'), ('unsafe_condition', 'Unsafe condition')], max_length=20)),
-                ('harm', models.CharField(blank=True, choices=[('death', 'Death'), ('severe', 'Severe harm'), ('moderate', 'Moderate harm'), ('mild', 'Mild harm'), ('none', 'No harm'), ('unknown', 'Unknown')], max_length=10)),
-                ('merp', models.CharField(blank=True, choices=[('A', 'A – circumstances that could cause error'), ('B', 'B – error, did not reach the patient'), ('C', 'C – reached the patient, no harm'), ('D', 'D – reached the patient, monitoring needed, no harm'), ('E', 'E – temporary harm, intervention needed'), ('F', 'F – temporary harm, (prolonged) hospitalisation'), ('G', 'G – permanent harm'), ('H', 'H – intervention to sustain life'), ('I', 'I – contributed to or resulted in death')], max_length=1, verbose_name='NCC MERP category')),
-                ('occurred_at', models.DateTimeField()),
-                ('location_detail', models.CharField(blank=True, max_length=200)),
-                ('patient_id', models.CharField(blank=True, max_length=128)),
-                ('stay_id', models.CharField(blank=True, max_length=128)),
-                ('description', models.TextField()),
-                ('ehr_id', models.CharField(blank=True, db_index=True, max_length=128, null=True)),
-                ('status', models.CharField(choices=[('new', 'New'), ('triaged', 'Triaged'), ('investigating', 'Under investigation'), ('closed', 'Closed'), ('merged', 'Merged into another report')], default='new', max_length=15)),
-                ('sre', models.CharField(blank=True, choices=[('', 'Not a serious reportable event'), ('surgical', '1. Surgical or invasive procedure events'), ('device', '2. Product or device events'), ('protection', '3. Patient protection events'), ('care', '4. Care management events'), ('environment', '5. Environmental events'), ('radiologic', '6. Radiologic events'), ('criminal', '7. Potential criminal events')], max_length=15, verbose_name='NQF serious reportable event')),
-                ('sentinel', models.BooleanField(default=False, verbose_name='TJC sentinel event')),
-                ('classified_at', models.DateTimeField(blank=True, null=True)),
-                ('team_due', models.DateTimeField(blank=True, null=True)),
-                ('analysis_due', models.DateField(blank=True, null=True)),
-                ('route', models.CharField(blank=True, choices=[('', 'Not routed yet'), ('system', 'System causes → RCA² / corrective actions'), ('individual', 'Individual performance concern → peer review'), ('both', 'Both (explicitly: system causes and an individual concern)')], max_length=10)),
-                ('route_reason', models.TextField(blank=True)),
-                ('closing_message', models.TextField(blank=True)),
-                ('closed_at', models.DateTimeField(blank=True, null=True)),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.CharField(max_length=100, null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('department', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='directory.department')),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('merged_into', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='safety.event')),
-                ('site', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='directory.site')),
-                ('unit', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='directory.unit')),
+                (
+                    "id",
+                    models.BigIntegerField(
+                        auto_created=True, blank=True, db_index=True, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("report", "Reported by staff"),
+                            ("api", "Reported through the API"),
+                            ("ehr", "EHR (FHIR AdverseEvent)"),
+                        ],
+                        default="report",
+                        max_length=10,
+                    ),
+                ),
+                ("anonymous", models.BooleanField(default=False)),
+                ("reported_at", models.DateTimeField(db_index=True)),
+                (
+                    "event_type",
+                    models.CharField(
+                        choices=[
+                            ("medication", "Medication or other substance"),
+                            ("fall", "Fall"),
+                            ("pressure_injury", "Pressure injury"),
+                            ("surgery", "Surgery or invasive procedure"),
+                            ("anesthesia", "Anesthesia"),
+                            ("device", "Device or health IT"),
+                            ("blood", "Blood or blood product"),
+                            ("perinatal", "Perinatal"),
+                            ("vte", "Venous thromboembolism"),
+                            ("infection", "Healthcare-associated infection"),
+                            ("other", "Other"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "category",
+                    models.CharField(
+                        choices=[
+                            ("incident", "Incident (reached the patient)"),
+                            ("near_miss", "Near miss (did not reach the patient)"),
+                            ("unsafe_condition", "Unsafe condition"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "harm",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("death", "Death"),
+                            ("severe", "Severe harm"),
+                            ("moderate", "Moderate harm"),
+                            ("mild", "Mild harm"),
+                            ("none", "No harm"),
+                            ("unknown", "Unknown"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "merp",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("A", "A – circumstances that could cause error"),
+                            ("B", "B – error, did not reach the patient"),
+                            ("C", "C – reached the patient, no harm"),
+                            ("D", "D – reached the patient, monitoring needed, no harm"),
+                            ("E", "E – temporary harm, intervention needed"),
+                            ("F", "F – temporary harm, (prolonged) hospitalisation"),
+                            ("G", "G – permanent harm"),
+                            ("H", "H – intervention to sustain life"),
+                            ("I", "I – contributed to or resulted in death"),
+                        ],
+                        max_length=1,
+                        verbose_name="NCC MERP category",
+                    ),
+                ),
+                ("occurred_at", models.DateTimeField()),
+                ("location_detail", models.CharField(blank=True, max_length=200)),
+                ("patient_id", models.CharField(blank=True, max_length=128)),
+                ("stay_id", models.CharField(blank=True, max_length=128)),
+                ("description", models.TextField()),
+                ("ehr_id", models.CharField(blank=True, db_index=True, max_length=128, null=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("new", "New"),
+                            ("triaged", "Triaged"),
+                            ("investigating", "Under investigation"),
+                            ("closed", "Closed"),
+                            ("merged", "Merged into another report"),
+                        ],
+                        default="new",
+                        max_length=15,
+                    ),
+                ),
+                (
+                    "sre",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("", "Not a serious reportable event"),
+                            ("surgical", "1. Surgical or invasive procedure events"),
+                            ("device", "2. Product or device events"),
+                            ("protection", "3. Patient protection events"),
+                            ("care", "4. Care management events"),
+                            ("environment", "5. Environmental events"),
+                            ("radiologic", "6. Radiologic events"),
+                            ("criminal", "7. Potential criminal events"),
+                        ],
+                        max_length=15,
+                        verbose_name="NQF serious reportable event",
+                    ),
+                ),
+                ("sentinel", models.BooleanField(default=False, verbose_name="TJC sentinel event")),
+                ("classified_at", models.DateTimeField(blank=True, null=True)),
+                ("team_due", models.DateTimeField(blank=True, null=True)),
+                ("analysis_due", models.DateField(blank=True, null=True)),
+                (
+                    "route",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("", "Not routed yet"),
+                            ("system", "System causes → RCA² / corrective actions"),
+                            ("individual", "Individual performance concern → peer review"),
+                            ("both", "Both (explicitly: system causes and an individual concern)"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("route_reason", models.TextField(blank=True)),
+                ("closing_message", models.TextField(blank=True)),
+                ("closed_at", models.DateTimeField(blank=True, null=True)),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.CharField(max_length=100, null=True)),
+                (
+                    "history_type",
+                    models.CharField(
+                        choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1
+                    ),
+                ),
+                (
+                    "department",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="directory.department",
+                    ),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "merged_into",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="safety.event",
+                    ),
+                ),
+                (
+                    "site",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="directory.site",
+                    ),
+                ),
+                (
+                    "unit",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="directory.unit",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'historical event',
-                'verbose_name_plural': 'historical events',
-                'db_table': 'safety__event_history',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
+                "verbose_name": "historical event",
+                "verbose_name_plural": "historical events",
+                "db_table": "safety__event_history",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
             },
             bases=(simple_history.models.HistoricalChanges, models.Model),
         ),
         migrations.CreateModel(
-            name='HistoricalInvestigation',
+            name="HistoricalInvestigation",
             fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('team', models.TextField(blank=True, help_text='one member per line: name – role')),
-                ('team_formed_at', models.DateTimeField(blank=True, null=True)),
-                ('plan_completed_at', models.DateTimeField(blank=True, null=True)),
-                ('started_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.CharField(max_length=100, null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('event', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='safety.event')),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigIntegerField(
+                        auto_created=True, blank=True, db_index=True, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "team",
+                    models.TextField(blank=True, help_text="one member per line: name – role"),
+                ),
+                ("team_formed_at", models.DateTimeField(blank=True, null=True)),
+                ("plan_completed_at", models.DateTimeField(blank=True, null=True)),
+                ("started_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.CharField(max_length=100, null=True)),
+                (
+                    "history_type",
+                    models.CharField(
+                        choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1
+                    ),
+                ),
+                (
+                    "event",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="safety.event",
+                    ),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'historical investigation',
-                'verbose_name_plural': 'historical investigations',
-                'db_table': 'safety__investigation_history',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
+                "verbose_name": "historical investigation",
+                "verbose_name_plural": "historical investigations",
+                "db_table": "safety__investigation_history",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
             },
             bases=(simple_history.models.HistoricalChanges, models.Model),
         ),
         migrations.CreateModel(
-            name='Investigation',
+            name="Investigation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('team', models.TextField(blank=True, help_text='one member per line: name – role')),
-                ('team_formed_at', models.DateTimeField(blank=True, null=True)),
-                ('plan_completed_at', models.DateTimeField(blank=True, null=True)),
-                ('started_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('event', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='investigation', to='safety.event')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "team",
+                    models.TextField(blank=True, help_text="one member per line: name – role"),
+                ),
+                ("team_formed_at", models.DateTimeField(blank=True, null=True)),
+                ("plan_completed_at", models.DateTimeField(blank=True, null=True)),
+                ("started_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "event",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="investigation",
+                        to="safety.event",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'safety__investigation',
+                "db_table": "safety__investigation",
             },
         ),
         migrations.CreateModel(
-            name='HistoricalAction',
+            name="HistoricalAction",
             fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('description', models.TextField()),
-                ('kind', models.CharField(choices=[('architectural', 'Architectural or physical plant change'), ('forcing', 'Forcing function'), ('simplify', 'Simplify the process'), ('standardize', 'Standardise equipment or process'), ('leadership', 'Tangible involvement by leadership'), ('redundancy', 'Redundancy'), ('staffing', 'Increase staffing or decrease workload'), ('software', 'Software enhancement'), ('distraction', 'Eliminate or reduce distractions'), ('checklist', 'Checklist or cognitive aid'), ('simulation', 'Education using simulation'), ('lookalike', 'Eliminate look-alikes and sound-alikes'), ('communication', 'Standardised communication tool'), ('double_check', 'Double check'), ('warning', 'Warning'), ('policy', 'New procedure, memorandum or policy'), ('training', 'Training')], max_length=15)),
-                ('strength', models.CharField(choices=[('stronger', 'Stronger'), ('intermediate', 'Intermediate'), ('weaker', 'Weaker')], editable=False, max_length=12)),
-                ('owner', models.CharField(max_length=150)),
-                ('due', models.DateField()),
-                ('status', models.CharField(choices=[('planned', 'Planned'), ('in_progress', 'In progress'), ('done', 'Implemented'), ('dropped', 'Dropped')], default='planned', max_length=12)),
-                ('implemented_on', models.DateField(blank=True, null=True)),
-                ('measure_kind', models.CharField(choices=[('quality', 'Quality measure (warehouse)'), ('safety', 'Safety event rate (this module)')], max_length=10)),
-                ('measure_id', models.CharField(max_length=64)),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.CharField(max_length=100, null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('unit', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='directory.unit')),
-                ('investigation', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='safety.investigation')),
+                (
+                    "id",
+                    models.BigIntegerField(
+                        auto_created=True, blank=True, db_index=True, verbose_name="ID"
+                    ),
+                ),
+                ("description", models.TextField()),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("architectural", "Architectural or physical plant change"),
+                            ("forcing", "Forcing function"),
+                            ("simplify", "Simplify the process"),
+                            ("standardize", "Standardise equipment or process"),
+                            ("leadership", "Tangible involvement by leadership"),
+                            ("redundancy", "Redundancy"),
+                            ("staffing", "Increase staffing or decrease workload"),
+                            ("software", "Software enhancement"),
+                            ("distraction", "Eliminate or reduce distractions"),
+                            ("checklist", "Checklist or cognitive aid"),
+                            ("simulation", "Education using simulation"),
+                            ("lookalike", "Eliminate look-alikes and sound-alikes"),
+                            ("communication", "Standardised communication tool"),
+                            ("double_check", "Double check"),
+                            ("warning", "Warning"),
+                            ("policy", "New procedure, memorandum or policy"),
+                            ("training", "Training"),
+                        ],
+                        max_length=15,
+                    ),
+                ),
+                (
+                    "strength",
+                    models.CharField(
+                        choices=[
+                            ("stronger", "Stronger"),
+                            ("intermediate", "Intermediate"),
+                            ("weaker", "Weaker"),
+                        ],
+                        editable=False,
+                        max_length=12,
+                    ),
+                ),
+                ("owner", models.CharField(max_length=150)),
+                ("due", models.DateField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("planned", "Planned"),
+                            ("in_progress", "In progress"),
+                            ("done", "Implemented"),
+                            ("dropped", "Dropped"),
+                        ],
+                        default="planned",
+                        max_length=12,
+                    ),
+                ),
+                ("implemented_on", models.DateField(blank=True, null=True)),
+                (
+                    "measure_kind",
+                    models.CharField(
+                        choices=[
+                            ("quality", "Quality measure (warehouse)"),
+                            ("safety", "Safety event rate (this module)"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("measure_id", models.CharField(max_length=64)),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.CharField(max_length=100, null=True)),
+                (
+                    "history_type",
+                    models.CharField(
+                        choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1
+                    ),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "unit",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="directory.unit",
+                    ),
+                ),
+                (
+                    "investigation",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="safety.investigation",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'historical action',
-                'verbose_name_plural': 'historical actions',
-                'db_table': 'safety__action_history',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
+                "verbose_name": "historical action",
+                "verbose_name_plural": "historical actions",
+                "db_table": "safety__action_history",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
             },
             bases=(simple_history.models.HistoricalChanges, models.Model),
         ),
         migrations.CreateModel(
-            name='CausalStatement',
+            name="CausalStatement",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('statement', models.TextField(help_text='“Cause X increased the likelihood of Y, which led to Z”')),
-                ('factor', models.CharField(choices=[('communication', 'Communication'), ('training', 'Training'), ('fatigue', 'Fatigue and scheduling'), ('environment', 'Environment and equipment'), ('rules', 'Rules, policies and procedures'), ('barriers', 'Barriers (defences)'), ('patient', 'Patient factors')], max_length=15)),
-                ('rule_cause_effect', models.BooleanField(default=False)),
-                ('rule_specific', models.BooleanField(default=False)),
-                ('rule_preceding_cause', models.BooleanField(default=False)),
-                ('rule_procedure', models.BooleanField(default=False)),
-                ('rule_duty', models.BooleanField(default=False)),
-                ('investigation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='causes', to='safety.investigation')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "statement",
+                    models.TextField(
+                        help_text="“Cause X increased the likelihood of Y, which led to Z”"
+                    ),
+                ),
+                (
+                    "factor",
+                    models.CharField(
+                        choices=[
+                            ("communication", "Communication"),
+                            ("training", "Training"),
+                            ("fatigue", "Fatigue and scheduling"),
+                            ("environment", "Environment and equipment"),
+                            ("rules", "Rules, policies and procedures"),
+                            ("barriers", "Barriers (defences)"),
+                            ("patient", "Patient factors"),
+                        ],
+                        max_length=15,
+                    ),
+                ),
+                ("rule_cause_effect", models.BooleanField(default=False)),
+                ("rule_specific", models.BooleanField(default=False)),
+                ("rule_preceding_cause", models.BooleanField(default=False)),
+                ("rule_procedure", models.BooleanField(default=False)),
+                ("rule_duty", models.BooleanField(default=False)),
+                (
+                    "investigation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="causes",
+                        to="safety.investigation",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'safety__causal_statement',
-                'ordering': ['id'],
+                "db_table": "safety__causal_statement",
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='Action',
+            name="Action",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('description', models.TextField()),
-                ('kind', models.CharField(choices=[('architectural', 'Architectural or physical plant change'), ('forcing', 'Forcing function'), ('simplify', 'Simplify the process'), ('standardize', 'Standardise equipment or process'), ('leadership', 'Tangible involvement by leadership'), ('redundancy', 'Redundancy'), ('staffing', 'Increase staffing or decrease workload'), ('software', 'Software enhancement'), ('distraction', 'Eliminate or reduce distractions'), ('checklist', 'Checklist or cognitive aid'), ('simulation', 'Education using simulation'), ('lookalike', 'Eliminate look-alikes and sound-alikes'), ('communication', 'Standardised communication tool'), ('double_check', 'Double check'), ('warning', 'Warning'), ('policy', 'New procedure, memorandum or policy'), ('training', 'Training')], max_length=15)),
-                ('strength', models.CharField(choices=[('stronger', 'Stronger'), ('intermediate', 'Intermediate'), ('weaker', 'Weaker')], editable=False, max_length=12)),
-                ('owner', models.CharField(max_length=150)),
-                ('due', models.DateField()),
-                ('status', models.CharField(choices=[('planned', 'Planned'), ('in_progress', 'In progress'), ('done', 'Implemented'), ('dropped', 'Dropped')], default='planned', max_length=12)),
-                ('implemented_on', models.DateField(blank=True, null=True)),
-                ('measure_kind', models.CharField(choices=[('quality', 'Quality measure (warehouse)'), ('safety', 'Safety event rate (this module)')], max_length=10)),
-                ('measure_id', models.CharField(max_length=64)),
-                ('unit', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='directory.unit')),
-                ('investigation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='actions', to='safety.investigation')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("description", models.TextField()),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("architectural", "Architectural or physical plant change"),
+                            ("forcing", "Forcing function"),
+                            ("simplify", "Simplify the process"),
+                            ("standardize", "Standardise equipment or process"),
+                            ("leadership", "Tangible involvement by leadership"),
+                            ("redundancy", "Redundancy"),
+                            ("staffing", "Increase staffing or decrease workload"),
+                            ("software", "Software enhancement"),
+                            ("distraction", "Eliminate or reduce distractions"),
+                            ("checklist", "Checklist or cognitive aid"),
+                            ("simulation", "Education using simulation"),
+                            ("lookalike", "Eliminate look-alikes and sound-alikes"),
+                            ("communication", "Standardised communication tool"),
+                            ("double_check", "Double check"),
+                            ("warning", "Warning"),
+                            ("policy", "New procedure, memorandum or policy"),
+                            ("training", "Training"),
+                        ],
+                        max_length=15,
+                    ),
+                ),
+                (
+                    "strength",
+                    models.CharField(
+                        choices=[
+                            ("stronger", "Stronger"),
+                            ("intermediate", "Intermediate"),
+                            ("weaker", "Weaker"),
+                        ],
+                        editable=False,
+                        max_length=12,
+                    ),
+                ),
+                ("owner", models.CharField(max_length=150)),
+                ("due", models.DateField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("planned", "Planned"),
+                            ("in_progress", "In progress"),
+                            ("done", "Implemented"),
+                            ("dropped", "Dropped"),
+                        ],
+                        default="planned",
+                        max_length=12,
+                    ),
+                ),
+                ("implemented_on", models.DateField(blank=True, null=True)),
+                (
+                    "measure_kind",
+                    models.CharField(
+                        choices=[
+                            ("quality", "Quality measure (warehouse)"),
+                            ("safety", "Safety event rate (this module)"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("measure_id", models.CharField(max_length=64)),
+                (
+                    "unit",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="directory.unit",
+                    ),
+                ),
+                (
+                    "investigation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="actions",
+                        to="safety.investigation",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'safety__action',
-                'ordering': ['due', 'id'],
+                "db_table": "safety__action",
+                "ordering": ["due", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Referral',
+            name="Referral",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('concern', models.TextField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('received_at', models.DateTimeField(blank=True, help_text='set by peer review', null=True)),
-                ('created_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('event', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='referrals', to='safety.event')),
-                ('practitioner', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='directory.practitioner')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("concern", models.TextField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "received_at",
+                    models.DateTimeField(blank=True, help_text="set by peer review", null=True),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "event",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="referrals",
+                        to="safety.event",
+                    ),
+                ),
+                (
+                    "practitioner",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="directory.practitioner",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'safety__referral',
-                'ordering': ['-created_at'],
+                "db_table": "safety__referral",
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='TimelineEntry',
+            name="TimelineEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField()),
-                ('fact', models.TextField()),
-                ('investigation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='timeline', to='safety.investigation')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("at", models.DateTimeField()),
+                ("fact", models.TextField()),
+                (
+                    "investigation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="timeline",
+                        to="safety.investigation",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'safety__timeline_entry',
-                'ordering': ['at', 'id'],
+                "db_table": "safety__timeline_entry",
+                "ordering": ["at", "id"],
             },
         ),
     ]
