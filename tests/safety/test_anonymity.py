@@ -50,7 +50,10 @@ def _assert_no_trace(new: dict[str, set[str]], user: Any, logs: str) -> None:
     assert log.patient_ids == ["P1"]  # the lookup itself is still on record
 
 
+@pytest.mark.parametrize("history_middleware", [False, True])
 def test_anonymous_report_on_the_page_leaves_no_trace(
+    history_middleware: bool,
+    settings: Any,
     client_for: Any,
     role_users: dict[str, Any],
     directory: dict[str, Any],
@@ -58,6 +61,11 @@ def test_anonymous_report_on_the_page_leaves_no_trace(
     caplog: pytest.LogCaptureFixture,
     capfd: pytest.CaptureFixture[str],
 ) -> None:
+    if history_middleware:  # simple-history's request middleware must not add the reporter
+        settings.MIDDLEWARE = [
+            *settings.MIDDLEWARE,
+            "simple_history.middleware.HistoryRequestMiddleware",
+        ]
     user = role_users["clinician"]
     user.email = "nurse.jones@example.org"
     user.save()

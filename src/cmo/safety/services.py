@@ -76,6 +76,9 @@ def create_report(
         description=data["description"],
     )
     if anonymous:
+        # Explicitly no history user (simple-history would otherwise take request.user if its
+        # request middleware were ever installed), and only the hour of the report.
+        event._history_user = None  # type: ignore[attr-defined]
         event._history_date = event.reported_at  # type: ignore[attr-defined]
     event.save()
     event.practitioners.set(practitioners)
