@@ -1,9 +1,13 @@
 """In headless Chromium on a phone-sized screen: a clinician reports a fall in well under a
-minute, the safety officer triages and closes it with a message, the clinician reads it."""
+minute, the safety officer triages and closes it with a message, the clinician reads it.
+
+Set CMO_SCREENSHOTS=DIR to also save the pages as PNGs."""
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +24,13 @@ def _user(name: str, role: str) -> Any:
     user = User.objects.create_user(name, password=PASSWORD)
     user.groups.set([Group.objects.get(name=role)])
     return user
+
+
+def _shot(page: Any, name: str) -> None:
+    out = os.environ.get("CMO_SCREENSHOTS")
+    if out:
+        Path(out).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(out) / name), full_page=True)
 
 
 def _session(browser: Any, base: str, name: str) -> Any:
@@ -52,6 +63,7 @@ def test_report_triage_and_feedback_loop(browser: Any, live_server: Any, directo
     nurse.get_by_label("Harm to the patient (AHRQ Harm Scale)").select_option("mild")
     nurse.get_by_label("Where (unit)?").select_option(label="Riverside – ICU")
     nurse.get_by_label("What happened?").fill("Found on the floor beside bed 4; bruised knee.")
+    _shot(nurse, "safety-report-phone.png")
     # The send button is reachable on a phone without horizontal scrolling.
     width = nurse.evaluate("document.documentElement.scrollWidth")
     assert width <= 390
@@ -64,6 +76,7 @@ def test_report_triage_and_feedback_loop(browser: Any, live_server: Any, directo
 
     officer = _session(browser, base, "safety_sam")
     officer.goto(f"{base}/safety/queue/")
+    _shot(officer, "safety-queue.png")
     officer.get_by_role("link", name=event.reference).click()
     officer.locator("#route-form").get_by_label("System causes → RCA² / corrective actions").check()
     officer.locator("#route-form").get_by_label("Why this route?").fill("No bed alarm on the unit.")
@@ -80,5 +93,52 @@ def test_report_triage_and_feedback_loop(browser: Any, live_server: Any, directo
 
     nurse.goto(f"{base}/safety/mine/")
     card = nurse.locator(f"#{event.reference}")
+    _shot(nurse, "safety-feedback.png")
     assert "Closed" in card.inner_text() and message in card.inner_text()
     assert nurse.errors == [] and officer.errors == []
+
+
+def test_action_and_analytics_charts_draw(
+    browser: Any, live_server: Any, directory: Any, safety_warehouse: Any
+) -> None:
+    """The did-it-work chart (with its phase line) and the u-charts render under the CSP."""
+    from datetime import UTC, date, datetime
+
+    from cmo.safety.models import Action, Event, Investigation
+
+    for month in range(1, 13):
+        for k in range(3 if month < 7 else 1):
+            when = datetime(2024, month, 3 + k, 9, tzinfo=UTC)
+            Event.objects.create(
+                reported_at=when,
+                occurred_at=when,
+                event_type="fall",
+                category="incident",
+                harm="mild",
+                unit=directory["icu"],
+                site=directory["site"],
+                description="Fall.",
+            )
+    inv = Investigation.objects.create(event=Event.objects.first())
+    action = Action.objects.create(
+        investigation=inv,
+        description="Bed-exit alarms",
+        kind="forcing",
+        owner="CNO",
+        due=date(2024, 7, 1),
+        status="done",
+        implemented_on=date(2024, 7, 1),
+        measure_kind="safety",
+        measure_id="fall",
+        unit=directory["icu"],
+    )
+    _user("safety_sam", "safety_officer")
+    officer = _session(browser, live_server.url, "safety_sam")
+    officer.goto(f"{live_server.url}/safety/action/{action.pk}/")
+    officer.wait_for_selector("#effect-chart svg")
+    assert "after the action" in officer.locator("#verdict").inner_text()
+    _shot(officer, "safety-action.png")
+    officer.goto(f"{live_server.url}/safety/analytics/?by=unit")
+    officer.wait_for_selector(".chart svg")
+    assert "reports per 1,000 patient days" in officer.content()
+    assert officer.errors == []

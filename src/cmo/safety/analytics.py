@@ -239,6 +239,13 @@ def _quality_series(action: m.Action) -> pd.DataFrame | None:
     ).sort_values("month")
 
 
+def _measure_title(action: m.Action) -> str:
+    what = dict(m.EventType.choices).get(action.measure_id, action.measure_id)
+    if action.measure_id == "all":
+        what = "All safety events"
+    return f"{what} · {action.unit.name}" if action.unit else str(what)
+
+
 def action_effect(action: m.Action) -> dict[str, Any]:
     """Did it work? The measure's control chart with the baseline frozen at the months before
     the action, the action date as a phase line, and the verdict by the engine's rules:
@@ -283,7 +290,7 @@ def action_effect(action: m.Action) -> dict[str, Any]:
         "problem": None,
         "spec": _chart_spec(
             frame,
-            action.measure_id,
+            _measure_title(action),
             phase=cut,
             y_title=RATE_TITLE
             if action.measure_kind == m.MeasureKind.SAFETY

@@ -64,7 +64,7 @@ class ReportForm(forms.ModelForm):
             "event_type": "What kind of event?",
             "category": "Did it reach the patient?",
             "harm": "Harm to the patient (AHRQ Harm Scale)",
-            "merp": "Medication error category (NCC MERP)",
+            "merp": "Medication events only: NCC MERP category",
             "occurred_at": "When did it happen?",
             "unit": "Where (unit)?",
             "location_detail": "Room or place (optional)",
@@ -89,6 +89,9 @@ class ReportForm(forms.ModelForm):
         )
         self.fields["practitioners"].queryset = Practitioner.objects.filter(active=True)
         self.fields["practitioners"].required = False
+        # Radio buttons without the blank "---------" choice a model field's form adds.
+        self.fields["event_type"].choices = m.EventType.choices
+        self.fields["category"].choices = m.Category.choices
         self.fields["harm"].required = False
         self.fields["merp"].required = False
         self.fields["occurred_at"].input_formats = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]
