@@ -151,3 +151,31 @@ def test_too_short_a_baseline_is_said(
     a.save()
     _falls(make_event, directory["icu"], MONTHS_2024, 1)
     assert "a baseline needs 6" in action_effect(a)["problem"]
+
+
+def test_a_quality_measure_as_the_actions_measure(
+    inv: Investigation, results_warehouse: Any, settings: Any
+) -> None:
+    """The build's monthly results (the web tests' sample warehouse: 24 months from Nov 2024)
+    at system level, split at the action."""
+    from cmo.web import results
+
+    settings.WAREHOUSE = results_warehouse
+    results.clear_cache()
+    a = Action.objects.create(
+        investigation=inv,
+        description="Sepsis order set",
+        kind="standardize",
+        owner="CMO",
+        due=date(2025, 11, 1),
+        implemented_on=date(2025, 11, 1),
+        status="done",
+        measure_kind="quality",
+        measure_id="mort_inpatient",
+    )
+    effect = action_effect(a)
+    assert effect["problem"] is None, effect
+    assert (effect["n_before"], effect["n_after"]) == (12, 12)
+    assert effect["spec"]["layer"][-1]["data"]["values"][0]["x"] == "2025-11-01"
+    a.measure_id = "no_such_measure"
+    assert "no_such_measure" in action_effect(a)["problem"]
