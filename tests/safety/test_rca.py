@@ -179,3 +179,18 @@ def test_a_quality_measure_as_the_actions_measure(
     assert effect["spec"]["layer"][-1]["data"]["values"][0]["x"] == "2025-11-01"
     a.measure_id = "no_such_measure"
     assert "no_such_measure" in action_effect(a)["problem"]
+
+
+def test_action_progress_moves_the_phase_line(
+    client_for: Any, inv: Investigation, directory: Any, safety_warehouse: Any
+) -> None:
+    a = _fall_action(inv, directory["icu"])
+    client = client_for("safety_officer")
+    url = f"/safety/action/{a.pk}/"
+    page = client.post(url, {"status": "done", "implemented_on": ""}).content.decode()
+    assert "An implemented action needs its date." in page
+    r = client.post(url, {"status": "done", "implemented_on": "2024-09-01"})
+    assert r.status_code == 302
+    a.refresh_from_db()
+    assert a.implemented_on == date(2024, 9, 1) and a.phase_date == date(2024, 9, 1)
+    assert a.history.first().history_user.username == "t_safety_officer"

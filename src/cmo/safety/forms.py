@@ -279,3 +279,18 @@ class ActionForm(forms.ModelForm):
         if data.get("status") == m.ActionStatus.DONE and not data.get("implemented_on"):
             self.add_error("implemented_on", "An implemented action needs its date.")
         return data
+
+
+class ActionProgressForm(forms.ModelForm):
+    """An action's progress: status and the date it was implemented (the chart's phase line)."""
+
+    class Meta:
+        model = m.Action
+        fields = ["status", "implemented_on"]
+        widgets = {"implemented_on": forms.DateInput(attrs={"type": "date"})}
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("status") == m.ActionStatus.DONE and not data.get("implemented_on"):
+            self.add_error("implemented_on", "An implemented action needs its date.")
+        return data

@@ -224,9 +224,16 @@ def action(request: HttpRequest, pk: int) -> HttpResponse:
     """An action and "did it work?": its measure's control chart split at the action date."""
     a = get_object_or_404(m.Action.objects.select_related("investigation__event", "unit"), pk=pk)
     e = a.investigation.event
+    form = forms.ActionProgressForm(request.POST or None, instance=a)
+    if request.method == "POST" and form.is_valid():
+        a = form.save(commit=False)
+        a._history_user = request.user  # type: ignore[attr-defined]
+        a.save()
+        messages.success(request, "Action updated.")
+        return redirect("safety:action", pk=pk)
     log_events(request, "RCA2 action", [e], action=a.pk)
     effect = analytics.action_effect(a)
-    return render(request, "safety/action.html", {"a": a, "e": e, "effect": effect})
+    return render(request, "safety/action.html", {"a": a, "e": e, "effect": effect, "form": form})
 
 
 @capability_required(ANALYTICS)
