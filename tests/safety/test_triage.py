@@ -128,7 +128,7 @@ def test_both_routes_only_when_chosen(client_for: Any, make_event: Any) -> None:
 
 
 def test_referrals_are_confidential(client_for: Any, make_event: Any, role_users: Any) -> None:
-    e = make_event()
+    e = make_event(reporter=role_users["clinician"], department=None)
     services.route(
         e, route="individual", reason="r", practitioner=None, concern="Secret concern", by=None
     )
@@ -136,6 +136,9 @@ def test_referrals_are_confidential(client_for: Any, make_event: Any, role_users
     assert client_for("safety_officer").get("/safety/referrals/").status_code == 403
     officer_view = client_for("safety_officer").get(f"/safety/event/{e.pk}/").content.decode()
     assert "Referred to peer review" in officer_view and "Secret concern" not in officer_view
+    reporter_view = client_for("clinician").get(f"/safety/event/{e.pk}/")
+    assert reporter_view.status_code == 200
+    assert "peer review" not in reporter_view.content.decode().lower()
 
 
 ADVERSE_EVENT = {

@@ -102,7 +102,9 @@ def event(request: HttpRequest, pk: int) -> HttpResponse:
         "practitioners": list(e.practitioners.all()),
         "duplicates": list(e.duplicates.all()),
         "referrals": list(e.referrals.all()) if scope.reads_referrals(request.user) else [],
-        "referred": e.referrals.exists(),
+        # That a referral exists is itself confidential: triage roles only (not the reporter,
+        # not a chair).
+        "referred": triage and e.referrals.exists(),
         "investigation": getattr(e, "investigation", None),
     }
     if triage:
