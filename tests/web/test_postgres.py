@@ -23,12 +23,12 @@ MODULES = [
     "test_views.py",
     "test_api.py",
     # The safety app's database-heavy tests (dump-based anonymity check, matrix, triage).
-    "../safety/test_anonymity.py",
-    "../safety/test_permissions.py",
-    "../safety/test_triage.py",
-    "../safety/test_forms.py",
-    "../safety/test_api.py",
-    "../safety/test_rca.py",
+    "../safety/test_safety_anonymity.py",
+    "../safety/test_safety_permissions.py",
+    "../safety/test_safety_triage.py",
+    "../safety/test_safety_forms.py",
+    "../safety/test_safety_api.py",
+    "../safety/test_safety_rca.py",
 ]
 
 
