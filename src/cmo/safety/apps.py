@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from cmo.web.registry import Domain, DomainConfig, NavItem
+from cmo.web.roles import ROLES
 
 # Capabilities (Django permissions of this app, declared on safety.Capability).
 REPORT = "report_event"
@@ -10,18 +11,8 @@ INVESTIGATE = "investigate_events"
 ANALYTICS = "view_safety_analytics"
 REFERRALS = "view_referrals"
 
-ALL_ROLES = (
-    "cmo",
-    "quality_analyst",
-    "medical_staff_office",
-    "department_chair",
-    "safety_officer",
-    "clinician",
-    "board_member",
-    "compliance",
-)
-
-GRANTS: dict[str, tuple[str, ...]] = {role: (REPORT,) for role in ALL_ROLES}
+# Every role reports (issue 17: "every role, including clinician").
+GRANTS: dict[str, tuple[str, ...]] = {role: (REPORT,) for role in ROLES}
 GRANTS["safety_officer"] = (REPORT, TRIAGE, INVESTIGATE, ANALYTICS)
 # Peer-review referrals are confidential: the CMO (and the review committee, when that
 # module lands) read them; the safety officer routes an event there but does not read them.

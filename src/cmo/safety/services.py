@@ -57,6 +57,8 @@ def create_report(
     if unit is None and link and link.unit_code:
         unit = Unit.objects.filter(code=link.unit_code).first()
     site: Site | None = unit.site if unit else None
+    if site is None and link and link.site_code:
+        site = Site.objects.filter(code=link.site_code).first()
     event = m.Event(
         source=source,
         reporter=None if anonymous else user,
