@@ -33,6 +33,22 @@ def _shot(page: Any, name: str) -> None:
         page.screenshot(path=str(Path(out) / name), full_page=True)
 
 
+@pytest.fixture
+def phone(browser: Any) -> Any:
+    """``phone(base, name)`` -> a signed-in page on a phone-sized screen; closed after the
+    test, so no browser connection outlives the live server."""
+    contexts: list[Any] = []
+
+    def open_session(base: str, name: str) -> Any:
+        page = _session(browser, base, name)
+        contexts.append(page.context)
+        return page
+
+    yield open_session
+    for context in contexts:
+        context.close()
+
+
 def _session(browser: Any, base: str, name: str) -> Any:
     context = browser.new_context(**PHONE)
     page = context.new_page()
@@ -48,14 +64,14 @@ def _session(browser: Any, base: str, name: str) -> Any:
     return page
 
 
-def test_report_triage_and_feedback_loop(browser: Any, live_server: Any, directory: Any) -> None:
+def test_report_triage_and_feedback_loop(phone: Any, live_server: Any, directory: Any) -> None:
     from cmo.safety.models import Event
 
     _user("nurse_kim", "clinician")
     _user("safety_sam", "safety_officer")
     base = live_server.url
 
-    nurse = _session(browser, base, "nurse_kim")
+    nurse = phone(base, "nurse_kim")
     started = time.monotonic()
     nurse.goto(f"{base}/safety/")
     nurse.get_by_label("Fall").check()
@@ -74,7 +90,7 @@ def test_report_triage_and_feedback_loop(browser: Any, live_server: Any, directo
     event = Event.objects.get()
     assert event.reference in nurse.content() and "New" in nurse.content()
 
-    officer = _session(browser, base, "safety_sam")
+    officer = phone(base, "safety_sam")
     officer.goto(f"{base}/safety/queue/")
     _shot(officer, "safety-queue.png")
     officer.get_by_role("link", name=event.reference).click()
@@ -99,7 +115,7 @@ def test_report_triage_and_feedback_loop(browser: Any, live_server: Any, directo
 
 
 def test_action_and_analytics_charts_draw(
-    browser: Any, live_server: Any, directory: Any, safety_warehouse: Any
+    phone: Any, live_server: Any, directory: Any, safety_warehouse: Any
 ) -> None:
     """The did-it-work chart (with its phase line) and the u-charts render under the CSP."""
     from datetime import UTC, date, datetime
@@ -133,7 +149,7 @@ def test_action_and_analytics_charts_draw(
         unit=directory["icu"],
     )
     _user("safety_sam", "safety_officer")
-    officer = _session(browser, live_server.url, "safety_sam")
+    officer = phone(live_server.url, "safety_sam")
     officer.goto(f"{live_server.url}/safety/action/{action.pk}/")
     officer.wait_for_selector("#effect-chart svg")
     assert "after the action" in officer.locator("#verdict").inner_text()
