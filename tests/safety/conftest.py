@@ -1,5 +1,5 @@
 """Fixtures for the safety tests: the web tests' Django set-up and role users (loaded from
-tests/web/conftest.py and the browser fixtures from tests/e2e/conftest.py, not copied), a small
+tests/web/conftest.py, and the demo build from tests/e2e/conftest.py, not copied), a small
 real DuckDB warehouse with patients, stays and unit days, and directory rows.
 """
 
@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from safety_helpers import write_safety_warehouse
+
+from cmo.safety.sample import make_directory, write_safety_warehouse
 
 TESTS = Path(__file__).resolve().parents[1]
 
@@ -28,8 +29,6 @@ _e2e = _load("safety_e2e_conftest", TESTS / "e2e" / "conftest.py")
 results_warehouse = _web.results_warehouse
 role_users = _web.role_users
 client_for = _web.client_for
-browser = _e2e.browser
-page = _e2e.page
 e2e_warehouse = _e2e.e2e_warehouse
 CHAIR_DEPARTMENTS = _web.CHAIR_DEPARTMENTS  # ["D-CAR"]
 
@@ -47,21 +46,8 @@ def safety_warehouse(safety_warehouse_file: Path, settings: Any) -> Path:
 
 @pytest.fixture
 def directory(db: Any) -> dict[str, Any]:
-    """Site S1 with units U-ICU and U-WARD; departments D-CAR (the test chair's) and D-SUR;
-    practitioner PR1 in D-CAR and PR2 in D-SUR."""
-    from cmo.directory.models import Department, Membership, Practitioner, Site, Unit
-
-    site = Site.objects.create(code="S1", name="Riverside")
-    out: dict[str, Any] = {"site": site}
-    out["icu"] = Unit.objects.create(code="U-ICU", name="ICU", site=site)
-    out["ward"] = Unit.objects.create(code="U-WARD", name="Ward 4", site=site)
-    out["car"] = Department.objects.create(code="D-CAR", name="Cardiology", site=site)
-    out["sur"] = Department.objects.create(code="D-SUR", name="Surgery", site=site)
-    out["pr1"] = Practitioner.objects.create(code="PR1", name="Dr One", family_name="One")
-    out["pr2"] = Practitioner.objects.create(code="PR2", name="Dr Two", family_name="Two")
-    Membership.objects.create(practitioner=out["pr1"], department=out["car"])
-    Membership.objects.create(practitioner=out["pr2"], department=out["sur"])
-    return out
+    """Directory rows (see ``cmo.safety.sample.make_directory``)."""
+    return make_directory()
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 """In headless Chromium on a phone-sized screen: a clinician reports a fall in well under a
 minute, the safety officer triages and closes it with a message, the clinician reads it.
 
-Set CMO_SCREENSHOTS=DIR to also save the pages as PNGs."""
+Set CMO_SCREENSHOTS=DIR to also save the pages as PNGs. (Here, not in tests/safety: one
+Playwright session per process, the e2e ``browser`` fixture.)"""
 
 from __future__ import annotations
 
@@ -16,6 +17,21 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(trans
 PASSWORD = "correct horse battery staple"
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
 BUDGET_SECONDS = 60
+
+
+@pytest.fixture
+def directory(transactional_db: Any) -> dict[str, Any]:
+    from cmo.safety.sample import make_directory
+
+    return make_directory()
+
+
+@pytest.fixture
+def safety_warehouse(tmp_path: Path, settings: Any) -> Path:
+    from cmo.safety.sample import write_safety_warehouse
+
+    settings.WAREHOUSE = write_safety_warehouse(tmp_path / "warehouse.duckdb")
+    return settings.WAREHOUSE
 
 
 def _user(name: str, role: str) -> Any:
