@@ -29,6 +29,13 @@ MODULES = [
     "../staff/test_applications.py",
     "../staff/test_pages.py",
     "../staff/test_permissions.py",
+    # The safety app's database-heavy tests (dump-based anonymity check, matrix, triage).
+    "../safety/test_safety_anonymity.py",
+    "../safety/test_safety_permissions.py",
+    "../safety/test_safety_triage.py",
+    "../safety/test_safety_forms.py",
+    "../safety/test_safety_api.py",
+    "../safety/test_safety_rca.py",
 ]
 
 

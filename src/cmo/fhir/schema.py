@@ -721,6 +721,27 @@ RESOURCES: tuple[Resource, ...] = (
             C("class_name", "str", "class[0].name"),
         ),
     ),
+    # AdverseEvent (R4): EHR-recorded safety events, shown in the safety queue (issue 17).
+    Resource(
+        "AdverseEvent",
+        "adverse_event",
+        (
+            C("actuality", "str", "actuality"),
+            C("category", "cc", "category[0]"),
+            C("event", "cc", "event"),
+            C("event_text", "str", "event.text"),
+            C("subject", "ref", "subject"),
+            C("encounter", "ref", "encounter"),
+            C("date", "date", "date"),
+            C("detected", "date", "detected"),
+            C("recorded_date", "date", "recordedDate"),
+            C("location", "ref", "location"),
+            C("seriousness", "cc", "seriousness"),
+            C("severity", "cc", "severity"),
+            C("outcome", "cc", "outcome"),
+            C("recorder", "ref", "recorder"),
+        ),
+    ),
 )
 
 for _r in RESOURCES:

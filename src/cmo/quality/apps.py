@@ -41,9 +41,7 @@ class QualityConfig(DomainConfig):
             for role in (
                 "cmo",
                 "quality_analyst",
-                "medical_staff_office",
                 "department_chair",
-                "safety_officer",
                 "clinician",
                 "board_member",
             )

@@ -62,12 +62,13 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "ninja",
+    "simple_history",
     "cmo.web",
     # Domain apps: each registers its URLs, API, navigation and roles (cmo.web.registry).
     "cmo.directory",
     "cmo.quality",
-    "simple_history",
     "cmo.staff",
+    "cmo.safety",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,88 @@
+"""Who sees which events: safety officer and CMO all; chairs their departments'; reporters
+their own (never an anonymous one: nothing ties it to them). Event data is patient safety work
+product; every view of it is access-logged by the caller."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q, QuerySet
+
+from cmo.safety.apps import DEPARTMENT, REFERRALS, REPORT, TRIAGE
+from cmo.safety.models import Event
+from cmo.web.roles import departments_of
+
+
+def can(user: Any, capability: str) -> bool:
+    return bool(user.is_authenticated and user.has_perm(f"safety.{capability}"))
+
+
+def sees_all(user: Any) -> bool:
+    return can(user, TRIAGE)
+
+
+def reads_referrals(user: Any) -> bool:
+    return can(user, REFERRALS)
+
+
+def department_scope(user: Any) -> list[str] | None:
+    """Department codes a chair sees; None when the user has no department view."""
+    if not can(user, DEPARTMENT):
+        return None
+    return departments_of(user) or []
+
+
+def visible_events(user: Any) -> QuerySet[Event]:
+    """Every event this user may open."""
+    events = Event.objects.all()
+    if sees_all(user):
+        return events
+    rule = Q(pk__in=[])
+    if can(user, REPORT):
+        rule |= Q(reporter=user, anonymous=False)
+    scope = department_scope(user)
+    if scope is not None:
+        rule |= Q(department__code__in=scope)
+    return events.filter(rule)
+
+
+def queue_events(user: Any) -> QuerySet[Event] | None:
+    """The queue this user may read (all, or a chair's departments), None if no queue."""
+    if sees_all(user):
+        return Event.objects.all()
+    scope = department_scope(user)
+    if scope is None:
+        return None
+    return Event.objects.filter(department__code__in=scope)
+
+
+def login_first(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Anonymous visitors go to the login page (302), as everywhere in the app."""
+
+    @wraps(view)
+    def wrapped(request: Any, *args: Any, **kwargs: Any) -> Any:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def capability_required(capability: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """302 to login when signed out, 403 without this app's ``capability``."""
+
+    def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+        @login_first
+        @wraps(view)
+        def wrapped(request: Any, *args: Any, **kwargs: Any) -> Any:
+            if not can(request.user, capability):
+                raise PermissionDenied
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator

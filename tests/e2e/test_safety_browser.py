@@ -1,0 +1,176 @@
+"""In headless Chromium on a phone-sized screen: a clinician reports a fall in well under a
+minute, the safety officer triages and closes it with a message, the clinician reads it.
+
+Set CMO_SCREENSHOTS=DIR to also save the pages as PNGs. (Here, not in tests/safety: one
+Playwright session per process, the e2e ``browser`` fixture.)"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+PASSWORD = "correct horse battery staple"
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+BUDGET_SECONDS = 60
+
+
+@pytest.fixture
+def directory(transactional_db: Any) -> dict[str, Any]:
+    from cmo.safety.sample import make_directory
+
+    return make_directory()
+
+
+@pytest.fixture
+def safety_warehouse(tmp_path: Path, settings: Any) -> Path:
+    from cmo.safety.sample import write_safety_warehouse
+
+    settings.WAREHOUSE = write_safety_warehouse(tmp_path / "warehouse.duckdb")
+    return settings.WAREHOUSE
+
+
+def _user(name: str, role: str) -> Any:
+    from django.contrib.auth.models import Group, User
+
+    user = User.objects.create_user(name, password=PASSWORD)
+    user.groups.set([Group.objects.get(name=role)])
+    return user
+
+
+def _shot(page: Any, name: str) -> None:
+    out = os.environ.get("CMO_SCREENSHOTS")
+    if out:
+        Path(out).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(out) / name), full_page=True)
+
+
+@pytest.fixture
+def phone(browser: Any) -> Any:
+    """``phone(base, name)`` -> a signed-in page on a phone-sized screen; closed after the
+    test, so no browser connection outlives the live server."""
+    contexts: list[Any] = []
+
+    def open_session(base: str, name: str) -> Any:
+        page = _session(browser, base, name)
+        contexts.append(page.context)
+        return page
+
+    yield open_session
+    for context in contexts:
+        context.close()
+
+
+def _session(browser: Any, base: str, name: str) -> Any:
+    context = browser.new_context(**PHONE)
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    page.errors = []
+    page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    page.goto(f"{base}/accounts/login/")
+    page.get_by_label("User name").fill(name)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()
+    return page
+
+
+def test_report_triage_and_feedback_loop(phone: Any, live_server: Any, directory: Any) -> None:
+    from cmo.safety.models import Event
+
+    _user("nurse_kim", "clinician")
+    _user("safety_sam", "safety_officer")
+    base = live_server.url
+
+    nurse = phone(base, "nurse_kim")
+    started = time.monotonic()
+    nurse.goto(f"{base}/safety/")
+    nurse.get_by_label("Fall").check()
+    nurse.get_by_label("Incident (reached the patient)").check()
+    nurse.get_by_label("Harm to the patient (AHRQ Harm Scale)").select_option("mild")
+    nurse.get_by_label("Where (unit)?").select_option(label="Riverside – ICU")
+    nurse.get_by_label("What happened?").fill("Found on the floor beside bed 4; bruised knee.")
+    _shot(nurse, "safety-report-phone.png")
+    # The send button is reachable on a phone without horizontal scrolling.
+    width = nurse.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390
+    nurse.get_by_role("button", name="Send report").click()
+    nurse.wait_for_url(f"{base}/safety/mine/")
+    elapsed = time.monotonic() - started
+    assert elapsed < BUDGET_SECONDS, f"reporting took {elapsed:.1f} s"
+    event = Event.objects.get()
+    assert event.reference in nurse.content() and "New" in nurse.content()
+
+    officer = phone(base, "safety_sam")
+    officer.goto(f"{base}/safety/queue/")
+    _shot(officer, "safety-queue.png")
+    officer.get_by_role("link", name=event.reference).click()
+    officer.locator("#route-form").get_by_label("System causes → RCA² / corrective actions").check()
+    officer.locator("#route-form").get_by_label("Why this route?").fill("No bed alarm on the unit.")
+    officer.locator("#route-form").get_by_role("button", name="Route").click()
+    officer.wait_for_load_state()
+    assert "Routed: System causes" in officer.content()
+    message = "Bed-exit alarms are now standard on the ICU; thank you for reporting."
+    officer.locator("#close-form").get_by_label(
+        "Closing message to the reporter (what was learnt and done)"
+    ).fill(message)
+    officer.get_by_role("button", name="Close and tell the reporter").click()
+    officer.wait_for_load_state()
+    assert "Closed; the reporter sees the closing message." in officer.content()
+
+    nurse.goto(f"{base}/safety/mine/")
+    card = nurse.locator(f"#{event.reference}")
+    _shot(nurse, "safety-feedback.png")
+    assert "Closed" in card.inner_text() and message in card.inner_text()
+    assert nurse.errors == [] and officer.errors == []
+
+
+def test_action_and_analytics_charts_draw(
+    phone: Any, live_server: Any, directory: Any, safety_warehouse: Any
+) -> None:
+    """The did-it-work chart (with its phase line) and the u-charts render under the CSP."""
+    from datetime import UTC, date, datetime
+
+    from cmo.safety.models import Action, Event, Investigation
+
+    for month in range(1, 13):
+        for k in range(3 if month < 7 else 1):
+            when = datetime(2024, month, 3 + k, 9, tzinfo=UTC)
+            Event.objects.create(
+                reported_at=when,
+                occurred_at=when,
+                event_type="fall",
+                category="incident",
+                harm="mild",
+                unit=directory["icu"],
+                site=directory["site"],
+                description="Fall.",
+            )
+    inv = Investigation.objects.create(event=Event.objects.first())
+    action = Action.objects.create(
+        investigation=inv,
+        description="Bed-exit alarms",
+        kind="forcing",
+        owner="CNO",
+        due=date(2024, 7, 1),
+        status="done",
+        implemented_on=date(2024, 7, 1),
+        measure_kind="safety",
+        measure_id="fall",
+        unit=directory["icu"],
+    )
+    _user("safety_sam", "safety_officer")
+    officer = phone(live_server.url, "safety_sam")
+    officer.goto(f"{live_server.url}/safety/action/{action.pk}/")
+    officer.wait_for_selector("#effect-chart svg")
+    assert "after the action" in officer.locator("#verdict").inner_text()
+    _shot(officer, "safety-action.png")
+    officer.goto(f"{live_server.url}/safety/analytics/?by=unit")
+    officer.wait_for_selector(".chart svg")
+    assert "reports per 1,000 patient days" in officer.content()
+    assert officer.errors == []

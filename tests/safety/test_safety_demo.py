@@ -1,0 +1,56 @@
+"""The demo seed on a real demo build (generate -> ingest -> measures): a year of reports with
+the issue's mix, the sentinel event with a running clock, the CLABSI cluster's RCA² whose chart
+shows the cluster, and one peer-review referral."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db]
+
+
+def test_seed(e2e_warehouse: Path, settings: Any) -> None:
+    from cmo.safety import interface
+    from cmo.safety.analytics import action_effect
+    from cmo.safety.demo import seed
+    from cmo.safety.models import Action, Event
+
+    settings.WAREHOUSE = e2e_warehouse
+    from datetime import date
+
+    from cmo.safety.demo import REPORTS_PER_1000_DAYS
+    from cmo.safety.warehouse import patient_days
+
+    counts = seed(e2e_warehouse)
+    assert counts["units"] > 3 and counts["practitioners"] > 10
+    # The demo build's last month is January 2025: the year of reports is 2024.
+    days = patient_days(date(2024, 1, 1), date(2025, 1, 1))["patient_days"].sum()
+    assert counts["reports"] == int(days * REPORTS_PER_1000_DAYS / 1000) > 30
+    events = Event.objects.all()
+    incidents = events.filter(category="incident", source="report", occurred_at__year=2024)
+    mild_or_none = incidents.filter(harm__in=["none", "mild"]).count()
+    assert mild_or_none / incidents.count() > 0.6  # 85% expected; a small sample here
+    assert events.filter(anonymous=True, reporter__isnull=True).exists()
+    assert (
+        events.filter(event_type="medication").exclude(merp="").count()
+        == events.filter(event_type="medication").count()
+    )
+    sentinel = events.get(sentinel=True)
+    assert sentinel.team_due and sentinel.analysis_due and sentinel.investigation.team_formed_at
+    assert not sentinel.investigation.plan_completed_at  # RCA² in progress
+    [ref] = interface.referrals_for_review()
+    assert ref.practitioner_code
+    clabsi = Action.objects.filter(measure_id="infection")
+    assert clabsi.count() == 3 and clabsi.filter(strength="stronger").exists()
+    a = clabsi.first()
+    # The investigated unit is the one with the most CLABSI (in a 2,000-patient build there are
+    # only a few; the 20,000-patient `cmo demo` puts the cluster in Riverside's ICU).
+    infections = Event.objects.filter(event_type="infection")
+    assert infections.exists() and infections.filter(unit=a.unit).exists()
+    effect = action_effect(a)
+    assert effect.get("problem") is None, effect
+    assert effect["spec"]["layer"][-1]["mark"]["type"] == "rule"  # the phase line
+    assert seed(e2e_warehouse) == {"events": 0}  # idempotent
