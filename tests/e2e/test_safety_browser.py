@@ -19,16 +19,29 @@ PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touc
 BUDGET_SECONDS = 60
 
 
+def _sample():  # type: ignore[no-untyped-def]
+    """tests/safety/safety_sample.py (test data, not shipped in src), loaded by path."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "safety" / "safety_sample.py"
+    spec = importlib.util.spec_from_file_location("safety_sample", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.fixture
 def directory(transactional_db: Any) -> dict[str, Any]:
-    from cmo.safety.sample import make_directory
+    make_directory = _sample().make_directory
 
     return make_directory()
 
 
 @pytest.fixture
 def safety_warehouse(tmp_path: Path, settings: Any) -> Path:
-    from cmo.safety.sample import write_safety_warehouse
+    write_safety_warehouse = _sample().write_safety_warehouse
 
     settings.WAREHOUSE = write_safety_warehouse(tmp_path / "warehouse.duckdb")
     return settings.WAREHOUSE

@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from cmo.safety.sample import make_directory, write_safety_warehouse
+from safety_sample import make_directory, write_safety_warehouse
 
 TESTS = Path(__file__).resolve().parents[1]
 
@@ -46,7 +45,7 @@ def safety_warehouse(safety_warehouse_file: Path, settings: Any) -> Path:
 
 @pytest.fixture
 def directory(db: Any) -> dict[str, Any]:
-    """Directory rows (see ``cmo.safety.sample.make_directory``)."""
+    """Directory rows (see ``safety_sample.make_directory``)."""
     return make_directory()
 
 

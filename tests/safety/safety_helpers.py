@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cmo.safety.sample import MRN
+from safety_sample import MRN
 
 __all__ = ["MRN", "report_data"]
 

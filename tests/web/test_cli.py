@@ -51,12 +51,14 @@ def test_demo_users_one_per_role_with_working_passwords() -> None:
     from django.test import RequestFactory
 
     from cmo.web import demo_users
-    from cmo.web.roles import ROLES
+    from cmo.web.roles import all_roles
 
     lines: list[str] = []
     created = demo_users(echo=lines.append, departments=["D-CAR"])
-    assert set(created) == {f"demo_{r}" for r in ROLES}
-    assert len(lines) == len(ROLES) + 1 and all(pw in "\n".join(lines) for pw in created.values())
+    assert set(created) == {f"demo_{r}" for r in all_roles()}
+    assert len(lines) == len(all_roles()) + 1 and all(
+        pw in "\n".join(lines) for pw in created.values()
+    )
     request: Any = RequestFactory().post("/accounts/login/")
     user = authenticate(
         request, username="demo_board_member", password=created["demo_board_member"]

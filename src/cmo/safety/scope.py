@@ -5,11 +5,8 @@ product; every view of it is access-logged by the caller."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
-from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 
 from cmo.safety.apps import DEPARTMENT, REFERRALS, REPORT, TRIAGE
@@ -60,29 +57,11 @@ def queue_events(user: Any) -> QuerySet[Event] | None:
     return Event.objects.filter(department__code__in=scope)
 
 
-def login_first(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Anonymous visitors go to the login page (302), as everywhere in the app."""
+def capability_required(
+    capability: str, *alternatives: str
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """302 to login when signed out, 403 without one of this app's capabilities (the shell's
+    decorator, with this app's label)."""
+    from cmo.web.access import capability_required as required
 
-    @wraps(view)
-    def wrapped(request: Any, *args: Any, **kwargs: Any) -> Any:
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        return view(request, *args, **kwargs)
-
-    return wrapped
-
-
-def capability_required(capability: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """302 to login when signed out, 403 without this app's ``capability``."""
-
-    def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
-        @login_first
-        @wraps(view)
-        def wrapped(request: Any, *args: Any, **kwargs: Any) -> Any:
-            if not can(request.user, capability):
-                raise PermissionDenied
-            return view(request, *args, **kwargs)
-
-        return wrapped
-
-    return decorator
+    return required(f"safety.{capability}", *(f"safety.{a}" for a in alternatives))

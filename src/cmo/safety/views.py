@@ -18,12 +18,12 @@ from django.views.decorators.http import require_POST
 
 from cmo.safety import analytics, clocks, forms, scope, services
 from cmo.safety import models as m
-from cmo.safety.apps import ANALYTICS, INVESTIGATE, REFERRALS, REPORT, TRIAGE
+from cmo.safety.apps import ANALYTICS, DEPARTMENT, INVESTIGATE, REFERRALS, REPORT, TRIAGE
 from cmo.safety.audit import log_events, log_lookup
-from cmo.safety.scope import capability_required, login_first
+from cmo.safety.scope import capability_required
 
 
-@login_first
+@capability_required(REPORT)
 def report(request: HttpRequest) -> HttpResponse:
     """The one-page report (AHRQ Common Formats Hospital v2.0)."""
     if not scope.can(request.user, REPORT):
@@ -43,7 +43,7 @@ def report(request: HttpRequest) -> HttpResponse:
     return render(request, "safety/report.html", {"form": form})
 
 
-@login_first
+@capability_required(REPORT)
 def thanks(request: HttpRequest) -> HttpResponse:
     """After an anonymous report: no reference, nothing that ties the report to this session."""
     return render(request, "safety/thanks.html")
@@ -65,7 +65,7 @@ def _queue_rows(events: list[m.Event]) -> list[dict[str, Any]]:
     return rows
 
 
-@login_first
+@capability_required(TRIAGE, DEPARTMENT)
 def queue(request: HttpRequest) -> HttpResponse:
     """Open events by severity and age, with clocks and overdue flags."""
     events_qs = scope.queue_events(request.user)
@@ -90,7 +90,7 @@ def _event_or_403(request: HttpRequest, pk: int) -> m.Event:
     return event
 
 
-@login_first
+@capability_required(REPORT)
 def event(request: HttpRequest, pk: int) -> HttpResponse:
     e = _event_or_403(request, pk)
     log_events(request, "safety event", [e], event=e.reference)
@@ -117,8 +117,8 @@ def event(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "safety/event.html", context)
 
 
-@require_POST
 @capability_required(TRIAGE)
+@require_POST
 def triage(request: HttpRequest, pk: int) -> HttpResponse:
     """One of the triage operations on an event (``op``): classify, route, merge, close."""
     e = get_object_or_404(m.Event, pk=pk)

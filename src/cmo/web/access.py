@@ -13,21 +13,27 @@ from django.core.exceptions import PermissionDenied
 from cmo.web.roles import perm
 
 
-def capability_required(capability: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """``capability``: ``"app.codename"`` (a bare codename is the core's). The wrapped view
-    carries it as ``.capability``, so the permission-matrix test can enumerate every view."""
-    needed = perm(capability)
+def capability_required(
+    capability: str, *alternatives: str
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``capability``: ``"app.codename"`` (a bare codename is the core's); a user holding any of
+    ``capability`` or ``alternatives`` may open the view (a view that narrows its rows by scope,
+    e.g. all events for the safety officer, a department's for a chair). The wrapped view
+    carries them as ``.capabilities`` (and the first as ``.capability``), so the
+    permission-matrix test can enumerate every view."""
+    needed = tuple(perm(c) for c in (capability, *alternatives))
 
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
         @wraps(view)
         def wrapped(request: Any, *args: Any, **kwargs: Any) -> Any:
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
-            if not request.user.has_perm(needed):
+            if not any(request.user.has_perm(n) for n in needed):
                 raise PermissionDenied
             return view(request, *args, **kwargs)
 
-        wrapped.capability = needed  # type: ignore[attr-defined]
+        wrapped.capability = needed[0]  # type: ignore[attr-defined]
+        wrapped.capabilities = needed  # type: ignore[attr-defined]
         return wrapped
 
     return decorator

@@ -70,12 +70,17 @@ def make_directory() -> dict[str, Any]:
     practitioner PR1 in D-CAR and PR2 in D-SUR."""
     from cmo.directory.models import Department, Membership, Practitioner, Site, Unit
 
-    site = Site.objects.create(code="S1", name="Riverside")
+    # update_or_create: the web tests' chair fixture may have made D-CAR as a placeholder.
+    site, _ = Site.objects.update_or_create(code="S1", defaults={"name": "Riverside"})
     out: dict[str, Any] = {"site": site}
     out["icu"] = Unit.objects.create(code="U-ICU", name="ICU", site=site)
     out["ward"] = Unit.objects.create(code="U-WARD", name="Ward 4", site=site)
-    out["car"] = Department.objects.create(code="D-CAR", name="Cardiology", site=site)
-    out["sur"] = Department.objects.create(code="D-SUR", name="Surgery", site=site)
+    out["car"], _ = Department.objects.update_or_create(
+        code="D-CAR", defaults={"name": "Cardiology", "site": site}
+    )
+    out["sur"], _ = Department.objects.update_or_create(
+        code="D-SUR", defaults={"name": "Surgery", "site": site}
+    )
     out["pr1"] = Practitioner.objects.create(code="PR1", name="Dr One", family_name="One")
     out["pr2"] = Practitioner.objects.create(code="PR2", name="Dr Two", family_name="Two")
     Membership.objects.create(practitioner=out["pr1"], department=out["car"])
