@@ -133,6 +133,7 @@ def demo_main(
         _generate(out, patients, seed, start, months)
     from cmo.fhir.ingest import ingest
     from cmo.measures.build import run as build_measures
+    from cmo.warehouse.snapshot import publish
 
     wh = open_warehouse(warehouse, engine, spark_master, spark_remote)
     try:
@@ -147,6 +148,7 @@ def demo_main(
             f"built measures: {sum(build.rows.values()):,} rows in {build.total_seconds:.1f} s"
         )
         chair_departments = _first_department(wh)
+        publish(wh, "demo")  # the web's read-only copy (cmo.warehouse.snapshot)
     finally:
         wh.close()
     typer.echo(f"the planted signals to look for are in {out / 'signals.json'}")

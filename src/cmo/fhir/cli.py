@@ -37,6 +37,7 @@ def ingest_command(
     is safe: resources merge by id (latest meta.lastUpdated wins, then the later file).
     """
     from cmo.fhir.ingest import IngestError, ingest
+    from cmo.warehouse.snapshot import publish
 
     missing = [p for p in paths if not p.exists()]
     if missing:
@@ -45,6 +46,7 @@ def ingest_command(
     wh = open_warehouse(warehouse, engine, spark_master, spark_remote)
     try:
         result = ingest(paths, wh)
+        publish(wh, "ingest")  # the web's read-only copy (cmo.warehouse.snapshot)
     except IngestError as exc:
         typer.echo(f"cmo ingest: {exc}", err=True)
         raise typer.Exit(1) from None

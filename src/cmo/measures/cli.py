@@ -90,6 +90,7 @@ def run_cmd(
         except json.JSONDecodeError as exc:
             _fail(f"model file is not JSON: {exc}")
     from cmo.measures.build import run
+    from cmo.warehouse.snapshot import publish
 
     wh = open_warehouse(warehouse, engine, spark_master, spark_remote)
     try:
@@ -97,6 +98,7 @@ def run_cmd(
             _fail("no fhir__encounter table: run `cmo ingest PATH` (or `cmo demo`) first")
         reference = (ref_start, ref_end) if ref_start and ref_end else None
         result = run(wh, as_of=end, models=models, reference=reference)  # type: ignore[arg-type]
+        publish(wh, "measures run")  # the web's read-only copy (cmo.warehouse.snapshot)
     finally:
         wh.close()
     if save_models is not None:
