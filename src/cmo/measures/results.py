@@ -623,7 +623,7 @@ def funnel_points(
                     "unit_id": g["unit_id"].to_numpy(object),
                     "unit_name": g["unit_name"].to_numpy(object),
                     "site_id": g["site_id"].to_numpy(object),
-                    "period_start": pd.Timestamp(start).date(),
+                    "period_start": pd.Timestamp(str(start)).date(),
                     "numerator": g["numerator"].to_numpy(float),
                     "expected": g["expected"].to_numpy(float),
                     "ratio": f["ratio_or_rate"].to_numpy(float),
