@@ -54,7 +54,7 @@ def test_demo_users_one_per_role_with_working_passwords() -> None:
     from cmo.web.roles import ROLES
 
     lines: list[str] = []
-    created = demo_users(echo=lines.append, departments=["D-CAR"])
+    created = demo_users(echo=lines.append, departments=["org-h1-cardiology"])
     assert set(created) == {f"demo_{r}" for r in ROLES}
     assert len(lines) == len(ROLES) + 1 and all(pw in "\n".join(lines) for pw in created.values())
     request: Any = RequestFactory().post("/accounts/login/")

@@ -7,6 +7,7 @@ from datetime import date
 from typing import Any
 
 from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator
 
 from cmo.measures.api import LEVELS, PERIOD_TYPES
 from cmo.web.params import ParamsForm, bad_request, id_field
@@ -38,7 +39,9 @@ class DrillForm(ParamsForm):
 
     period_type = forms.ChoiceField(choices=[(p, p) for p in PERIOD_TYPES], required=False)
     period_start = forms.DateField(
-        required=False, input_formats=["%Y-%m-%d"], min_value=FIRST_DATE, max_value=LAST_DATE
+        required=False,
+        input_formats=["%Y-%m-%d"],
+        validators=[MinValueValidator(FIRST_DATE), MaxValueValidator(LAST_DATE)],
     )
     level = forms.ChoiceField(choices=[(v, v) for v in LEVELS], required=False)
     unit_id = id_field(required=False)
