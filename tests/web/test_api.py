@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import CHAIR_DEPARTMENTS, read_table
 
 from cmo.web.models import AccessLog, ApiToken
+from conftest import CHAIR_DEPARTMENTS, read_table
 
 pytestmark = pytest.mark.django_db
 

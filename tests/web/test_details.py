@@ -4,19 +4,16 @@ page (line text only for roles allowed patient data), and a chair's named practi
 from __future__ import annotations
 
 import json
-import os
 import re
-from datetime import date, timedelta
+from datetime import date
+from html import escape
 from pathlib import Path
 from typing import Any
 
-from html import escape
-
 import pytest
 
-from conftest import read_table
-
 from cmo.web.models import AccessLog
+from conftest import read_table
 
 pytestmark = pytest.mark.django_db
 
@@ -58,7 +55,10 @@ def _displays() -> dict[str, str]:
     """ICD-10-CM display text as the source gives it (Condition.code.coding[0].display)."""
     cond = read_table("fhir__condition")
     cond = cond[cond["code_display"].notna()]
-    return {str(c).replace(".", ""): str(d) for c, d in zip(cond["code"], cond["code_display"])}
+    return {
+        str(c).replace(".", ""): str(d)
+        for c, d in zip(cond["code"], cond["code_display"], strict=True)
+    }
 
 
 def test_drill_down_shows_admission_date_and_diagnoses(client_for: Any) -> None:

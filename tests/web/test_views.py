@@ -8,9 +8,9 @@ import re
 from typing import Any
 
 import pytest
-from conftest import CHAIR_DEPARTMENTS, read_table
 
 from cmo.web.models import AccessLog
+from conftest import CHAIR_DEPARTMENTS, read_table
 
 pytestmark = pytest.mark.django_db
 
