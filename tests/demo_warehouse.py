@@ -7,11 +7,14 @@ copy of the quality__* contract). About 6 s on 2 cores.
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 PATIENTS = 2000
 SEED = 7
+CHAIR_DEPARTMENTS = ["org-h1-cardiology"]  # the web tests' chair: Riverside's cardiology
 
 
 def build_demo_warehouse(path: Path, *, patients: int = PATIENTS, seed: int = SEED) -> Path:
@@ -37,3 +40,12 @@ def build_demo_warehouse(path: Path, *, patients: int = PATIENTS, seed: int = SE
     finally:
         wh.close()
     return path
+
+
+def read_table(name: str) -> Any:
+    """A table of the session's build ($CMO_WAREHOUSE) as pandas: what the pages should show,
+    read directly rather than through the app."""
+    from cmo.warehouse import connect
+
+    with connect(os.environ["CMO_WAREHOUSE"], read_only=True) as wh:
+        return wh.table(name).to_pandas()

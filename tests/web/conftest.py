@@ -40,7 +40,7 @@ from django.conf import settings as _settings  # noqa: E402
 # DJANGO_SETTINGS_MODULE and the controller's paths): point it at this process's warehouse.
 _settings.WAREHOUSE = Path(os.environ["CMO_WAREHOUSE"])
 
-CHAIR_DEPARTMENTS = ["org-h1-cardiology"]  # the demo's Riverside University Hospital cardiology
+from demo_warehouse import CHAIR_DEPARTMENTS  # noqa: E402  (tests/demo_warehouse.py)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -105,11 +105,3 @@ def no_warehouse(settings: Any, tmp_path: Path) -> Path:
     settings.WAREHOUSE = tmp_path / "missing.duckdb"
     warehouse.clear_cache()
     return settings.WAREHOUSE
-
-
-def read_table(name: str) -> Any:
-    """A table of the session's build as pandas (what the pages should show, read directly)."""
-    from cmo.warehouse import connect
-
-    with connect(os.environ["CMO_WAREHOUSE"], read_only=True) as wh:
-        return wh.table(name).to_pandas()

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from cmo.web.models import AccessLog, ApiToken
-from conftest import CHAIR_DEPARTMENTS, read_table
+from demo_warehouse import CHAIR_DEPARTMENTS, read_table
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from cmo.web.models import AccessLog
-from conftest import read_table
+from demo_warehouse import read_table
 
 pytestmark = pytest.mark.django_db
 

@@ -92,7 +92,7 @@ def test_permission(client_for: Any, page: str, role: str, expected: int) -> Non
 def _practitioner_signals() -> tuple[dict[str, str], dict[str, str]]:
     """The build's current practitioner signals: (in the chair's departments, elsewhere), as
     {practitioner id: name}; the chair's are those with stays in their departments."""
-    from conftest import CHAIR_DEPARTMENTS, read_table
+    from demo_warehouse import CHAIR_DEPARTMENTS, read_table
 
     signals = read_table("quality__signal")
     signals = signals[(signals["level"] == "practitioner") & signals["current"]]
