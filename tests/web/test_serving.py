@@ -33,7 +33,7 @@ def test_every_page_says_when_its_data_was_built(client_for: Any) -> None:
 
 
 def test_uncached_pages_during_a_real_rebuild_come_from_one_build(
-    client_for: Any, settings: Any, tmp_path: Path
+    client_for: Any, settings: Any, tmp_path: Path, capsys: Any
 ) -> None:
     from cmo.warehouse import connect, snapshot
     from cmo.web import warehouse
@@ -97,3 +97,9 @@ def test_uncached_pages_during_a_real_rebuild_come_from_one_build(
     assert len(answers) >= 8, "requests were served while the rebuild ran"
     seen = [b[:19] for _, b, _ in answers if b]
     assert seen[0] == stamp(old) and seen[-1] == stamp(new)
+    with capsys.disabled():
+        print(
+            f"\nrebuild while serving: {len(answers)} uncached requests, "
+            f"{sum(s >= 500 for s, _, _ in answers)} >= 500, "
+            f"{seen.count(stamp(old))} from the old build, {seen.count(stamp(new))} from the new"
+        )
