@@ -18,7 +18,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import urlencode
 
-from cmo.measures.api import ChartPoint, Level, LongRow, MeasureRow, ResultRow, SignalRow
+from cmo.measures.api import ChartLevel, ChartPoint, Level, LongRow, MeasureRow, ResultRow, SignalRow
 from cmo.quality import analysis as an
 from cmo.quality import reads
 from cmo.quality.forms import DrillForm, SiteForm, bad_request
@@ -57,7 +57,7 @@ def _site_param(request: HttpRequest, sites: list[tuple[str, str]]) -> str | Non
     return site
 
 
-def _chart_unit(site: str | None) -> tuple[Any, str]:
+def _chart_unit(site: str | None) -> tuple[ChartLevel, str]:
     return ("site", site) if site else ("system", "all")
 
 
