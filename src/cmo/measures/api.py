@@ -3,8 +3,9 @@
 Every function takes an open :class:`cmo.warehouse.Warehouse` (read-only is enough) and returns
 typed rows (the ``TypedDict``s below, with ``str``/``int``/``float``/``bool``/``date``/``None``
 values), so callers never touch Ibis and a type checker follows every read. Request values
-reach the engine only as Ibis literals (bound values), never as SQL text. A missing table (no
-build yet) gives an empty answer, not an error.
+reach the engine only through Ibis expressions (literals the compiler quotes), never spliced
+into SQL by hand; the web validates them first (FHIR ids, dates, enumerations). A missing
+table (no build yet) gives an empty answer, not an error.
 
 The web calls these through its typed doors (``cmo.quality.reads``), which add the cache.
 """

@@ -18,7 +18,15 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import urlencode
 
-from cmo.measures.api import ChartLevel, ChartPoint, Level, LongRow, MeasureRow, ResultRow, SignalRow
+from cmo.measures.api import (
+    ChartLevel,
+    ChartPoint,
+    Level,
+    LongRow,
+    MeasureRow,
+    ResultRow,
+    SignalRow,
+)
 from cmo.quality import analysis as an
 from cmo.quality import reads
 from cmo.quality.forms import DrillForm, SiteForm, bad_request
