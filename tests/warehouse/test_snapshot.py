@@ -119,3 +119,23 @@ def test_a_writer_gives_up_after_the_bounded_wait(tmp_path: Path) -> None:
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_cmo_ingest_publishes_a_snapshot(tmp_path: Path) -> None:
+    """The CLI writers publish: after `cmo ingest` the web has a snapshot holding the rows."""
+    import json
+
+    export = tmp_path / "Patient.ndjson"
+    export.write_text(json.dumps({"resourceType": "Patient", "id": "p1"}) + "\n")
+    path = tmp_path / "w.duckdb"
+    done = subprocess.run(
+        [sys.executable, "-c", "from cmo.cli import run; run()", "ingest", str(export)]
+        + ["--warehouse", str(path)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    snap = snapshot.current(path)
+    assert snap is not None and snap.by == "ingest"
+    with connect(snap.path, read_only=True) as wh:
+        assert wh.count("fhir__patient") == 1
