@@ -59,11 +59,12 @@ def serving_dir(warehouse: Path) -> Path:
     return warehouse.with_name(warehouse.name + ".serving")
 
 
-def publish(wh: Warehouse, by: str) -> Snapshot | None:
+def publish(wh: Warehouse, by: str, built_at: datetime | None = None) -> Snapshot | None:
     """Publish ``wh`` (open for writing, so this process holds its lock) as the new snapshot.
 
-    ``by`` names the command (``measures run``, ``ingest``). Only DuckDB files have snapshots:
-    a Spark warehouse (or an in-memory database) returns None.
+    ``by`` names the command (``measures run``, ``ingest``); ``built_at`` (UTC, default now:
+    the writer publishes as it finishes) is the build time the pages show. Only DuckDB files
+    have snapshots: a Spark warehouse (or an in-memory database) returns None.
     """
     if wh.engine != "duckdb" or wh.path is None or str(wh.path) == ":memory:":
         return None
@@ -74,15 +75,16 @@ def publish(wh: Warehouse, by: str) -> Snapshot | None:
     wh.sql("CHECKPOINT")
     now = datetime.now(UTC).replace(tzinfo=None)
     name = f"{PREFIX}{now:%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:6]}.duckdb"
+    built = built_at or now
     temp = folder / f".tmp-{name}"
     try:
         shutil.copyfile(source, temp)
         os.replace(temp, folder / name)
     finally:
         temp.unlink(missing_ok=True)
-    _write_pointer(folder, {"file": name, "built_at": now.isoformat(), "by": by})
+    _write_pointer(folder, {"file": name, "built_at": built.isoformat(), "by": by})
     prune(folder)
-    return Snapshot(path=folder / name, built_at=now, by=by)
+    return Snapshot(path=folder / name, built_at=built, by=by)
 
 
 def _write_pointer(folder: Path, content: dict[str, str]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -86,9 +87,11 @@ def _publish_if_missing(path: Path) -> None:
 
     if not path.is_file() or snapshot.current(path) is not None:
         return
+    # The data is as of the file's last write, not of this start.
+    built = datetime.fromtimestamp(path.stat().st_mtime, UTC).replace(tzinfo=None)
     wh = open_warehouse(path)
     try:
-        snapshot.publish(wh, "serve")
+        snapshot.publish(wh, "serve", built_at=built)
     finally:
         wh.close()
     typer.echo(f"published a serving snapshot of {path}")
