@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -60,7 +61,7 @@ def serving() -> snapshot.Snapshot:
     if pinned is not None:
         return pinned
     path = warehouse_path()
-    current = snapshot.current(path)
+    current = _current(path)
     if current is None:
         if not path.exists():
             raise NoResults(
@@ -72,6 +73,26 @@ def serving() -> snapshot.Snapshot:
             "Run `cmo measures run` (it publishes one), or restart `cmo serve`.",
         )
     _pin.snapshot = current
+    return current
+
+
+_pointers: dict[Path, tuple[tuple[int, int, int], snapshot.Snapshot]] = {}
+
+
+def _current(path: Path) -> snapshot.Snapshot | None:
+    """``snapshot.current(path)``, re-read only when the pointer file was replaced (one stat a
+    request instead of reading and parsing it: ~0.3 ms of a 4 ms cached page)."""
+    try:
+        st = os.stat(snapshot.serving_dir(path) / snapshot.POINTER)
+    except FileNotFoundError:
+        return None
+    key = (st.st_ino, st.st_mtime_ns, st.st_size)
+    known = _pointers.get(path)
+    if known is not None and known[0] == key:
+        return known[1]
+    current = snapshot.current(path)
+    if current is not None:
+        _pointers[path] = (key, current)
     return current
 
 
