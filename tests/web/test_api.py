@@ -84,6 +84,8 @@ def test_signals_hide_practitioners_from_roles_without_the_right(client_for: Any
     board = client_for("board_member").get("/api/quality/signals").json()
     assert any(s["level"] == "practitioner" for s in cmo)
     assert board and not any(s["level"] == "practitioner" for s in board)
+    current = client_for("cmo").get("/api/quality/signals?current=true").json()
+    assert current and all(s["current"] for s in current) and len(current) < len(cmo)
 
 
 def test_openapi_schema_lists_the_endpoints(client_for: Any) -> None:

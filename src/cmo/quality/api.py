@@ -82,6 +82,7 @@ class Signal(Schema):
     kind: str
     direction: str | None = None
     detail: str | None = None
+    current: bool | None = None  # in the last 3 complete months (the build decides)
 
 
 class Diagnosis(Schema):
@@ -195,10 +196,12 @@ def measure_results(
 
 
 @router.get("/signals", response={200: list[Signal], **ERRORS}, summary="Current and past signals")
-def signals(request: Any, site_id: OptionalId = None) -> list[dict[str, Any]]:
+def signals(
+    request: Any, site_id: OptionalId = None, current: bool | None = None
+) -> list[dict[str, Any]]:
     _need(request, DASHBOARD)
     try:
-        rows = [_clean(r) for r in reads.signals(site_id=site_id)]
+        rows = [_clean(r) for r in reads.signals(site_id=site_id, current=current)]
         if not request.user.has_perm(perm(PRACTITIONERS)):
             rows = [r for r in rows if r.get("level") != "practitioner"]
         scope = departments_of(request.user)
