@@ -54,6 +54,7 @@ def test_cmo_path_from_login_to_access_log(
     assert page.locator("article.tile").count() == n
     page.wait_for_function(f"document.querySelectorAll('.tile .chart svg').length === {n}")
     assert "Needs attention" in page.content()
+    assert page.locator("#data-as-of").inner_text().startswith("data as of ")
     _shot(page, "dashboard.png")
 
     # A risk-adjusted rate with a practitioner funnel in the build has every section: control
