@@ -6,8 +6,9 @@ dashboard or a measure page, waits a think time of 0.5-1.5 s (Locust's ``between
 and repeats, for a fixed duration. A second phase without think time measures the saturation
 throughput. Requests go to 127.0.0.1 only and stop after the duration.
 
-The warehouse is ``$CMO_BENCH_WAREHOUSE`` when set (e.g. a ``cmo demo`` build), else the
-contract-shaped sample of ``cmo.web.sample`` (3 measures, 24 months, 12,240 long rows).
+The warehouse is ``$CMO_BENCH_WAREHOUSE`` when set (e.g. a ``cmo demo`` build), else a fresh
+``cmo demo --no-serve --patients 2000`` build (6 measures, 24 months; its serving snapshot is
+what the app reads).
 
 Target (issue 6): p95 <= 200 ms for the dashboard and the measure page at 50 users, 2 cores.
 """
@@ -146,12 +147,13 @@ def run(quick: bool) -> dict[str, Any]:
     seconds = 15.0 if quick else 60.0
     data = Path(tempfile.mkdtemp(prefix="cmo-bench-web-"))
     warehouse = os.environ.get("CMO_BENCH_WAREHOUSE")
-    if not warehouse:
-        from cmo.web.sample import write_sample_results
-
-        warehouse = str(write_sample_results(data / "warehouse.duckdb"))
-    env = {**os.environ, "CMO_DATA_DIR": str(data), "CMO_WAREHOUSE": warehouse}
+    env = {**os.environ, "CMO_DATA_DIR": str(data)}
     env.pop("CMO_DATABASE_URL", None)
+    if not warehouse:
+        warehouse = str(data / "warehouse.duckdb")
+        demo = ("demo", "--no-serve", "--patients", "2000", "--out", str(data / "demo"))
+        _cmo(*demo, "--warehouse", warehouse, env=env)
+    env["CMO_WAREHOUSE"] = warehouse
     _cmo("user", "add", "bench", "--role", "cmo", env=env)
     # Set the known password (the CLI prints a random one).
     subprocess.run(
@@ -195,7 +197,7 @@ def run(quick: bool) -> dict[str, Any]:
             "users": USERS,
             "warehouse": "CMO_BENCH_WAREHOUSE"
             if os.environ.get("CMO_BENCH_WAREHOUSE")
-            else "cmo.web.sample",
+            else "cmo demo --patients 2000",
             "think_0.5_1.5s": asyncio.run(_phase(port, cookies, pages, seconds, think=True)),
             "no_think": asyncio.run(_phase(port, cookies, pages, seconds / 3, think=False)),
         }

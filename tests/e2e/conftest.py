@@ -54,7 +54,7 @@ def e2e_warehouse() -> Path:
     """A real demo build (2,000 patients, ~6 s), in a file of its own."""
     import fcntl
 
-    from cmo.web.sample import build_demo_warehouse
+    from demo_warehouse import build_demo_warehouse  # tests/demo_warehouse.py
 
     path = _DATA / "e2e" / "warehouse.duckdb"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -71,11 +71,12 @@ def e2e_warehouse() -> Path:
 @pytest.fixture
 def e2e_measures(e2e_warehouse: Path, settings: Any) -> list[dict[str, Any]]:
     """Point the app at the demo build; return its measures (read as the app reads them)."""
-    from cmo.web import results
+    from cmo.quality import reads
+    from cmo.web import warehouse
 
     settings.WAREHOUSE = e2e_warehouse
-    results.clear_cache()
-    measures = results.call("list_measures")
+    warehouse.clear_cache()
+    measures = reads.list_measures()
     assert measures, "the demo build has no measures"
     return measures
 

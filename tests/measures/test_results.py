@@ -254,3 +254,57 @@ def test_signals_skip_incomplete_periods_and_informational_measures():
         }
     )
     assert signals(cmi, registry(), date(2024, 12, 31)).empty
+
+
+def test_yearly_funnel_signals_are_current_while_their_year_is():
+    """``current``: the signal's period reaches into the last three complete months."""
+    import pandas as pd
+
+    from cmo.measures.results import mark_current
+
+    signals = pd.DataFrame(
+        {
+            "kind": ["funnel_99_8", "funnel_95", "sigma", "sigma"],
+            "period_start": [
+                date(2024, 1, 1),
+                date(2023, 1, 1),
+                date(2024, 1, 1),
+                date(2024, 10, 1),
+            ],
+        }
+    )
+    periods = pd.DataFrame(
+        {
+            "period_type": ["month", "month"],
+            "period_start": [date(2024, 12, 1), date(2025, 1, 1)],
+            "latest_complete": [True, False],
+        }
+    )
+    assert mark_current(signals, periods)["current"].tolist() == [True, False, False, True]
+
+
+def test_pages_read_what_the_build_computed(built):
+    """quality__period, quality__chart_point and quality__funnel_point follow one definition
+    of a complete period, and every signal is read off a stored chart or funnel row."""
+    periods = built.table("quality__period").to_pandas()
+    end = max(periods.loc[periods["complete"], "period_end"])
+    assert (periods.loc[periods["complete"], "period_end"] <= end).all()
+    assert periods.groupby("period_type")["latest_complete"].sum().le(1).all()
+    points = built.table("quality__chart_point").to_pandas()
+    incomplete = set(
+        periods.loc[~periods["complete"] & (periods["period_type"] == "month"), "period_start"]
+    )
+    assert not set(points["period_start"]) & incomplete  # charts hold complete months only
+    signals = built.table("quality__signal").to_pandas()
+    from cmo.measures.spec import registry
+
+    keys = ["measure_id", "level", "unit_id", "period_start"]
+    loud = [mid for mid, m in registry().items() if m.signals]
+    flagged = points[points["sigma_signal"] & points["measure_id"].isin(loud)]
+    sigma = signals[signals["kind"] == "sigma"]
+    as_set = lambda f: set(map(tuple, f[keys].astype(str).to_numpy()))  # noqa: E731
+    assert as_set(sigma) == as_set(flagged)
+    funnels = built.table("quality__funnel_point").to_pandas()
+    outliers = funnels[funnels["outlier_95"] & funnels["measure_id"].isin(loud)]
+    assert as_set(signals[signals["kind"].str.startswith("funnel")]) == as_set(outliers)
+    assert signals["current"].notna().all()

@@ -40,23 +40,31 @@ from django.conf import settings as _settings  # noqa: E402
 # DJANGO_SETTINGS_MODULE and the controller's paths): point it at this process's warehouse.
 _settings.WAREHOUSE = Path(os.environ["CMO_WAREHOUSE"])
 
-CHAIR_DEPARTMENTS = ["D-CAR"]
+from demo_warehouse import CHAIR_DEPARTMENTS  # noqa: E402  (tests/demo_warehouse.py)
 
 
 @pytest.fixture(scope="session", autouse=True)
 def results_warehouse() -> Path:
-    """The session's results warehouse at $CMO_WAREHOUSE, built once."""
-    path = Path(os.environ["CMO_WAREHOUSE"])
-    if not path.exists():
-        from cmo.web.sample import build_results_warehouse  # the one function to switch
+    """The session's results warehouse at $CMO_WAREHOUSE: the real build of a small demo
+    system (tests/web/demo_warehouse.py), built once per session and shared by xdist workers."""
+    import fcntl
 
-        build_results_warehouse(path)
+    from demo_warehouse import build_demo_warehouse
+
+    path = Path(os.environ["CMO_WAREHOUSE"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.parent / "build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (path.parent / "built").exists():
+            path.unlink(missing_ok=True)
+            build_demo_warehouse(path)
+            (path.parent / "built").touch()
     return path
 
 
 @pytest.fixture
 def role_users(db: Any) -> dict[str, Any]:
-    """One user per role (``t_<role>``); the chair sees department D-CAR only.
+    """One user per role (``t_<role>``); the chair sees department org-h1-cardiology only.
 
     Passwords are left unusable (tests log in with force_login): hashing eight passwords with
     PBKDF2 for every test would cost seconds each.
@@ -93,8 +101,8 @@ def client_for(client: Any, role_users: dict[str, Any]) -> Iterator[Any]:
 @pytest.fixture
 def no_warehouse(settings: Any, tmp_path: Path) -> Path:
     """Point the app at a warehouse file that does not exist."""
-    from cmo.web import results
+    from cmo.web import warehouse
 
     settings.WAREHOUSE = tmp_path / "missing.duckdb"
-    results.clear_cache()
+    warehouse.clear_cache()
     return settings.WAREHOUSE

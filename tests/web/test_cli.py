@@ -54,7 +54,7 @@ def test_demo_users_one_per_role_with_working_passwords() -> None:
     from cmo.web.roles import all_roles
 
     lines: list[str] = []
-    created = demo_users(echo=lines.append, departments=["D-CAR"])
+    created = demo_users(echo=lines.append, departments=["org-h1-cardiology"])
     assert set(created) == {f"demo_{r}" for r in all_roles()}
     assert len(lines) == len(all_roles()) + 1 and all(
         pw in "\n".join(lines) for pw in created.values()
@@ -79,3 +79,22 @@ def test_serve_on_a_taken_port_fails_in_one_line(tmp_path: Path) -> None:
     assert run.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_serve_publishes_a_first_snapshot_of_an_older_warehouse(tmp_path: Path) -> None:
+    """A warehouse built before serving snapshots existed gets one at `cmo serve`, dated by
+    the file's last write (the data's age), and an existing snapshot is left alone."""
+    from datetime import UTC, datetime
+
+    from cmo.warehouse import connect, snapshot
+    from cmo.web.cli import _publish_if_missing
+
+    path = tmp_path / "old.duckdb"
+    with connect(path) as wh:
+        wh.sql("CREATE TABLE t AS SELECT 1 AS x")
+    written = datetime.fromtimestamp(path.stat().st_mtime, UTC).replace(tzinfo=None)
+    _publish_if_missing(path)
+    snap = snapshot.current(path)
+    assert snap is not None and snap.by == "serve" and snap.built_at == written
+    _publish_if_missing(path)
+    assert snapshot.current(path) == snap

@@ -4,71 +4,83 @@ page (line text only for roles allowed patient data), and a chair's named practi
 from __future__ import annotations
 
 import json
-import os
 import re
-from datetime import date, timedelta
+from datetime import date
+from html import escape
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from cmo.web.models import AccessLog
-from cmo.web.sample import DIAGNOSES
+from demo_warehouse import read_table
 
 pytestmark = pytest.mark.django_db
 
-DRILL = "period_type=quarter&period_start=2026-07-01&level=department&unit_id=D-CAR"
+DRILL = "period_type=quarter&period_start=2024-07-01&level=department&unit_id=org-h1-cardiology"
 
 
 def _expected_stays() -> list[dict[str, Any]]:
-    """The sample's rule for stay E{i} (cmo.web.sample._stay_tables), for the drilled number."""
+    """The drilled number's stays read straight from the build's tables: admission date and
+    diagnoses from core__inpatient_stay and core__stay_diagnosis."""
     import pandas as pd
 
-    from cmo.warehouse import connect
-
-    with connect(os.environ["CMO_WAREHOUSE"], read_only=True) as wh:
-        t = wh.table("quality__measure_long")
-        t = t.filter(
-            (t.measure_id == "mort_inpatient")
-            & (t.department_id == "D-CAR")
-            & (t.period_month >= date(2026, 7, 1))
-            & (t.period_month < date(2026, 10, 1))
-        )
-        rows = t.select("stay_id", "patient_id", "discharge_date").to_pandas()
-    codes = list(DIAGNOSES)
+    long = read_table("quality__measure_long")
+    long["period_month"] = pd.to_datetime(long["period_month"]).dt.date
+    long = long[
+        (long["measure_id"] == "IMORT")
+        & long["in_population"]
+        & (long["department_id"] == "org-h1-cardiology")
+        & (long["period_month"] >= date(2024, 7, 1))
+        & (long["period_month"] < date(2024, 10, 1))
+    ]
+    stays = read_table("core__inpatient_stay").set_index("stay_id")
+    dx = read_table("core__stay_diagnosis")
+    dx = dx[~dx["is_principal"].fillna(False).astype(bool)]
     out = []
-    for sid, pid, discharge in rows.itertuples(index=False):
-        i = int(sid[1:])
-        discharge = pd.Timestamp(discharge).date()
+    for sid, pid in zip(long["stay_id"], long["patient_id"], strict=True):
         out.append(
             {
                 "stay_id": sid,
                 "patient_id": pid,
-                "admit_date": discharge - timedelta(days=i % 9 + 1),
-                "principal": codes[i % 4],
-                "secondary": sorted(codes[4 + (i + k) % 4] for k in range(i % 3)),
+                "admit_date": pd.Timestamp(stays.loc[sid, "admit_date"]).date(),
+                "principal": stays.loc[sid, "principal_dx"],
+                "secondary": sorted(dx.loc[dx["stay_id"] == sid, "code"]),
             }
         )
     return out
 
 
+def _displays() -> dict[str, str]:
+    """ICD-10-CM display text as the source gives it (Condition.code.coding[0].display)."""
+    cond = read_table("fhir__condition")
+    cond = cond[cond["code_display"].notna()]
+    return {
+        str(c).replace(".", ""): str(d)
+        for c, d in zip(cond["code"], cond["code_display"], strict=True)
+    }
+
+
 def test_drill_down_shows_admission_date_and_diagnoses(client_for: Any) -> None:
     expected = _expected_stays()
-    assert any(e["secondary"] for e in expected) and any(not e["secondary"] for e in expected)
-    html = client_for("cmo").get(f"/quality/measure/mort_inpatient/patients/?{DRILL}")
+    names = _displays()
+    assert any(e["secondary"] for e in expected)
+    html = client_for("cmo").get(f"/quality/measure/IMORT/patients/?{DRILL}")
     html = html.content.decode()
     rows = re.findall(r'<tr><th scope="row">(.*?)</tr>', html, re.S)
     assert len(rows) == len(expected)
-    by_stay = {re.search(r"<td>(E\d+)</td>", r).group(1): r for r in rows}
+    by_stay = {e["stay_id"]: r for e in expected for r in rows if f">{e['stay_id']}<" in r}
+    assert len(by_stay) == len(expected)
     for e in expected:
         row = by_stay[e["stay_id"]]
         assert f">{e['admit_date'].isoformat()}</td>" in row
         principal = e["principal"]
-        assert f"<code>{principal}</code> {DIAGNOSES[principal]}" in row
+        assert f"<code>{_dotted(principal)}</code>" in row
+        if principal in names:
+            assert f"<code>{_dotted(principal)}</code> {escape(names[principal])}" in row
         for code in e["secondary"]:
-            assert f"<code>{code}</code> {DIAGNOSES[code]}" in row
-        if not e["secondary"]:
-            assert row.count("<code>") == 1
+            assert f"<code>{_dotted(code)}</code>" in row
+        assert row.count("<code>") == 1 + 2 * len(e["secondary"])  # summary and list
     # The access log row is as before: the distinct patients shown, sorted.
     shown = {re.match(r"([^<]+)</th>", r).group(1) for r in rows}  # type: ignore[union-attr]
     assert AccessLog.objects.get().patient_ids == sorted(shown)
@@ -76,19 +88,18 @@ def test_drill_down_shows_admission_date_and_diagnoses(client_for: Any) -> None:
 
 def test_long_rows_api_has_dates_and_coded_diagnoses(client_for: Any) -> None:
     expected = {e["stay_id"]: e for e in _expected_stays()}
-    rows = client_for("quality_analyst").get(f"/api/quality/measures/mort_inpatient/long?{DRILL}")
+    names = _displays()
+    rows = client_for("quality_analyst").get(f"/api/quality/measures/IMORT/long?{DRILL}")
     rows = rows.json()
     assert {r["stay_id"] for r in rows} == set(expected)
     for r in rows:
         e = expected[r["stay_id"]]
         assert r["admit_date"] == e["admit_date"].isoformat()
-        assert r["principal_dx"] == e["principal"].replace(".", "")  # undotted, as in core
-        assert r["principal_dx_display"] == DIAGNOSES[e["principal"]]
-        assert [d["code"] for d in r["secondary_dx"]] == [
-            c.replace(".", "") for c in e["secondary"]
-        ]
-        assert all(d["display"] == DIAGNOSES[_dotted(d["code"])] for d in r["secondary_dx"])
-        assert all(d["poa"] in ("y", "n") for d in r["secondary_dx"])
+        assert r["principal_dx"] == e["principal"]  # undotted, as in core
+        assert r["principal_dx_display"] == names.get(e["principal"])
+        assert [d["code"] for d in r["secondary_dx"]] == e["secondary"]
+        assert all(d["display"] == names.get(d["code"]) for d in r["secondary_dx"])
+        assert all(d["poa"] in ("y", "n", "u", "w", None) for d in r["secondary_dx"])
     assert AccessLog.objects.get().patient_ids == sorted({r["patient_id"] for r in rows})
 
 
@@ -96,18 +107,43 @@ def _dotted(code: str) -> str:
     return code if len(code) <= 3 else f"{code[:3]}.{code[3:]}"
 
 
+@pytest.fixture
+def quarantined(settings: Any, tmp_path: Path) -> Path:
+    """A warehouse whose real ingest quarantined two lines (line 2: not JSON; line 4: no id),
+    published as the app's snapshot."""
+    from cmo.fhir.ingest import ingest
+    from cmo.warehouse import connect
+    from cmo.warehouse.snapshot import publish
+    from cmo.web import warehouse
+
+    good = {"resourceType": "Observation", "id": "o1", "status": "final"}
+    export = tmp_path / "export" / "Observation.ndjson"
+    export.parent.mkdir()
+    lines = [good, '{"resourceType": "Obs', {**good, "id": "o2"}, {"resourceType": "Observation"}]
+    export.write_text("\n".join(x if isinstance(x, str) else json.dumps(x) for x in lines) + "\n")
+    path = tmp_path / "wh.duckdb"
+    with connect(path) as wh:
+        ingest([export], wh, progress=False)
+        publish(wh, "ingest")
+    settings.WAREHOUSE = path
+    warehouse.clear_cache()
+    return path
+
+
 def test_data_status_lists_quarantined_lines_with_text_for_patient_roles(
-    client_for: Any,
+    client_for: Any, quarantined: Path
 ) -> None:
     html = client_for("quality_analyst").get("/status/").content.decode()
     section = html[html.index('id="quarantine"') :]
     assert "2 lines not loaded" in section
-    for text in ("Observation.ndjson", ">1041<", ">2210<", "invalid JSON", "missing id"):
+    for text in ("Observation.ndjson", ">2<", ">4<"):
         assert text in section, text
     assert "{&quot;resourceType&quot;: &quot;Obs" in section  # the line's text, escaped
 
 
-def test_data_status_hides_line_text_without_patient_rights(role_users: Any, client: Any) -> None:
+def test_data_status_hides_line_text_without_patient_rights(
+    role_users: Any, client: Any, quarantined: Path
+) -> None:
     from django.contrib.auth.models import Group, Permission, User
 
     group = Group.objects.create(name="status_only")
@@ -117,7 +153,7 @@ def test_data_status_hides_line_text_without_patient_rights(role_users: Any, cli
     client.force_login(user)
     html = client.get("/status/").content.decode()
     section = html[html.index('id="quarantine"') :]
-    assert "invalid JSON" in section and ">1041<" in section
+    assert "Observation.ndjson" in section and ">2<" in section
     assert "resourceType" not in section and "Text (start)" not in section
     assert "shown only to roles allowed patient data" in section
 
@@ -128,7 +164,8 @@ def test_quarantine_after_a_real_ingest_newest_run_first(
     from cmo.fhir.ingest import ingest
     from cmo.measures.api import quarantine
     from cmo.warehouse import connect
-    from cmo.web import results
+    from cmo.warehouse.snapshot import publish
+    from cmo.web import warehouse
 
     good = {"resourceType": "Patient", "id": "p1", "gender": "female"}
     first = tmp_path / "first" / "Patient.ndjson"
@@ -144,6 +181,7 @@ def test_quarantine_after_a_real_ingest_newest_run_first(
         with_text = quarantine(wh, with_text=True)
         without = quarantine(wh)
         assert quarantine(wh, limit=1, offset=1)["rows"] == without["rows"][1:]
+        publish(wh, "ingest")
     assert with_text["total"] == 2
     newest, oldest = with_text["rows"]
     assert (Path(newest["file"]).parent.name, newest["line"]) == ("second", 1)
@@ -154,30 +192,11 @@ def test_quarantine_after_a_real_ingest_newest_run_first(
 
     # The page reads it before any measure build.
     settings.WAREHOUSE = path
-    results.clear_cache()
+    warehouse.clear_cache()
     html = client_for("cmo").get("/status/").content.decode()
     section = html[html.index('id="quarantine"') :]
     assert section.index(">1<") < section.index(">2<")  # newest run first
     assert "{not json" in section and oldest["reason"] in section.replace("&#x27;", "'")
-
-
-def test_yearly_funnel_signals_are_current_while_their_year_is() -> None:
-    from cmo.quality.analysis import current_signals
-
-    def sig(kind: str, start: date) -> dict[str, Any]:
-        return {"kind": kind, "period_start": start, "level": "unit", "direction": "worse"}
-
-    signals = [
-        sig("funnel_99_8", date(2024, 1, 1)),  # the year of the last month: current
-        sig("funnel_95", date(2023, 1, 1)),  # last year: not
-        sig("sigma", date(2024, 1, 1)),  # a monthly signal eleven months back: not
-        sig("sigma", date(2024, 10, 1)),  # within the last three months: current
-    ]
-    current = current_signals(signals, date(2024, 12, 1))
-    assert [(s["kind"], s["period_start"]) for s in current] == [
-        ("funnel_99_8", date(2024, 1, 1)),
-        ("sigma", date(2024, 10, 1)),
-    ]
 
 
 def test_many_funnel_outliers_of_one_kind_fold_into_one_line() -> None:
@@ -210,13 +229,19 @@ def test_many_funnel_outliers_of_one_kind_fold_into_one_line() -> None:
 
 
 def test_tile_badge_counts_local_signals_when_the_system_has_none(client_for: Any) -> None:
+    signals = read_table("quality__signal")
+    current = signals[signals["current"] & (signals["direction"] == "worse")]
+    imort = current[current["measure_id"] == "IMORT"]
+    assert not (imort["level"] == "system").any(), "the demo's IMORT system has no signal"
     html = client_for("cmo").get("/quality/").content.decode()
-    tile = html[html.index('id="tile-mort_inpatient"') :]
+    tile = html[html.index('id="tile-IMORT"') :]
     tile = tile[: tile.index("</header>")]
-    # The sample's current worse signals of mortality: unit Coronary care and Dr P007.
-    assert 'class="badge local"' in tile and "2 local signals" in tile
-    los = html[html.index('id="tile-los"') :]
-    assert "No signal" in los[: los.index("</header>")]
+    assert 'class="badge local"' in tile and f"{len(imort)} local signals" in tile
+    quiet = set(read_table("quality__measure")["measure_id"]) - set(current["measure_id"])
+    assert quiet, "some measure has no current signal at all"
+    for mid in quiet:
+        other = html[html.index(f'id="tile-{mid}"') :]
+        assert "No signal" in other[: other.index("</header>")]
 
 
 def test_openapi_documents_the_long_row_fields(client_for: Any) -> None:

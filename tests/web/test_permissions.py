@@ -29,25 +29,25 @@ ROLE_COLUMNS = [
 ]
 
 PATIENTS = (
-    "/quality/measure/mort_inpatient/patients/"
-    "?period_type=year&period_start=2026-01-01&level=department&unit_id=D-CAR"
+    "/quality/measure/IMORT/patients/"
+    "?period_type=year&period_start=2024-01-01&level=department&unit_id=org-h1-cardiology"
 )
 PAGES = {
     "home": "/",
     "dashboard": "/quality/",
-    "dashboard_site": "/quality/?site=S1",
-    "measure": "/quality/measure/mort_inpatient/",
+    "dashboard_site": "/quality/?site=org-h1",
+    "measure": "/quality/measure/IMORT/",
     "patients": PATIENTS,
     "data_status": "/status/",
     "access_log": "/access-log/",
     "api_docs": "/api/docs",
     "api_measures": "/api/quality/measures",
-    "api_results": "/api/quality/measures/mort_inpatient/results?level=site",
-    "api_practitioner_results": "/api/quality/measures/mort_inpatient/results?level=practitioner",
+    "api_results": "/api/quality/measures/IMORT/results?level=site",
+    "api_practitioner_results": "/api/quality/measures/IMORT/results?level=practitioner",
     "api_signals": "/api/quality/signals",
     "api_long": (
-        "/api/quality/measures/mort_inpatient/long"
-        "?period_type=year&period_start=2026-01-01&level=department&unit_id=D-CAR"
+        "/api/quality/measures/IMORT/long"
+        "?period_type=year&period_start=2024-01-01&level=department&unit_id=org-h1-cardiology"
     ),
     "directory": "/directory/",
     "directory_own": "/directory/practitioner/P014/",
@@ -85,12 +85,13 @@ api_departments          200  200  200  200   200  403  403   403  401
 
 @pytest.fixture
 def directory(db: Any) -> None:
-    """Directory rows for the sample's practitioners: P014 in D-CAR (the test chair's), P007
-    in D-SUR."""
+    """Directory rows of two practitioners: P014 in the test chair's department, P007 in
+    another (D-SUR)."""
     from cmo.directory.models import Department, Membership, Practitioner, Site
+    from demo_warehouse import CHAIR_DEPARTMENTS
 
-    site = Site.objects.create(code="S1", name="North")
-    for code, dept in (("P014", "D-CAR"), ("P007", "D-SUR")):
+    site, _ = Site.objects.get_or_create(code="S1", defaults={"name": "North"})
+    for code, dept in (("P014", CHAIR_DEPARTMENTS[0]), ("P007", "D-SUR")):
         department, _ = Department.objects.get_or_create(code=dept, defaults={"name": dept})
         department.site = site
         department.save()
@@ -122,21 +123,37 @@ def test_permission(client_for: Any, directory: None, page: str, role: str, expe
         assert "/accounts/login/" in response["Location"]
 
 
+def _practitioner_signals() -> tuple[dict[str, str], dict[str, str]]:
+    """The build's current practitioner signals: (in the chair's departments, elsewhere), as
+    {practitioner id: name}; the chair's are those with stays in their departments."""
+    from demo_warehouse import CHAIR_DEPARTMENTS, read_table
+
+    signals = read_table("quality__signal")
+    signals = signals[(signals["level"] == "practitioner") & signals["current"]]
+    long = read_table("quality__measure_long")
+    theirs = set(long.loc[long["department_id"].isin(CHAIR_DEPARTMENTS), "practitioner_id"])
+    names = dict(zip(signals["unit_id"], signals["unit_name"], strict=True))
+    mine = {p: n for p, n in names.items() if p in theirs}
+    return mine, {p: n for p, n in names.items() if p not in theirs}
+
+
 def test_chair_attention_list_names_only_their_departments_practitioners(
     client_for: Any,
 ) -> None:
-    """The sample's practitioner signals: Dr P014 of D-CAR (the test chair's department) and
-    Dr P007 of D-SUR."""
+    """The demo build signals practitioners inside and outside the chair's department."""
+    mine, others = _practitioner_signals()
+    assert mine and others, "the demo build has practitioner signals on both sides"
     chair = client_for("department_chair").get("/quality/").content.decode()
-    assert "Dr P014" in chair
-    assert "Dr P007" not in chair and "Practitioner of another department" in chair
+    assert all(name in chair for name in mine.values())
+    assert not any(name in chair for name in others.values())
+    assert "Practitioner of another department" in chair
     cmo = client_for("cmo").get("/quality/").content.decode()
-    assert "Dr P014" in cmo and "Dr P007" in cmo
+    assert all(name in cmo for name in [*mine.values(), *others.values()])
     board = client_for("board_member").get("/quality/").content.decode()
-    assert "Dr P014" not in board and "Dr P007" not in board
+    assert not any(name in board for name in [*mine.values(), *others.values()])
     api = client_for("department_chair").get("/api/quality/signals").json()
     named = {s["unit_id"] for s in api if s["level"] == "practitioner"}
-    assert named == {"P014"}
+    assert named and named.isdisjoint(others) and set(mine) <= named
 
 
 # A value for each path converter (any value will do: the capability is checked first).

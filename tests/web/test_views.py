@@ -1,4 +1,4 @@
-"""Pages on a contract-shaped results warehouse: what each role sees, and the access log."""
+"""Pages on the real build of a small demo system: what each role sees, and the access log."""
 
 from __future__ import annotations
 
@@ -10,51 +10,78 @@ from typing import Any
 import pytest
 
 from cmo.web.models import AccessLog
+from demo_warehouse import CHAIR_DEPARTMENTS, read_table
 
 pytestmark = pytest.mark.django_db
 
 
 def test_dashboard_has_a_tile_per_measure_with_people_formatted_numbers(client_for: Any) -> None:
     html = client_for("cmo").get("/quality/").content.decode()
-    for title in ("Inpatient mortality", "30-day readmission", "Length of stay"):
+    measures = read_table("quality__measure")
+    for title in measures["title"]:
         assert title in html
-    assert len(re.findall(r'<article class="tile', html)) == 3
+    assert len(re.findall(r'<article class="tile', html)) == len(measures)
     assert re.search(r'class="big">\d+\.\d%<', html), "proportions shown as percentages"
     assert re.search(r"\d\.\d\d \(95% CI \d\.\d\d–\d\.\d\d\)", html), "O/E with its CI"
     assert re.search(r'class="big">\d+\.\d\d days<', html), "means with their unit"
-    assert "Target" in html and "2.0%" in html  # mortality target 0.02 shown as a percentage
-    assert 'id="spark-mort_inpatient" type="application/json"' in html
+    # Tiles show the latest complete quarter of the build (quality__period), the header its
+    # latest complete month.
+    assert "Q4 2024" in html and "data to Dec 2024" in html
+    assert 'id="spark-IMORT" type="application/json"' in html
+
+
+def test_tile_value_is_the_builds_latest_complete_quarter(client_for: Any) -> None:
+    periods = read_table("quality__period")
+    quarter = periods[(periods["period_type"] == "quarter") & periods["latest_complete"]]
+    start = quarter["period_start"].iloc[0]
+    res = read_table("quality__measure_result")
+    row = res[
+        (res["measure_id"] == "IMORT")
+        & (res["period_type"] == "quarter")
+        & (res["level"] == "system")
+        & (res["period_start"] == start)
+    ].iloc[0]
+    html = client_for("cmo").get("/quality/").content.decode()
+    tile = html[html.index('id="tile-IMORT"') :][:3000]
+    assert f'class="big">{row["rate"] * 100:.1f}%<' in tile
+    assert f"{int(row['denominator'])} stays" in tile
 
 
 def test_dashboard_attention_list_names_practitioners_only_for_allowed_roles(
     client_for: Any,
 ) -> None:
+    signals = read_table("quality__signal")
+    current = signals[signals["current"]]
+    units = set(current.loc[current["level"] == "unit", "unit_name"])
+    people = set(current.loc[current["level"] == "practitioner", "unit_name"])
+    assert units and people, "the demo build has current unit and practitioner signals"
     cmo_html = client_for("cmo").get("/quality/").content.decode()
-    assert "Coronary care" in cmo_html and "Dr P007" in cmo_html
+    assert all(u in cmo_html for u in units) and all(p in cmo_html for p in people)
     board = client_for("board_member").get("/quality/").content.decode()
-    assert "Coronary care" in board
-    assert "Dr P007" not in board and "name visible to authorised roles" in board
+    assert all(u in board for u in units)
+    assert not any(p in board for p in people) and "name visible to authorised roles" in board
 
 
 def test_site_filter_changes_the_numbers(client_for: Any) -> None:
     client = client_for("cmo")
     system = client.get("/quality/").content.decode()
-    site = client.get("/quality/?site=S2").content.decode()
-    assert "Hillcrest Hospital" in site
+    site = client.get("/quality/?site=org-h2").content.decode()
+    assert "Northgate Community Hospital" in site
     values = lambda h: re.findall(r'class="big">([^<]+)<', h)  # noqa: E731
     assert values(system) != values(site)
     assert client.get("/quality/?site=NOPE").status_code == 400
 
 
 def test_measure_page_sections(client_for: Any) -> None:
-    html = client_for("quality_analyst").get("/quality/measure/mort_inpatient/").content.decode()
+    html = client_for("quality_analyst").get("/quality/measure/IMORT/").content.decode()
     assert "AHRQ IQI 91" in html  # the citation from the measure spec
     spec = json.loads(
         re.search(r'id="control-spec" type="application/json">(.*?)</script>', html, re.S).group(1)
     )
     assert spec["layer"] and len(spec["data"]["values"]) == 24
     assert len(re.findall(r"<tr><th scope=\"row\">[A-Z][a-z]{2} \d{4}</th>", html)) == 24
-    assert "Hillcrest Hospital" in html and "Cardiology" in html and "Coronary care" in html
+    assert "Northgate Community Hospital" in html and "Cardiology" in html
+    assert "Riverside Intensive Care Unit" in html
     assert "C-STATISTIC" in html.upper()
     calib = json.loads(
         re.search(
@@ -64,18 +91,35 @@ def test_measure_page_sections(client_for: Any) -> None:
     points = calib["layer"][1]["data"]["values"]
     assert len(points) == 10
     assert all(0 < p["predicted"] < 100 and 0 <= p["observed"] <= 100 for p in points)
-    assert 'id="funnel-spec"' in html and "Outside the funnel limits" in html
     assert "/patients/?" in html  # drill-down links for a role allowed patient data
+    los = client_for("quality_analyst").get("/quality/measure/LOS/").content.decode()
+    assert 'id="funnel-spec"' in los and "Outside the funnel limits" in los
 
 
 def test_measure_page_hides_names_and_drilldown_from_the_board(client_for: Any) -> None:
-    html = client_for("board_member").get("/quality/measure/mort_inpatient/").content.decode()
+    html = client_for("board_member").get("/quality/measure/LOS/").content.decode()
     funnel = json.loads(
         re.search(r'id="funnel-spec" type="application/json">(.*?)</script>', html, re.S).group(1)
     )
     assert {v["who"] for v in funnel["data"]["values"]} == {"Practitioner"}
-    assert "Dr P0" not in html
+    funnel_rows = read_table("quality__funnel_point")
+    names = funnel_rows.loc[funnel_rows["level"] == "practitioner", "unit_name"]
+    assert len(names) and not any(n in html for n in names)
     assert "/patients/?" not in html
+
+
+def test_control_chart_is_the_builds(client_for: Any) -> None:
+    """The page shows the build's chart points (U chart of O/E for a risk-adjusted rate)."""
+    points = read_table("quality__chart_point")
+    mine = points[(points["measure_id"] == "IMORT") & (points["level"] == "system")]
+    html = client_for("cmo").get("/quality/measure/IMORT/").content.decode()
+    spec = json.loads(
+        re.search(r'id="control-spec" type="application/json">(.*?)</script>', html, re.S).group(1)
+    )
+    shown = spec["data"]["values"]
+    assert [round(v["ucl"], 9) for v in shown] == [round(u, 9) for u in mine["ucl"]]
+    assert [v["sigma_signal"] for v in shown] == list(mine["sigma_signal"])
+    assert set(mine["chart"]) == {"u"} and "Observed / expected (O/E)" in html
 
 
 def test_unknown_measure_is_404(client_for: Any) -> None:
@@ -84,34 +128,34 @@ def test_unknown_measure_is_404(client_for: Any) -> None:
 
 def test_drilldown_lists_the_stays_and_logs_the_patients(client_for: Any) -> None:
     url = (
-        "/quality/measure/mort_inpatient/patients/"
-        "?period_type=quarter&period_start=2026-10-01&level=unit&unit_id=U-CCU"
+        "/quality/measure/IMORT/patients/"
+        "?period_type=quarter&period_start=2024-10-01&level=unit&unit_id=loc-h1-icu"
     )
     html = client_for("safety_officer").get(url).content.decode()
-    shown = set(re.findall(r'<th scope="row">(PT\d+)</th>', html))
+    shown = set(re.findall(r'<th scope="row">([A-Za-z0-9\-.]+)</th>', html))
     assert shown, "the stays behind the number"
-    assert "Unit Coronary care" in html  # the unit's name, not its id
+    assert "Unit Riverside Intensive Care Unit" in html  # the unit's name, not its id
     entry = AccessLog.objects.get()
     assert entry.username == "t_safety_officer"
     assert set(entry.patient_ids) == shown and entry.n_patients == len(shown)
-    assert entry.filters["unit_id"] == "U-CCU" and entry.filters["level"] == "unit"
+    assert entry.filters["unit_id"] == "loc-h1-icu" and entry.filters["level"] == "unit"
     assert entry.page == url and entry.via == "web"
 
 
 def test_chair_sees_only_their_departments(client_for: Any) -> None:
     client = client_for("department_chair")
-    base = "/quality/measure/mort_inpatient/patients/?period_type=year&period_start=2026-01-01"
+    base = "/quality/measure/IMORT/patients/?period_type=year&period_start=2024-01-01"
     html = client.get(base).content.decode()
     rows = re.findall(r'<tr><th scope="row">.*?</tr>', html, re.S)
     # Stay, admitted, discharged, outcome, expected, diagnoses, department: by its name.
     depts = {re.findall(r"<td[^>]*>(.*?)</td>", r, re.S)[7] for r in rows}
-    assert rows and depts == {"Cardiology"}
-    assert client.get(base + "&level=department&unit_id=D-MED").status_code == 403
+    assert rows and depts == {"Riverside University Hospital - Cardiology"}
+    assert client.get(base + "&level=department&unit_id=org-h1-medicine").status_code == 403
 
 
 def test_drilldown_rejects_bad_filters(client_for: Any) -> None:
     client = client_for("cmo")
-    base = "/quality/measure/mort_inpatient/patients/"
+    base = "/quality/measure/IMORT/patients/"
     assert client.get(base + "?level=galaxy").status_code == 400
     assert client.get(base + "?period_start=yesterday").status_code == 400
     assert AccessLog.objects.count() == 0
@@ -119,7 +163,7 @@ def test_drilldown_rejects_bad_filters(client_for: Any) -> None:
 
 def test_access_log_page_shows_and_filters_visits(client_for: Any) -> None:
     client_for("quality_analyst").get(
-        "/quality/measure/mort_inpatient/patients/?period_type=month&period_start=2026-10-01"
+        "/quality/measure/IMORT/patients/?period_type=month&period_start=2024-10-01"
     )
     patient = AccessLog.objects.get().patient_ids[0]
     html = client_for("compliance").get("/access-log/").content.decode()
@@ -135,7 +179,7 @@ def test_data_status_shows_runs_quarantine_and_build_steps(client_for: Any) -> N
         assert text in html, text
 
 
-@pytest.mark.parametrize("url", ["/quality/", "/quality/measure/mort_inpatient/", "/status/"])
+@pytest.mark.parametrize("url", ["/quality/", "/quality/measure/IMORT/", "/status/"])
 def test_missing_warehouse_says_what_to_run(client_for: Any, no_warehouse: Any, url: str) -> None:
     response = client_for("cmo").get(url)
     assert response.status_code == 200
@@ -145,12 +189,14 @@ def test_missing_warehouse_says_what_to_run(client_for: Any, no_warehouse: Any, 
 
 def test_empty_warehouse_says_what_to_run(client_for: Any, settings: Any, tmp_path: Any) -> None:
     from cmo.warehouse import connect
-    from cmo.web import results
+    from cmo.warehouse.snapshot import publish
+    from cmo.web import warehouse
 
     path = tmp_path / "empty.duckdb"
-    connect(path).close()
+    with connect(path) as wh:
+        publish(wh, "ingest")
     settings.WAREHOUSE = path
-    results.clear_cache()
+    warehouse.clear_cache()
     html = client_for("cmo").get("/quality/").content.decode()
     assert "No results yet" in html and "cmo measures run" in html
 
@@ -167,15 +213,16 @@ def test_database_is_the_configured_one() -> None:
 
 def test_warm_builds_every_page_variant_once(client_for: Any) -> None:
     from cmo.quality.views import warm
-    from cmo.web import results
+    from cmo.web import warehouse
 
-    results.clear_cache()
-    assert warm() == 2 + 4 * 3  # dashboard × 2 role flags, 3 measures × 4 flag combinations
-    cached = [k for k in results._cache if '"derived"' in k]
-    assert len(cached) == 14
+    warehouse.clear_cache()
+    n = len(read_table("quality__measure"))
+    assert warm() == 2 + 4 * n  # dashboard × 2 role flags, n measures × 4 flag combinations
+    cached = [k for k in warehouse._cache if '"derived"' in k]
+    assert len(cached) == 2 + 4 * n
     # A request afterwards is served from the cache: no new page body is built.
-    client_for("board_member").get("/quality/measure/los/")
-    assert len([k for k in results._cache if '"derived"' in k]) == 14
+    client_for("board_member").get("/quality/measure/LOS/")
+    assert len([k for k in warehouse._cache if '"derived"' in k]) == 2 + 4 * n
 
 
 def test_chair_sees_only_their_departments_practitioners_named(client_for: Any) -> None:
@@ -185,16 +232,19 @@ def test_chair_sees_only_their_departments_practitioners_named(client_for: Any) 
 
     with connect(os.environ["CMO_WAREHOUSE"], read_only=True) as wh:
         long = wh.table("quality__measure_long").to_pandas()
+    funnel = read_table("quality__funnel_point")
+    funnel = funnel[(funnel["measure_id"] == "LOS") & (funnel["level"] == "practitioner")]
+    funnel = funnel[funnel["period_start"] == funnel["period_start"].max()]
     long = long[
-        (long["measure_id"] == "mort_inpatient")
-        & (pd.to_datetime(long["period_month"]).dt.year == 2026)
+        (long["measure_id"] == "LOS") & (pd.to_datetime(long["period_month"]).dt.year == 2024)
     ]
-    mine = {f"Dr {p}" for p in long.loc[long["department_id"] == "D-CAR", "practitioner_id"]}
-    everyone = {f"Dr {p}" for p in long["practitioner_id"]}
-    assert mine and everyone - mine, "the sample has practitioners outside D-CAR"
+    theirs = set(long.loc[long["department_id"].isin(CHAIR_DEPARTMENTS), "practitioner_id"])
+    mine = set(funnel.loc[funnel["unit_id"].isin(theirs), "unit_name"])
+    everyone = set(funnel["unit_name"])
+    assert mine and everyone - mine, "the demo has practitioners outside the chair's department"
 
     def named(role: str) -> set[str]:
-        html = client_for(role).get("/quality/measure/mort_inpatient/").content.decode()
+        html = client_for(role).get("/quality/measure/LOS/").content.decode()
         spec = json.loads(
             re.search(r'id="funnel-spec" type="application/json">(.*?)</script>', html, re.S).group(
                 1
@@ -205,48 +255,4 @@ def test_chair_sees_only_their_departments_practitioners_named(client_for: Any) 
     assert named("department_chair") == mine
     assert named("medical_staff_office") == everyone
     dash = client_for("department_chair").get("/quality/").content.decode()
-    assert "Dr P007" not in dash
-
-
-def test_pages_of_the_previous_build_while_a_rebuild_holds_the_lock(
-    client_for: Any, settings: Any, tmp_path: Any
-) -> None:
-    """`cmo measures run` in another process holds DuckDB's write lock: the app keeps serving
-    what it had and says so for what it had not."""
-    import shutil
-    import subprocess
-    import sys
-    import time
-
-    from cmo.web import results
-
-    path = tmp_path / "copy.duckdb"
-    shutil.copy(os.environ["CMO_WAREHOUSE"], path)
-    settings.WAREHOUSE = path
-    results.clear_cache()
-    client = client_for("cmo")
-    before = client.get("/quality/").content
-    assert b"Inpatient mortality" in before
-    writer = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sys, time, duckdb; c = duckdb.connect(sys.argv[1]); "
-            "c.execute('CREATE TABLE quality__touch AS SELECT 1 AS x'); "
-            "print('locked', flush=True); "
-            "time.sleep(30)",
-            str(path),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert writer.stdout is not None and writer.stdout.readline().strip() == "locked"
-        time.sleep(0.2)
-        during = client.get("/quality/")
-        assert during.status_code == 200 and b"Inpatient mortality" in during.content
-        busy = client.get("/quality/measure/los/?site=S1")  # never built: no cached answer
-        assert busy.status_code == 200 and b"being rebuilt" in busy.content
-    finally:
-        writer.kill()
-        writer.wait()
+    assert not any(n in dash for n in everyone - mine)

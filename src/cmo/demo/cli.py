@@ -134,6 +134,7 @@ def demo_main(
     from cmo import sync
     from cmo.fhir.ingest import ingest
     from cmo.measures.build import run as build_measures
+    from cmo.warehouse.snapshot import publish
 
     wh = open_warehouse(warehouse, engine, spark_master, spark_remote)
     try:
@@ -150,6 +151,7 @@ def demo_main(
         sync.run(wh, echo=typer.echo)  # the directory first: the domains' seeds link to it
         chair_departments = _first_department(wh)
         where = wh.path
+        publish(wh, "demo")  # the web's read-only copy (cmo.warehouse.snapshot)
     finally:
         wh.close()
     if engine == "duckdb" and where is not None:
@@ -159,6 +161,7 @@ def demo_main(
             wh = open_warehouse(warehouse, engine, spark_master, spark_remote)
             try:
                 sync.run(wh, echo=typer.echo)
+                publish(wh, "demo")  # again, with the domains' app__ tables
             finally:
                 wh.close()
     else:

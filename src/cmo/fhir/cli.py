@@ -37,6 +37,7 @@ def ingest_command(
     is safe: resources merge by id (latest meta.lastUpdated wins, then the later file).
     """
     from cmo.fhir.ingest import IngestError, ingest
+    from cmo.warehouse.snapshot import publish
 
     # A user error (cmo.errors.CmoError) reaches `cmo` as one line and a non-zero exit.
     missing = [p for p in paths if not p.exists()]
@@ -45,6 +46,7 @@ def ingest_command(
     wh = open_warehouse(warehouse, engine, spark_master, spark_remote)
     try:
         result = ingest(paths, wh)
+        publish(wh, "ingest")  # the web's read-only copy (cmo.warehouse.snapshot)
     finally:
         wh.close()
     print_summary(result, wh)

@@ -1,20 +1,31 @@
-"""Read API over the ``quality__*`` tables: the web app's only door to measure results.
+"""Read API over the ``quality__*`` tables: what the web app may know of measure results.
 
 Every function takes an open :class:`cmo.warehouse.Warehouse` (read-only is enough) and returns
-plain Python values (``list[dict]`` with ``str``/``int``/``float``/``bool``/``date``/``None``),
-so callers never touch Ibis. A missing table (no build yet) gives an empty answer, not an error.
+typed rows (the ``TypedDict``s below, with ``str``/``int``/``float``/``bool``/``date``/``None``
+values), so callers never touch Ibis and a type checker follows every read. Request values
+reach the engine only through Ibis expressions (literals the compiler quotes), never spliced
+into SQL by hand; the web validates them first (FHIR ids, dates, enumerations). A missing
+table (no build yet) gives an empty answer, not an error.
+
+The web calls these through its typed doors (``cmo.quality.reads``), which add the cache.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from datetime import date
-from typing import TYPE_CHECKING, Any
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, cast
 
 if TYPE_CHECKING:
     from cmo.warehouse import Warehouse
 
+PeriodType = Literal["month", "quarter", "year"]
+Level = Literal["system", "site", "department", "unit", "practitioner"]
+ChartLevel = Literal["system", "site"]
+FunnelLevel = Literal["department", "unit", "practitioner"]
+PERIOD_TYPES: tuple[PeriodType, ...] = ("month", "quarter", "year")
+LEVELS: tuple[Level, ...] = ("system", "site", "department", "unit", "practitioner")
 LEVEL_COLUMN = {
     "site": "site_id",
     "department": "department_id",
@@ -24,8 +35,175 @@ LEVEL_COLUMN = {
 PERIOD_MONTHS = {"month": 1, "quarter": 3, "year": 12}
 
 
+class MeasureRow(TypedDict):
+    """A measure's spec (``quality__measure``)."""
+
+    measure_id: str
+    version: str | None
+    title: str
+    description: str | None
+    unit_of_analysis: str | None
+    method: str | None
+    citation: str | None
+    direction: str | None
+    target: float | None
+    kind: str | None
+    risk_adjusted: bool | None
+    unit: str | None
+
+
+class ResultRow(TypedDict):
+    """One measure x period x level x unit aggregate (``quality__measure_result``)."""
+
+    measure_id: str
+    period_type: str
+    period_start: date
+    level: str
+    unit_id: str
+    unit_name: str | None
+    site_id: str | None
+    denominator: int
+    numerator: float | None
+    rate: float | None
+    expected: float | None
+    oe: float | None
+    ci_low: float | None
+    ci_high: float | None
+    rsr: float | None
+    median: float | None
+
+
+class SignalRow(TypedDict):
+    """A control-chart, funnel or CUSUM signal (``quality__signal``)."""
+
+    measure_id: str
+    level: str
+    unit_id: str
+    unit_name: str | None
+    site_id: str | None
+    period_start: date | None
+    kind: str
+    direction: str | None
+    detail: str | None
+    current: bool | None
+
+
+class PeriodRow(TypedDict):
+    """A period of the results and whether it is complete (``quality__period``)."""
+
+    period_type: str
+    period_start: date
+    period_end: date
+    complete: bool
+    latest_complete: bool
+
+
+class ChartPoint(TypedDict):
+    """One month of a control chart (``quality__chart_point``), on the measure's scale."""
+
+    measure_id: str
+    level: str
+    unit_id: str
+    unit_name: str | None
+    site_id: str | None
+    chart: str
+    period_start: date
+    numerator: float | None
+    denominator: int
+    y: float | None
+    cl: float | None
+    ucl: float | None
+    lcl: float | None
+    sigma_signal: bool
+    runs_signal: bool
+
+
+class FunnelPoint(TypedDict):
+    """One unit of a yearly funnel (``quality__funnel_point``): O/E against its limits."""
+
+    measure_id: str
+    level: str
+    unit_id: str
+    unit_name: str | None
+    site_id: str | None
+    period_start: date
+    numerator: float | None
+    expected: float | None
+    ratio: float | None
+    target: float
+    lcl_95: float | None
+    ucl_95: float | None
+    lcl_99_8: float | None
+    ucl_99_8: float | None
+    outlier_95: bool
+    outlier_99_8: bool
+
+
+class Diagnosis(TypedDict):
+    code: str
+    display: str | None
+    poa: str | None
+
+
+class LongRow(TypedDict, total=False):
+    """A patient-level row (``quality__measure_long``); the stay details only ``details``."""
+
+    measure_id: str
+    stay_id: str
+    patient_id: str | None
+    period_month: date | None
+    discharge_date: date | None
+    site_id: str | None
+    department_id: str | None
+    unit_id: str | None
+    practitioner_id: str | None
+    in_population: bool | None
+    excluded: bool | None
+    exclusion_reason: str | None
+    outcome: float | None
+    expected: float | None
+    evidence_date: date | None
+    admit_date: date | None
+    principal_dx: str | None
+    principal_dx_display: str | None
+    secondary_dx: list[Diagnosis]
+
+
+class BuildSummary(TypedDict):
+    run_id: str
+    started: datetime
+    finished: datetime
+    as_of: date | None
+    seconds: float
+
+
+class DataStatus(TypedDict):
+    """What is in the warehouse: tables and rows, ingest runs, quarantine, the last build."""
+
+    tables: dict[str, int]
+    ingest_runs: list[dict[str, Any]]
+    quarantined: int
+    build_steps: list[dict[str, Any]]
+    last_build: BuildSummary | None
+
+
+class QuarantineRow(TypedDict, total=False):
+    run_id: str
+    started: datetime | None
+    file: str
+    line: int | None
+    resource_type: str | None
+    reason: str
+    text: str | None
+
+
+class QuarantinePage(TypedDict):
+    total: int
+    rows: list[QuarantineRow]
+
+
 def _records(expr: Any) -> list[dict[str, Any]]:
-    rows = expr.to_pyarrow().to_pylist()
+    rows: list[dict[str, Any]] = expr.to_pyarrow().to_pylist()
     for row in rows:
         for key, value in row.items():
             if isinstance(value, float) and math.isnan(value):
@@ -33,26 +211,37 @@ def _records(expr: Any) -> list[dict[str, Any]]:
     return rows
 
 
-def list_measures(wh: Warehouse) -> list[dict[str, Any]]:
+def list_measures(wh: Warehouse) -> list[MeasureRow]:
     """Every measure's spec (``quality__measure``), ordered by id."""
     if not wh.exists("quality__measure"):
         return []
-    return _records(wh.table("quality__measure").order_by("measure_id"))
+    return cast(list[MeasureRow], _records(wh.table("quality__measure").order_by("measure_id")))
+
+
+def measure(wh: Warehouse, measure_id: str) -> MeasureRow | None:
+    """One measure's spec, or None when the build has no measure of that id."""
+    if not wh.exists("quality__measure"):
+        return None
+    t = wh.table("quality__measure")
+    rows = _records(t.filter(t.measure_id == measure_id))
+    return cast(MeasureRow, rows[0]) if rows else None
 
 
 def results(
     wh: Warehouse,
     measure_id: str,
     *,
-    period_type: str = "month",
-    level: str = "system",
+    period_type: PeriodType = "month",
+    level: Level = "system",
     unit_id: str | None = None,
     site_id: str | None = None,
-) -> list[dict[str, Any]]:
+    period_start: date | None = None,
+) -> list[ResultRow]:
     """Aggregates of one measure at one level, ordered by period then unit.
 
     ``unit_id`` picks one unit of the level; ``site_id`` keeps units of that site (for the site
-    level, the site itself; practitioners belong to the site of most of their stays).
+    level, the site itself; practitioners belong to the site of most of their stays);
+    ``period_start`` keeps one period.
     """
     if not wh.exists("quality__measure_result"):
         return []
@@ -62,21 +251,23 @@ def results(
         t = t.filter(t.unit_id == unit_id)
     if site_id is not None and level != "system":
         t = t.filter(t.site_id == site_id)
-    return _records(t.order_by(["period_start", "unit_id"]))
+    if period_start is not None:
+        t = t.filter(t.period_start == period_start)
+    return cast(list[ResultRow], _records(t.order_by(["period_start", "unit_id"])))
 
 
 def long_rows(
     wh: Warehouse,
     measure_id: str,
     *,
-    period_type: str | None = None,
+    period_type: PeriodType | None = None,
     period_start: date | None = None,
-    level: str | None = None,
+    level: Level | None = None,
     unit_id: str | None = None,
     limit: int = 500,
     details: bool = True,
     departments: list[str] | None = None,
-) -> list[dict[str, Any]]:
+) -> list[LongRow]:
     """Patient-level rows behind a result (population members, excluded ones included).
 
     ``period_start`` with ``period_type`` (default month) limits to that period's discharges;
@@ -114,7 +305,30 @@ def long_rows(
     rows = _records(t.order_by(["discharge_date", "stay_id"]).limit(limit))
     if details and rows:
         _add_stay_details(wh, rows)
-    return rows
+    return cast(list[LongRow], rows)
+
+
+def practitioners_in(
+    wh: Warehouse, measure_id: str, departments: list[str], *, year: date | None = None
+) -> set[str]:
+    """Practitioners with population stays of ``measure_id`` in these departments (in the
+    calendar year starting ``year``; None = any time): a chair's scope. Ids only, one query."""
+    import ibis
+
+    if not wh.exists("quality__measure_long") or not departments:
+        return set()
+    t = wh.table("quality__measure_long")
+    t = t.filter(
+        (t.measure_id == measure_id)
+        & t.in_population
+        & t.department_id.isin(departments)
+        & t.practitioner_id.notnull()
+    )
+    if year is not None:
+        start = ibis.literal(year, type="date")
+        end = ibis.literal(_add_months(year, 12), type="date")
+        t = t.filter((t.period_month >= start) & (t.period_month < end))
+    return {str(r["practitioner_id"]) for r in _records(t.select("practitioner_id").distinct())}
 
 
 def _add_stay_details(wh: Warehouse, rows: list[dict[str, Any]]) -> None:
@@ -185,14 +399,72 @@ def _add_months(d: date, months: int) -> date:
     return date(total // 12, total % 12 + 1, 1)
 
 
-def signals(wh: Warehouse, *, site_id: str | None = None) -> list[dict[str, Any]]:
-    """Control-chart, funnel and CUSUM signals, newest first."""
+def signals(
+    wh: Warehouse, *, site_id: str | None = None, current: bool | None = None
+) -> list[SignalRow]:
+    """Control-chart, funnel and CUSUM signals, newest first; ``current`` True keeps those of
+    the last complete months (the build decides, ``cmo.measures.results.mark_current``)."""
     if not wh.exists("quality__signal"):
         return []
     t = wh.table("quality__signal")
     if site_id is not None:
         t = t.filter((t.site_id == site_id) | (t.level == "system"))
-    return _records(t.order_by([t.period_start.desc(), "measure_id", "level", "unit_id"]))
+    if current is not None and "current" in t.columns:
+        t = t.filter(t.current.fill_null(False) == current)
+    order = [t.period_start.desc(), "measure_id", "level", "unit_id"]
+    return cast(list[SignalRow], _records(t.order_by(order)))
+
+
+def periods(wh: Warehouse) -> list[PeriodRow]:
+    """Every period of the results, with whether it is complete and the latest complete one
+    of each type (``quality__period``), by type and start."""
+    if not wh.exists("quality__period"):
+        return []
+    t = wh.table("quality__period")
+    return cast(list[PeriodRow], _records(t.order_by(["period_type", "period_start"])))
+
+
+def latest_complete(wh: Warehouse, period_type: PeriodType) -> date | None:
+    """The start of the latest complete period of this type, or None before any build."""
+    for p in periods(wh):
+        if p["period_type"] == period_type and p["latest_complete"]:
+            return p["period_start"]
+    return None
+
+
+def chart(
+    wh: Warehouse, measure_id: str, *, level: ChartLevel = "system", unit_id: str = "all"
+) -> list[ChartPoint]:
+    """A measure's monthly control chart for the system (``unit_id`` "all") or a site, in
+    month order (``quality__chart_point``); empty when it has too few complete months."""
+    if not wh.exists("quality__chart_point"):
+        return []
+    t = wh.table("quality__chart_point")
+    t = t.filter((t.measure_id == measure_id) & (t.level == level) & (t.unit_id == unit_id))
+    return cast(list[ChartPoint], _records(t.order_by("period_start")))
+
+
+def funnel(
+    wh: Warehouse,
+    measure_id: str,
+    *,
+    level: FunnelLevel = "practitioner",
+    period_start: date | None = None,
+    site_id: str | None = None,
+) -> list[FunnelPoint]:
+    """The units of one year's funnel (``quality__funnel_point``), ``period_start`` default
+    the latest complete year; ``site_id`` keeps that site's units (the limits stay the
+    system's). Ordered by unit."""
+    if not wh.exists("quality__funnel_point"):
+        return []
+    year = period_start or latest_complete(wh, "year")
+    if year is None:
+        return []
+    t = wh.table("quality__funnel_point")
+    t = t.filter((t.measure_id == measure_id) & (t.level == level) & (t.period_start == year))
+    if site_id is not None:
+        t = t.filter(t.site_id == site_id)
+    return cast(list[FunnelPoint], _records(t.order_by("unit_id")))
 
 
 def model_card(wh: Warehouse, measure_id: str) -> dict[str, Any] | None:
@@ -209,11 +481,11 @@ def model_card(wh: Warehouse, measure_id: str) -> dict[str, Any] | None:
     return card
 
 
-def data_status(wh: Warehouse) -> dict[str, Any]:
+def data_status(wh: Warehouse) -> DataStatus:
     """What is in the warehouse: ingest runs, rows per table, quarantine, build steps."""
     tables = wh.list_tables()
     counts = {name: wh.count(name) for name in tables}
-    status: dict[str, Any] = {
+    status: DataStatus = {
         "tables": counts,
         "ingest_runs": [],
         "quarantined": counts.get("fhir__quarantine", 0),
@@ -243,7 +515,7 @@ QUARANTINE_LIMIT = 200
 
 def quarantine(
     wh: Warehouse, *, limit: int = QUARANTINE_LIMIT, offset: int = 0, with_text: bool = False
-) -> dict[str, Any]:
+) -> QuarantinePage:
     """Quarantined input lines (``fhir__quarantine``), newest ingest run first.
 
     Returns ``{"total": n, "rows": [...]}``; each row has run_id, started (the run's start, if
@@ -265,4 +537,4 @@ def quarantine(
     else:
         order = [q.run_id.desc(), "file", "line"]
     rows = _records(q.order_by(order).limit(limit, offset=offset))
-    return {"total": total, "rows": rows}
+    return {"total": total, "rows": cast(list[QuarantineRow], rows)}

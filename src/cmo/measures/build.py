@@ -10,7 +10,9 @@ Steps (each timed into ``quality__build_run``):
 5. ``long``: every measure's patient-level rows, written once: the risk-adjusted rows are
    scored in the engine; the model cards then read (outcome, expected) back;
 6. ``results``: quality__measure_result (period x level x unit);
-7. ``signals``: quality__signal (control charts and funnels, ``cmo.stats``);
+7. ``signals``: quality__period (complete periods), quality__chart_point (monthly control
+   charts), quality__funnel_point (yearly funnels) and quality__signal read off them
+   (``cmo.stats``): everything the pages show, so they compute nothing;
 8. ``metadata``: quality__measure, quality__model_card, quality__build_run.
 """
 
@@ -172,11 +174,26 @@ def run(
                 wh, "quality__measure_result", final, RESULT_SCHEMA
             )
         with steps.step("signals"):
+            # What the pages show is computed here, once per build: periods, control-chart
+            # points, funnel points, and the signals read off them (docs/measures/results.md).
+            period_rows = res.periods(final, end)
+            charts = res.chart_points(final, measures, end)
+            funnels = res.funnel_points(final, measures, end)
             sig = pd.concat(
-                [res.signals(final, measures, end), res.cusum_signals(long, final, measures)],
+                [
+                    res.signals(final, measures, end, charts, funnels),
+                    res.cusum_signals(long, final, measures),
+                ],
                 ignore_index=True,
             )
-            out.rows["quality__signal"] = _write(wh, "quality__signal", sig, SIGNAL_SCHEMA)
+            sig = res.mark_current(sig, period_rows)
+            for name, frame, schema in (
+                ("quality__period", period_rows, PERIOD_SCHEMA),
+                ("quality__chart_point", charts, CHART_SCHEMA),
+                ("quality__funnel_point", funnels, FUNNEL_SCHEMA),
+                ("quality__signal", sig, SIGNAL_SCHEMA),
+            ):
+                out.rows[name] = _write(wh, name, frame[list(schema)], schema)
         with steps.step("metadata"):
             spec_rows = pd.DataFrame([m.spec.row() for m in measures.values()])
             out.rows["quality__measure"] = _write(wh, "quality__measure", spec_rows, MEASURE_SCHEMA)
@@ -229,6 +246,45 @@ SIGNAL_SCHEMA = {
     "kind": "string",
     "direction": "string",
     "detail": "string",
+    "current": "boolean",
+}
+PERIOD_SCHEMA = {
+    "period_type": "string",
+    "period_start": "date",
+    "period_end": "date",
+    "complete": "boolean",
+    "latest_complete": "boolean",
+}
+_UNIT = {"measure_id": "string", "level": "string", "unit_id": "string"}
+_NAMES = {"unit_name": "string", "site_id": "string"}
+CHART_SCHEMA = {
+    **_UNIT,
+    **_NAMES,
+    "chart": "string",
+    "period_start": "date",
+    "numerator": "float64",
+    "denominator": "int64",
+    "y": "float64",
+    "cl": "float64",
+    "ucl": "float64",
+    "lcl": "float64",
+    "sigma_signal": "boolean",
+    "runs_signal": "boolean",
+}
+FUNNEL_SCHEMA = {
+    **_UNIT,
+    **_NAMES,
+    "period_start": "date",
+    "numerator": "float64",
+    "expected": "float64",
+    "ratio": "float64",
+    "target": "float64",
+    "lcl_95": "float64",
+    "ucl_95": "float64",
+    "lcl_99_8": "float64",
+    "ucl_99_8": "float64",
+    "outlier_95": "boolean",
+    "outlier_99_8": "boolean",
 }
 MEASURE_SCHEMA = {
     "measure_id": "string",

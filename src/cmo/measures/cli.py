@@ -98,6 +98,7 @@ def run_cmd(
         except json.JSONDecodeError as exc:
             _fail(f"model file is not JSON: {exc}")
     from cmo.measures.build import run
+    from cmo.warehouse.snapshot import publish
 
     wh = open_warehouse(warehouse, engine, spark_master, spark_remote)
     try:
@@ -110,6 +111,7 @@ def run_cmd(
             from cmo import sync as app_sync
 
             app_sync.run(wh, echo=typer.echo)
+        publish(wh, "measures run")  # the web's read-only copy (cmo.warehouse.snapshot)
     finally:
         wh.close()
     if save_models is not None:

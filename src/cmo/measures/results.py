@@ -410,7 +410,9 @@ def finish(
     return out[RESULT_COLUMNS].reset_index(drop=True)
 
 
-# -- signals -------------------------------------------------------------------------------------
+# -- periods, control charts, funnels and signals: what the pages show -----------------------
+# The pages render these tables; they compute nothing (docs/measures/results.md, "Periods,
+# charts and funnels"). One definition of a complete period, used by all of them.
 SIGNAL_COLUMNS = [
     "measure_id",
     "level",
@@ -422,6 +424,48 @@ SIGNAL_COLUMNS = [
     "direction",
     "detail",
 ]
+PERIOD_COLUMNS = ["period_type", "period_start", "period_end", "complete", "latest_complete"]
+CHART_COLUMNS = [
+    "measure_id",
+    "level",
+    "unit_id",
+    "unit_name",
+    "site_id",
+    "chart",
+    "period_start",
+    "numerator",
+    "denominator",
+    "y",
+    "cl",
+    "ucl",
+    "lcl",
+    "sigma_signal",
+    "runs_signal",
+]
+FUNNEL_COLUMNS = [
+    "measure_id",
+    "level",
+    "unit_id",
+    "unit_name",
+    "site_id",
+    "period_start",
+    "numerator",
+    "expected",
+    "ratio",
+    "target",
+    "lcl_95",
+    "ucl_95",
+    "lcl_99_8",
+    "ucl_99_8",
+    "outlier_95",
+    "outlier_99_8",
+]
+FUNNEL_LIMITS = ("lcl_95", "ucl_95", "lcl_99_8", "ucl_99_8")
+CHART_LEVELS = ("system", "site")
+FUNNEL_LEVELS = ("department", "unit", "practitioner")
+MIN_CHART_POINTS = 3  # fewer months give no usable centre line, limits or runs analysis
+MIN_FUNNEL_UNITS = 3
+CURRENT_SIGNAL_MONTHS = 3  # a signal in the last three complete months is "current"
 
 
 def _worse(value: float, centre: float, direction: str) -> str:
@@ -429,8 +473,7 @@ def _worse(value: float, centre: float, direction: str) -> str:
     return "worse" if higher == (direction == "lower") else "better"
 
 
-def complete_periods(results: pd.DataFrame, data_end: date) -> pd.DataFrame:
-    """Rows whose period ended by the data end: a partial last month is not a signal."""
+def _period_ends(results: pd.DataFrame) -> pd.Series:
     start = pd.to_datetime(results["period_start"])
     ends = pd.Series(pd.NaT, index=results.index, dtype=start.dtype)
     # One vectorised offset per period type (a Python DateOffset per row took ~1 s on the
@@ -438,126 +481,262 @@ def complete_periods(results: pd.DataFrame, data_end: date) -> pd.DataFrame:
     for period_type, months in PERIOD_MONTHS.items():
         rows = results["period_type"] == period_type
         ends[rows] = start[rows] + pd.DateOffset(months=months)
-    return results[ends <= pd.Timestamp(data_end) + pd.Timedelta(days=1)]
+    return ends
+
+
+def is_complete(results: pd.DataFrame, data_end: date) -> pd.Series:
+    """THE definition of a complete period, for every table the pages read: a month, quarter
+    or year is complete when it ended on or before the data end (``cmo measures run --as-of``,
+    default the latest encounter end). A partial last period is shown nowhere as "current",
+    charted nowhere and signalled nowhere: its few discharges would read as a change."""
+    return _period_ends(results) <= pd.Timestamp(data_end) + pd.Timedelta(days=1)
+
+
+def complete_periods(results: pd.DataFrame, data_end: date) -> pd.DataFrame:
+    """Rows whose period is complete (:func:`is_complete`)."""
+    return results[is_complete(results, data_end)]
+
+
+def periods(results: pd.DataFrame, data_end: date) -> pd.DataFrame:
+    """quality__period: every period of the results with its end, whether it is complete and
+    whether it is the latest complete one of its type (what the pages call "current")."""
+    frame = results[["period_type", "period_start"]].drop_duplicates().reset_index(drop=True)
+    frame["period_end"] = _period_ends(frame).dt.date
+    frame["complete"] = is_complete(frame, data_end).to_numpy(bool)
+    latest = frame[frame["complete"]].groupby("period_type")["period_start"].max()
+    frame["latest_complete"] = frame["period_start"].eq(frame["period_type"].map(latest))
+    frame["period_start"] = pd.to_datetime(frame["period_start"]).dt.date
+    frame = frame.sort_values(["period_type", "period_start"])
+    return frame[PERIOD_COLUMNS].reset_index(drop=True)
+
+
+def chart_kind(spec: Any) -> str:
+    """The control chart of a measure's monthly series (Provost & Murray, The Health Care Data
+    Guide, 2011, ch. 5-6; Benneyan, Lloyd & Plsek, Qual Saf Health Care 2003;12:458):
+    risk-adjusted proportions a U chart of observed over expected events (centre and limits on
+    the O/E scale: Poisson variation around 1 when the model is calibrated); unadjusted
+    proportions a P chart; means (days, points, weights) an I chart of the monthly value, the
+    O/E index when risk-adjusted (days are not Poisson counts, so no U chart for them)."""
+    if spec.kind == "proportion":
+        return "u" if spec.risk_adjusted else "p"
+    return "i"
+
+
+def chart_points(
+    results: pd.DataFrame, measures: dict[str, Measure], data_end: date
+) -> pd.DataFrame:
+    """quality__chart_point: the monthly control chart of every measure for the system and
+    each site, over the complete months (cmo.stats.spc, qicharts2 semantics). Values are on
+    the measure's own scale (a proportion, not a percentage)."""
+    from cmo.stats.spc import control_chart
+
+    monthly = complete_periods(
+        results[(results["period_type"] == "month") & results["level"].isin(CHART_LEVELS)],
+        data_end,
+    )
+    frames = []
+    for (mid, level, uid), g in monthly.groupby(["measure_id", "level", "unit_id"], sort=True):
+        m = measures.get(str(mid))
+        if m is None:
+            continue
+        kind = chart_kind(m.spec)
+        g = g[g["denominator"] > 0]
+        if kind == "u":
+            g = g[g["expected"].fillna(0) > 0]
+        value = g["oe"] if m.spec.risk_adjusted and kind == "i" else g["rate"]
+        g = g[value.notna()] if kind == "i" else g
+        g = g.sort_values("period_start")
+        if len(g) < MIN_CHART_POINTS:
+            continue
+        if kind == "u":
+            chart = control_chart(g["numerator"], g["expected"], chart="u")
+        elif kind == "p":
+            chart = control_chart(g["numerator"], g["denominator"], chart="p")
+        else:
+            chart = control_chart(value.loc[g.index].to_numpy(float), chart="i")
+        frames.append(
+            pd.DataFrame(
+                {
+                    "measure_id": str(mid),
+                    "level": str(level),
+                    "unit_id": str(uid),
+                    "unit_name": g["unit_name"].to_numpy(object),
+                    "site_id": g["site_id"].to_numpy(object),
+                    "chart": kind,
+                    "period_start": pd.to_datetime(g["period_start"]).dt.date.to_numpy(),
+                    "numerator": g["numerator"].to_numpy(float),
+                    "denominator": g["denominator"].to_numpy(np.int64),
+                    "y": chart["y"].to_numpy(float),
+                    "cl": chart["cl"].to_numpy(float),
+                    "ucl": chart["ucl"].to_numpy(float),
+                    "lcl": chart["lcl"].to_numpy(float),
+                    "sigma_signal": chart["sigma_signal"].to_numpy(bool),
+                    "runs_signal": chart["runs_signal"].to_numpy(bool),
+                    "_longest_run": chart["longest_run"].to_numpy(float),
+                    "_longest_run_max": chart["longest_run_max"].to_numpy(float),
+                    "_n_crossings": chart["n_crossings"].to_numpy(float),
+                    "_n_crossings_min": chart["n_crossings_min"].to_numpy(float),
+                }
+            )
+        )
+    if not frames:
+        return pd.DataFrame(columns=CHART_COLUMNS)
+    return pd.concat(frames, ignore_index=True)
+
+
+def funnel_points(
+    results: pd.DataFrame, measures: dict[str, Measure], data_end: date
+) -> pd.DataFrame:
+    """quality__funnel_point: departments, units and practitioners of each complete year
+    against exact 95% and 99.8% limits (cmo.stats.funnel; Spiegelhalter, Stat Med
+    2005;24:1185), for risk-adjusted measures only: comparing crude rates of practitioners
+    with different case mix is not fair. O/E against 1 (exact Poisson limits); LOS days get
+    the SHMI overdispersion adjustment (NHS Digital SHMI methodology; Spiegelhalter 2005 §4),
+    since their variance far exceeds their mean. NHSN rule for ratios: a unit with fewer than
+    1 expected event is left out."""
+    from cmo.stats.funnel import funnel
+
+    yearly = complete_periods(
+        results[
+            (results["period_type"] == "year")
+            & results["level"].isin(FUNNEL_LEVELS)
+            & (pd.to_numeric(results["expected"], errors="coerce").fillna(0) >= 1)
+        ],
+        data_end,
+    )
+    frames = []
+    for (mid, level, start), g in yearly.groupby(["measure_id", "level", "period_start"]):
+        m = measures.get(str(mid))
+        if m is None or not m.spec.risk_adjusted or len(g) < MIN_FUNNEL_UNITS:
+            continue
+        f = funnel(
+            g["numerator"].to_numpy(float),
+            expected=g["expected"].to_numpy(float),
+            labels=g["unit_id"].to_list(),
+            od="shmi" if m.spec.kind == "mean" else None,
+        )
+        frames.append(
+            pd.DataFrame(
+                {
+                    "measure_id": str(mid),
+                    "level": str(level),
+                    "unit_id": g["unit_id"].to_numpy(object),
+                    "unit_name": g["unit_name"].to_numpy(object),
+                    "site_id": g["site_id"].to_numpy(object),
+                    "period_start": pd.Timestamp(str(start)).date(),
+                    "numerator": g["numerator"].to_numpy(float),
+                    "expected": g["expected"].to_numpy(float),
+                    "ratio": f["ratio_or_rate"].to_numpy(float),
+                    "target": f["target"].to_numpy(float),
+                    **{c: f[c].to_numpy(float) for c in FUNNEL_LIMITS},
+                    "outlier_95": f["outlier_95"].to_numpy(bool),
+                    "outlier_99_8": f["outlier_99_8"].to_numpy(bool),
+                }
+            )
+        )
+    if not frames:
+        return pd.DataFrame(columns=FUNNEL_COLUMNS)
+    return pd.concat(frames, ignore_index=True)[FUNNEL_COLUMNS]
 
 
 def signals(
-    results: pd.DataFrame, measures: dict[str, Measure], data_end: date | None = None
+    results: pd.DataFrame,
+    measures: dict[str, Measure],
+    data_end: date,
+    charts: pd.DataFrame | None = None,
+    funnels: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Control-chart (sigma, runs) signals on monthly system/site series, funnel outliers on
-    the O/E of departments, units and practitioners over the whole data (yearly periods)."""
-    rows: list[dict[str, Any]] = []
+    """Control-chart signals (a point beyond 3 sigma; the Anhøj runs rules on the series,
+    dated at its last month) of the system and sites, and funnel outliers (outside the 99.8%
+    limit, else the 95% one) of departments, units and practitioners: read off the same
+    chart and funnel rows the pages show (computed here unless given). Informational
+    measures (``signals=False``, case mix) have charts but no signals."""
+    if charts is None:
+        charts = chart_points(results, measures, data_end)
+    if funnels is None:
+        funnels = funnel_points(results, measures, data_end)
     keep = [mid for mid, m in measures.items() if m.signals]
-    results = results[results["measure_id"].isin(keep)]
-    if data_end is not None:
-        results = complete_periods(results, data_end)
-    monthly = results[
-        (results["period_type"] == "month") & results["level"].isin(["system", "site"])
-    ]
-    for (mid, level, uid), g in monthly.groupby(["measure_id", "level", "unit_id"], sort=True):
-        g = g.sort_values("period_start")
-        if len(g) < 3:
-            continue
-        rows.extend(_chart_signals(g, measures[str(mid)], str(level), str(uid)))
-    rows.extend(_funnel_signals(results, measures))
-    frame = pd.DataFrame(rows, columns=SIGNAL_COLUMNS)
-    return frame
+    rows: list[dict[str, Any]] = []
+    charted = charts[charts["measure_id"].isin(keep)]
+    for (mid, _level, _uid), g in charted.groupby(["measure_id", "level", "unit_id"], sort=True):
+        rows.extend(_chart_signals(g, measures[str(mid)].spec.direction))
+    rows.extend(_funnel_signals(funnels[funnels["measure_id"].isin(keep)], measures))
+    return pd.DataFrame(rows, columns=SIGNAL_COLUMNS)
 
 
-def _chart_signals(g: pd.DataFrame, m: Measure, level: str, uid: str) -> list[dict[str, Any]]:
-    from cmo.stats.spc import control_chart
-
-    if m.spec.kind == "proportion":
-        chart = control_chart(
-            g["numerator"].to_numpy(float), g["denominator"].to_numpy(float), chart="p"
-        )
-    else:
-        chart = control_chart(g["rate"].to_numpy(float), chart="i")
-    base = {
-        "measure_id": m.spec.measure_id,
-        "level": level,
-        "unit_id": uid,
-        "unit_name": g["unit_name"].iloc[0],
-        "site_id": g["site_id"].iloc[0],
-    }
+def _chart_signals(g: pd.DataFrame, direction: str) -> list[dict[str, Any]]:
+    g = g.sort_values("period_start")
+    base = {c: g[c].iloc[0] for c in ("measure_id", "level", "unit_id", "unit_name", "site_id")}
     rows = []
-    starts = g["period_start"].tolist()
-    records: list[dict[str, Any]] = chart.to_dict("records")  # type: ignore[assignment]
-    for i, r in enumerate(records):
-        if bool(r["sigma_signal"]):
-            rows.append(
-                base
-                | {
-                    "period_start": starts[i],
-                    "kind": "sigma",
-                    "direction": _worse(float(r["y"]), float(r["cl"]), m.spec.direction),
-                    "detail": f"{r['y']:.4g} outside limits {r['lcl']:.4g}-{r['ucl']:.4g}",
-                }
-            )
-    last: Any = chart.iloc[-1]
-    if bool(last["runs_signal"]):
+    for r in g[g["sigma_signal"].astype(bool)].to_dict("records"):
         rows.append(
             base
             | {
-                "period_start": starts[-1],
+                "period_start": r["period_start"],
+                "kind": "sigma",
+                "direction": _worse(float(r["y"]), float(r["cl"]), direction),
+                "detail": f"{r['y']:.4g} outside limits {r['lcl']:.4g}-{r['ucl']:.4g}",
+            }
+        )
+    last = g.iloc[-1]
+    if bool(last["runs_signal"]):
+        detail = "non-random variation (Anhøj runs rules)"
+        if "_longest_run" in g.columns:
+            detail = (
+                f"non-random variation: longest run {int(last['_longest_run'])} "
+                f"(max {int(last['_longest_run_max'])}), crossings "
+                f"{int(last['_n_crossings'])} (min {int(last['_n_crossings_min'])})"
+            )
+        rows.append(
+            base
+            | {
+                "period_start": last["period_start"],
                 "kind": "runs",
-                "direction": _worse(float(last["y"]), float(last["cl"]), m.spec.direction),
-                "detail": f"non-random variation: longest run {int(last['longest_run'])} "
-                f"(max {int(last['longest_run_max'])}), crossings {int(last['n_crossings'])} "
-                f"(min {int(last['n_crossings_min'])})",
+                "direction": _worse(float(last["y"]), float(last["cl"]), direction),
+                "detail": detail,
             }
         )
     return rows
 
 
-def _funnel_signals(results: pd.DataFrame, measures: dict[str, Measure]) -> list[dict[str, Any]]:
-    from cmo.stats.funnel import funnel
-
+def _funnel_signals(funnels: pd.DataFrame, measures: dict[str, Measure]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
-    yearly = results[
-        (results["period_type"] == "year")
-        & results["level"].isin(["department", "unit", "practitioner"])
-        # NHSN rule for SIRs: no ratio when fewer than 1 event is expected.
-        & (results["expected"].fillna(0) >= 1)
-    ]
-    for (mid, level, start), g in yearly.groupby(["measure_id", "level", "period_start"]):
-        mid = str(mid)
-        if not measures[mid].spec.risk_adjusted or len(g) < 3:
-            continue
-        # Days (LOS) are not Poisson counts: their variance far exceeds the mean, so exact
-        # Poisson limits flag most units. Mean measures get the SHMI overdispersion
-        # adjustment (NHS Digital SHMI methodology; Spiegelhalter 2005 §4); counts keep the
-        # exact limits.
-        f = funnel(
-            g["numerator"].to_numpy(float),
-            expected=g["expected"].to_numpy(float),
-            labels=g["unit_id"].to_list(),
-            od="shmi" if measures[mid].spec.kind == "mean" else None,
+    # Records, not iterrows: a Series per row cost ~0.25 s over the ~5k unit rows at 1M.
+    for r in funnels[funnels["outlier_95"].astype(bool)].to_dict("records"):
+        rows.append(
+            {
+                "measure_id": r["measure_id"],
+                "level": r["level"],
+                "unit_id": r["unit_id"],
+                "unit_name": r["unit_name"],
+                "site_id": r["site_id"],
+                "period_start": r["period_start"],
+                "kind": "funnel_99_8" if r["outlier_99_8"] else "funnel_95",
+                "direction": _worse(
+                    float(r["ratio"]), 1.0, measures[str(r["measure_id"])].spec.direction
+                ),
+                "detail": f"O/E {float(r['ratio']):.3g} "
+                f"(O {r['numerator']:.0f}, E {r['expected']:.1f})",
+            }
         )
-        # Records, not iterrows: a Series per row cost ~0.25 s over the ~5k unit rows at 1M.
-        flags = f[["outlier_99_8", "outlier_95", "ratio_or_rate"]].to_dict("records")
-        units = g[["unit_id", "unit_name", "site_id", "numerator", "expected"]].to_dict("records")
-        for r, src in zip(flags, units, strict=True):
-            for kind, flag in (("funnel_99_8", "outlier_99_8"), ("funnel_95", "outlier_95")):
-                if bool(r[flag]):
-                    rows.append(
-                        {
-                            "measure_id": mid,
-                            "level": level,
-                            "unit_id": src["unit_id"],
-                            "unit_name": src["unit_name"],
-                            "site_id": src["site_id"],
-                            "period_start": start,
-                            "kind": kind,
-                            "direction": _worse(
-                                float(r["ratio_or_rate"]), 1.0, measures[mid].spec.direction
-                            ),
-                            "detail": f"O/E {float(r['ratio_or_rate']):.3g} "
-                            f"(O {src['numerator']:.0f}, E {src['expected']:.1f})",
-                        }
-                    )
-                    break
     return rows
+
+
+def mark_current(signals: pd.DataFrame, periods: pd.DataFrame) -> pd.DataFrame:
+    """``signals`` with ``current``: the signal's period reaches into the last
+    CURRENT_SIGNAL_MONTHS complete months (a funnel signal is about a calendar year, current
+    while that year overlaps them, like a monthly signal of one of them)."""
+    out = signals.copy()
+    latest = periods[(periods["period_type"] == "month") & periods["latest_complete"]]
+    if latest.empty or out.empty:
+        out["current"] = False
+        return out
+    last = pd.Timestamp(latest["period_start"].iloc[0])
+    cut = last.year * 12 + last.month - CURRENT_SIGNAL_MONTHS
+    start = pd.to_datetime(out["period_start"])
+    months = np.where(out["kind"].astype(str).str.startswith("funnel"), 12, 1)
+    out["current"] = (start.dt.year * 12 + start.dt.month + months - 1).to_numpy() > cut
+    return out
 
 
 CUSUM_H = 4.5  # Steiner et al. 2000 used h = 4.5 for R_A = 2 on cardiac-surgery mortality

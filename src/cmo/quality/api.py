@@ -1,25 +1,46 @@
-"""Quality endpoints of the API: measures, results, signals and (logged) patient-level rows."""
+"""Quality endpoints of the API: measures, results, signals and (logged) patient-level rows.
+
+Every parameter is declared with its bounds (length, characters, range), so django-ninja
+rejects a bad one with 422 before any read, and the OpenAPI schema (/api/openapi.json) states
+them with the 400/403/404/422/503 answers. Reads go through the typed doors of
+``cmo.quality.reads``.
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any
 
 from django.core.exceptions import PermissionDenied
-from ninja import Router, Schema
+from ninja import Path, Query, Router, Schema
 from ninja.errors import HttpError
 
+from cmo.measures.api import Level, PeriodType
+from cmo.quality import reads
 from cmo.quality.apps import DASHBOARD, PATIENTS, PRACTITIONERS
+from cmo.quality.forms import FIRST_DATE, LAST_DATE
+from cmo.quality.reads import NoResults
 from cmo.quality.views import DRILL_LIMIT, practitioners_of, scoped_long_rows
-from cmo.web import results
 from cmo.web.audit import log_access
-from cmo.web.results import NoResults
-from cmo.web.roles import departments_of, perm
+from cmo.web.roles import perm
+from cmo.web.scope import scope_of
 
 router = Router(tags=["quality"])
-Level = Literal["system", "site", "department", "unit", "practitioner"]
-PeriodType = Literal["month", "quarter", "year"]
+# FHIR R4 datatype ``id`` (unit, site and practitioner ids; measure ids are shorter still).
+FHIR_ID = r"^[A-Za-z0-9\-.]{1,64}$"
+MAX_LIMIT = 5000
+Id = Annotated[str, Path(max_length=64, pattern=FHIR_ID)]
+OptionalId = Annotated[str | None, Query(max_length=64, pattern=FHIR_ID)]
+Start = Annotated[date | None, Query(ge=FIRST_DATE, le=LAST_DATE)]
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"1 to {MAX_LIMIT} rows")]
+
+
+class Message(Schema):
+    """An error: what was wrong (django-ninja's ``{"detail": ...}``)."""
+
+    detail: Any
 
 
 class Measure(Schema):
@@ -63,6 +84,7 @@ class Signal(Schema):
     kind: str
     direction: str | None = None
     detail: str | None = None
+    current: bool | None = None  # in the last 3 complete months (the build decides)
 
 
 class Diagnosis(Schema):
@@ -99,9 +121,17 @@ def _need(request: Any, capability: str) -> None:
 
 
 DATE_KEYS = ("period_start", "period_month", "discharge_date", "evidence_date", "admit_date")
+ERRORS: dict[int, Any] = {
+    400: Message,
+    401: Message,
+    403: Message,
+    404: Message,
+    422: Message,
+    503: Message,
+}
 
 
-def _clean(row: dict[str, Any]) -> dict[str, Any]:
+def _clean(row: Mapping[str, Any]) -> dict[str, Any]:
     out = {}
     for k, v in row.items():
         if isinstance(v, float) and not math.isfinite(v):
@@ -114,84 +144,96 @@ def _clean(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _call(function: str, *args: Any, **kwargs: Any) -> Any:
-    try:
-        return results.call(function, *args, **kwargs)
-    except NoResults as exc:
-        raise HttpError(503, f"{exc} {exc.hint}") from exc
+def _unavailable(exc: NoResults) -> HttpError:
+    return HttpError(503, f"{exc} {exc.hint}")
 
 
-@router.get("/measures", response=list[Measure], summary="Measure definitions")
+def _known(measure_id: str) -> None:
+    """404 for a measure the build does not have (not an empty 200)."""
+    if reads.measure(measure_id) is None:
+        raise HttpError(404, f"no measure {measure_id!r}")
+
+
+@router.get(
+    "/measures",
+    response={200: list[Measure], **ERRORS},
+    summary="Measure definitions",
+)
 def measures(request: Any) -> list[dict[str, Any]]:
     _need(request, DASHBOARD)
-    return [_clean(m) for m in _call("list_measures")]
+    try:
+        return [_clean(m) for m in reads.list_measures()]
+    except NoResults as exc:
+        raise _unavailable(exc) from exc
 
 
 @router.get(
     "/measures/{measure_id}/results",
-    response=list[Result],
+    response={200: list[Result], **ERRORS},
     summary="Results by measure × period × level",
 )
 def measure_results(
     request: Any,
-    measure_id: str,
+    measure_id: Id,
     period_type: PeriodType = "month",
     level: Level = "system",
-    unit_id: str | None = None,
-    site_id: str | None = None,
+    unit_id: OptionalId = None,
+    site_id: OptionalId = None,
 ) -> list[dict[str, Any]]:
     _need(request, DASHBOARD)
     if level == "practitioner":
         _need(request, PRACTITIONERS)
-    rows = _call(
-        "results",
-        measure_id,
-        period_type=period_type,
-        level=level,
-        unit_id=unit_id,
-        site_id=site_id,
-    )
-    scope = departments_of(request.user)
-    if level == "practitioner" and scope is not None:  # a chair: their departments' doctors
-        mine = practitioners_of(measure_id, None, scope)
-        rows = [r for r in rows if str(r["unit_id"]) in mine]
+    try:
+        _known(measure_id)
+        rows = reads.results(
+            measure_id, period_type=period_type, level=level, unit_id=unit_id, site_id=site_id
+        )
+        scope = scope_of(request.user).departments
+        if level == "practitioner" and scope is not None:  # a chair: their departments' doctors
+            mine = practitioners_of(measure_id, None, scope)
+            rows = [r for r in rows if str(r["unit_id"]) in mine]
+    except NoResults as exc:
+        raise _unavailable(exc) from exc
     return [_clean(r) for r in rows]
 
 
-@router.get("/signals", response=list[Signal], summary="Current and past signals")
-def signals(request: Any, site_id: str | None = None) -> list[dict[str, Any]]:
+@router.get("/signals", response={200: list[Signal], **ERRORS}, summary="Current and past signals")
+def signals(
+    request: Any, site_id: OptionalId = None, current: bool | None = None
+) -> list[dict[str, Any]]:
     _need(request, DASHBOARD)
-    rows = [_clean(r) for r in _call("signals", site_id=site_id)]
-    if not request.user.has_perm(perm(PRACTITIONERS)):
-        rows = [r for r in rows if r.get("level") != "practitioner"]
-    scope = departments_of(request.user)
-    if scope is not None:  # a chair: practitioner signals of their departments' doctors only
-        rows = [
-            r
-            for r in rows
-            if r.get("level") != "practitioner"
-            or str(r.get("unit_id")) in practitioners_of(str(r["measure_id"]), None, scope)
-        ]
+    try:
+        rows = [_clean(r) for r in reads.signals(site_id=site_id, current=current)]
+        if not request.user.has_perm(perm(PRACTITIONERS)):
+            rows = [r for r in rows if r.get("level") != "practitioner"]
+        scope = scope_of(request.user).departments
+        if scope is not None:  # a chair: practitioner signals of their departments' doctors
+            rows = [
+                r
+                for r in rows
+                if r.get("level") != "practitioner"
+                or str(r.get("unit_id")) in practitioners_of(str(r["measure_id"]), None, scope)
+            ]
+    except NoResults as exc:
+        raise _unavailable(exc) from exc
     return rows
 
 
 @router.get(
     "/measures/{measure_id}/long",
-    response=list[LongRow],
+    response={200: list[LongRow], **ERRORS},
     summary="Patient-level rows (access-logged)",
 )
 def long(
     request: Any,
-    measure_id: str,
+    measure_id: Id,
     period_type: PeriodType | None = None,
-    period_start: date | None = None,
+    period_start: Start = None,
     level: Level | None = None,
-    unit_id: str | None = None,
-    limit: int = DRILL_LIMIT,
+    unit_id: OptionalId = None,
+    limit: Limit = DRILL_LIMIT,
 ) -> list[dict[str, Any]]:
     _need(request, PATIENTS)
-    if not 1 <= limit <= 5000:
-        raise HttpError(422, "limit must be between 1 and 5000")
     params = {
         "period_type": period_type,
         "period_start": period_start,
@@ -199,11 +241,12 @@ def long(
         "unit_id": unit_id,
     }
     try:
+        _known(measure_id)
         rows = scoped_long_rows(request.user, measure_id, params, limit)
     except PermissionDenied as exc:
         raise HttpError(403, str(exc) or "forbidden") from exc
     except NoResults as exc:
-        raise HttpError(503, f"{exc} {exc.hint}") from exc
+        raise _unavailable(exc) from exc
     log_access(
         request,
         filters={"measure_id": measure_id, **params, "limit": limit},

@@ -1,30 +1,48 @@
-"""Quality pages: the dashboard, a measure's page and the drill-down to patients."""
+"""Quality pages: the dashboard, a measure's page and the drill-down to patients.
+
+Pages render what the build computed (results, chart points, funnel points, periods, current
+signals), read through the typed doors of ``cmo.quality.reads``; they compute no analysis.
+Every request parameter is validated in one place per view (``cmo.quality.forms``): a bad
+value is a 400 with a plain-text message, never a value spliced into a query.
+"""
 
 from __future__ import annotations
 
 from datetime import date
 from typing import Any
 
+import pandas as pd
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import urlencode
 
+from cmo.measures.api import (
+    ChartLevel,
+    ChartPoint,
+    Level,
+    LongRow,
+    MeasureRow,
+    ResultRow,
+    SignalRow,
+)
 from cmo.quality import analysis as an
-from cmo.quality import charts
+from cmo.quality import reads
 from cmo.quality.apps import DASHBOARD, PATIENTS, PRACTITIONERS
-from cmo.web import results
+from cmo.quality.forms import DrillForm, SiteForm, bad_request
+from cmo.quality.reads import NoResults
+from cmo.stats import charts
 from cmo.web.access import capability_required
 from cmo.web.audit import log_access
-from cmo.web.results import NoResults
-from cmo.web.roles import departments_of, perm
+from cmo.web.roles import perm
+from cmo.web.scope import scope_of
+from cmo.web.warehouse import derived, unpin
 
-PERIOD_TYPES = ("month", "quarter", "year")
-TABLE_LEVELS = ("site", "department", "unit")
-DRILL_LEVELS = ("system", "site", "department", "unit", "practitioner")
+TABLE_LEVELS: tuple[Level, ...] = ("site", "department", "unit")
 DRILL_LIMIT = 500
 OTHER_DEPARTMENT = "Practitioner of another department"
+SPARK_MONTHS = 24
 
 
 def _empty(request: HttpRequest, exc: NoResults, title: str) -> HttpResponse:
@@ -33,30 +51,28 @@ def _empty(request: HttpRequest, exc: NoResults, title: str) -> HttpResponse:
     )
 
 
-def _sites(measures: list[dict[str, Any]]) -> list[tuple[str, str]]:
+def _sites(measures: list[MeasureRow]) -> list[tuple[str, str]]:
     if not measures:
         return []
-    rows = results.call("results", measures[0]["measure_id"], period_type="year", level="site")
+    rows = reads.results(measures[0]["measure_id"], period_type="year", level="site")
     return sorted({(str(r["unit_id"]), str(r.get("unit_name") or r["unit_id"])) for r in rows})
 
 
 def _site_param(request: HttpRequest, sites: list[tuple[str, str]]) -> str | None:
-    site = request.GET.get("site") or None
-    if site is not None and site not in {s for s, _ in sites}:
-        raise ValueError(f"unknown site {site!r}")
+    """The ``site`` filter: a FHIR id of one of the sites with results (else ValueError)."""
+    form = SiteForm(request.GET, sites=[s for s, _ in sites])
+    if not form.is_valid():
+        raise ValueError(form.message())
+    site: str | None = form.cleaned_data["site"] or None
     return site
 
 
-def _series(mid: str, site: str | None, period_type: str) -> list[dict[str, Any]]:
-    if site:
-        return results.call("results", mid, period_type=period_type, level="site", unit_id=site)
-    return results.call("results", mid, period_type=period_type, level="system")
+def _chart_unit(site: str | None) -> tuple[ChartLevel, str]:
+    return ("site", site) if site else ("system", "all")
 
 
-def _measure_signals(
-    signals: list[dict[str, Any]], mid: str, site: str | None
-) -> list[dict[str, Any]]:
-    level, unit = ("site", site) if site else ("system", "all")
+def _measure_signals(signals: list[SignalRow], mid: str, site: str | None) -> list[SignalRow]:
+    level, unit = _chart_unit(site)
     return [
         s
         for s in signals
@@ -64,20 +80,34 @@ def _measure_signals(
     ]
 
 
-def _tile(m: dict[str, Any], site: str | None, signals: list[dict[str, Any]]) -> dict[str, Any]:
+def _current(mid: str, site: str | None, quarter: date | None) -> ResultRow | None:
+    """The measure's result in the latest complete quarter (the build's quality__period)."""
+    if quarter is None:
+        return None
+    level, unit = _chart_unit(site)
+    rows = reads.results(
+        mid, period_type="quarter", level=level, unit_id=unit, period_start=quarter
+    )
+    return rows[0] if rows else None
+
+
+def _tile(
+    m: MeasureRow, site: str | None, signals: list[SignalRow], quarter: date | None
+) -> dict[str, Any]:
     """One measure's tile; ``signals`` are the current ones (as in the attention list)."""
     mid = m["measure_id"]
-    monthly = _series(mid, site, "month")
-    quarterly = _series(mid, site, "quarter")
-    cur_type, cur = (
-        ("quarter", _first(an.latest_complete(quarterly)))
-        if quarterly
-        else ("month", _first(an.latest_complete(monthly)))
-    )
-    frame = an.control_frame(monthly[-24:], m)
+    cur = _current(mid, site, quarter)
+    level, unit = _chart_unit(site)
+    points = reads.chart(mid, level=level, unit_id=unit)[-SPARK_MONTHS:]
     spark = None
-    if frame is not None:
-        spark = charts.sparkline(frame, title=m["title"], y_title=an.y_title(m))
+    if points:
+        spark = charts.sparkline_spec(
+            [p["y"] for p in points],
+            [p["period_start"] for p in points],
+            signal=[p["sigma_signal"] for p in points],
+            width="container",
+            height=44,
+        )
     sigs = _measure_signals(signals, mid, site)
     worse = any(s.get("direction") == "worse" for s in sigs)
     badge = (
@@ -100,7 +130,7 @@ def _tile(m: dict[str, Any], site: str | None, signals: list[dict[str, Any]]) ->
         "id": mid,
         "spark": spark,
         "spark_id": f"spark-{mid}",
-        "period": an.period_label(cur_type, cur["period_start"]) if cur else "–",
+        "period": an.period_label("quarter", cur["period_start"]) if cur else "–",
         "value": an.fmt_value(cur.get("rate"), m) if cur else "–",
         "n": int(cur["denominator"]) if cur and an.num(cur.get("denominator")) else None,
         "oe": an.fmt_oe(cur.get("oe"), cur.get("ci_low"), cur.get("ci_high")) if cur else "–",
@@ -117,32 +147,32 @@ def _tile(m: dict[str, Any], site: str | None, signals: list[dict[str, Any]]) ->
 def dashboard(request: HttpRequest) -> HttpResponse:
     """One tile per measure and the list of current signals (issue 6 §2)."""
     try:
-        measures = results.call("list_measures")
+        measures = reads.list_measures()
         sites = _sites(measures)
         try:
             site = _site_param(request, sites)
         except ValueError as exc:
-            return HttpResponseBadRequest(str(exc))
-        signals = results.call("signals", site_id=site)
+            return bad_request(str(exc))
+        signals = reads.signals(site_id=site, current=True)
+        # Chairs (department scope) see named only the practitioners of their own
+        # departments, as on the measure pages' funnels (ARCHITECTURE.md §7).
+        show_prac = request.user.has_perm(perm(PRACTITIONERS))
+        scope = scope_of(request.user).departments if show_prac else None
+        context = _dashboard_cached(measures, sites, site, signals, show_prac, scope)
     except NoResults as exc:
         return _empty(request, exc, "Dashboard")
-    # Chairs (department scope) see named only the practitioners of their own departments,
-    # as on the measure pages' funnels (ARCHITECTURE.md §7).
-    show_prac = request.user.has_perm(perm(PRACTITIONERS))
-    scope = departments_of(request.user) if show_prac else None
-    context = _dashboard_cached(measures, sites, site, signals, show_prac, scope)
     return render(request, "quality/dashboard.html", context)
 
 
 def _dashboard_cached(
-    measures: list[dict[str, Any]],
+    measures: list[MeasureRow],
     sites: list[tuple[str, str]],
     site: str | None,
-    signals: list[dict[str, Any]],
+    signals: list[SignalRow],
     show_prac: bool,
     scope: list[str] | None = None,
 ) -> dict[str, Any]:
-    return results.derived(
+    return derived(
         "dashboard",
         lambda: _with_body(
             "quality/_dashboard_body.html",
@@ -155,14 +185,14 @@ def _dashboard_cached(
 
 
 def _measure_cached(
-    m: dict[str, Any],
+    m: MeasureRow,
     sites: list[tuple[str, str]],
     site: str | None,
     can_drill: bool,
     named: bool,
     scope: list[str] | None = None,
 ) -> dict[str, Any]:
-    return results.derived(
+    return derived(
         "measure",
         lambda: _with_body(
             "quality/_measure_body.html",
@@ -180,9 +210,10 @@ def warm() -> int:
     """Fill the caches of the dashboard and of every measure page (system level, every
     combination of role flags), so the first visitor after a build does not wait; returns
     the number of pages built. ``cmo serve`` runs it in the background at start."""
-    measures = results.call("list_measures")
+    unpin()  # not a request: read the current snapshot
+    measures = reads.list_measures()
     sites = _sites(measures)
-    signals = results.call("signals", site_id=None)
+    signals = reads.signals(site_id=None, current=True)
     built = 0
     for show_prac in (True, False):
         _dashboard_cached(measures, sites, None, signals, show_prac)
@@ -192,6 +223,7 @@ def warm() -> int:
             for named in (True, False):
                 _measure_cached(m, sites, None, can_drill, named)
                 built += 1
+    unpin()
     return built
 
 
@@ -208,19 +240,17 @@ def _with_body(template: str, context: dict[str, Any]) -> dict[str, Any]:
 
 
 def _dashboard_context(
-    measures: list[dict[str, Any]],
+    measures: list[MeasureRow],
     sites: list[tuple[str, str]],
     site: str | None,
-    signals: list[dict[str, Any]],
+    signals: list[SignalRow],
     show_prac: bool,
     scope: list[str] | None = None,
 ) -> dict[str, Any]:
-    months = (
-        an.complete_periods(_series(measures[0]["measure_id"], site, "month")) if measures else []
-    )
-    last = months[-1] if months else None
-    current = an.current_signals(signals, last)
-    tiles = [_tile(m, site, current) for m in measures]
+    last = reads.latest_complete("month")
+    quarter = reads.latest_complete("quarter")
+    current = an.order_signals(signals)
+    tiles = [_tile(m, site, current, quarter) for m in measures]
     titles = {m["measure_id"]: m["title"] for m in measures}
     attention = []
     for s in current:
@@ -229,7 +259,7 @@ def _dashboard_context(
         named = _names(s, show_prac, scope)
         item = {
             **an.describe_signal(s, show_practitioner=named),
-            "measure_title": titles.get(s.get("measure_id"), s.get("measure_id")),
+            "measure_title": titles.get(s["measure_id"], s["measure_id"]),
             "url": reverse("quality:measure", args=[s["measure_id"]]),
         }
         if show_prac and not named:  # a chair, and a practitioner of another department
@@ -248,46 +278,36 @@ def _dashboard_context(
     }
 
 
-def _names(signal: dict[str, Any], show_prac: bool, scope: list[str] | None) -> bool:
+def _names(signal: SignalRow, show_prac: bool, scope: list[str] | None) -> bool:
     """Whether the attention list names this signal's practitioner: roles with practitioner
     names see all, a chair only those with stays in their departments (any period)."""
     if not show_prac or signal.get("level") != "practitioner":
         return show_prac
     if scope is None:
         return True
-    return str(signal.get("unit_id")) in practitioners_of(str(signal["measure_id"]), None, scope)
+    return str(signal.get("unit_id")) in practitioners_of(signal["measure_id"], None, scope)
 
 
-def _find(mid: str) -> dict[str, Any]:
-    for m in results.call("list_measures"):
-        if m["measure_id"] == mid:
-            return m
-    raise Http404(f"no measure {mid!r}")
+def _find(mid: str) -> MeasureRow:
+    m = reads.measure(mid)
+    if m is None:
+        raise Http404(f"no measure {mid!r}")
+    return m
 
 
-def _first(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
-    return rows[0] if rows else None
-
-
-def _latest_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return an.latest_complete(rows)
-
-
-def _table(
-    m: dict[str, Any], site: str | None, can_drill: bool
-) -> tuple[str, list[dict[str, Any]]]:
+def _table(m: MeasureRow, site: str | None, can_drill: bool) -> tuple[str, list[dict[str, Any]]]:
+    """The latest complete quarter by site, department and unit."""
     out: list[dict[str, Any]] = []
-    period = "–"
+    quarter = reads.latest_complete("quarter")
+    if quarter is None:
+        return "–", out
     for level in TABLE_LEVELS:
-        rows = _latest_rows(
-            results.call(
-                "results", m["measure_id"], period_type="quarter", level=level, site_id=site
-            )
+        rows = reads.results(
+            m["measure_id"], period_type="quarter", level=level, site_id=site, period_start=quarter
         )
         if level == "site" and site:
             rows = [r for r in rows if str(r["unit_id"]) == site]
         for r in sorted(rows, key=lambda r: str(r.get("unit_name"))):
-            period = an.period_label("quarter", r["period_start"])
             drill = None
             if can_drill:
                 drill = (
@@ -296,7 +316,7 @@ def _table(
                     + urlencode(
                         {
                             "period_type": "quarter",
-                            "period_start": an.as_date(r["period_start"]),
+                            "period_start": r["period_start"],
                             "level": level,
                             "unit_id": r["unit_id"],
                         }
@@ -314,73 +334,56 @@ def _table(
                     "drill": drill,
                 }
             )
-    return period, out
+    return an.period_label("quarter", quarter), out
 
 
-def practitioners_of(measure_id: str, year: Any, departments: list[str]) -> set[str]:
+def practitioners_of(measure_id: str, year: date | None, departments: list[str]) -> set[str]:
     """Practitioners with stays in these departments (in that year; None = any time), for a
-    chair's scope. Read from the long rows of the chair's own departments only; not shown, so
-    not access-logged."""
-    ids: set[str] = set()
-    for dept in departments:
-        rows = results.call(
-            "long_rows",
-            measure_id,
-            period_type="year" if year else None,
-            period_start=an.as_date(year) if year else None,
-            level="department",
-            unit_id=dept,
-            limit=1_000_000,
-            details=False,
-        )
-        ids |= {str(r["practitioner_id"]) for r in rows if r.get("practitioner_id")}
-    return ids
+    chair's scope. Ids only, from the chair's own departments; not shown, so not logged."""
+    return reads.practitioners_in(measure_id, sorted(departments), year=year)
 
 
 def _funnel(
-    m: dict[str, Any], site: str | None, named: bool, scope: list[str] | None = None
+    m: MeasureRow, site: str | None, named: bool, scope: list[str] | None = None
 ) -> dict[str, Any] | None:
-    """Practitioner funnel; with a department ``scope`` (chairs) only the practitioners of
-    those departments are named (ARCHITECTURE.md §7)."""
-    rows = _latest_rows(
-        results.call(
-            "results", m["measure_id"], period_type="year", level="practitioner", site_id=site
-        )
-    )
-    frame = an.funnel_frame(rows, m)
-    if frame is None:
+    """The practitioner funnel of the latest complete year, as the build computed it; with a
+    department ``scope`` (chairs) only the practitioners of those departments are named
+    (ARCHITECTURE.md §7)."""
+    points = reads.funnel(m["measure_id"], level="practitioner", site_id=site)
+    if not points:
         return None
+    year = points[0]["period_start"]
+    frame = pd.DataFrame(points).rename(columns={"ratio": "ratio_or_rate"})
+    frame["name"] = [str(p["unit_name"] or p["unit_id"]) for p in points]
     if named and scope is not None:
-        mine = practitioners_of(m["measure_id"], rows[0]["period_start"], scope)
-        frame = frame.assign(
-            name=[
-                n if lbl in mine else OTHER_DEPARTMENT
-                for lbl, n in zip(frame["label"], frame["name"], strict=True)
-            ]
-        )
-    risk = bool(m.get("risk_adjusted"))
-    year = an.period_label("year", rows[0]["period_start"])
-    spec = charts.funnel(
-        frame,
-        title=f"Practitioners, {year}",
-        named=named,
-        x_title="Expected events" if risk else "Stays (denominator)",
-        y_title="Observed / expected" if risk else "Rate",
-        target=1.0 if risk else float(frame["numerator"].sum() / frame["denominator"].sum()),
-        lower_better=m.get("direction", "lower") == "lower",
-    )
-    outliers = frame[frame["outlier_95"].astype(bool)].sort_values("ratio_or_rate", ascending=False)
+        mine = practitioners_of(m["measure_id"], year, scope)
+        frame["name"] = [
+            n if str(uid) in mine else OTHER_DEPARTMENT
+            for uid, n in zip(frame["unit_id"], frame["name"], strict=True)
+        ]
     lower_better = m.get("direction", "lower") == "lower"
+    label = an.period_label("year", year)
+    spec = charts.funnel_points_spec(
+        frame,
+        title=f"Practitioners, {label}",
+        named=named,
+        x_title="Expected days" if m.get("kind") == "mean" else "Expected events",
+        y_title="Observed / expected",
+        target=1.0,
+        lower_better=lower_better,
+    )
+    outliers = [p for p in points if p["outlier_95"]]
     named_list = []
-    for r in outliers.to_dict("records") if named else []:
-        if r["name"] == OTHER_DEPARTMENT:
+    for p, name in zip(points, frame["name"], strict=True):
+        if not (named and p["outlier_95"]) or name == OTHER_DEPARTMENT:
             continue
-        high = r["ratio_or_rate"] > r["ucl_95"]
+        ratio = float(p["ratio"] or 0.0)
+        high = ratio > float(p["ucl_95"] or 0.0)
         named_list.append(
             {
-                "name": r["name"],
-                "ratio": r["ratio_or_rate"],
-                "limit": "99.8%" if r["outlier_99_8"] else "95%",
+                "name": name,
+                "ratio": ratio,
+                "limit": "99.8%" if p["outlier_99_8"] else "95%",
                 "side": "above" if high else "below",
                 "worse": high == lower_better,
             }
@@ -391,8 +394,8 @@ def _funnel(
         "worse": [o for o in named_list if o["worse"]],
         "better": [o for o in named_list if not o["worse"]],
         "n_outliers": len(outliers),
-        "year": year,
-        "n": len(frame),
+        "year": label,
+        "n": len(points),
     }
 
 
@@ -405,18 +408,56 @@ def measure(request: HttpRequest, measure_id: str) -> HttpResponse:
         try:
             site = _site_param(request, sites)
         except ValueError as exc:
-            return HttpResponseBadRequest(str(exc))
+            return bad_request(str(exc))
         can_drill = request.user.has_perm(perm(PATIENTS))
         named = request.user.has_perm(perm(PRACTITIONERS))
-        scope = departments_of(request.user) if named else None
+        scope = scope_of(request.user).departments if named else None
         context = _measure_cached(m, sites, site, can_drill, named, scope)
     except NoResults as exc:
         return _empty(request, exc, "Measure")
     return render(request, "quality/measure.html", context)
 
 
+def _control(m: MeasureRow, site: str | None) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """The monthly control chart the build computed (spec and its rows as a table)."""
+    level, unit = _chart_unit(site)
+    points = reads.chart(m["measure_id"], level=level, unit_id=unit)
+    if not points:
+        return None, []
+    kind = points[0]["chart"]
+    scale = 100.0 if kind == "p" and an.is_percent(m) else 1.0  # display only
+    rows = [
+        {
+            "month": an.period_label("month", p["period_start"]),
+            "x": p["period_start"],
+            **_scaled(p, scale),
+            "signal": bool(p["sigma_signal"] or p["runs_signal"]),
+            "sigma_signal": bool(p["sigma_signal"]),
+            "runs_signal": bool(p["runs_signal"]),
+            "n": p["denominator"],
+        }
+        for p in points
+    ]
+    frame = pd.DataFrame(rows)
+    frame["x"] = pd.to_datetime(frame["x"])
+    spec = charts.control_chart_spec(
+        frame,
+        title=f"{m['title']} by month",
+        y_title=an.y_title(m, kind),
+        x_title="Discharge month",
+        width="container",
+        height=260,
+    )
+    return spec, rows
+
+
+def _scaled(p: ChartPoint, scale: float) -> dict[str, float | None]:
+    values = {"y": p["y"], "cl": p["cl"], "lcl": p["lcl"], "ucl": p["ucl"]}
+    return {k: (f * scale if (f := an.num(v)) is not None else None) for k, v in values.items()}
+
+
 def _measure_context(
-    m: dict[str, Any],
+    m: MeasureRow,
     sites: list[tuple[str, str]],
     site: str | None,
     can_drill: bool,
@@ -424,35 +465,16 @@ def _measure_context(
     scope: list[str] | None = None,
 ) -> dict[str, Any]:
     measure_id = m["measure_id"]
-    monthly = _series(measure_id, site, "month")
     period, table = _table(m, site, can_drill)
     funnel = _funnel(m, site, named, scope)
-    card = results.call("model_card", measure_id)
-    frame = an.control_frame(monthly, m)
-    control = None
-    if frame is not None:
-        control = charts.control_chart(frame, title=f"{m['title']} by month", y_title=an.y_title(m))
+    card = reads.model_card(measure_id)
+    control, chart_rows = _control(m, site)
     calib = None
     if card and card.get("calibration"):
-        calib = charts.calibration(
+        calib = charts.calibration_spec(
             card["calibration"], title="Calibration", percent=an.is_percent(m)
         )
     target = an.fmt_value(m.get("target"), m) if an.num(m.get("target")) is not None else None
-    signals = (
-        [s for s in frame.to_dict("records") if s["sigma_signal"]] if frame is not None else []
-    )
-    # The chart's numbers as a table too (screen readers, copying into a report).
-    chart_rows = [
-        {
-            "month": an.period_label("month", r["x"]),
-            "y": an.num(r["y"]),
-            "cl": an.num(r["cl"]),
-            "lcl": an.num(r["lcl"]),
-            "ucl": an.num(r["ucl"]),
-            "signal": bool(r["sigma_signal"] or r["runs_signal"]),
-        }
-        for r in (frame.to_dict("records") if frame is not None else [])
-    ]
     return {
         "chart_rows": chart_rows,
         "m": m,
@@ -467,34 +489,15 @@ def _measure_context(
         "named": named,
         "can_drill": can_drill,
         "target": target,
-        "signals": signals,
-    }
-
-
-def _drill_params(request: HttpRequest) -> dict[str, Any]:
-    g = request.GET
-    period_type = g.get("period_type") or None
-    if period_type is not None and period_type not in PERIOD_TYPES:
-        raise ValueError("period_type must be month, quarter or year")
-    start = g.get("period_start") or None
-    period_start = date.fromisoformat(start) if start else None
-    level = g.get("level") or None
-    if level is not None and level not in DRILL_LEVELS:
-        raise ValueError(f"level must be one of {', '.join(DRILL_LEVELS)}")
-    unit_id = g.get("unit_id") or None
-    return {
-        "period_type": period_type,
-        "period_start": period_start,
-        "level": level,
-        "unit_id": unit_id,
+        "signals": [r for r in chart_rows if r["sigma_signal"]],
     }
 
 
 def scoped_long_rows(
     user: Any, measure_id: str, params: dict[str, Any], limit: int = DRILL_LIMIT
-) -> list[dict[str, Any]]:
+) -> list[LongRow]:
     """Patient-level rows, restricted to a chair's departments (ARCHITECTURE.md §7)."""
-    scope = departments_of(user)
+    scope = scope_of(user).departments
     if (
         scope is not None
         and params.get("level") == "department"
@@ -502,24 +505,24 @@ def scoped_long_rows(
     ):
         raise PermissionDenied("outside your departments")
     # The scope filters before the limit, so a chair gets up to ``limit`` of their own stays.
-    return list(
-        results.call(
-            "long_rows",
-            measure_id,
-            limit=limit,
-            departments=sorted(scope) if scope is not None else None,
-            **params,
-        )
+    return reads.long_rows(
+        measure_id,
+        period_type=params.get("period_type"),
+        period_start=params.get("period_start"),
+        level=params.get("level"),
+        unit_id=params.get("unit_id"),
+        limit=limit,
+        departments=sorted(scope) if scope is not None else None,
     )
 
 
 @capability_required(PATIENTS)
 def patients(request: HttpRequest, measure_id: str) -> HttpResponse:
     """The stays behind a number; every view is written to the access log."""
-    try:
-        params = _drill_params(request)
-    except ValueError as exc:
-        return HttpResponseBadRequest(str(exc))
+    form = DrillForm(request.GET)
+    if not form.is_valid():
+        return bad_request(form.message())
+    params = form.params()
     try:
         m = _find(measure_id)
         rows = scoped_long_rows(request.user, measure_id, params)
@@ -548,15 +551,13 @@ def patients(request: HttpRequest, measure_id: str) -> HttpResponse:
             "practitioner": pracs.get(str(r.get("practitioner_id")), r.get("practitioner_id")),
             "principal": _dx(r.get("principal_dx"), r.get("principal_dx_display")),
             "secondary": [
-                {**_dx(d.get("code"), d.get("display")), "poa": POA_LABELS.get(d.get("poa"))}
+                {**_dx(d.get("code"), d.get("display")), "poa": POA_LABELS.get(d.get("poa") or "")}
                 for d in r.get("secondary_dx") or []
             ],
             "outcome": an.fmt_value(r.get("outcome"), {**m, "unit": ""})
             if m.get("kind") == "mean"
             else ("Yes" if an.num(r.get("outcome")) else "No"),
-            "expected": an.fmt_value(r.get("expected"), m)
-            if m.get("kind") == "proportion"
-            else an.fmt_value(r.get("expected"), m),
+            "expected": an.fmt_value(r.get("expected"), m),
             "excluded": r.get("exclusion_reason") if r.get("excluded") else "",
         }
         for r in rows
@@ -600,10 +601,10 @@ def _dx(code: Any, display: Any) -> dict[str, str | None]:
     return {"code": dotted, "display": str(display) if display else None}
 
 
-def _unit_names(measure_id: str, level: str) -> dict[str, str]:
+def _unit_names(measure_id: str, level: Level) -> dict[str, str]:
     """Names of a level's units (departments, wards, practitioners) from the yearly results,
     so the drill-down reads "Cardiology", not "org-h1-cardiology"."""
-    rows = results.call("results", measure_id, period_type="year", level=level)
+    rows = reads.results(measure_id, period_type="year", level=level)
     return {str(r["unit_id"]): str(r["unit_name"]) for r in rows if r.get("unit_name")}
 
 
@@ -612,8 +613,7 @@ def _unit_name(measure_id: str, params: dict[str, Any]) -> str | None:
     level, unit_id = params.get("level"), params.get("unit_id")
     if not level or level == "system" or not unit_id:
         return None
-    rows = results.call(
-        "results",
+    rows = reads.results(
         measure_id,
         period_type=params.get("period_type") or "month",
         level=level,

@@ -152,21 +152,14 @@ RATE_TITLE = "Events per 1,000 patient days"
 def _chart_spec(
     frame: pd.DataFrame, title: str, phase: date | None = None, y_title: str = RATE_TITLE
 ) -> dict[str, Any]:
-    """The quality pages' control-chart spec (one look across the app), plus the action date
-    as a vertical phase line."""
-    from cmo.quality.interface import control_chart as chart_spec
+    """The app's control-chart spec (cmo.stats.charts, one look across the app), with the
+    action date marked as a phase line."""
+    from cmo.stats.charts import control_chart_spec
 
-    spec = chart_spec(frame, title=title, y_title=y_title)
-    spec["encoding"]["x"]["title"] = "Month"
-    if phase is not None:
-        spec["layer"].append(
-            {
-                "data": {"values": [{"x": phase.isoformat(), "label": "Action"}]},
-                "mark": {"type": "rule", "color": "#047857", "strokeWidth": 2},
-                "encoding": {"x": {"field": "x", "type": "temporal"}},
-            }
-        )
-    return spec
+    marks = [{"x": phase.isoformat(), "text": "Action"}] if phase is not None else None
+    return control_chart_spec(
+        frame, title=title, y_title=y_title, x_title="Month", annotations=marks, width="container"
+    )
 
 
 def page_context(by: str) -> dict[str, Any]:
@@ -220,13 +213,14 @@ def _measure_series(action: m.Action) -> pd.DataFrame | None:
 def _quality_series(action: m.Action) -> pd.DataFrame | None:
     """A quality measure's monthly results at the action's unit (or system) as a count series:
     numerator over denominator (charted per 1,000 of the denominator)."""
-    from cmo.web import results
+    from cmo.quality.interface import results
 
-    level, unit = ("unit", action.unit.code) if action.unit else ("system", None)
-    kwargs = {"period_type": "month", "level": level}
-    if unit:
-        kwargs["unit_id"] = unit
-    rows = results.call("results", action.measure_id, **kwargs)
+    if action.unit:
+        rows = results(
+            action.measure_id, period_type="month", level="unit", unit_id=action.unit.code
+        )
+    else:
+        rows = results(action.measure_id, period_type="month", level="system")
     if not rows:
         return None
     df = pd.DataFrame(rows)
@@ -257,7 +251,7 @@ def action_effect(action: m.Action) -> dict[str, Any]:
     - separately, whether the special cause that preceded the action (points above the
       upper limit) recurred after it.
     """
-    from cmo.web.results import NoResults
+    from cmo.quality.interface import NoResults
 
     try:
         series = (

@@ -11,7 +11,7 @@ from django.db.models import Q, QuerySet
 
 from cmo.safety.apps import DEPARTMENT, REFERRALS, REPORT, TRIAGE
 from cmo.safety.models import Event
-from cmo.web.roles import departments_of
+from cmo.web.scope import scope_of
 
 
 def can(user: Any, capability: str) -> bool:
@@ -30,7 +30,7 @@ def department_scope(user: Any) -> list[str] | None:
     """Department codes a chair sees; None when the user has no department view."""
     if not can(user, DEPARTMENT):
         return None
-    return departments_of(user) or []
+    return scope_of(user).departments or []
 
 
 def visible_events(user: Any) -> QuerySet[Event]:

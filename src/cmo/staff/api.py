@@ -17,7 +17,7 @@ from cmo.staff import services
 from cmo.staff.apps import REVIEW_SCREENING, VIEW_FILES
 from cmo.staff.models import CredentialFile, ScreeningRun
 from cmo.web.audit import log_access
-from cmo.web.roles import departments_of
+from cmo.web.scope import scope_of
 
 router = Router(tags=["staff"])
 
@@ -112,7 +112,7 @@ def _summary(f: CredentialFile) -> dict[str, Any]:
 @router.get("/files", response=list[FileSummary])
 def files(request: Any) -> list[dict[str, Any]]:
     _need(request, VIEW_FILES)
-    found = list(services.files_in(departments_of(request.user)))
+    found = list(services.files_in(scope_of(request.user).departments))
     log_access(request, filters={"credential_files": len(found)}, patient_ids=(), via="api")
     return [_summary(f) for f in found]
 
@@ -120,7 +120,7 @@ def files(request: Any) -> list[dict[str, Any]]:
 @router.get("/files/{file_id}", response=FileDetail)
 def file(request: Any, file_id: int) -> dict[str, Any]:
     _need(request, VIEW_FILES)
-    f = get_object_or_404(services.files_in(departments_of(request.user)), pk=file_id)
+    f = get_object_or_404(services.files_in(scope_of(request.user).departments), pk=file_id)
     log_access(request, filters={"credential_file": f.practitioner.code}, patient_ids=(), via="api")
     flags = services.file_flags(f, timezone.localdate())
     items = lambda qs: [{"kind": "", "label": str(x), "expires": x.expires} for x in qs]  # noqa: E731
@@ -152,7 +152,7 @@ def file(request: Any, file_id: int) -> dict[str, Any]:
 def expirables(request: Any, days: int = 90) -> list[dict[str, Any]]:
     _need(request, VIEW_FILES)
     items = services.expirables(
-        timezone.localdate(), min(max(days, 0), 365), departments_of(request.user)
+        timezone.localdate(), min(max(days, 0), 365), scope_of(request.user).departments
     )
     return [i.as_json() for i in items]
 

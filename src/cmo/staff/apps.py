@@ -23,7 +23,7 @@ ALL = ("view_files", "view_applications", "move_applications", "view_privileges"
 GRANTS = {
     "medical_staff_office": (*ALL, "edit_files", "review_screening"),
     "cmo": ALL,  # the CMO records the medical executive committee's step
-    "department_chair": ALL,  # scoped to their departments (cmo.web.roles.departments_of)
+    "department_chair": ALL,  # scoped to their departments (cmo.web.scope.scope_of)
     "credentials_committee": ALL,
     "board_member": ("view_applications", "move_applications"),  # approval, no clinical detail
     "compliance": ("review_screening",),

@@ -347,9 +347,9 @@ def may_move(app: Application, user: Any) -> bool:
     if step is None:
         return False
     if "department_chair" in step[1] and "department_chair" in roles_of(user):
-        from cmo.web.roles import departments_of
+        from cmo.web.scope import scope_of
 
-        scope = departments_of(user)
+        scope = scope_of(user).departments
         return scope is None or app.department.code in scope
     return bool(roles_of(user) & set(step[1]))
 
@@ -390,10 +390,10 @@ def overdue(app: Application, today: date) -> bool:
 
 def applications_for(user: Any) -> QuerySet[Application]:
     """Applications the user may see: a chair sees their departments' only."""
-    from cmo.web.roles import departments_of
+    from cmo.web.scope import scope_of
 
     apps = Application.objects.select_related("file__practitioner", "department")
-    scope = departments_of(user)
+    scope = scope_of(user).departments
     if scope is not None:
         apps = apps.filter(department__code__in=scope)
     return apps

@@ -46,7 +46,7 @@ from cmo.staff.models import (
 from cmo.staff.volumes import volumes
 from cmo.web.access import capability_required
 from cmo.web.audit import log_access
-from cmo.web.roles import departments_of
+from cmo.web.scope import scope_of
 
 
 def _today() -> date:
@@ -65,7 +65,7 @@ def _with_volume(f: CredentialFile, today: date) -> tuple[list[PrivilegeGrant], 
 def _scoped_file(request: HttpRequest, pk: int) -> CredentialFile:
     """The file, if the user's department scope includes the practitioner (else 404)."""
     try:
-        return services.files_in(departments_of(request.user)).get(pk=pk)
+        return services.files_in(scope_of(request.user).departments).get(pk=pk)
     except CredentialFile.DoesNotExist:
         raise Http404("no such credential file in your departments") from None
 
@@ -73,7 +73,7 @@ def _scoped_file(request: HttpRequest, pk: int) -> CredentialFile:
 @capability_required(VIEW_FILES)
 def queue(request: HttpRequest) -> HttpResponse:
     """The office's morning: what expires, what is on hold, where applications wait."""
-    today, scope = _today(), departments_of(request.user)
+    today, scope = _today(), scope_of(request.user).departments
     days = int(request.GET.get("days", 90)) if request.GET.get("days", "90").isdigit() else 90
     items = services.expirables(today, min(days, 365), scope)
     holds = PrivilegeGrant.objects.filter(
@@ -380,7 +380,7 @@ def review(request: HttpRequest, pk: int) -> HttpResponse:
 @capability_required(VIEW_PRIVILEGES)
 def privileges(request: HttpRequest, code: str) -> HttpResponse:
     """A department's delineation, who holds what, case volume beside each grant."""
-    scope = departments_of(request.user)
+    scope = scope_of(request.user).departments
     if scope is not None and code not in scope:
         raise Http404("no such department in your scope")  # as for files: no existence leak
     dept = get_object_or_404(Department, code=code)

@@ -74,7 +74,7 @@ def _x_encoding(x: pd.Series, title: str) -> dict[str, Any]:
     return {"field": "x", "type": "ordinal", "title": title, "sort": order}
 
 
-def _base(title: str, subtitle: str | None, width: int, height: int) -> dict[str, Any]:
+def _base(title: str, subtitle: str | None, width: int | str, height: int) -> dict[str, Any]:
     t: dict[str, Any] = {"text": title, "anchor": "start", "fontSize": 15}
     if subtitle:
         t["subtitle"] = subtitle
@@ -112,14 +112,15 @@ def control_chart_spec(
     percent: bool = False,
     target: float | None = None,
     annotations: Sequence[dict[str, Any]] | None = None,
-    width: int = 640,
+    width: int | str = 640,
     height: int = 280,
 ) -> dict[str, Any]:
     """Run or control chart from ``cmo.stats.spc.control_chart``'s frame.
 
     Points outside the limits are red; excluded points hollow; the centre line is dashed and
     orange in a part whose runs rules signal; each part has its own centre line and limits.
-    ``annotations``: [{"x": value, "text": "..."}] marked on the chart. ``percent`` formats
+    ``annotations``: [{"x": value, "text": "..."}] marked on the chart; ``width`` in pixels or
+    "container" (the page's width). ``percent`` formats
     proportions as percentages (or give a d3 ``y_format``). A subtitle summarising the
     signals is added when none is given.
     """
@@ -438,6 +439,188 @@ def funnel_spec(
     return spec
 
 
+# --------------------------------------------------------------------------- page funnels
+
+WORSE_LABEL, BETTER_LABEL = "Worse than expected", "Better than expected"
+
+
+def funnel_points_spec(
+    df: pd.DataFrame,
+    *,
+    title: str,
+    x_title: str,
+    y_title: str,
+    named: bool,
+    target: float = 1.0,
+    lower_better: bool = True,
+) -> dict[str, Any]:
+    """Funnel plot from stored funnel points (quality__funnel_point: each unit's own 95% and
+    99.8% limits, drawn as lines through the units), for the measure pages.
+
+    Outside the 95% limits on the worse side: red and (for allowed roles) named; on the better
+    side: green, unnamed on the chart (listed under it) so the labels stay readable.
+    """
+    size_col = (
+        "expected" if "expected" in df.columns and df["expected"].notna().all() else "denominator"
+    )
+    d = df.copy().sort_values(size_col)
+    d["size"] = d[size_col]
+    d["who"] = d["name"] if named else "Practitioner"
+    out = d["outlier_99_8"].astype(bool) | d["outlier_95"].astype(bool)
+    high = d["ratio_or_rate"] > d["ucl_95"]
+    worse = out & (high if lower_better else ~high)
+    d["outlier"] = "Within limits"
+    d.loc[out & ~worse, "outlier"] = BETTER_LABEL
+    d.loc[worse, "outlier"] = WORSE_LABEL
+    cols = ["size", "ratio_or_rate", "lcl_95", "ucl_95", "lcl_99_8", "ucl_99_8", "outlier", "who"]
+    values = records(d, cols)
+    x = {"field": "size", "type": "quantitative", "title": x_title}
+    # Limits for tiny denominators run off to hundreds: keep the axis on the data (and twice
+    # the target) and clip the limit lines, so every practitioner stays readable.
+    ratios = d["ratio_or_rate"].astype(float)
+    top = max(float(ratios.max()) if ratios.notna().any() else 0.0, 2.0 * target) * 1.15 or 1.0
+    scale = {"domain": [0, top], "clamp": False}
+    lines = [
+        ({"field": f, "type": "quantitative", "scale": scale}, dash)
+        for f, dash in (
+            ("ucl_95", [4, 3]),
+            ("lcl_95", [4, 3]),
+            ("ucl_99_8", [1, 0]),
+            ("lcl_99_8", [1, 0]),
+        )
+    ]
+    layer: list[dict[str, Any]] = [
+        {
+            "mark": {
+                "type": "line",
+                "color": GREY,
+                "strokeDash": dash,
+                "interpolate": "monotone",
+                "clip": True,
+            },
+            "encoding": {"x": x, "y": y},
+        }
+        for y, dash in lines
+    ]
+    layer.append(
+        {
+            "data": {"values": [{"target": target}]},
+            "mark": {"type": "rule", "color": "#1f2937"},
+            "encoding": {"y": {"field": "target", "type": "quantitative"}},
+        }
+    )
+    tooltip = [
+        {"field": "size", "type": "quantitative", "title": x_title, "format": ".1f"},
+        {"field": "ratio_or_rate", "type": "quantitative", "title": y_title, "format": ".2f"},
+    ]
+    if named:
+        tooltip.insert(0, {"field": "who", "type": "nominal", "title": "Practitioner"})
+    layer.append(
+        {
+            "mark": {"type": "point", "filled": True, "size": 50, "opacity": 0.85},
+            "encoding": {
+                "x": x,
+                "y": {
+                    "field": "ratio_or_rate",
+                    "type": "quantitative",
+                    "title": y_title,
+                    "scale": scale,
+                },
+                "color": {
+                    "field": "outlier",
+                    "type": "nominal",
+                    "title": None,
+                    "scale": {
+                        "domain": ["Within limits", WORSE_LABEL, BETTER_LABEL],
+                        "range": [BLUE, RED, GREEN],
+                    },
+                    "legend": {"orient": "bottom"},
+                },
+                "tooltip": tooltip,
+            },
+        }
+    )
+    if named:
+        layer.append(
+            {
+                "transform": [{"filter": {"field": "outlier", "equal": WORSE_LABEL}}],
+                "mark": {"type": "text", "align": "left", "dx": 7, "fontSize": 12, "color": RED},
+                "encoding": {
+                    "x": x,
+                    "y": {"field": "ratio_or_rate", "type": "quantitative"},
+                    "text": {"field": "who"},
+                },
+            }
+        )
+    return {
+        "$schema": SCHEMA,
+        "width": "container",
+        "height": 300,
+        "title": {"text": title, "subtitle": "Dashed: 95% limits; solid: 99.8% limits"},
+        "description": f"{title}: funnel plot of {y_title} against {x_title}",
+        "data": {"values": values},
+        "layer": layer,
+    }
+
+
+def calibration_spec(deciles: list[dict[str, Any]], *, title: str, percent: bool) -> dict[str, Any]:
+    """Observed against predicted risk by decile, with the line of perfect calibration."""
+    k = 100.0 if percent else 1.0
+    # quality__model_card deciles: expected_rate and observed_rate (observed is a count).
+    values: list[dict[str, Any]] = [
+        {
+            "predicted": float(r.get("expected_rate") or 0) * k,
+            "observed": float(r.get("observed_rate") or 0) * k,
+            "n": r.get("n"),
+        }
+        for r in deciles
+    ]
+    peaks: list[float] = [max(float(v["predicted"]), float(v["observed"])) for v in values]
+    top = max([*peaks, 0.0]) * 1.05 or 1.0
+    unit = " (%)" if percent else ""
+    axis_x = {
+        "field": "predicted",
+        "type": "quantitative",
+        "title": f"Mean predicted risk{unit}",
+        "scale": {"domain": [0, top]},
+    }
+    axis_y = {
+        "field": "observed",
+        "type": "quantitative",
+        "title": f"Observed rate{unit}",
+        "scale": {"domain": [0, top]},
+    }
+    return {
+        "$schema": SCHEMA,
+        "width": "container",
+        "height": 260,
+        "title": {"text": title, "subtitle": "By decile of predicted risk; diagonal = perfect"},
+        "description": f"{title}: calibration by decile",
+        "layer": [
+            {
+                "data": {
+                    "values": [{"predicted": 0, "observed": 0}, {"predicted": top, "observed": top}]
+                },
+                "mark": {"type": "line", "color": GREY, "strokeDash": [4, 3]},
+                "encoding": {"x": axis_x, "y": axis_y},
+            },
+            {
+                "data": {"values": values},
+                "mark": {"type": "point", "filled": True, "size": 60, "color": BLUE},
+                "encoding": {
+                    "x": axis_x,
+                    "y": axis_y,
+                    "tooltip": [
+                        {"field": "predicted", "format": ".2f", "type": "quantitative"},
+                        {"field": "observed", "format": ".2f", "type": "quantitative"},
+                        {"field": "n", "type": "quantitative"},
+                    ],
+                },
+            },
+        ],
+    }
+
+
 # --------------------------------------------------------------------------- CUSUM and VLAD
 
 
@@ -564,7 +747,7 @@ def sparkline_spec(
     x: Any = None,
     *,
     signal: Any = None,
-    width: int = 120,
+    width: int | str = 120,
     height: int = 28,
     y_format: str = ",.3~g",
 ) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -51,9 +52,11 @@ def serve(
     import cmo.web as web
 
     web.migrate()
+    from django.conf import settings
+
+    _publish_if_missing(Path(settings.WAREHOUSE))
     if demo_users:
         web.demo_users(echo=typer.echo, departments=_first_department())
-    from django.conf import settings
     from django.core.management import call_command
 
     call_command("collectstatic", interactive=False, verbosity=0)
@@ -76,12 +79,30 @@ def serve(
         raise typer.Exit(2) from None
 
 
+def _publish_if_missing(path: Path) -> None:
+    """The app reads serving snapshots only (cmo.warehouse.snapshot); a warehouse built before
+    they existed gets its first one here, so its pages show without a rebuild."""
+    from cmo.warehouse import snapshot
+    from cmo.warehouse.options import open_warehouse
+
+    if not path.is_file() or snapshot.current(path) is not None:
+        return
+    # The data is as of the file's last write, not of this start.
+    built = datetime.fromtimestamp(path.stat().st_mtime, UTC).replace(tzinfo=None)
+    wh = open_warehouse(path)
+    try:
+        snapshot.publish(wh, "serve", built_at=built)
+    finally:
+        wh.close()
+    typer.echo(f"published a serving snapshot of {path}")
+
+
 def _warm() -> None:
     """Build each domain's pages once in the background (``Domain.warm``)."""
     import time
 
     from cmo.web.registry import domains, resolve
-    from cmo.web.results import NoResults
+    from cmo.web.warehouse import NoResults
 
     start = time.perf_counter()
     try:
@@ -96,18 +117,17 @@ def _warm() -> None:
 
 def _first_department() -> list[str]:
     """A department for the demo chair to own: the first one with results, if any."""
-    from cmo.web import results
+    from cmo.measures import api
+    from cmo.web.warehouse import NoResults, door
 
     try:
-        measures = results.call("list_measures")
+        measures = door(api.list_measures)()
         rows = (
-            results.call(
-                "results", measures[0]["measure_id"], period_type="year", level="department"
-            )
+            door(api.results)(measures[0]["measure_id"], period_type="year", level="department")
             if measures
             else []
         )
-    except results.NoResults:
+    except NoResults:
         return []
     return sorted({str(r["unit_id"]) for r in rows})[:1]
 

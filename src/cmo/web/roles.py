@@ -136,14 +136,6 @@ def nav_for(user: Any) -> list[dict[str, Any]]:
     ]
 
 
-def departments_of(user: Any) -> list[str] | None:
-    """Department scope: None = every department. Kept for quality/views.py and
-    quality/api.py until they take ``cmo.web.scope.scope_of(user)`` (see docs/architecture.md)."""
-    from cmo.web.scope import scope_of
-
-    return scope_of(user).departments
-
-
 def context_processor(request: Any) -> dict[str, Any]:
     """Navigation needs: the user's role and the links this user may follow."""
     from django.urls import NoReverseMatch, reverse

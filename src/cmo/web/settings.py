@@ -101,6 +101,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "cmo.web.roles.context_processor",
+                "cmo.web.warehouse.data_as_of",
             ],
         },
     },

@@ -9,11 +9,16 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
-from cmo.web import results
+from cmo.measures import api
 from cmo.web.access import capability_required
 from cmo.web.models import AccessLog
-from cmo.web.results import NoResults
+from cmo.web.params import AccessLogForm, QuarantinePageForm, bad_request
 from cmo.web.roles import ACCESS_LOG, DATA_STATUS, QUARANTINE_TEXT, perm
+from cmo.web.warehouse import NoResults, door, warehouse_path
+
+# The data status page's doors: they answer before any measure build (after an ingest).
+data_status_read = door(api.data_status, needs=None)
+quarantine_read = door(api.quarantine, needs=None)
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -88,14 +93,13 @@ def _tables(status: dict[str, Any]) -> list[dict[str, Any]]:
 def data_status(request: HttpRequest) -> HttpResponse:
     """Ingest runs, row counts, quarantined lines with their reasons, measure build times."""
     with_text = request.user.has_perm(perm(QUARANTINE_TEXT))
+    form = QuarantinePageForm(request.GET)
+    if not form.is_valid():
+        return bad_request(form.message())
+    page = form.cleaned_data["qpage"] or 1
     try:
-        page = max(1, int(request.GET.get("qpage") or 1))
-    except ValueError:
-        page = 1
-    try:
-        status = results.call("data_status")
-        quarantined = results.call(
-            "quarantine",
+        status = data_status_read()
+        quarantined = quarantine_read(
             limit=QUARANTINE_PAGE,
             offset=(page - 1) * QUARANTINE_PAGE,
             with_text=with_text,
@@ -124,8 +128,8 @@ def data_status(request: HttpRequest) -> HttpResponse:
         request,
         "web/data_status.html",
         {
-            "sections": _tables(status),
-            "warehouse": results.warehouse_path(),
+            "sections": _tables(dict(status)),
+            "warehouse": warehouse_path(),
             "quarantine": lines,
             "quarantine_total": total,
             "quarantine_page": page,
@@ -150,15 +154,18 @@ def _excerpt(text: str | None) -> str:
 @capability_required(ACCESS_LOG)
 def access_log(request: HttpRequest) -> HttpResponse:
     """Who looked at which patients, newest first; filter by user name or patient id."""
+    form = AccessLogForm(request.GET)
+    if not form.is_valid():
+        return bad_request(form.message())
     qs = AccessLog.objects.all()
-    user = (request.GET.get("user") or "").strip()
-    patient = (request.GET.get("patient") or "").strip()
+    user = form.cleaned_data["user"]
+    patient = form.cleaned_data["patient"]
     if user:
         qs = qs.filter(username__icontains=user)
     if patient:
         # JSON containment is not portable to SQLite; the id list is text-searched instead.
         qs = qs.filter(patient_ids__icontains=f'"{patient}"')
-    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    page = Paginator(qs, 50).get_page(form.cleaned_data["page"] or 1)
     return render(
         request, "web/access_log.html", {"page": page, "user_q": user, "patient_q": patient}
     )
