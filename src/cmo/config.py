@@ -12,6 +12,7 @@ into them.
 | ``CMO_DATABASE_URL`` | SQLite ``<data dir>/cmo.sqlite3`` | the web app's database |
 | ``CMO_ENGINE`` | ``duckdb`` | the analytics engine: ``duckdb`` or ``spark`` |
 | ``CMO_INGEST_MEMORY`` | ``2GB`` | DuckDB memory limit while ingesting (spills to disk above it) |
+| ``CMO_LOCK_WAIT`` | ``300`` | seconds a writer waits for another cmo process to release the warehouse |
 
 The Spark warehouse defaults to ``<data dir>/spark-warehouse``.
 """
@@ -37,6 +38,7 @@ class Settings:
     database_url: str
     engine: str
     ingest_memory: str
+    lock_wait: float
 
     def warehouse_for(self, engine: str) -> Path:
         """The warehouse path for ``engine``: the set one, or that engine's default."""
@@ -63,6 +65,16 @@ def memory_limit(value: str) -> str:
     return f"{m.group(1)}{m.group(2).upper()}"
 
 
+def _seconds(name: str, value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 86400:
+        raise ConfigError(f"{name}={value!r} is not a number of seconds", "use e.g. 300")
+    return seconds
+
+
 def _read() -> Settings:
     env = os.environ
     data_dir = Path(env.get("CMO_DATA_DIR") or "cmo-data").resolve()
@@ -79,6 +91,7 @@ def _read() -> Settings:
         database_url=database_url,
         engine=engine,
         ingest_memory=memory_limit(env.get("CMO_INGEST_MEMORY") or "2GB"),
+        lock_wait=_seconds("CMO_LOCK_WAIT", env.get("CMO_LOCK_WAIT") or "300"),
     )
 
 

@@ -154,8 +154,13 @@ def test_concurrent_second_ingest_is_told_the_warehouse_is_in_use(
     )
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-        out = _ingest(tmp_path, edge_dir, wh=wh)
-        _one_line_error(out, "is in use by another cmo process")
+        # The writer waits CMO_LOCK_WAIT seconds for the file, saying so, then gives up.
+        out = _ingest(tmp_path, edge_dir, wh=wh, CMO_LOCK_WAIT="1")
+        lines = out.stderr.splitlines()
+        assert lines[0].startswith("waiting up to 1 s for another cmo process"), out.stderr
+        assert "Traceback" not in out.stderr
+        assert lines[1].startswith("cmo: error: ") and "(waited 1 s" in lines[1], out.stderr
+        assert "is in use by another cmo process" in lines[1]
         assert out.returncode == 3
     finally:
         proc.kill()

@@ -29,7 +29,7 @@ results_warehouse = _web.results_warehouse
 role_users = _web.role_users
 client_for = _web.client_for
 e2e_warehouse = _e2e.e2e_warehouse
-CHAIR_DEPARTMENTS = _web.CHAIR_DEPARTMENTS  # ["D-CAR"]
+CHAIR_DEPARTMENTS = _web.CHAIR_DEPARTMENTS  # ["org-h1-cardiology"]
 
 
 @pytest.fixture(scope="session")

@@ -66,7 +66,7 @@ def write_safety_warehouse(path: Path, *, months: int = 24, start: date = date(2
 
 
 def make_directory() -> dict[str, Any]:
-    """Site S1 with units U-ICU and U-WARD; departments D-CAR (the test chair's) and D-SUR;
+    """Site S1 with units U-ICU and U-WARD; departments CHAIR_DEPARTMENTS[0] (the test chair's) and D-SUR;
     practitioner PR1 in D-CAR and PR2 in D-SUR."""
     from cmo.directory.models import Department, Membership, Practitioner, Site, Unit
 
@@ -75,8 +75,10 @@ def make_directory() -> dict[str, Any]:
     out: dict[str, Any] = {"site": site}
     out["icu"] = Unit.objects.create(code="U-ICU", name="ICU", site=site)
     out["ward"] = Unit.objects.create(code="U-WARD", name="Ward 4", site=site)
+    from demo_warehouse import CHAIR_DEPARTMENTS  # the web tests' chair's department
+
     out["car"], _ = Department.objects.update_or_create(
-        code="D-CAR", defaults={"name": "Cardiology", "site": site}
+        code=CHAIR_DEPARTMENTS[0], defaults={"name": "Cardiology", "site": site}
     )
     out["sur"], _ = Department.objects.update_or_create(
         code="D-SUR", defaults={"name": "Surgery", "site": site}

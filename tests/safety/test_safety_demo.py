@@ -52,5 +52,5 @@ def test_seed(e2e_warehouse: Path, settings: Any) -> None:
     assert infections.exists() and infections.filter(unit=a.unit).exists()
     effect = action_effect(a)
     assert effect.get("problem") is None, effect
-    assert effect["spec"]["layer"][-1]["mark"]["type"] == "rule"  # the phase line
+    assert effect["spec"]["layer"][-2]["mark"]["type"] == "rule"  # the phase line
     assert seed(e2e_warehouse) == {"events": 0}  # idempotent

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def demo_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from cmo.web.sample import build_demo_warehouse
+    from demo_warehouse import build_demo_warehouse  # tests/demo_warehouse.py
 
     return build_demo_warehouse(tmp_path_factory.mktemp("staff-demo") / "wh.duckdb", patients=600)
 

@@ -6,13 +6,15 @@ from typing import Any
 
 import pytest
 
+from demo_warehouse import CHAIR_DEPARTMENTS
+
 
 @pytest.mark.django_db
 def test_scope_of_each_role(role_users: dict[str, Any]) -> None:
     from cmo.web.scope import scope_of
 
     chair = scope_of(role_users["department_chair"])
-    assert chair.departments == ["D-CAR"] and chair.sites is None and chair.limited
+    assert chair.departments == CHAIR_DEPARTMENTS and chair.sites is None and chair.limited
     assert chair.can("quality.view_patients") and not chair.can("view_access_log")
     cmo = scope_of(role_users["cmo"])
     assert cmo.departments is None and not cmo.limited and not cmo.deidentified
@@ -43,7 +45,7 @@ def test_site_scope_limits_by_site(role_users: dict[str, Any]) -> None:
 
     north = Site.objects.create(code="S1", name="North")
     Site.objects.create(code="S2", name="South")
-    Department.objects.filter(code="D-CAR").update(site=north)
+    Department.objects.filter(code=CHAIR_DEPARTMENTS[0]).update(site=north)
     Department.objects.create(code="D-S2", name="South medicine", site=Site.objects.get(code="S2"))
     chair = role_users["department_chair"]
     source.assign(chair, [], sites=["S2"])

@@ -10,7 +10,7 @@ from datetime import date
 from typing import Any, Literal
 
 from django.http import Http404
-from ninja import Query, Router, Schema
+from ninja import Field, Query, Router, Schema
 
 from cmo.directory.apps import VIEW
 from cmo.directory.models import Department, Membership, Practitioner, Site
@@ -55,12 +55,14 @@ class PractitionerOut(Schema):
 
 
 class PractitionerFilter(Schema):
-    department: str | None = None
-    site: str | None = None
+    # Bounded: a request value never reaches the database unchecked (a 10^20 offset overflowed
+    # SQLite's integer; a negative one is no slice).
+    department: str | None = Field(None, max_length=128)
+    site: str | None = Field(None, max_length=128)
     active: Literal["yes", "no", ""] = ""
-    q: str | None = None
-    limit: int = LIMIT
-    offset: int = 0
+    q: str | None = Field(None, max_length=200)
+    limit: int = Field(LIMIT, ge=1, le=LIMIT, description=f"1 to {LIMIT} rows")
+    offset: int = Field(0, ge=0, le=1_000_000)
 
 
 def _membership(m: Membership) -> dict[str, Any]:
@@ -88,7 +90,7 @@ def _site_code(entry: Department) -> str | None:
 @router.get("/practitioners", response=list[PractitionerOut], summary="Practitioners")
 def practitioners(request: Any, filters: Query[PractitionerFilter]) -> list[dict[str, Any]]:
     require(request, VIEW)
-    limit = max(1, min(filters.limit, LIMIT))
+    limit = filters.limit
     qs = filtered(filters.dict(), Practitioner.objects.restrict(scope_of(request.user)))
     qs = qs.prefetch_related("memberships__department")
     return [_practitioner(p) for p in qs[filters.offset : filters.offset + limit]]

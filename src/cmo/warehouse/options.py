@@ -38,7 +38,6 @@ SparkRemoteOpt = Annotated[
 # ingest or build): long enough for a demo-size build, short enough that a stuck process is
 # reported rather than waited on forever. The web app never holds the file (it reads serving
 # snapshots, cmo.warehouse.snapshot), so only other cmo commands make a writer wait.
-LOCK_WAIT_SECONDS = 300.0
 LOCK_POLL_SECONDS = 0.5
 
 
@@ -49,13 +48,15 @@ def open_warehouse(
     spark_remote: str | None = None,
     read_only: bool = False,
     *,
-    wait: float = LOCK_WAIT_SECONDS,
+    wait: float | None = None,
 ) -> Warehouse:
     """Open the warehouse from CLI options with a one-line error for an unknown engine.
 
     When another process holds the DuckDB file's lock, say so on one line (stderr) and try
-    again until it is released or ``wait`` seconds have passed; then raise WarehouseLocked.
+    again until it is released or ``wait`` seconds (default ``CMO_LOCK_WAIT``, 300) have
+    passed; then raise WarehouseLocked.
     """
+    from cmo.config import settings
     from cmo.errors import WarehouseLocked
     from cmo.warehouse import ENGINES, connect
 
@@ -63,6 +64,8 @@ def open_warehouse(
         raise typer.BadParameter(
             f"engine must be one of {', '.join(ENGINES)}", param_hint="--engine"
         )
+    if wait is None:
+        wait = settings().lock_wait
     deadline = time.monotonic() + wait
     told = False
     while True:
