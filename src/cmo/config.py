@@ -12,7 +12,7 @@ into them.
 | ``CMO_DATABASE_URL`` | SQLite ``<data dir>/cmo.sqlite3`` | the web app's database |
 | ``CMO_ENGINE`` | ``duckdb`` | the analytics engine: ``duckdb`` or ``spark`` |
 | ``CMO_INGEST_MEMORY`` | ``2GB`` | DuckDB memory limit while ingesting (spills to disk above it) |
-| ``CMO_LOCK_WAIT`` | ``300`` | seconds a writer waits for another cmo process to release the warehouse |
+| ``CMO_LOCK_WAIT`` | ``300`` | seconds a writer waits for another process to release the file |
 
 The Spark warehouse defaults to ``<data dir>/spark-warehouse``.
 """

@@ -66,8 +66,8 @@ def write_safety_warehouse(path: Path, *, months: int = 24, start: date = date(2
 
 
 def make_directory() -> dict[str, Any]:
-    """Site S1 with units U-ICU and U-WARD; departments CHAIR_DEPARTMENTS[0] (the test chair's) and D-SUR;
-    practitioner PR1 in D-CAR and PR2 in D-SUR."""
+    """Site S1 with units U-ICU and U-WARD; departments CHAIR_DEPARTMENTS[0] (the test
+    chair's cardiology) and D-SUR; practitioner PR1 in cardiology and PR2 in D-SUR."""
     from cmo.directory.models import Department, Membership, Practitioner, Site, Unit
 
     # update_or_create: the web tests' chair fixture may have made D-CAR as a placeholder.
