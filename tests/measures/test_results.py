@@ -308,3 +308,28 @@ def test_pages_read_what_the_build_computed(built):
     outliers = funnels[funnels["outlier_95"] & funnels["measure_id"].isin(loud)]
     assert as_set(signals[signals["kind"].str.startswith("funnel")]) == as_set(outliers)
     assert signals["current"].notna().all()
+
+
+def test_cli_user_errors_are_one_line(tmp_path: Path) -> None:
+    """An unknown measure, and --engine spark without the spark extra, each print one line
+    (no traceback) and exit non-zero (issue 12)."""
+    import subprocess
+    import sys
+
+    def cmo(*args: str, pre: str = "") -> subprocess.CompletedProcess[str]:
+        code = pre + "from cmo.cli import run; run()"
+        return subprocess.run(
+            [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120
+        )
+
+    wh = str(tmp_path / "w.duckdb")
+    out = cmo("measures", "model", "NOPE", "--warehouse", wh)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr.splitlines()[0] == "cmo: error: unknown measure 'NOPE'", out.stderr
+    assert "IMORT" in out.stderr
+    # Without pyspark installed: the import fails as it would without the extra.
+    no_spark = "import sys; sys.modules['pyspark'] = None; "
+    out = cmo("measures", "run", "--engine", "spark", "--warehouse", wh, pre=no_spark)
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    assert out.stderr.splitlines()[0].startswith("cmo: error: --engine spark needs the optional")
+    assert "pip install 'cmo[spark]'" in out.stderr

@@ -145,8 +145,12 @@ def model_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print the whole card as JSON.")] = False,
 ) -> None:
     """Show a risk model's card: n, events, C-statistic, calibration, coefficients."""
+    from cmo.errors import UnknownName
     from cmo.measures import api
+    from cmo.measures.spec import registry
 
+    if measure.upper() not in registry():
+        raise UnknownName("measure", measure, list(registry()))
     wh = open_warehouse(warehouse, engine, read_only=engine == "duckdb")
     try:
         card = api.model_card(wh, measure.upper())
@@ -199,8 +203,12 @@ def export_cmd(
     engine: EngineOpt = "duckdb",
 ) -> None:
     """Export quality__measure_result as FHIR MeasureReport NDJSON, CSV or Parquet."""
+    from cmo.errors import UnknownName
     from cmo.measures.export import FORMATS, export
+    from cmo.measures.spec import registry
 
+    if measure is not None and measure.upper() not in registry():
+        raise UnknownName("measure", measure, list(registry()))
     if fmt not in FORMATS:
         raise typer.BadParameter(f"must be one of {', '.join(FORMATS)}", param_hint="--format")
     wh = open_warehouse(warehouse, engine, read_only=engine == "duckdb")

@@ -40,7 +40,6 @@ Definitions (see docs/measures/core-tables.md):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -229,14 +228,6 @@ def _wards(wh: Warehouse) -> ir.Table:
 
 
 # -- stays ---------------------------------------------------------------------------------------
-@dataclass
-class CoreTables:
-    stays: ir.Table
-    diagnoses: ir.Table
-    procedures: ir.Table
-    data_end: date
-
-
 def data_end(wh: Warehouse, as_of: date | None) -> date:
     """The latest encounter end in the warehouse, unless ``as_of`` is given."""
     if as_of is not None:

@@ -7,11 +7,9 @@ table and a failed or killed load leaves the previous table in place.
 """
 
 from cmo.warehouse.connection import (
-    DEFAULT_WAREHOUSE,
     ENGINES,
     Warehouse,
     connect,
-    table_name,
 )
 
-__all__ = ["DEFAULT_WAREHOUSE", "ENGINES", "Warehouse", "connect", "table_name"]
+__all__ = ["ENGINES", "Warehouse", "connect"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -13,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import ibis
 
+from cmo.config import ENGINES
 from cmo.errors import (
     MissingExtra,
     NotAWarehouse,
@@ -28,22 +28,8 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 Engine = Literal["duckdb", "spark"]
-ENGINES: tuple[str, ...] = ("duckdb", "spark")
-DEFAULT_WAREHOUSE = Path("cmo-data") / "warehouse.duckdb"
-DEFAULT_SPARK_WAREHOUSE = Path("cmo-data") / "spark-warehouse"
-LAYERS = ("fhir", "core", "quality", "stats")
 # DuckDB storage format of new warehouse files (readable by DuckDB >= 1.5; duckdb is pinned).
 STORAGE_VERSION = "v1.5.0"
-_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-
-
-def table_name(layer: str, name: str) -> str:
-    """``table_name("fhir", "patient") == "fhir__patient"``; rejects bad layers and names."""
-    if layer not in LAYERS:
-        raise ValueError(f"unknown warehouse layer {layer!r}; expected one of {LAYERS}")
-    if not _NAME.match(name) or "__" in name:
-        raise ValueError(f"bad table name {name!r}: use snake_case without a double underscore")
-    return f"{layer}__{name}"
 
 
 def default_path(engine: Engine) -> Path:
