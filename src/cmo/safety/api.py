@@ -109,7 +109,7 @@ def create_event(request: Any, payload: EventIn) -> Any:
     if form.link is not None:
         log_lookup(request, form.link.patient_id, anonymous=payload.anonymous, via="api")
     event = services.create_report(
-        form.cleaned_data, user=request.user, link=form.link, source=m.Source.API
+        form.cleaned_data, user=request.user, link=form.link, source=str(m.Source.API)
     )
     if payload.anonymous:
         return Status(200, {"received": True})

@@ -371,7 +371,7 @@ def _clabsi_investigation(s: _Seeder, cluster: list[Any], quarter: Any, now: dat
     index.save()
     services.route(
         index,
-        route=m.Route.SYSTEM,
+        route=str(m.Route.SYSTEM),
         reason="Cluster of device-associated infections: system causes (insertion, maintenance).",
         practitioner=None,
         concern="",
@@ -473,7 +473,7 @@ def _sentinel(s: _Seeder, now: datetime) -> None:
     e.save()
     services.route(
         e,
-        route=m.Route.SYSTEM,
+        route=str(m.Route.SYSTEM),
         reason="Falls programme gaps at night.",
         practitioner=None,
         concern="",
@@ -524,7 +524,7 @@ def _peer_review(s: _Seeder, now: datetime) -> None:
     services.classify(e, sre="", sentinel=False, department=None, by=s.officer)
     services.route(
         e,
-        route=m.Route.INDIVIDUAL,
+        route=str(m.Route.INDIVIDUAL),
         reason="Alerting and order sets worked as designed; a possible at-risk behaviour.",
         practitioner=prac,
         concern="Overrode a hard-stop dose alert without documentation (third time this year).",

@@ -110,7 +110,7 @@ class ReportForm(forms.ModelForm):
         return when
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data: dict[str, Any] = super().clean()
         self._check_harm(data)
         self._check_merp(data)
         self._check_patient(data)
@@ -193,7 +193,7 @@ class RouteForm(forms.Form):
     )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data: dict[str, Any] = super().clean()
         if data.get("route") in (m.Route.INDIVIDUAL, m.Route.BOTH) and not data.get("concern"):
             self.add_error("concern", "A peer-review referral needs the concern in a sentence.")
         return data
@@ -206,7 +206,9 @@ class MergeForm(forms.Form):
         raw = self.cleaned_data["into"].strip().upper().removeprefix("SE-")
         if not raw.isdigit():
             raise forms.ValidationError("Give the reference as SE-000012.")
-        target = m.Event.objects.filter(pk=int(raw)).exclude(status=m.Status.MERGED).first()
+        target: m.Event | None = (
+            m.Event.objects.filter(pk=int(raw)).exclude(status=m.Status.MERGED).first()
+        )
         if target is None:
             raise forms.ValidationError(f"No open report SE-{int(raw):06d}.")
         return target
@@ -270,7 +272,7 @@ class ActionForm(forms.ModelForm):
         }
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data: dict[str, Any] = super().clean()
         if data.get("measure_kind") == m.MeasureKind.SAFETY and data.get("measure_id") not in (
             *m.EventType.values,
             "all",
@@ -290,7 +292,7 @@ class ActionProgressForm(forms.ModelForm):
         widgets = {"implemented_on": forms.DateInput(attrs={"type": "date"})}
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data: dict[str, Any] = super().clean()
         if data.get("status") == m.ActionStatus.DONE and not data.get("implemented_on"):
             self.add_error("implemented_on", "An implemented action needs its date.")
         return data

@@ -6,7 +6,7 @@ Vocabularies follow the standards named on each choice list; docs/safety.md cite
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from django.conf import settings
 from django.db import models
@@ -207,7 +207,9 @@ class Event(models.Model):
 
     @property
     def age_days(self) -> int:
-        return (timezone.now() - self.reported_at).days
+        now: datetime = timezone.now()
+        reported: datetime = self.reported_at
+        return (now - reported).days
 
 
 class Referral(models.Model):
@@ -385,7 +387,8 @@ class Action(models.Model):
     @property
     def phase_date(self) -> date:
         """The date the control chart splits at: implemented, else due."""
-        return self.implemented_on or self.due
+        phase: date = self.implemented_on or self.due
+        return phase
 
     @property
     def overdue(self) -> bool:

@@ -7,8 +7,9 @@ creation of an anonymous report keeps no user and only the hour of the report.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ParamSpec, TypeVar, cast
 
 from django.db import transaction
 from django.utils import timezone
@@ -18,10 +19,18 @@ from cmo.safety import clocks
 from cmo.safety import models as m
 from cmo.safety.warehouse import PatientLink
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _atomic(func: Callable[_P, _R]) -> Callable[_P, _R]:
+    """``transaction.atomic`` as a decorator, typed: Django ships no annotations."""
+    return cast(Callable[_P, _R], transaction.atomic(func))
+
 
 def _report_time(anonymous: bool) -> datetime:
     """Now; to the hour for an anonymous report, so its time cannot be matched to a login."""
-    now = timezone.now()
+    now: datetime = timezone.now()
     return now.replace(minute=0, second=0, microsecond=0) if anonymous else now
 
 
@@ -32,17 +41,18 @@ def _department(link: PatientLink | None, practitioners: list[Practitioner]) -> 
         from cmo.safety.warehouse import stay_department
 
         code = stay_department(link.stay_id)
-        found = Department.objects.filter(code=code).first() if code else None
+        found: Department | None = Department.objects.filter(code=code).first() if code else None
         if found:
             return found
     for p in practitioners:
         ms = p.memberships.filter(end__isnull=True).order_by("-primary").first()
         if ms:
-            return ms.department
+            department: Department = ms.department
+            return department
     return None
 
 
-@transaction.atomic
+@_atomic
 def create_report(
     data: dict[str, Any],
     *,
@@ -92,7 +102,7 @@ def _save(event: m.Event, by: Any) -> None:
     event.save()
 
 
-@transaction.atomic
+@_atomic
 def classify(
     event: m.Event, *, sre: str, sentinel: bool, department: Department | None, by: Any
 ) -> m.Event:
@@ -109,7 +119,14 @@ def classify(
     return event
 
 
-@transaction.atomic
+# Routes as the stored str values. TextChoices members are str at runtime, but Django ships no
+# annotations and mypy types each member as its (value, label) tuple: an un-cast ``route in
+# (m.Route.SYSTEM, ...)`` is a comparison mypy rejects.
+OPENS_INVESTIGATION = cast("tuple[str, ...]", (m.Route.SYSTEM, m.Route.BOTH))
+OPENS_REFERRAL = cast("tuple[str, ...]", (m.Route.INDIVIDUAL, m.Route.BOTH))
+
+
+@_atomic
 def route(
     event: m.Event,
     *,
@@ -123,12 +140,12 @@ def route(
     files a peer-review referral; ``both`` does both, and only when chosen as such."""
     event.route, event.route_reason = route, reason
     referral = None
-    if route in (m.Route.SYSTEM, m.Route.BOTH):
+    if route in OPENS_INVESTIGATION:
         m.Investigation.objects.get_or_create(event=event)
         event.status = m.Status.INVESTIGATING
     elif event.status == m.Status.NEW:
         event.status = m.Status.TRIAGED
-    if route in (m.Route.INDIVIDUAL, m.Route.BOTH):
+    if route in OPENS_REFERRAL:
         referral = m.Referral.objects.create(
             event=event, practitioner=practitioner, concern=concern, created_by=by
         )
@@ -136,7 +153,7 @@ def route(
     return referral
 
 
-@transaction.atomic
+@_atomic
 def merge(duplicate: m.Event, into: m.Event, *, by: Any) -> None:
     """De-duplication: the duplicate points at the surviving report and leaves the queue; its
     practitioners and patient link are added to the survivor if it lacks them."""
@@ -151,7 +168,7 @@ def merge(duplicate: m.Event, into: m.Event, *, by: Any) -> None:
     _save(duplicate, by)
 
 
-@transaction.atomic
+@_atomic
 def close(event: m.Event, *, message: str, by: Any) -> None:
     """Close with the message the reporter reads (the feedback loop); duplicates merged into
     this event close with it, so their reporters hear back too."""

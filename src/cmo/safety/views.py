@@ -14,13 +14,13 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_POST
 
 from cmo.safety import analytics, clocks, forms, scope, services
 from cmo.safety import models as m
 from cmo.safety.apps import ANALYTICS, DEPARTMENT, INVESTIGATE, REFERRALS, REPORT, TRIAGE
 from cmo.safety.audit import log_events, log_lookup
 from cmo.safety.scope import capability_required
+from cmo.web.access import require_post
 
 
 @capability_required(REPORT)
@@ -84,7 +84,7 @@ def queue(request: HttpRequest) -> HttpResponse:
 
 
 def _event_or_403(request: HttpRequest, pk: int) -> m.Event:
-    event = get_object_or_404(m.Event, pk=pk)
+    event: m.Event = get_object_or_404(m.Event, pk=pk)
     if not scope.visible_events(request.user).filter(pk=pk).exists():
         raise PermissionDenied
     return event
@@ -118,7 +118,7 @@ def event(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @capability_required(TRIAGE)
-@require_POST
+@require_post
 def triage(request: HttpRequest, pk: int) -> HttpResponse:
     """One of the triage operations on an event (``op``): classify, route, merge, close."""
     e = get_object_or_404(m.Event, pk=pk)

@@ -145,6 +145,7 @@ def adverse_events(path: Path | None = None) -> list[dict[str, Any]]:
     try:
         if not wh.exists("fhir__adverse_event"):
             return []
-        return wh.table("fhir__adverse_event").to_pyarrow().to_pylist()
+        rows: list[dict[str, Any]] = wh.table("fhir__adverse_event").to_pyarrow().to_pylist()
+        return rows
     finally:
         wh.close()

@@ -5,6 +5,7 @@ Same capabilities as the pages; every read of a credential file is access-logged
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
@@ -123,7 +124,10 @@ def file(request: Any, file_id: int) -> dict[str, Any]:
     f = get_object_or_404(services.files_in(scope_of(request.user).departments), pk=file_id)
     log_access(request, filters={"credential_file": f.practitioner.code}, patient_ids=(), via="api")
     flags = services.file_flags(f, timezone.localdate())
-    items = lambda qs: [{"kind": "", "label": str(x), "expires": x.expires} for x in qs]  # noqa: E731
+
+    def items(qs: Iterable[Any]) -> list[dict[str, Any]]:
+        return [{"kind": "", "label": str(x), "expires": x.expires} for x in qs]
+
     return {
         **_summary(f),
         "licences": items(f.licences.all()),

@@ -147,7 +147,8 @@ def ensure_directory(warehouse: Path) -> int:
 
 def _kind(dept: Department) -> str:
     """``org-h1-cardiac-surgery`` -> ``cardiac-surgery``."""
-    return dept.code.split("-", 2)[2] if dept.code.count("-") >= 2 else dept.code
+    code: str = dept.code
+    return code.split("-", 2)[2] if code.count("-") >= 2 else code
 
 
 def _dea(rng: random.Random, family: str, good: bool = True) -> str:

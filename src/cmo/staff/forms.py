@@ -35,7 +35,8 @@ def element_form(kind: str) -> type[forms.ModelForm]:
         for f in model._meta.fields
         if f.get_internal_type() == "DateField"
     }
-    return forms.modelform_factory(model, exclude=["file"], widgets=dates)
+    form: type[forms.ModelForm] = forms.modelform_factory(model, exclude=["file"], widgets=dates)
+    return form
 
 
 class VerificationForm(forms.ModelForm):

@@ -274,7 +274,7 @@ def _store(run: ScreeningRun, hit: screening.Hit) -> ScreeningMatch:
     elif earlier is not None:
         review = Review(earlier.review)
         reason = f"as reviewed {earlier.reviewed_at:%Y-%m-%d}: {earlier.reason}"
-    return ScreeningMatch.objects.create(
+    match: ScreeningMatch = ScreeningMatch.objects.create(
         run=run,
         practitioner_id=hit.practitioner_id,
         source=hit.source,
@@ -287,6 +287,7 @@ def _store(run: ScreeningRun, hit: screening.Hit) -> ScreeningMatch:
         reason=reason,
         reviewed_at=timezone.now() if review != Review.PENDING else None,
     )
+    return match
 
 
 def review_match(match: ScreeningMatch, user: Any, *, confirm: bool, reason: str) -> None:
@@ -374,7 +375,7 @@ def move(
         app.letter_sent_on = today
     role = sorted(roles_of(user) & set(allowed))[0]
     with transaction.atomic():
-        step = Transition.objects.create(
+        step: Transition = Transition.objects.create(
             application=app, from_state=app.state, to_state=to, by=user, role=role, comment=comment
         )
         app.state, app.state_since = to, timezone.now()

@@ -13,7 +13,6 @@ from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_POST
 
 from cmo.directory.models import Department
 from cmo.errors import CmoError, InputError
@@ -44,13 +43,14 @@ from cmo.staff.models import (
     ScreeningRun,
 )
 from cmo.staff.volumes import volumes
-from cmo.web.access import capability_required
+from cmo.web.access import capability_required, require_post
 from cmo.web.audit import log_access
 from cmo.web.scope import scope_of
 
 
 def _today() -> date:
-    return timezone.localdate()
+    today: date = timezone.localdate()
+    return today
 
 
 def _with_volume(f: CredentialFile, today: date) -> tuple[list[PrivilegeGrant], Any]:
@@ -65,7 +65,8 @@ def _with_volume(f: CredentialFile, today: date) -> tuple[list[PrivilegeGrant], 
 def _scoped_file(request: HttpRequest, pk: int) -> CredentialFile:
     """The file, if the user's department scope includes the practitioner (else 404)."""
     try:
-        return services.files_in(scope_of(request.user).departments).get(pk=pk)
+        found: CredentialFile = services.files_in(scope_of(request.user).departments).get(pk=pk)
+        return found
     except CredentialFile.DoesNotExist:
         raise Http404("no such credential file in your departments") from None
 
@@ -154,7 +155,7 @@ def file(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @capability_required(EDIT_FILES)
-@require_POST
+@require_post
 def verify(request: HttpRequest, pk: int) -> HttpResponse:
     """Record a primary-source verification (with its document) in the file."""
     f = _scoped_file(request, pk)
@@ -170,7 +171,7 @@ def verify(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @capability_required(EDIT_FILES)
-@require_POST
+@require_post
 def add_element(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
     """Add a licence, DEA, board, policy, claim, training, position or CME credit to the file;
     the model's validators run (a DEA number with a bad check digit is refused)."""
@@ -240,7 +241,7 @@ def packet_pdf(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @capability_required(EDIT_FILES)
-@require_POST
+@require_post
 def decide_hold(request: HttpRequest, pk: int) -> HttpResponse:
     grant = get_object_or_404(PrivilegeGrant.objects.select_related("file"), pk=pk)
     _scoped_file(request, grant.file_id)
@@ -281,7 +282,7 @@ def applications(request: HttpRequest) -> HttpResponse:
 
 
 @capability_required(MOVE_APPLICATIONS)
-@require_POST
+@require_post
 def move(request: HttpRequest, pk: int) -> HttpResponse:
     app = get_object_or_404(services.applications_for(request.user), pk=pk)
     form = MoveForm(request.POST)
@@ -326,7 +327,7 @@ def screening(request: HttpRequest) -> HttpResponse:
 
 
 @capability_required(EDIT_FILES)
-@require_POST
+@require_post
 def run(request: HttpRequest) -> HttpResponse:
     """Screen everyone against uploaded files (kept under their own names for the run's
     record); a failed run is stored and shown, and clears nobody."""
@@ -361,7 +362,7 @@ def run(request: HttpRequest) -> HttpResponse:
 
 
 @capability_required(REVIEW_SCREENING)
-@require_POST
+@require_post
 def review(request: HttpRequest, pk: int) -> HttpResponse:
     match = get_object_or_404(ScreeningMatch, pk=pk)
     form = DecisionForm(request.POST)
