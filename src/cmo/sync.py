@@ -76,16 +76,7 @@ def run(wh: Warehouse, echo: Callable[[str], None] = print) -> SyncResult | None
     with tempfile.TemporaryDirectory(prefix="cmo-sync-") as tmp:
         out = Path(tmp)
         (out / "rows.json").write_text(json.dumps(payload, default=encode))
-        proc = subprocess.run(
-            [sys.executable, "-m", "cmo.web.sync", str(out)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if proc.returncode != 0:
-            lines = (proc.stderr or proc.stdout).strip().splitlines() or ["no output"]
-            raise CmoError(f"sync failed: {lines[-1]}", "\n".join(lines[-8:-1]) or None)
-        result = SyncResult(messages=proc.stdout.strip().splitlines())
+        result = SyncResult(messages=_child("cmo.web.sync", out, "sync"))
         for path in sorted(out.glob("app__*.arrow")):
             result.tables[path.stem] = _write(wh, path)
     for line in result.messages:
@@ -103,18 +94,21 @@ def seed_demo(warehouse: Path, echo: Callable[[str], None] = print) -> bool:
     if importlib.util.find_spec("django") is None:
         echo("demo seeding skipped: the web extra (Django) is not installed")
         return False
+    for line in _child("cmo.web.seed", warehouse, "demo seeding"):
+        echo(line)
+    return True
+
+
+def _child(module: str, path: Path, what: str) -> list[str]:
+    """Run ``python -m module path`` (the web half, which loads Django); its output lines, or a
+    CmoError with its last line (and the lines before it as the hint)."""
     proc = subprocess.run(
-        [sys.executable, "-m", "cmo.web.seed", str(warehouse)],
-        capture_output=True,
-        text=True,
-        check=False,
+        [sys.executable, "-m", module, str(path)], capture_output=True, text=True, check=False
     )
     if proc.returncode != 0:
         lines = (proc.stderr or proc.stdout).strip().splitlines() or ["no output"]
-        raise CmoError(f"demo seeding failed: {lines[-1]}", "\n".join(lines[-8:-1]) or None)
-    for line in proc.stdout.strip().splitlines():
-        echo(line)
-    return True
+        raise CmoError(f"{what} failed: {lines[-1]}", "\n".join(lines[-8:-1]) or None)
+    return proc.stdout.strip().splitlines()
 
 
 def _write(wh: Warehouse, path: Path) -> int:
