@@ -4,7 +4,7 @@ Steps (each timed into ``quality__build_run``):
 1. ``stays``: core__stay_diagnosis, core__stay_procedure, core__inpatient_stay (with chains),
    core__stay_unit (unit exposure);
 2. ``comorbidity``: core__comorbidity (Charlson/Elixhauser per stay);
-3. ``drg``: core__drg (MS-DRG, weight, GMLOS; only changed stays are grouped again);
+3. ``drg``: core__drg (MS-DRG, weight, GMLOS, AMLOS; only changed stays are grouped again);
 4. ``risk``: logistic models fitted once on a sample pulled from the engine (or taken from
    ``models``); tables several measures read are materialised once (``Context.shared``);
 5. ``long``: every measure's patient-level rows, written once: the risk-adjusted rows are
@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import ibis
 import pandas as pd
 
-from cmo.measures import core, drg, risk
+from cmo.measures import core, data_quality, drg, risk
 from cmo.measures import results as res
 from cmo.measures.spec import LONG_SCHEMA, Context, Measure, registry
 
@@ -136,6 +136,9 @@ def run(
             out.rows["core__inpatient_stay"] = _write(wh, "core__inpatient_stay", stays)
             units = core.stay_units(wh, wh.table("core__inpatient_stay"))
             out.rows["core__stay_unit"] = _write(wh, "core__stay_unit", units)
+            # Vital-status conflicts, stays without attending, invalid codes, missing POA.
+            issues = data_quality.issues(wh)
+            out.rows["quality__data_issue"] = _write(wh, "quality__data_issue", issues)
         stays = wh.table("core__inpatient_stay")
         with steps.step("comorbidity"):
             cm = core.comorbidity(wh.table("core__stay_diagnosis"), stays)
@@ -299,6 +302,7 @@ MEASURE_SCHEMA = {
     "kind": "string",
     "risk_adjusted": "boolean",
     "unit": "string",
+    "attribution": "string",  # the practitioner attribution rule (spec.Measure.attribution)
 }
 CARD_SCHEMA = {"measure_id": "string", "built_at": "timestamp", "card_json": "string"}
 RUN_SCHEMA = {

@@ -3,9 +3,10 @@
 Counting happens in the engine (month x outcome-value histograms, :func:`count_rows`); quarters,
 years and exact medians are rolled up from those in numpy, and the few thousand aggregate rows
 then get their intervals in Python with ``cmo.stats`` (exact Poisson CI of O/E, Ulm 1990).
-For LOS the "observed" are days and the "expected" GMLOS days: O/E is the LOS index, and its
-interval is the normal interval of a sum of days with their sample variance (days are not
-Poisson counts: an exact Poisson interval was several times too narrow).
+For LOS the "observed" are days and the "expected" AMLOS days (CMS Table 5's arithmetic
+mean): O/E is the LOS index, and its interval is the normal interval of a sum of days with
+their sample variance (days are not Poisson counts: an exact Poisson interval was several
+times too narrow).
 """
 
 from __future__ import annotations
