@@ -1,4 +1,4 @@
-"""Small sample data for the safety tests (tests/safety, tests/e2e), as ``cmo.web.sample`` is
+"""Small sample data for the safety tests (tests/safety, tests/e2e), as tests/demo_warehouse.py is
 for the web tests: a real DuckDB warehouse with patients, stays and unit days, and directory
 rows. Not used by the app itself."""
 

@@ -10,18 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from cmo.warehouse import connect, table_name
-
-
-def test_table_name_layers_and_validation() -> None:
-    assert table_name("fhir", "patient") == "fhir__patient"
-    assert table_name("quality", "measure_result") == "quality__measure_result"
-    with pytest.raises(ValueError, match="unknown warehouse layer"):
-        table_name("raw", "patient")
-    with pytest.raises(ValueError, match="bad table name"):
-        table_name("fhir", "Patient")
-    with pytest.raises(ValueError, match="bad table name"):
-        table_name("fhir", "a__b")
+from cmo.warehouse import connect
 
 
 def test_replace_and_append(warehouse) -> None:
