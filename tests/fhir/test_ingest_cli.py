@@ -134,7 +134,7 @@ def test_bundle_nested_a_thousand_deep(tmp_path: Path) -> None:
 
 def test_unreadable_input_path(tmp_path: Path) -> None:
     if os.geteuid() == 0:
-        pytest.skip("root reads any file; the unprivileged case runs in CI")
+        pytest.skip("root reads any file; this case runs only as an unprivileged user")
     f = tmp_path / "Patient.ndjson"
     f.write_text('{"resourceType": "Patient", "id": "a"}\n')
     f.chmod(0)

@@ -109,7 +109,7 @@ def test_a_read_only_warehouse_is_said(tmp_path: Path) -> None:
 
 def test_a_warehouse_file_without_write_permission(tmp_path: Path) -> None:
     if os.geteuid() == 0:
-        pytest.skip("root writes any file; the unprivileged case runs in CI")
+        pytest.skip("root writes any file; this case runs only as an unprivileged user")
     wh_path = tmp_path / "w.duckdb"
     _build(wh_path)
     wh_path.chmod(0o444)
