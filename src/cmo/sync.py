@@ -61,10 +61,12 @@ def decode(obj: dict[str, Any]) -> Any:
     return obj
 
 
-def _resolve(ref: str) -> Callable[..., Any]:
+def resolve(ref: str) -> Any:
+    """``"pkg.module:attr"`` -> the attribute, ``"pkg.module"`` -> the module (imported on first
+    use). Here, not in ``cmo.web.registry``, so this process can use it without Django."""
     module, _, attr = ref.partition(":")
-    func: Callable[..., Any] = getattr(importlib.import_module(module), attr)
-    return func
+    obj: Any = importlib.import_module(module)
+    return getattr(obj, attr) if attr else obj
 
 
 def run(wh: Warehouse, echo: Callable[[str], None] = print) -> SyncResult | None:
@@ -72,7 +74,7 @@ def run(wh: Warehouse, echo: Callable[[str], None] = print) -> SyncResult | None
     if importlib.util.find_spec("django") is None:
         echo("sync skipped: the web extra (Django) is not installed")
         return None
-    payload = {name: asdict(_resolve(ref)(wh)) for name, ref in READERS.items()}
+    payload = {name: asdict(resolve(ref)(wh)) for name, ref in READERS.items()}
     with tempfile.TemporaryDirectory(prefix="cmo-sync-") as tmp:
         out = Path(tmp)
         (out / "rows.json").write_text(json.dumps(payload, default=encode))

@@ -17,6 +17,8 @@ from typing import Any, ClassVar, Protocol
 
 from django.apps import AppConfig
 
+from cmo.sync import resolve  # re-exported: the one "module:attr" resolver
+
 
 @dataclass(frozen=True)
 class NavItem:
@@ -82,15 +84,6 @@ def register(domain: Domain) -> None:
 def domains() -> list[Domain]:
     """Registered domains in their display order."""
     return sorted(_DOMAINS.values(), key=lambda d: (d.order, d.name))
-
-
-def resolve(ref: str) -> Any:
-    """``"pkg.module:attr"`` -> the attribute (imported on first use)."""
-    import importlib
-
-    module, _, attr = ref.partition(":")
-    obj: Any = importlib.import_module(module)
-    return getattr(obj, attr) if attr else obj
 
 
 class DomainConfig(AppConfig):
