@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 PASSWORD = "correct horse battery staple"
@@ -55,8 +56,9 @@ def test_chair_browses_their_departments_practitioners(
     first = sorted(mine)[0]
     page.get_by_label("Name or NPI").fill(first)
     page.get_by_role("button", name="Filter").click()
-    assert page.locator("#practitioners tbody th a").all_inner_texts() == [first]
+    # expect() waits for the filtered page; a bare read could see the page before it loads.
+    expect(page.locator("#practitioners tbody th a")).to_have_text([first])
     page.get_by_role("link", name=first).click()
-    assert page.locator("h1").inner_text() == first
+    expect(page.locator("h1")).to_have_text(first)
     assert page.locator("#memberships tbody tr").count() >= 1
     assert page.errors == []

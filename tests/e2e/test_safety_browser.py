@@ -89,7 +89,7 @@ def _session(browser: Any, base: str, name: str) -> Any:
     page.get_by_label("User name").fill(name)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
+    page.wait_for_url(lambda url: "/accounts/login/" not in url)  # signed in: the cookie is set
     return page
 
 
@@ -126,15 +126,14 @@ def test_report_triage_and_feedback_loop(phone: Any, live_server: Any, directory
     officer.locator("#route-form").get_by_label("System causes → RCA² / corrective actions").check()
     officer.locator("#route-form").get_by_label("Why this route?").fill("No bed alarm on the unit.")
     officer.locator("#route-form").get_by_role("button", name="Route").click()
-    officer.wait_for_load_state()
-    assert "Routed: System causes" in officer.content()
+    # Wait for the text itself: the load state of the page before the POST may already be "load".
+    officer.wait_for_selector("text=Routed: System causes")
     message = "Bed-exit alarms are now standard on the ICU; thank you for reporting."
     officer.locator("#close-form").get_by_label(
         "Closing message to the reporter (what was learnt and done)"
     ).fill(message)
     officer.get_by_role("button", name="Close and tell the reporter").click()
-    officer.wait_for_load_state()
-    assert "Closed; the reporter sees the closing message." in officer.content()
+    officer.wait_for_selector("text=Closed; the reporter sees the closing message.")
 
     nurse.goto(f"{base}/safety/mine/")
     card = nurse.locator(f"#{event.reference}")

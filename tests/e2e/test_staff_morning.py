@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 PASSWORD = "correct horse battery staple"
@@ -51,8 +52,7 @@ def test_office_morning(page: Any, live_server: Any, e2e_warehouse: Any, setting
     name = expired_row.locator("a").inner_text()
     expired_row.locator("a").click()
 
-    page.wait_for_selector("h1")
-    assert page.locator("h1").inner_text() == name
+    expect(page.locator("h1")).to_have_text(name)  # waits for the file page, not the queue's h1
     assert page.locator("#privileges").locator("text=Suspended — pending").count() >= 1
     form = page.locator("#verify-form")
     form.get_by_label("Element").select_option("licence")

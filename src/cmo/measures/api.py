@@ -50,6 +50,7 @@ class MeasureRow(TypedDict):
     kind: str | None
     risk_adjusted: bool | None
     unit: str | None
+    group: str | None  # spec.GROUPS key; None in a warehouse built before groups existed
 
 
 class ResultRow(TypedDict):

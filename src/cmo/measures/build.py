@@ -303,6 +303,7 @@ MEASURE_SCHEMA = {
     "risk_adjusted": "boolean",
     "unit": "string",
     "attribution": "string",  # the practitioner attribution rule (spec.Measure.attribution)
+    "group": "string",  # spec.GROUPS: the dashboard's and the board report's section
 }
 CARD_SCHEMA = {"measure_id": "string", "built_at": "timestamp", "card_json": "string"}
 RUN_SCHEMA = {

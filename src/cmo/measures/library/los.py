@@ -48,6 +48,7 @@ SPEC = MeasureSpec(
     citation="CMS IPPS FY2026 Final Rule Table 5 (arithmetic mean LOS); Tukey 1977 far-out "
     "fence for statistical outliers",
     direction="lower",
+    group="efficiency",
     kind="mean",
     risk_adjusted=True,
     unit="days",
