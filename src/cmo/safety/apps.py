@@ -50,5 +50,6 @@ class SafetyConfig(DomainConfig):
         grants=GRANTS,
         landing={"safety_officer": "safety:queue"},
         demo="cmo.safety.demo:seed",
+        sync="cmo.safety.sync:apply_payload",
         order=40,
     )
