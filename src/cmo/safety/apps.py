@@ -51,5 +51,8 @@ class SafetyConfig(DomainConfig):
         landing={"safety_officer": "safety:queue"},
         demo="cmo.safety.demo:seed",
         sync="cmo.safety.sync:apply_payload",
+        # De-identified events for the board and the builds (no reporter, patient or
+        # practitioner): app__safety_event.
+        export_tables={"event": "cmo.safety.analytics:event_table"},
         order=40,
     )

@@ -62,6 +62,10 @@ class Domain:
     # Models ("app_label.ModelName") copied one way into warehouse tables ``app__<app>_<model>``
     # by the sync, so builds and the board report can join them (cmo.web.export).
     exports: tuple[str, ...] = ()
+    # Derived tables for the warehouse: table suffix -> "module:function" of ``f() ->
+    # pyarrow.Table``, written as ``app__<name>_<suffix>``. For rows that must not leave whole
+    # (a de-identified view of a model, such as the safety events without any identity).
+    export_tables: Mapping[str, str] = field(default_factory=dict)
     # "module:function" of ``f() -> int``: fill the domain's page caches, run in the background
     # by ``cmo serve`` at start; returns the number of pages built.
     warm: str | None = None
