@@ -195,9 +195,7 @@ def test_analytics_and_board_data_name_no_one(
     assert "t_clinician" not in page and "Dr One" not in page
 
 
-def test_the_sync_exports_events_without_identity(
-    objects: dict[str, int], tmp_path: Any
-) -> None:
+def test_the_sync_exports_events_without_identity(objects: dict[str, int], tmp_path: Any) -> None:
     """The export hook writes app__safety_event with its declared types, one row per event that
     is not a merged duplicate, and no identity column."""
     import pyarrow as pa
