@@ -34,6 +34,7 @@ PATIENTS = (
 )
 PAGES = {
     "home": "/",
+    "overview": "/overview/",
     "dashboard": "/quality/",
     "dashboard_site": "/quality/?site=org-h1",
     "measure": "/quality/measure/IMORT/",
@@ -61,6 +62,7 @@ PAGES = {
 #                        cmo  qa   mso  chair safe clin board comp anon
 MATRIX = """
 home                     302  302  302  302   302  302  302   302  302
+overview                 200  200  200  200   200  200  200   200  302
 dashboard                200  200  200  200   200  200  200   403  302
 dashboard_site           200  200  200  200   200  200  200   403  302
 measure                  200  200  200  200   200  200  200   403  302
@@ -165,7 +167,9 @@ def _example(match: Any) -> str:
 
 
 # Views anyone may open (each handles anonymous users itself).
-PUBLIC = {"home", "login", "logout", "password_change", "healthz"}
+# The overview is any signed-in user's: each domain's tile function shows only what the user
+# may see (tests/web/test_overview.py).
+PUBLIC = {"home", "login", "logout", "password_change", "healthz", "overview"}
 
 
 def _patterns(resolver: Any = None, prefix: str = "", namespace: str = "") -> list[Any]:
