@@ -6,8 +6,16 @@ from cmo.review.models import Conflict, Indicator, ManualValue
 
 @admin.register(Indicator)
 class IndicatorAdmin(SimpleHistoryAdmin):
-    list_display = ("label", "kind", "measure_id", "department", "competency", "review_at",
-                    "action_at", "active")  # fmt: skip
+    list_display = (
+        "label",
+        "kind",
+        "measure_id",
+        "department",
+        "competency",
+        "review_at",
+        "action_at",
+        "active",
+    )
     list_filter = ("kind", "competency", "active")
 
 

@@ -63,8 +63,9 @@ def list_fppe(request: Any, status: str = "") -> Any:
     qs = Fppe.objects.restrict(scope_of(request.user)).select_related("practitioner")
     if status:
         qs = qs.filter(status=status)
-    log_access(request, filters={"review": "fppe", "status": status or "all"}, patient_ids=(),
-               via="api")  # fmt: skip
+    log_access(
+        request, filters={"review": "fppe", "status": status or "all"}, patient_ids=(), via="api"
+    )
     return [fppe_row(f) for f in qs[:1000]]
 
 
@@ -141,8 +142,12 @@ def list_cases(request: Any) -> Any:
     """Peer-review cases (confidential: the committee and the CMO only)."""
     require(request, PEER_REVIEW)
     cases = list(PeerCase.objects.select_related("practitioner")[:1000])
-    log_access(request, filters={"review": "peer_cases"}, via="api",
-               patient_ids=[c.patient_id for c in cases if c.patient_id])  # fmt: skip
+    log_access(
+        request,
+        filters={"review": "peer_cases"},
+        via="api",
+        patient_ids=[c.patient_id for c in cases if c.patient_id],
+    )
     return [_case(c) for c in cases]
 
 
@@ -152,6 +157,10 @@ def read_case(request: Any, case_id: int) -> Any:
     c = PeerCase.objects.select_related("practitioner").filter(pk=case_id).first()
     if c is None:
         raise HttpError(404, "no such case")
-    log_access(request, filters={"review": "peer_case", "case": case_id}, via="api",
-               patient_ids=[c.patient_id] if c.patient_id else [])  # fmt: skip
+    log_access(
+        request,
+        filters={"review": "peer_case", "case": case_id},
+        via="api",
+        patient_ids=[c.patient_id] if c.patient_id else [],
+    )
     return _case(c)

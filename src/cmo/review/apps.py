@@ -11,7 +11,7 @@ PEER_REVIEW = "review.peer_review"
 COMMITTEE = "peer_review_committee"
 
 CAPABILITIES = (
-    ("view_oppe", "See OPPE profiles, completion and practitioner timelines (every view logged)"),
+    ("view_oppe", "See OPPE profiles, completion and practitioner timelines (views logged)"),
     ("decide_oppe", "Sign a practitioner's OPPE decision (department chair, CMO)"),
     ("view_fppe", "See FPPE proposals and plans"),
     ("decide_fppe", "Accept or decline an FPPE proposal, record progress and the outcome"),

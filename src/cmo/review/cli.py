@@ -78,9 +78,8 @@ def oppe(
         ]
         sys.stdout.write(json.dumps(out, indent=2, default=str) + "\n")
         return
-    typer.echo(
-        f"OPPE {label}: {len(profiles)} profile(s), decisions due {profiles[0].due if profiles else '-'}"
-    )
+    due = profiles[0].due if profiles else "-"
+    typer.echo(f"OPPE {label}: {len(profiles)} profile(s), decisions due {due}")
     for p in profiles:
         flags = [r["indicator"] for r in p.data if r.get("grade") in ("review", "action")]
         few = sum(r.get("grade") == "too_few" for r in p.data)

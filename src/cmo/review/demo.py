@@ -104,11 +104,15 @@ def _seed(echo: Callable[[str], None] | None) -> dict[str, int]:
         for pr in profiles:
             if pr.practitioner_id in proposed:
                 services.decide_oppe(
-                    pr, chair, Decision.FPPE,
+                    pr,
+                    chair,
+                    str(Decision.FPPE),
                     "Outcome signal on this profile: FPPE proposed; plan to follow.",
-                )  # fmt: skip
+                )
             else:
-                services.decide_oppe(pr, chair, Decision.CONTINUE, "Reviewed; within expectations.")
+                services.decide_oppe(
+                    pr, chair, str(Decision.CONTINUE), "Reviewed; within expectations."
+                )
         # The chair signed within the cycle's window (the demo's data are from the past).
         OppeProfile.objects.filter(cycle=cycle.label).update(
             decided_at=timezone.make_aware(

@@ -49,7 +49,7 @@ class AssignForm(forms.Form):
         self.fields["reviewer"] = forms.TypedChoiceField(choices=choices, coerce=int)
 
 
-SCORE_CHOICES = [(s.value, s.label) for s in Score]
+SCORE_CHOICES: list[tuple[int, str]] = list(Score.choices)
 
 
 class ScoreForm(forms.Form):

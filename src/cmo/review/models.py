@@ -75,7 +75,7 @@ class Indicator(models.Model):
         ordering = ["kind", "measure_id", "label"]
 
     def __str__(self) -> str:
-        return self.label
+        return str(self.label)
 
 
 class Decision(models.TextChoices):
@@ -234,10 +234,10 @@ class Score(models.IntegerChoices):
     Surgeons / the "most peers would have managed similarly" scales of Edwards, *Peer Review:
     A New Tool for Quality Improvement*, Physician Executive 2009)."""
 
-    SIMILAR = 1, "1 – most peers would have managed the case similarly"
-    MINOR = 2, "2 – some peers might have managed it differently (minor opportunity)"
-    MODERATE = 3, "3 – most peers would have managed it differently (moderate opportunity)"
-    MAJOR = 4, "4 – most peers would have managed it differently (major opportunity)"
+    SIMILAR = 1, "1 – most peers would have managed it similarly"
+    MINOR = 2, "2 – some peers might differ (minor opportunity)"
+    MODERATE = 3, "3 – most peers would differ (moderate opportunity)"
+    MAJOR = 4, "4 – most peers would differ (major opportunity)"
 
 
 class Attribution(models.TextChoices):

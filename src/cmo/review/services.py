@@ -40,6 +40,8 @@ from cmo.review.models import (
     Trigger,
 )
 
+MODERATE, MAJOR = 3, 4  # Score values: moderate and major opportunity
+
 
 def setting(name: str, default: Any) -> Any:
     return getattr(settings, name, default)
@@ -122,7 +124,7 @@ def indicators_for(department: Department | None) -> list[Indicator]:
 
 def _measure_totals(measure_id: str, cycle: rules.Cycle) -> dict[str, tuple[int, float, float]]:
     """(cases, observed, expected) of each practitioner over the cycle's months."""
-    from cmo.quality.interface import NoResults, results
+    from cmo.review.warehouse import NoResults, results
 
     try:
         rows = results(measure_id, period_type="month", level="practitioner")
@@ -158,7 +160,7 @@ def _peer_results(cycle: rules.Cycle) -> dict[int, tuple[int, int]]:
         if c.practitioner_id is None:
             continue
         out[c.practitioner_id][0] += 1
-        out[c.practitioner_id][1] += int((c.score or 0) >= Score.MODERATE)
+        out[c.practitioner_id][1] += int((c.score or 0) >= MODERATE)
     return {k: (v[0], v[1]) for k, v in out.items()}
 
 
@@ -297,7 +299,7 @@ def decide_oppe(profile: OppeProfile, user: Any, decision: str, comment: str) ->
         profile._history_user = profile.decided_by
         profile.save()
         key = f"oppe:{profile.cycle}:{profile.practitioner_id}"
-        if decision == Decision.FPPE and not _open_fppe(profile.practitioner_id).exists():
+        if decision == str(Decision.FPPE) and not _open_fppe(profile.practitioner_id).exists():
             Fppe.objects.create(
                 practitioner=profile.practitioner,
                 department=profile.department,
@@ -305,10 +307,10 @@ def decide_oppe(profile: OppeProfile, user: Any, decision: str, comment: str) ->
                 key=key,
                 evidence={"cycle": profile.cycle, "comment": comment},
             )
-        elif decision == Decision.PEER_REVIEW:
+        elif decision == str(Decision.PEER_REVIEW):
             open_case(
                 profile.practitioner,
-                source=CaseSource.OPPE,
+                source=str(CaseSource.OPPE),
                 key=key,
                 concern=f"OPPE {profile.cycle}: {comment}",
             )
@@ -343,7 +345,8 @@ def _open_fppe(practitioner_id: int) -> QuerySet[Fppe]:
 
 
 def _practitioner(code: str) -> Practitioner | None:
-    return Practitioner.objects.filter(code=code).first()
+    p: Practitioner | None = Practitioner.objects.filter(code=code).first()
+    return p
 
 
 def propose_from_signals(level: float | None = None) -> list[Fppe]:
@@ -353,8 +356,7 @@ def propose_from_signals(level: float | None = None) -> list[Fppe]:
     One proposal per practitioner, measure and signal period: a declined proposal is not
     proposed again for the same signal, and a practitioner with an open FPPE for the measure
     gets no second one. The evidence keeps the signal row and the funnel point as seen."""
-    from cmo.quality.interface import NoResults
-    from cmo.quality.reads import funnel, signals
+    from cmo.review.warehouse import NoResults, funnel, signals
 
     level = q_level() if level is None else level
     try:
@@ -436,7 +438,7 @@ def fppe_for_new_privileges() -> list[Fppe]:
                     "department": g.department,
                     "granted_on": g.granted_on.isoformat() if g.granted_on else None,
                 },
-            )  # fmt: skip
+            )
         )
     return made
 
@@ -521,7 +523,7 @@ def close_fppe(f: Fppe, user: Any, outcome: str, comment: str, *, extend_cases: 
     with transaction.atomic():
         f.outcome, f.comment, f.decided_by = outcome, comment, user
         f._history_user = user
-        if outcome == Outcome.EXTEND:
+        if outcome == str(Outcome.EXTEND):
             if extend_cases < 1:
                 raise InputError("an extension adds at least one case")
             f.cases_required = (f.cases_required or f.cases_reviewed) + extend_cases
@@ -529,11 +531,11 @@ def close_fppe(f: Fppe, user: Any, outcome: str, comment: str, *, extend_cases: 
             return f
         f.status, f.closed_on = FppeStatus.CLOSED, _today()
         f.save()
-        if f.grant_id is not None and outcome == Outcome.SATISFACTORY:
+        if f.grant_id is not None and outcome == str(Outcome.SATISFACTORY):
             staff.record_fppe_outcome(
                 f.grant_id, f"FPPE completed {f.closed_on}: satisfactory", user=user
             )
-        if outcome in (Outcome.RESTRICT, Outcome.REVOKE):
+        if outcome in (str(Outcome.RESTRICT), str(Outcome.REVOKE)):
             staff.request_privilege_change(
                 f.practitioner_id,
                 action=str(outcome),
@@ -561,7 +563,8 @@ def open_case(
     # JSON containment lookups are not portable to SQLite: the referral keys are matched here.
     for c in PeerCase.objects.all():
         if key in c.sources:
-            return c.merged_into or c
+            found: PeerCase = c.merged_into or c
+            return found
     pid = practitioner.pk if practitioner is not None else None
     if stay_id:
         for c in PeerCase.objects.filter(stay_id=stay_id, practitioner_id=pid).exclude(
@@ -570,8 +573,9 @@ def open_case(
             c.sources = [*c.sources, key]
             c.concern = f"{c.concern}\n\nAlso referred ({source}): {concern}"
             c.save(update_fields=["sources", "concern"])
-            return c
-    return PeerCase.objects.create(
+            same: PeerCase = c
+            return same
+    new: PeerCase = PeerCase.objects.create(
         practitioner=practitioner,
         department=primary_department(practitioner) if practitioner else None,
         source=source,
@@ -581,6 +585,7 @@ def open_case(
         concern=concern,
         opened_on=opened_on or _today(),
     )
+    return new
 
 
 def merge(dup: PeerCase, into: PeerCase, user: Any) -> None:
@@ -605,7 +610,7 @@ def intake_referrals() -> list[PeerCase]:
         cases.append(
             open_case(
                 p,
-                source=CaseSource.SAFETY,
+                source=str(CaseSource.SAFETY),
                 key=f"safety-referral:{r.referral_id}",
                 concern=f"{r.concern} (safety event {r.event_reference}, {r.event_type}, "
                 f"harm {r.harm})",
@@ -629,7 +634,7 @@ def intake_deaths(start: date, end: date, *, opened_on: date | None = None) -> l
         cases.append(
             open_case(
                 p,
-                source=CaseSource.MORTALITY,
+                source=str(CaseSource.MORTALITY),
                 key=f"death:{d['stay_id']}",
                 concern="In-hospital death: mortality review",
                 stay_id=str(d["stay_id"]),
@@ -663,7 +668,7 @@ def assign(case: PeerCase, reviewer: Practitioner, user: Any) -> Assignment:
     why = conflict_reason(case, reviewer)
     if why:
         raise InputError(why)
-    a, _ = Assignment.objects.get_or_create(case=case, reviewer=reviewer)
+    a: Assignment = Assignment.objects.get_or_create(case=case, reviewer=reviewer)[0]
     case.status = CaseStatus.REVIEW
     case._history_user = user
     case.save()
@@ -709,7 +714,7 @@ def committee_decision(
         raise InputError("score 1-4 and an attribution are required")
     if not decision.strip():
         raise InputError("record the committee's decision")
-    if attribution in (Attribution.SYSTEM, Attribution.BOTH) and not system_issue.strip():
+    if attribution in (str(Attribution.SYSTEM), str(Attribution.BOTH)) and not system_issue.strip():
         raise InputError("describe the system issue for the safety module")
     with transaction.atomic():
         case.score, case.attribution, case.competency = score, attribution, competency
@@ -718,8 +723,8 @@ def committee_decision(
         case.status = CaseStatus.CLOSED
         case._history_user = user
         case.save()
-        practitioner_issue = attribution in (Attribution.PRACTITIONER, Attribution.BOTH)
-        if score == Score.MAJOR and practitioner_issue and case.practitioner is not None:
+        practitioner_issue = attribution in (str(Attribution.PRACTITIONER), str(Attribution.BOTH))
+        if score == MAJOR and practitioner_issue and case.practitioner is not None:
             key = f"case:{case.pk}"
             if not Fppe.objects.filter(key=key).exists():
                 Fppe.objects.create(

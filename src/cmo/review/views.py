@@ -10,15 +10,15 @@ departments' profiles and FPPEs only (404 for another's, as the directory does).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.cache import never_cache
 
 from cmo.directory.models import Practitioner
 from cmo.errors import InputError
@@ -37,6 +37,15 @@ from cmo.web.audit import log_access
 from cmo.web.scope import scope_of
 
 CONFIDENTIAL = rules.CONFIDENTIAL
+View = TypeVar("View", bound=Callable[..., Any])
+
+
+def never_cache(view: View) -> View:
+    """Django's ``never_cache`` (``Cache-Control: no-store`` and friends), typed: practitioner
+    and patient data must not be kept by a browser or a proxy."""
+    from django.views.decorators.cache import never_cache as django_never_cache
+
+    return cast(View, django_never_cache(view))
 
 
 def _today() -> date:
@@ -48,12 +57,14 @@ def _profile(request: HttpRequest, pk: int) -> OppeProfile:
     qs = OppeProfile.objects.restrict(scope_of(request.user)).select_related(
         "practitioner", "department"
     )
-    return get_object_or_404(qs, pk=pk)
+    found: OppeProfile = get_object_or_404(qs, pk=pk)
+    return found
 
 
 def _fppe(request: HttpRequest, pk: int) -> Fppe:
     qs = Fppe.objects.restrict(scope_of(request.user)).select_related("practitioner", "department")
-    return get_object_or_404(qs, pk=pk)
+    found: Fppe = get_object_or_404(qs, pk=pk)
+    return found
 
 
 # ---------------------------------------------------------------- OPPE
@@ -111,9 +122,10 @@ def profile(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect("review:profile", pk=pr.pk)
         status = 400
     log_access(
-        request, filters={"review": "oppe_profile", "practitioner": pr.practitioner.code},
+        request,
+        filters={"review": "oppe_profile", "practitioner": pr.practitioner.code},
         patient_ids=(),
-    )  # fmt: skip
+    )
     return render(
         request,
         "review/profile.html",
@@ -188,9 +200,10 @@ def fppe_list(request: HttpRequest) -> HttpResponse:
 def fppe(request: HttpRequest, pk: int) -> HttpResponse:
     f = _fppe(request, pk)
     log_access(
-        request, filters={"review": "fppe", "fppe": pk, "practitioner": f.practitioner.code},
+        request,
+        filters={"review": "fppe", "fppe": pk, "practitioner": f.practitioner.code},
         patient_ids=(),
-    )  # fmt: skip
+    )
     return _fppe_page(request, f)
 
 
@@ -231,10 +244,15 @@ def fppe_act(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         if op == "accept":
             services.accept_fppe(
-                f, request.user, method=d["method"], cases_required=d["cases_required"],
-                duration_days=d["duration_days"], reviewers=d["reviewers"],
-                criteria=d["criteria"], comment=d["comment"],
-            )  # fmt: skip
+                f,
+                request.user,
+                method=d["method"],
+                cases_required=d["cases_required"],
+                duration_days=d["duration_days"],
+                reviewers=d["reviewers"],
+                criteria=d["criteria"],
+                comment=d["comment"],
+            )
             messages.success(request, "FPPE accepted: the plan has started.")
         elif op == "decline":
             services.decline_fppe(f, request.user, d["comment"])
@@ -298,9 +316,8 @@ def cases(request: HttpRequest) -> HttpResponse:
 
 
 def _case_page(request: HttpRequest, c: PeerCase, status: int = 200, **bound: Any) -> HttpResponse:
-    from cmo.web.warehouse import NoResults
-
     from cmo.review.warehouse import case_record
+    from cmo.web.warehouse import NoResults
 
     record, problem = None, ""
     if c.stay_id:
@@ -404,8 +421,7 @@ def case_act(request: HttpRequest, pk: int) -> HttpResponse:
 def timeline(request: HttpRequest, code: str) -> HttpResponse:
     """One practitioner's story in order: appointments and privileges, OPPE cycles and
     decisions, signals, FPPEs, peer-review cases (for those allowed), screening, expirables."""
-    from cmo.quality.interface import NoResults
-    from cmo.quality.reads import signals
+    from cmo.review.warehouse import NoResults, signals
     from cmo.staff.interface import file_summary, privileges_of
 
     scope = scope_of(request.user)
@@ -416,35 +432,65 @@ def timeline(request: HttpRequest, code: str) -> HttpResponse:
     events: list[dict[str, Any]] = []
     summary = file_summary(p.pk, today)
     for a in summary["applications"]:
-        events.append({"on": a["received_on"], "kind": "Appointment",
-                       "what": f"{a['kind']} ({a['department']}): {a['state']}"})  # fmt: skip
+        events.append(
+            {
+                "on": a["received_on"],
+                "kind": "Appointment",
+                "what": f"{a['kind']} ({a['department']}): {a['state']}",
+            }
+        )
     for g in privileges_of(p.pk):
-        events.append({"on": g.granted_on or g.requested_on, "kind": "Privilege",
-                       "what": f"{g.privilege} ({g.department}): {g.status_label}"
-                       + (f"; FPPE: {g.fppe_reason}" if g.fppe_required else "")})  # fmt: skip
+        events.append(
+            {
+                "on": g.granted_on or g.requested_on,
+                "kind": "Privilege",
+                "what": f"{g.privilege} ({g.department}): {g.status_label}"
+                + (f"; FPPE: {g.fppe_reason}" if g.fppe_required else ""),
+            }
+        )
     for pr in OppeProfile.objects.filter(practitioner=p):
         what = f"OPPE {pr.cycle}: " + (pr.get_decision_display() or "awaiting the chair")
         events.append({"on": pr.due, "kind": "OPPE", "what": what, "url": f"/review/oppe/{pr.pk}/"})
     try:
         for s in signals(current=None):
             if s["level"] == "practitioner" and s["unit_id"] == p.code:
-                events.append({"on": s["period_start"], "kind": "Signal",
-                               "what": f"{s['measure_id']} {s['kind']} ({s['direction']})"})  # fmt: skip
+                events.append(
+                    {
+                        "on": s["period_start"],
+                        "kind": "Signal",
+                        "what": f"{s['measure_id']} {s['kind']} ({s['direction']})",
+                    }
+                )
     except NoResults:
         pass
     for f in Fppe.objects.filter(practitioner=p):
-        events.append({"on": f.opened or timezone.localdate(f.proposed_at), "kind": "FPPE",
-                       "what": f"{f.get_trigger_display()} {f.measure_id}: {f.get_status_display()}",
-                       "url": f"/review/fppe/{f.pk}/"})  # fmt: skip
+        events.append(
+            {
+                "on": f.opened or timezone.localdate(f.proposed_at),
+                "kind": "FPPE",
+                "what": f"{f.get_trigger_display()} {f.measure_id}: {f.get_status_display()}",
+                "url": f"/review/fppe/{f.pk}/",
+            }
+        )
     peer = request.user.has_perm(PEER_REVIEW)
     if peer:
         for c in PeerCase.objects.filter(practitioner=p).exclude(status=CaseStatus.MERGED):
-            events.append({"on": c.opened_on, "kind": "Peer review",
-                           "what": f"{c.get_source_display()}: {c.get_status_display()}",
-                           "url": f"/review/peer/{c.pk}/"})  # fmt: skip
+            events.append(
+                {
+                    "on": c.opened_on,
+                    "kind": "Peer review",
+                    "what": f"{c.get_source_display()}: {c.get_status_display()}",
+                    "url": f"/review/peer/{c.pk}/",
+                }
+            )
     if summary["screened"]:
-        events.append({"on": summary["screened"], "kind": "Screening",
-                       "what": "clear in the latest exclusion screening"})  # fmt: skip
+        events.append(
+            {
+                "on": summary["screened"],
+                "kind": "Screening",
+                "what": "clear in the latest exclusion screening",
+            }
+        )
     for e in summary["expirables"]:
         events.append({"on": e["expires"], "kind": "Expirable", "what": f"{e['label']} expires"})
     events.sort(key=lambda e: (e["on"] or date.min, e["kind"]))

@@ -16,7 +16,8 @@ import math
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from cmo.web.warehouse import door
+from cmo.measures import api
+from cmo.web.warehouse import NoResults, door
 
 if TYPE_CHECKING:
     from cmo.warehouse import Warehouse
@@ -137,6 +138,14 @@ def _data_end(wh: Warehouse) -> date | None:
     return date(last.year + last.month // 12, last.month % 12 + 1, 1)
 
 
+# The measure results this domain reads: cmo.measures.api's typed reads behind the same
+# cached doors the quality domain uses (the import contract lets a domain reach the
+# analytics' read API, not another domain's modules).
+results = door(api.results)
+signals = door(api.signals)
+funnel = door(api.funnel)
 case_record = door(_case_record, needs=None)
 deaths = door(_deaths, needs=None)
 data_end = door(_data_end)
+
+__all__ = ["NoResults", "case_record", "data_end", "deaths", "funnel", "results", "signals"]
