@@ -31,9 +31,14 @@ def _fppe(people: dict[str, Any], **over: Any) -> Fppe:
 
 def _accept(f: Fppe, user: Any) -> Fppe:
     return services.accept_fppe(
-        f, user, method="retrospective", cases_required=2, duration_days=None,
-        reviewers="Dr Valve", criteria="Readmission causes documented",
-    )  # fmt: skip
+        f,
+        user,
+        method="retrospective",
+        cases_required=2,
+        duration_days=None,
+        reviewers="Dr Valve",
+        criteria="Readmission causes documented",
+    )
 
 
 # ---------------------------------------------------------------- triggers
@@ -119,13 +124,21 @@ def test_a_major_opportunity_in_peer_review_proposes_an_fppe(
     case = services.open_case(people["heart"], source="complaint", key="c1", concern="Delay")
     a = services.assign(case, people["knife"], role_users["peer_review_committee"])
     services.submit_score(
-        a, role_users["peer_review_committee"], score=4, attribution="practitioner",
-        competency="patient_care", comment="Missed deterioration.",
-    )  # fmt: skip
+        a,
+        role_users["peer_review_committee"],
+        score=4,
+        attribution="practitioner",
+        competency="patient_care",
+        comment="Missed deterioration.",
+    )
     services.committee_decision(
-        case, role_users["peer_review_committee"], score=4, attribution="practitioner",
-        competency="patient_care", decision="FPPE recommended.",
-    )  # fmt: skip
+        case,
+        role_users["peer_review_committee"],
+        score=4,
+        attribution="practitioner",
+        competency="patient_care",
+        decision="FPPE recommended.",
+    )
     f = Fppe.objects.get(trigger=Trigger.PEER_REVIEW)
     assert f.status == "proposed" and f.practitioner == people["heart"]
 
@@ -134,10 +147,22 @@ def test_a_minor_finding_proposes_nothing(people: dict[str, Any], role_users: An
     case = services.open_case(people["heart"], source="complaint", key="c2", concern="Tone")
     user = role_users["peer_review_committee"]
     a = services.assign(case, people["knife"], user)
-    services.submit_score(a, user, score=2, attribution="practitioner", competency="communication",
-                          comment="Could have explained better.")  # fmt: skip
-    services.committee_decision(case, user, score=2, attribution="practitioner",
-                                competency="communication", decision="Letter of education.")  # fmt: skip
+    services.submit_score(
+        a,
+        user,
+        score=2,
+        attribution="practitioner",
+        competency="communication",
+        comment="Could have explained better.",
+    )
+    services.committee_decision(
+        case,
+        user,
+        score=2,
+        attribution="practitioner",
+        competency="communication",
+        decision="Letter of education.",
+    )
     assert not Fppe.objects.exists()
 
 
@@ -153,8 +178,15 @@ def test_proposal_accepted_with_a_plan_then_progress_then_restriction(
     chair = role_users["department_chair"]
     f = _fppe(people)
     with pytest.raises(InputError, match="number of cases or a duration"):
-        services.accept_fppe(f, chair, method="retrospective", cases_required=None,
-                             duration_days=None, reviewers="", criteria="x")  # fmt: skip
+        services.accept_fppe(
+            f,
+            chair,
+            method="retrospective",
+            cases_required=None,
+            duration_days=None,
+            reviewers="",
+            criteria="x",
+        )
     _accept(f, chair)
     assert f.status == "active" and f.opened == timezone.localdate()
     services.record_progress(f, chair, 2)
@@ -212,9 +244,12 @@ def test_history_keeps_each_transition(people: Any, role_users: Any) -> None:
 
 def _profile(people: Any) -> OppeProfile:
     return OppeProfile.objects.create(
-        cycle="2024H2", practitioner=people["heart"], department=people["car"],
-        due=date(2025, 3, 2), data=[],
-    )  # fmt: skip
+        cycle="2024H2",
+        practitioner=people["heart"],
+        department=people["car"],
+        due=date(2025, 3, 2),
+        data=[],
+    )
 
 
 def test_oppe_decision_is_signed_and_can_start_an_fppe(people: Any, role_users: Any) -> None:
@@ -269,11 +304,13 @@ def test_oppe_profiles_from_the_demo_build(people: Any, warehouse_on: Any) -> No
 
 def test_completion_counts_decisions_on_time(people: Any, role_users: Any) -> None:
     pr = _profile(people)
-    OppeProfile.objects.create(cycle="2024H2", practitioner=people["valve"],
-                               department=people["car"], due=date(2025, 3, 2))  # fmt: skip
+    OppeProfile.objects.create(
+        cycle="2024H2", practitioner=people["valve"], department=people["car"], due=date(2025, 3, 2)
+    )
     services.decide_oppe(pr, role_users["cmo"], "continue", "Fine.")
-    OppeProfile.objects.filter(pk=pr.pk).update(decided_at=timezone.make_aware(
-        timezone.datetime(2025, 2, 1)))  # fmt: skip
+    OppeProfile.objects.filter(pk=pr.pk).update(
+        decided_at=timezone.make_aware(timezone.datetime(2025, 2, 1))
+    )
     (row,) = services.completion("2024H2")
     assert (row["due"], row["done"], row["on_time"], row["percent"]) == (2, 1, 1, 50)
 
@@ -296,10 +333,17 @@ def test_board_counts_have_the_agreed_keys_and_no_names(people: Any, role_users:
     OppeProfile.objects.filter(pk=pr.pk).update(due=today)
     counts = board_counts(today - timedelta(days=365), today)
     assert set(counts) == {
-        "oppe_due", "oppe_done_on_time", "oppe_completion", "fppe_open", "fppe_opened",
-        "fppe_closed", "peer_review_opened", "peer_review_closed", "peer_review_overdue",
+        "oppe_due",
+        "oppe_done_on_time",
+        "oppe_completion",
+        "fppe_open",
+        "fppe_opened",
+        "fppe_closed",
+        "peer_review_opened",
+        "peer_review_closed",
+        "peer_review_overdue",
         "peer_review_median_days",
-    }  # fmt: skip
+    }
     assert (counts["fppe_open"], counts["fppe_opened"], counts["fppe_closed"]) == (1, 2, 1)
     assert counts["peer_review_overdue"] == 1 and counts["peer_review_median_days"] is None
     assert counts["oppe_completion"] == [{"department": "Cardiology", "due": 1, "done": 0}]

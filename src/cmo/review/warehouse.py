@@ -42,6 +42,8 @@ STAY_COLUMNS = (
 
 def _case_record(wh: Warehouse, stay_id: str) -> dict[str, Any] | None:
     """Everything the reviewer needs about one stay, or None when the build has no such stay."""
+    import ibis
+
     from cmo.measures.api import dx_displays
 
     if not wh.exists("core__inpatient_stay"):
@@ -52,27 +54,32 @@ def _case_record(wh: Warehouse, stay_id: str) -> dict[str, Any] | None:
     if not stays:
         return None
     stay = stays[0]
-    events: list[dict[str, Any]] = [
-        {"at": stay.get("admit_ts") or stay.get("admit_date"), "what": "Admission"}
-    ]
+    middle: list[dict[str, Any]] = []
     if wh.exists("core__stay_unit"):
         u = wh.table("core__stay_unit")
         for r in _records(u.filter(u.stay_id == stay_id).order_by("first_ts")):
-            events.append({"at": r["first_ts"], "what": f"In unit {r['unit_id']}"})
-    if wh.exists("fhir__procedure") and "encounter_id" in wh.table("fhir__procedure").columns:
+            middle.append({"at": r["first_ts"], "what": f"In unit {r['unit_id']}"})
+    if wh.exists("fhir__procedure"):
         p = wh.table("fhir__procedure")
-        when = "performed_date_time_ts" if "performed_date_time_ts" in p.columns else None
-        sel = [c for c in ("code", "code_display", when) if c]
-        for r in _records(p.filter(p.encounter_id == stay_id).select(*sel)):
-            label = r.get("code_display") or r.get("code")
-            events.append({"at": r.get(when) if when else None, "what": f"Procedure: {label}"})
-    events.append(
+        starts = [
+            c for c in ("performed_date_time_ts", "performed_period_start_ts") if c in p.columns
+        ]
+        at = ibis.coalesce(*[p[c] for c in starts]) if starts else ibis.null("timestamp")
+        q = p.filter(p.encounter_id == stay_id).select(
+            code=p.code, code_display=p.code_display, at=at
+        )
+        for r in _records(q):
+            middle.append({"at": r["at"], "what": f"Procedure: {r['code_display'] or r['code']}"})
+    middle.sort(key=lambda e: _sortable(e["at"]))
+    # Admission first and discharge (or death) last, whatever the sources' clocks say.
+    events = [
+        {"at": stay.get("admit_ts") or stay.get("admit_date"), "what": "Admission"},
+        *middle,
         {
             "at": stay.get("discharge_ts") or stay.get("discharge_date"),
             "what": "Death in hospital" if stay.get("died_in_hospital") else "Discharge",
-        }
-    )
-    events.sort(key=lambda e: _sortable(e["at"]))
+        },
+    ]
     diagnoses: list[dict[str, Any]] = []
     if wh.exists("core__stay_diagnosis"):
         d = wh.table("core__stay_diagnosis")
