@@ -113,8 +113,11 @@ def people(db: Any) -> dict[str, Any]:
     from cmo.directory.models import Department, Membership, Practitioner, Site
 
     site = Site.objects.create(code="S1", name="North")
-    car = Department.objects.create(code="D-CAR", name="Cardiology", site=site)
-    sur = Department.objects.create(code="D-SUR", name="Surgery", site=site)
+    # The chair's scope may have made a placeholder D-CAR already (the directory's UserScope).
+    car, sur = (
+        Department.objects.update_or_create(code=code, defaults={"name": name, "site": site})[0]
+        for code, name in (("D-CAR", "Cardiology"), ("D-SUR", "Surgery"))
+    )
     out: dict[str, Any] = {"site": site, "car": car, "sur": sur}
     for key, code, family, dept in (
         ("heart", "P-HEART", "Heart", car),
