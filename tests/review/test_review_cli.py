@@ -1,0 +1,51 @@
+"""``cmo review oppe | fppe | intake`` on the demo build: JSON for machines, one-line errors."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _run(args: list[str]) -> None:
+    from cmo.cli import run
+
+    with pytest.raises(SystemExit) as done:
+        run(args)
+    assert done.value.code in (0, None), args
+
+
+def test_intake_then_fppe_then_oppe(people: Any, warehouse_on: Any, capsys: Any) -> None:
+    """Given the demo build and the planted hospitalist in the directory, when the intake
+    runs, then ``cmo review fppe --status proposed`` lists the proposal with its trigger, and
+    ``cmo review oppe`` builds the cycle's profiles."""
+    from cmo.directory.models import Membership, Practitioner
+
+    p = Practitioner.objects.create(code="pr00070", name="Dr Long", npi="1325853830")
+    Membership.objects.create(practitioner=p, department=people["car"])
+    _run(["review", "intake", "--format", "json"])
+    made = json.loads(capsys.readouterr().out)
+    assert made["signal_proposals"] >= 1
+    _run(["review", "fppe", "--status", "proposed", "--format", "json"])
+    rows = json.loads(capsys.readouterr().out)
+    row = next(r for r in rows if r["practitioner_id"] == "pr00070")
+    assert row["npi"] == "1325853830" and row["status"] == "proposed" and row["opened"] is None
+    assert row["trigger"] == {"kind": "outcome_signal", "measure": "LOS"}
+    _run(["review", "oppe", "--cycle", "2024h2", "--format", "json"])
+    profiles = json.loads(capsys.readouterr().out)
+    assert {r["practitioner_id"] for r in profiles} >= {"pr00070", "P-HEART"}
+    assert all(r["cycle"] == "2024H2" and r["indicators"] for r in profiles)
+    _run(["review", "oppe", "--cycle", "2024H2"])
+    assert "OPPE 2024H2:" in capsys.readouterr().out
+
+
+def test_a_bad_cycle_is_one_line(capsys: Any) -> None:
+    from cmo.cli import run
+
+    with pytest.raises(SystemExit) as failed:
+        run(["review", "oppe", "--cycle", "2024Q1"])
+    assert failed.value.code != 0
+    assert "cmo: error: '2024Q1' is not a cycle" in capsys.readouterr().err
