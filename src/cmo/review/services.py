@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
@@ -350,47 +351,60 @@ def _practitioner(code: str) -> Practitioner | None:
 
 
 def propose_from_signals(level: float | None = None) -> list[Fppe]:
-    """Proposals from the build's current practitioner signals that pass
-    :func:`rules.signal_proposes` (funnel 99.8% with q below the level, or a CUSUM alarm).
+    """Proposals from the build's practitioner signals of the last ``REVIEW_SIGNAL_MONTHS``
+    (default 24: the privilege period, TJC MS.06.01.07) that pass :func:`rules.signal_proposes`
+    (funnel 99.8% with q below the level, or a CUSUM alarm), newest first.
 
-    One proposal per practitioner, measure and signal period: a declined proposal is not
-    proposed again for the same signal, and a practitioner with an open FPPE for the measure
-    gets no second one. The evidence keeps the signal row and the funnel point as seen."""
-    from cmo.review.warehouse import NoResults, funnel, signals
+    One open proposal per practitioner: a further qualifying signal (another measure or year)
+    joins its evidence (``also``) and its measure list. A signal is proposed once: a declined
+    proposal is not proposed again for the same signal. The evidence keeps the signal row and
+    the funnel point as the build had them. Returns the new proposals."""
+    from cmo.review.warehouse import NoResults, data_end, signals
 
     level = q_level() if level is None else level
     try:
-        rows = signals(current=True)
+        rows = signals(current=None)
+        end = data_end()
     except NoResults:
         return []
-    made = []
+    if end is None:
+        return []
+    months = int(setting("REVIEW_SIGNAL_MONTHS", 24))
+    back = end.year * 12 + end.month - 1 - months
+    since = date(back // 12, back % 12 + 1, 1)
+    known: set[str] = set()
+    for f in Fppe.objects.filter(trigger=Trigger.SIGNAL):
+        known.add(f.key)
+        known.update(str(x.get("key")) for x in f.evidence.get("also", []))
+    made: list[Fppe] = []
     for row in rows:
+        start = row["period_start"]
+        if start is None or start < since:
+            continue
         ok, why = rules.signal_proposes(dict(row), level)
         if not ok:
             continue
         p = _practitioner(str(row["unit_id"]))
         if p is None:
             continue
-        key = f"signal:{row['measure_id']}:{row['kind']}:{row['unit_id']}:{row['period_start']}"
-        if Fppe.objects.filter(key=key).exists():
+        key = f"signal:{row['measure_id']}:{row['kind']}:{row['unit_id']}:{start}"
+        if key in known:
             continue
-        if _open_fppe(p.pk).filter(measure_id=row["measure_id"]).exists():
+        known.add(key)
+        item = {
+            "key": key,
+            "why": why,
+            "signal": _jsonable(dict(row)),
+            "funnel_point": _jsonable(_funnel_point(row)),
+        }
+        open_ = _open_fppe(p.pk).filter(trigger=Trigger.SIGNAL).first()
+        if open_ is not None:
+            open_.evidence = {**open_.evidence, "also": [*open_.evidence.get("also", []), item]}
+            measures = [m for m in open_.measure_id.split(", ") if m]
+            if row["measure_id"] not in measures:
+                open_.measure_id = ", ".join([*measures, str(row["measure_id"])])[:40]
+            open_.save(update_fields=["evidence", "measure_id"])
             continue
-        point = (
-            next(
-                (
-                    dict(f)
-                    for f in funnel(
-                        row["measure_id"], level="practitioner", period_start=row["period_start"]
-                    )
-                    if f["unit_id"] == row["unit_id"]
-                ),
-                None,
-            )
-            if str(row["kind"]).startswith("funnel")
-            else None
-        )
-        evidence = {"why": why, "signal": _jsonable(dict(row)), "funnel_point": _jsonable(point)}
         made.append(
             Fppe.objects.create(
                 practitioner=p,
@@ -398,10 +412,20 @@ def propose_from_signals(level: float | None = None) -> list[Fppe]:
                 trigger=Trigger.SIGNAL,
                 measure_id=str(row["measure_id"]),
                 key=key,
-                evidence=evidence,
+                evidence={k: v for k, v in item.items() if k != "key"},
             )
         )
     return made
+
+
+def _funnel_point(row: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The practitioner's point of the signal's funnel (None for a CUSUM alarm)."""
+    from cmo.review.warehouse import funnel
+
+    if not str(row["kind"]).startswith("funnel"):
+        return None
+    points = funnel(row["measure_id"], level="practitioner", period_start=row["period_start"])
+    return next((dict(f) for f in points if f["unit_id"] == row["unit_id"]), None)
 
 
 def _jsonable(row: dict[str, Any] | None) -> dict[str, Any] | None:
