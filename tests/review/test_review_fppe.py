@@ -281,8 +281,10 @@ def test_oppe_profiles_from_the_demo_build(people: Any, warehouse_on: Any) -> No
     for code in ("pr00070", "pr00061", "pr00008"):
         p = Practitioner.objects.create(code=code, name=code)
         Membership.objects.create(practitioner=p, department=dept)
+    Practitioner.objects.create(code="manual-9", name="Dr Applicant")  # no membership yet
     profiles = services.build_oppe("2024")
     assert len(profiles) == 6  # three demo practitioners and the three of the fixture
+    assert "manual-9" not in {p.practitioner.code for p in profiles}
     rows = {
         r["measure_id"]: r
         for r in next(p for p in profiles if p.practitioner.code == "pr00070").data

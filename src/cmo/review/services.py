@@ -174,8 +174,9 @@ def build_oppe(
     cycle = rules.parse_cycle(label)
     ensure_indicators()
     people = list(
+        # A current membership: applicants without one are not on the staff yet.
         (practitioners if practitioners is not None else Practitioner.objects.filter(active=True))
-        .filter(memberships__end__isnull=True)
+        .filter(pk__in=Membership.objects.filter(end__isnull=True).values("practitioner_id"))
         .distinct()
     )
     depts = {p.pk: primary_department(p) for p in people}
