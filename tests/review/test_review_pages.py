@@ -271,3 +271,68 @@ def test_timeline_orders_the_practitioners_story(
         assert text in cmo
     chair = client_for("department_chair").get("/review/practitioner/P-HEART/").content.decode()
     assert "TAVR" in chair and "Peer review</td>" not in chair  # cases only for those allowed
+
+
+def test_a_chair_edits_their_departments_indicators(client_for: Any, people: Any) -> None:
+    """Given the chair of cardiology, when they add a manual indicator to cardiology it is
+    listed; surgery is not theirs to edit (a form error); retiring hides it."""
+    from cmo.review.models import Indicator
+
+    chair = client_for("department_chair")
+    page = chair.get("/review/indicators/")
+    assert page.status_code == 200 and b"In-hospital mortality" in page.content
+    assert b"Surgery" not in page.content.split(b'id="indicator-form"')[1]
+    add = {
+        "op": "add",
+        "kind": "manual",
+        "label": "Documentation audit (% compliant)",
+        "competency": "professionalism",
+        "higher_is_worse": "",
+        "review_at": 80,
+        "action_at": 70,
+    }
+    bad = chair.post("/review/indicators/", {**add, "department": people["sur"].pk})
+    assert bad.status_code == 400
+    assert (
+        chair.post(
+            "/review/indicators/", {**add, "kind": "measure", "department": people["car"].pk}
+        ).status_code
+        == 400
+    )
+    ok = chair.post("/review/indicators/", {**add, "department": people["car"].pk})
+    assert ok.status_code == 302
+    ind = Indicator.objects.get(label__startswith="Documentation")
+    assert ind.department == people["car"] and ind.history.first().history_user is not None
+    assert client_for("medical_staff_office").get("/review/indicators/").status_code == 403
+    client_for("department_chair")
+    chair.post("/review/indicators/", {"op": "retire", "id": ind.pk})
+    ind.refresh_from_db()
+    assert not ind.active
+
+
+def test_a_manual_value_is_graded_into_the_profile(
+    client_for: Any, people: Any, profiles: Any
+) -> None:
+    from cmo.review.models import Indicator, ManualValue
+
+    ind = Indicator.objects.create(
+        department=people["car"],
+        kind="manual",
+        label="Audit",
+        competency="professionalism",
+        higher_is_worse=False,
+        review_at=80,
+        action_at=70,
+    )
+    chair = client_for("department_chair")
+    url = f"/review/oppe/{profiles['heart'].pk}/"
+    assert b"manual-form" in chair.get(url).content
+    r = chair.post(f"{url}value/", {"manual-indicator": ind.pk, "manual-value": "65"})
+    assert r.status_code == 302
+    profiles["heart"].refresh_from_db()
+    row = next(r for r in profiles["heart"].data if r.get("indicator_id") == ind.pk)
+    assert row["value"] == 65 and row["grade"] == "action"
+    assert ManualValue.objects.get().value == 65
+    # Another department's profile is not the chair's (404), nor the indicator's.
+    other = f"/review/oppe/{profiles['knife'].pk}/value/"
+    assert chair.post(other, {"manual-indicator": ind.pk, "manual-value": "1"}).status_code == 404

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 
-from cmo.review.models import Attribution, Competency, Decision, Method, Outcome, Score
+from cmo.review.models import (
+    Attribution,
+    Competency,
+    Decision,
+    Indicator,
+    Method,
+    Outcome,
+    Score,
+)
 
 
 class OppeDecisionForm(forms.Form):
@@ -65,3 +75,46 @@ class CommitteeForm(forms.Form):
     competency = forms.ChoiceField(choices=Competency.choices)
     decision = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
     system_issue = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+
+
+class IndicatorForm(forms.ModelForm):  # type: ignore[type-arg]
+    """A department's own indicator (the chair's; the defaults are the organisation's)."""
+
+    class Meta:
+        model = Indicator
+        fields = [
+            "department",
+            "kind",
+            "measure_id",
+            "label",
+            "competency",
+            "higher_is_worse",
+            "review_at",
+            "action_at",
+        ]
+
+    def __init__(self, *args: Any, departments: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["department"].queryset = departments
+        self.fields["department"].required = True
+        self.fields["kind"].choices = [
+            ("measure", "Risk-adjusted outcome (warehouse measure)"),
+            ("manual", "Entered by hand (e.g. documentation audit)"),
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        data: dict[str, Any] = super().clean() or {}
+        if data.get("kind") == "measure" and not data.get("measure_id"):
+            self.add_error("measure_id", "A measure indicator names its measure (e.g. READM30).")
+        if data.get("kind") == "manual":
+            data["measure_id"] = ""
+        return data
+
+
+class ManualValueForm(forms.Form):
+    indicator = forms.TypedChoiceField(coerce=int)
+    value = forms.FloatField()
+
+    def __init__(self, *args: Any, choices: list[tuple[int, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["indicator"].choices = choices  # type: ignore[attr-defined]

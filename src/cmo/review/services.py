@@ -206,6 +206,7 @@ def build_oppe(
         rows = []
         for ind in indicators_for(dept):
             row: dict[str, Any] = {
+                "indicator_id": ind.pk,
                 "indicator": ind.label,
                 "kind": ind.kind,
                 "measure_id": ind.measure_id,
@@ -283,6 +284,43 @@ def _measure_row(
     else:
         row["value"] = row["oe"]
     return row
+
+
+def set_manual_value(profile: OppeProfile, indicator: Indicator, value: float, user: Any) -> None:
+    """A hand-entered indicator value (a documentation audit, ...) of a profile: stored with
+    its history and graded into the profile at once."""
+    if indicator.kind != IndicatorKind.MANUAL or not indicator.active:
+        raise InputError("only an active manual indicator takes a hand-entered value")
+    if indicator.department_id not in (None, profile.department_id):
+        raise InputError("the indicator is another department's")
+    mv, _ = ManualValue.objects.update_or_create(
+        indicator=indicator,
+        practitioner=profile.practitioner,
+        cycle=profile.cycle,
+        defaults={"value": value},
+    )
+    mv._history_user = user
+    mv.save()
+    rows = [r for r in profile.data if r.get("indicator_id") != indicator.pk]
+    rows.append(
+        {
+            "indicator_id": indicator.pk,
+            "indicator": indicator.label,
+            "kind": indicator.kind,
+            "measure_id": "",
+            "competency": indicator.get_competency_display(),
+            "review_at": indicator.review_at,
+            "action_at": indicator.action_at,
+            "value": value,
+            "n": None,
+            "note": "entered by hand",
+            "grade": rules.grade(
+                value, indicator.review_at, indicator.action_at, indicator.higher_is_worse
+            ),
+        }
+    )
+    profile.data = rows
+    profile.save(update_fields=["data"])
 
 
 def decide_oppe(profile: OppeProfile, user: Any, decision: str, comment: str) -> OppeProfile:

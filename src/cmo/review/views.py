@@ -20,7 +20,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 
-from cmo.directory.models import Practitioner
+from cmo.directory.models import Department, Practitioner
 from cmo.errors import InputError
 from cmo.review import forms, rules, services
 from cmo.review.apps import DECIDE_FPPE, DECIDE_OPPE, PEER_REVIEW, VIEW_FPPE, VIEW_OPPE
@@ -29,6 +29,8 @@ from cmo.review.models import (
     CaseStatus,
     Fppe,
     FppeStatus,
+    Indicator,
+    IndicatorKind,
     OppeProfile,
     PeerCase,
 )
@@ -129,7 +131,82 @@ def profile(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "review/profile.html",
-        {"pr": pr, "form": form, "can_decide": request.user.has_perm(DECIDE_OPPE)},
+        {
+            "pr": pr,
+            "form": form,
+            "can_decide": request.user.has_perm(DECIDE_OPPE),
+            "manual": _manual_form(pr),
+        },
+        status=status,
+    )
+
+
+def _manual_indicators(pr: OppeProfile) -> list[Indicator]:
+    return [i for i in services.indicators_for(pr.department) if i.kind == IndicatorKind.MANUAL]
+
+
+def _manual_form(pr: OppeProfile, data: Any = None) -> forms.ManualValueForm | None:
+    choices = [(i.pk, i.label) for i in _manual_indicators(pr)]
+    return forms.ManualValueForm(data, choices=choices, prefix="manual") if choices else None
+
+
+@capability_required(DECIDE_OPPE)
+@never_cache
+@require_post
+def manual_value(request: HttpRequest, pk: int) -> HttpResponse:
+    """The chair enters a manual indicator's value (e.g. a documentation audit) on a profile."""
+    pr = _profile(request, pk)
+    form = _manual_form(pr, request.POST)
+    if form is None or not form.is_valid():
+        messages.error(request, "Choose a manual indicator and give a number.")
+        return redirect("review:profile", pk=pr.pk)
+    indicator = next(i for i in _manual_indicators(pr) if i.pk == form.cleaned_data["indicator"])
+    services.set_manual_value(pr, indicator, form.cleaned_data["value"], request.user)
+    messages.success(request, f"{indicator.label}: {form.cleaned_data['value']:g} recorded.")
+    return redirect("review:profile", pk=pr.pk)
+
+
+@capability_required(DECIDE_OPPE)
+@never_cache
+def indicators(request: HttpRequest) -> HttpResponse:
+    """The indicator sets: the organisation's defaults, and each department's own, which its
+    chair adds (a measure of the warehouse or a manual indicator, with its competency and
+    thresholds) or retires."""
+    scope = scope_of(request.user)
+    departments = Department.objects.restrict(scope).filter(active=True).order_by("name")
+    form = forms.IndicatorForm(request.POST or None, departments=departments)
+    status = 200
+    if request.method == "POST":
+        op = request.POST.get("op", "add")
+        if op == "retire":
+            ind = get_object_or_404(
+                Indicator.objects.restrict(scope).filter(department__isnull=False),
+                pk=request.POST.get("id") or 0,
+            )
+            ind.active = False
+            ind._history_user = request.user
+            ind.save()
+            messages.success(request, f"{ind.label} retired.")
+            return redirect("review:indicators")
+        if op != "add":
+            return HttpResponse("unknown operation", status=400, content_type="text/plain")
+        if form.is_valid():
+            ind = form.save(commit=False)
+            ind._history_user = request.user
+            ind.save()
+            messages.success(request, f"{ind.label} added to {ind.department}.")
+            return redirect("review:indicators")
+        status = 400
+    services.ensure_indicators()
+    own = Indicator.objects.restrict(scope).filter(department__isnull=False, active=True)
+    return render(
+        request,
+        "review/indicators.html",
+        {
+            "defaults": Indicator.objects.filter(department__isnull=True, active=True),
+            "own": own.select_related("department"),
+            "form": form,
+        },
         status=status,
     )
 
