@@ -49,3 +49,30 @@ def test_a_bad_cycle_is_one_line(capsys: Any) -> None:
         run(["review", "oppe", "--cycle", "2024Q1"])
     assert failed.value.code != 0
     assert "cmo: error: '2024Q1' is not a cycle" in capsys.readouterr().err
+
+
+def test_mortality_review_and_random_sample_of_a_month(warehouse_on: Any, capsys: Any) -> None:
+    """Every in-hospital death of the month becomes a case; the random sample is reproducible
+    (the same seed draws the same stays, which are not drawn twice)."""
+    from datetime import date
+
+    from cmo.review.models import PeerCase
+    from cmo.review.warehouse import deaths
+
+    expected = len({r["stay_id"] for r in deaths(date(2024, 10, 1), date(2024, 11, 1))})
+    args = ["review", "intake", "--deaths", "2024-10", "--random", "3", "--seed", "5"]
+    _run([*args, "--format", "json"])
+    made = json.loads(capsys.readouterr().out)
+    assert made["mortality_cases"] == expected and made["random_cases"] == 3
+    sampled = set(PeerCase.objects.filter(source="random").values_list("stay_id", flat=True))
+    assert len(sampled) == 3
+    _run([*args, "--format", "json"])
+    capsys.readouterr()
+    assert (
+        set(PeerCase.objects.filter(source="random").values_list("stay_id", flat=True)) == sampled
+    )
+    from cmo.cli import run
+
+    with pytest.raises(SystemExit) as failed:
+        run(["review", "intake", "--random", "2"])
+    assert failed.value.code != 0 and "--deaths YYYY-MM" in capsys.readouterr().err

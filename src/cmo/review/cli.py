@@ -120,9 +120,30 @@ def fppe(
 
 
 @review_app.command("intake")
-def intake(fmt: FormatOpt = Format.text) -> None:
+def intake(
+    deaths: Annotated[
+        str | None,
+        typer.Option("--deaths", help="Mortality review of a month's deaths: YYYY-MM."),
+    ] = None,
+    sample: Annotated[
+        int, typer.Option("--random", min=0, help="Also draw N random stays of that month.")
+    ] = 0,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the random sample.")] = 1,
+    fmt: FormatOpt = Format.text,
+) -> None:
     """Run the triggers: FPPE proposals from the build's signals, FPPEs of newly granted
-    privileges, peer-review cases from safety referrals (a daily job)."""
+    privileges, peer-review cases from safety referrals (a daily job); with --deaths, the
+    month's in-hospital deaths (and --random N stays of it) become peer-review cases."""
+    from datetime import date
+
+    month: date | None = None
+    if deaths is not None:
+        try:
+            month = date.fromisoformat(f"{deaths}-01")
+        except ValueError as exc:
+            raise InputError(f"--deaths {deaths!r} is not a month (YYYY-MM)") from exc
+    elif sample:
+        raise InputError("--random draws from the month given with --deaths YYYY-MM")
     _django()
     from cmo.review import services
 
@@ -132,6 +153,11 @@ def intake(fmt: FormatOpt = Format.text) -> None:
             "new_privilege_fppes": len(services.fppe_for_new_privileges()),
             "referral_cases": len(services.intake_referrals()),
         }
+        if month is not None:
+            end = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+            made["mortality_cases"] = len(services.intake_deaths(month, end))
+            if sample:
+                made["random_cases"] = len(services.intake_random(month, end, sample, seed=seed))
     if fmt is Format.json:
         sys.stdout.write(json.dumps(made) + "\n")
         return

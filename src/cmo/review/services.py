@@ -708,6 +708,34 @@ def intake_deaths(start: date, end: date, *, opened_on: date | None = None) -> l
     return cases
 
 
+def intake_random(
+    start: date, end: date, n: int, *, seed: int, opened_on: date | None = None
+) -> list[PeerCase]:
+    """A random sample of ``n`` stays discharged in [start, end) for peer review (the
+    committee's routine sample, not prompted by any concern). Reproducible: the same seed and
+    period draw the same stays; a stay already sampled is not drawn twice."""
+    import random
+
+    from cmo.review.warehouse import stays
+
+    if n < 1:
+        raise InputError("the sample needs at least one stay")
+    frame = stays(start, end)
+    chosen = random.Random(seed).sample(frame, min(n, len(frame)))
+    return [
+        open_case(
+            _practitioner(str(r["attending_id"])),
+            source=str(CaseSource.RANDOM),
+            key=f"random:{r['stay_id']}",
+            concern=f"Random sample of stays discharged {start} to {end} (seed {seed})",
+            stay_id=str(r["stay_id"]),
+            patient_id=str(r["patient_id"]),
+            opened_on=opened_on or _today(),
+        )
+        for r in chosen
+    ]
+
+
 def conflict_reason(case: PeerCase, reviewer: Practitioner) -> str | None:
     """Why ``reviewer`` may not review ``case`` (:func:`rules.conflict`), or None."""
     pid = case.practitioner_id

@@ -135,6 +135,22 @@ def _deaths(wh: Warehouse, start: date, end: date) -> list[dict[str, Any]]:
     return _records(t.select(*cols).order_by(["discharge_date", "stay_id"]))
 
 
+def _stays(wh: Warehouse, start: date, end: date) -> list[dict[str, Any]]:
+    """Stays discharged in [start, end) with their attending (the random-sample frame)."""
+    import ibis
+
+    if not wh.exists("core__inpatient_stay"):
+        return []
+    s = wh.table("core__inpatient_stay")
+    t = s.filter(
+        (s.discharge_date >= ibis.literal(start, type="date"))
+        & (s.discharge_date < ibis.literal(end, type="date"))
+        & s.attending_id.notnull()
+    )
+    cols = ("stay_id", "patient_id", "attending_id", "discharge_date")
+    return _records(t.select(*cols).order_by("stay_id"))
+
+
 def _data_end(wh: Warehouse) -> date | None:
     """The first day after the build's last complete month (``quality__period``), or None."""
     from cmo.measures.api import latest_complete
@@ -153,6 +169,16 @@ signals = door(api.signals)
 funnel = door(api.funnel)
 case_record = door(_case_record, needs=None)
 deaths = door(_deaths, needs=None)
+stays = door(_stays, needs=None)
 data_end = door(_data_end)
 
-__all__ = ["NoResults", "case_record", "data_end", "deaths", "funnel", "results", "signals"]
+__all__ = [
+    "NoResults",
+    "case_record",
+    "data_end",
+    "deaths",
+    "funnel",
+    "results",
+    "signals",
+    "stays",
+]
