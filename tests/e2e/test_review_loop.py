@@ -1,4 +1,4 @@
-"""The closed loop in headless Chromium on the seeded demo: outcome signal → FPPE proposal →
+"""The closed loop in headless Chromium on a seeded demo build: outcome signal → FPPE proposal →
 the chair accepts it with a plan → reviewed cases recorded → outcome (restriction) → the
 privilege is "suspended — pending" in the staff module → the peer-review committee decides
 the case waiting in committee → the counts reach ``cmo.review.interface.board_counts``."""
@@ -15,6 +15,34 @@ from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 PASSWORD = "correct horse battery staple"
+PATIENTS = 5000  # the planted hospitalist has ≥ 25 stays a year (no small cell) from ~5,000
+
+
+@pytest.fixture(scope="session")
+def review_warehouse() -> Path:
+    """A demo build of its own (5,000 patients, ~1 min): at the 2,000 patients of the shared
+    build the planted hospitalist has too few stays a year for a practitioner signal."""
+    import fcntl
+
+    from demo_warehouse import build_demo_warehouse  # tests/demo_warehouse.py
+
+    path = Path(os.environ["CMO_DATA_DIR"]) / "e2e-review" / "warehouse.duckdb"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.parent / "build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (path.parent / "built").exists():
+            path.unlink(missing_ok=True)
+            build_demo_warehouse(path, patients=PATIENTS)
+            (path.parent / "built").touch()
+    return path
+
+
+def _planted(warehouse: Path, signal_id: str) -> str:
+    """The practitioner id of a planted signal, from the generator's signals.json."""
+    import json
+
+    planted = json.loads((warehouse.parent / "demo-export" / "signals.json").read_text())
+    return next(str(s["practitioner_id"]) for s in planted["signals"] if s["id"] == signal_id)
 
 
 def _shot(page: Any, name: str) -> None:
@@ -34,7 +62,7 @@ def _login(page: Any, base: str, user: str, next_url: str) -> None:
 
 
 def test_signal_to_privilege_to_board(
-    page: Any, live_server: Any, e2e_warehouse: Any, settings: Any
+    page: Any, live_server: Any, review_warehouse: Path, settings: Any
 ) -> None:
     from django.contrib.auth.models import Group, User
     from django.utils import timezone
@@ -49,13 +77,14 @@ def test_signal_to_privilege_to_board(
     from cmo.web.models import AccessLog
     from cmo.web.registry import scope_source
 
-    settings.WAREHOUSE = e2e_warehouse
+    settings.WAREHOUSE = review_warehouse
     warehouse.clear_cache()
-    staff_seed(e2e_warehouse, echo=None)
-    safety_seed(e2e_warehouse)
-    review_seed(e2e_warehouse, echo=None)
+    staff_seed(review_warehouse, echo=None)
+    safety_seed(review_warehouse)
+    review_seed(review_warehouse, echo=None)
+    hospitalist = _planted(review_warehouse, "physician-los")
     proposal = Fppe.objects.select_related("practitioner").get(
-        status="proposed", trigger="outcome_signal", practitioner__code="pr00070"
+        status="proposed", trigger="outcome_signal", practitioner__code=hospitalist
     )
     doctor = proposal.practitioner
     assert any(p.status == "granted" for p in privileges_of(doctor.pk))
@@ -126,6 +155,6 @@ def test_signal_to_privilege_to_board(
     counts = board_counts(today - timedelta(days=30), today)
     assert counts["fppe_opened"] >= 1 and counts["fppe_closed"] >= 1
     assert counts["peer_review_closed"] >= 1 and counts["peer_review_median_days"] is not None
-    assert "pr00070" not in repr(counts) and str(doctor) not in repr(counts)
+    assert hospitalist not in repr(counts) and str(doctor) not in repr(counts)
     assert AccessLog.objects.filter(username="committee", filters__review="peer_case").exists()
     assert page.errors == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from typing import Any
 
 import pytest
@@ -18,26 +19,34 @@ def _run(args: list[str]) -> None:
     assert done.value.code in (0, None), args
 
 
-def test_intake_then_fppe_then_oppe(people: Any, warehouse_on: Any, capsys: Any) -> None:
-    """Given the demo build and the planted hospitalist in the directory, when the intake
-    runs, then ``cmo review fppe --status proposed`` lists the proposal with its trigger, and
-    ``cmo review oppe`` builds the cycle's profiles."""
+def test_intake_then_fppe_then_oppe(
+    people: Any, role_users: Any, warehouse_on: Any, capsys: Any
+) -> None:
+    """Given the demo build, when the intake runs, then ``cmo review fppe --status proposed``
+    lists every proposal with practitioner_id, npi, trigger (kind and measure), status and
+    opened; ``cmo review oppe`` builds the cycle's profiles."""
     from cmo.directory.models import Membership, Practitioner
+    from cmo.review import services
+    from cmo.review.models import Fppe, OppeProfile
 
     p = Practitioner.objects.create(code="pr00070", name="Dr Long", npi="1325853830")
     Membership.objects.create(practitioner=p, department=people["car"])
     _run(["review", "intake", "--format", "json"])
     made = json.loads(capsys.readouterr().out)
-    assert made["signal_proposals"] >= 1
+    assert made["signal_proposals"] == Fppe.objects.filter(trigger="outcome_signal").count()
+    profile = OppeProfile.objects.create(cycle="2024H2", practitioner=p, due=date(2025, 3, 2))
+    services.decide_oppe(profile, role_users["cmo"], "fppe", "Length of stay above peers.")
     _run(["review", "fppe", "--status", "proposed", "--format", "json"])
     rows = json.loads(capsys.readouterr().out)
+    assert len(rows) == Fppe.objects.filter(status="proposed").count()
     row = next(r for r in rows if r["practitioner_id"] == "pr00070")
     assert row["npi"] == "1325853830" and row["status"] == "proposed" and row["opened"] is None
-    assert row["trigger"] == {"kind": "outcome_signal", "measure": "LOS"}
+    assert row["trigger"]["kind"] in ("outcome_signal", "oppe")
     _run(["review", "oppe", "--cycle", "2024h2", "--format", "json"])
     profiles = json.loads(capsys.readouterr().out)
     assert {r["practitioner_id"] for r in profiles} >= {"pr00070", "P-HEART"}
     assert all(r["cycle"] == "2024H2" and r["indicators"] for r in profiles)
+    assert next(r for r in profiles if r["practitioner_id"] == "pr00070")["decision"] == "fppe"
     _run(["review", "oppe", "--cycle", "2024H2"])
     assert "OPPE 2024H2:" in capsys.readouterr().out
 

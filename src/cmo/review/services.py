@@ -334,7 +334,9 @@ def decide_oppe(profile: OppeProfile, user: Any, decision: str, comment: str) ->
     with transaction.atomic():
         profile.decision, profile.comment = decision, comment
         profile.decided_by = user if getattr(user, "pk", None) else None
-        profile.decided_by_name = getattr(user, "get_full_name", lambda: "")() or str(user)
+        profile.decided_by_name = (
+            getattr(user, "get_full_name", lambda: "")() or getattr(user, "username", "") or "cli"
+        )
         profile.decided_at = _now()
         profile._history_user = profile.decided_by
         profile.save()
