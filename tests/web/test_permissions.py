@@ -57,6 +57,16 @@ PAGES = {
     "api_directory_own": "/api/directory/practitioners/P014",
     "api_directory_other": "/api/directory/practitioners/P007",
     "api_departments": "/api/directory/departments",
+    # Practitioner review (issue 16): peer review is the committee's and the CMO's only.
+    "review_oppe": "/review/",
+    "review_fppe": "/review/fppe/",
+    "review_indicators": "/review/indicators/",
+    "review_timeline_other": "/review/practitioner/P007/",
+    "review_peer": "/review/peer/",
+    "review_peer_case": "/review/peer/1/",
+    "api_review_fppe": "/api/review/fppe",
+    "api_review_peer": "/api/review/peer/cases",
+    "api_review_peer_case": "/api/review/peer/cases/1",
 }
 
 #                        cmo  qa   mso  chair safe clin board comp anon
@@ -82,6 +92,15 @@ api_directory            200  200  200  200   200  403  403   403  401
 api_directory_own        200  200  200  200   200  403  403   403  401
 api_directory_other      200  200  200  404   200  403  403   403  401
 api_departments          200  200  200  200   200  403  403   403  401
+review_oppe              200  403  200  200   403  403  403   403  302
+review_fppe              200  403  200  200   403  403  403   403  302
+review_indicators        200  403  403  200   403  403  403   403  302
+review_timeline_other    200  403  200  404   403  403  403   403  302
+review_peer              200  403  403  403   403  403  403   403  302
+review_peer_case         404  403  403  403   403  403  403   403  302
+api_review_fppe          200  403  200  200   403  403  403   403  401
+api_review_peer          200  403  403  403   403  403  403   403  401
+api_review_peer_case     404  403  403  403   403  403  403   403  401
 """
 
 

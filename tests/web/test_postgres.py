@@ -37,6 +37,10 @@ MODULES = [
     "../safety/test_safety_forms.py",
     "../safety/test_safety_api.py",
     "../safety/test_safety_rca.py",
+    # The review domain (OPPE, FPPE, confidential peer review).
+    "../review/test_review_fppe.py",
+    "../review/test_review_peer.py",
+    "../review/test_review_pages.py",
 ]
 
 
