@@ -16,8 +16,8 @@ import math
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from cmo.measures import api
-from cmo.web.warehouse import NoResults, door
+from cmo.quality.interface import NoResults, funnel, results, signals
+from cmo.web.warehouse import door
 
 if TYPE_CHECKING:
     from cmo.warehouse import Warehouse
@@ -164,9 +164,6 @@ def _data_end(wh: Warehouse) -> date | None:
 # The measure results this domain reads: cmo.measures.api's typed reads behind the same
 # cached doors the quality domain uses (the import contract lets a domain reach the
 # analytics' read API, not another domain's modules).
-results = door(api.results)
-signals = door(api.signals)
-funnel = door(api.funnel)
 case_record = door(_case_record, needs=None)
 deaths = door(_deaths, needs=None)
 stays = door(_stays, needs=None)
