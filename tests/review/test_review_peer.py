@@ -180,6 +180,40 @@ def test_scores_move_the_case_to_committee_then_closed(people: Any, role_users: 
         system_issue="Order set allows the dose.",
     )
     assert case.status == "closed" and case.closed_on == timezone.localdate()
+    # The system issue is in the safety queue as an unsafe condition, naming no one.
+    from cmo.safety.models import Event
+
+    [issue] = Event.objects.filter(source="review")
+    assert issue.category == "unsafe_condition" and issue.status == "new"
+    assert "Order set allows the dose." in issue.description
+    assert f"peer review case {case.pk}" in issue.description
+    assert not issue.patient_id and not issue.practitioners.exists()
+    case.refresh_from_db()
+    assert issue.reference in case.system_issue
+
+
+def test_a_sentinel_event_proposes_an_fppe_per_practitioner_once(people: Any) -> None:
+    """Given a sentinel event naming Dr Heart and a merged duplicate naming Dr Valve, when the
+    proposals run twice, then Dr Heart has one proposal with the event as evidence (a merged
+    report's practitioners were moved to its survivor, so it adds nothing of its own)."""
+    from cmo.review.models import Fppe
+    from cmo.safety.models import Event
+
+    now = timezone.now()
+    common = {"event_type": "fall", "category": "incident", "harm": "severe", "description": "x"}
+    e = Event.objects.create(reported_at=now, occurred_at=now, sentinel=True, **common)
+    e.practitioners.add(people["heart"])
+    dup = Event.objects.create(
+        reported_at=now, occurred_at=now, sentinel=True, status="merged", merged_into=e, **common
+    )
+    dup.practitioners.add(people["valve"])
+    made = services.propose_from_sentinel_events()
+    assert [(f.practitioner, f.trigger, f.status) for f in made] == [
+        (people["heart"], "sentinel_event", "proposed")
+    ]
+    assert made[0].evidence["event"] == e.reference
+    assert services.propose_from_sentinel_events() == []
+    assert Fppe.objects.count() == 1
 
 
 def test_overdue_flags(people: Any) -> None:

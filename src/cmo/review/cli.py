@@ -150,6 +150,7 @@ def intake(
     with contextlib.redirect_stdout(sys.stderr):  # mails to the office stay off stdout
         made: dict[str, Any] = {
             "signal_proposals": len(services.propose_from_signals()),
+            "sentinel_proposals": len(services.propose_from_sentinel_events()),
             "new_privilege_fppes": len(services.fppe_for_new_privileges()),
             "referral_cases": len(services.intake_referrals()),
         }

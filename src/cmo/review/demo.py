@@ -97,6 +97,7 @@ def _seed(echo: Callable[[str], None] | None) -> dict[str, int]:
         users = demo_users()
         cases = services.intake_referrals()
         proposals = services.propose_from_signals()
+        services.propose_from_sentinel_events()
         services.fppe_for_new_privileges()
         profiles = services.build_oppe(cycle.label)
         proposed = set(

@@ -459,6 +459,36 @@ def propose_from_signals(level: float | None = None) -> list[Fppe]:
     return made
 
 
+def propose_from_sentinel_events() -> list[Fppe]:
+    """A proposal for each practitioner named on a Joint Commission sentinel event (TJC
+    Sentinel Event Policy; an FPPE trigger under MS.08.01.01 EP 4: "when issues affecting the
+    provision of safe, high quality patient care are identified"), once per event and
+    practitioner, with the event as evidence. The chair decides; nothing is imposed."""
+    from cmo.safety.interface import sentinel_involvements
+
+    made: list[Fppe] = []
+    for inv in sentinel_involvements():
+        key = f"sentinel:{inv.event_reference}:{inv.practitioner_code}"
+        p = _practitioner(inv.practitioner_code)
+        if p is None or Fppe.objects.filter(key=key).exists():
+            continue
+        made.append(
+            Fppe.objects.create(
+                practitioner=p,
+                department=primary_department(p),
+                trigger=Trigger.SENTINEL,
+                key=key,
+                evidence={
+                    "event": inv.event_reference,
+                    "event_type": inv.event_type,
+                    "harm": inv.harm,
+                    "occurred": inv.occurred_at.date().isoformat(),
+                },
+            )
+        )
+    return made
+
+
 def _funnel_point(row: Mapping[str, Any]) -> dict[str, Any] | None:
     """The practitioner's point of the signal's funnel (None for a CUSUM alarm)."""
     from cmo.review.warehouse import funnel
@@ -799,8 +829,9 @@ def committee_decision(
     system_issue: str = "",
 ) -> PeerCase:
     """The committee's decision closes the case. A major opportunity (score 4) attributed to
-    the practitioner proposes an FPPE to the chair; a system issue is kept for the safety
-    module's action list."""
+    the practitioner proposes an FPPE to the chair; a system issue goes to the safety queue as
+    an unsafe condition to triage (``cmo.safety.interface.queue_system_issue``: its text only,
+    no patient or practitioner, so the peer-review privilege holds)."""
     if case.status != CaseStatus.COMMITTEE:
         raise InputError("the committee decides cases that reached it")
     if score not in Score.values or attribution not in Attribution.values:
@@ -814,6 +845,11 @@ def committee_decision(
         case.decision, case.system_issue = decision, system_issue
         case.decided_on = case.closed_on = _today()
         case.status = CaseStatus.CLOSED
+        if system_issue.strip():
+            from cmo.safety.interface import queue_system_issue
+
+            ref = queue_system_issue(system_issue.strip(), found_by=f"peer review case {case.pk}")
+            case.system_issue = f"{system_issue.strip()} (safety event {ref})"
         case._history_user = user
         case.save()
         practitioner_issue = attribution in (str(Attribution.PRACTITIONER), str(Attribution.BOTH))

@@ -1,5 +1,6 @@
-"""What other domains read from safety. The peer-review module (a later issue) reads the
-referrals here and nowhere else, so the safety tables can change behind this function."""
+"""What other domains read from (and hand to) safety. The review domain reads the referrals and
+the practitioners involved in sentinel events here, and hands the system issues its committee
+finds back as events for triage, so the safety tables can change behind these functions."""
 
 from __future__ import annotations
 
@@ -58,3 +59,62 @@ def mark_received(referral_id: int) -> None:
     Referral.objects.filter(pk=referral_id, received_at__isnull=True).update(
         received_at=timezone.now()
     )
+
+
+@dataclass(frozen=True)
+class SentinelInvolvement:
+    """A practitioner named on a Joint Commission sentinel event (an FPPE trigger, TJC
+    MS.08.01.01: the organisation decides; the review domain only proposes)."""
+
+    event_reference: str
+    practitioner_code: str
+    event_type: str
+    harm: str
+    occurred_at: datetime
+    classified_at: datetime | None
+
+
+def sentinel_involvements() -> list[SentinelInvolvement]:
+    """Every (sentinel event, involved practitioner) pair, oldest event first; merged
+    duplicates left out (their practitioners were added to the surviving report)."""
+    from cmo.safety.models import Event, Status
+
+    events = (
+        Event.objects.filter(sentinel=True)
+        .exclude(status=Status.MERGED)
+        .prefetch_related("practitioners")
+        .order_by("occurred_at", "pk")
+    )
+    return [
+        SentinelInvolvement(
+            e.reference, p.code, e.event_type, e.harm, e.occurred_at, e.classified_at
+        )
+        for e in events
+        for p in e.practitioners.all()
+    ]
+
+
+def queue_system_issue(description: str, *, found_by: str, unit_code: str | None = None) -> str:
+    """A system issue the peer-review committee found becomes an event in the safety queue
+    (source "review", an unsafe condition, no patient or practitioner named: peer review stays
+    confidential) for the safety officer to triage into an RCA² or an action; returns its
+    reference. ``found_by`` says where it came from (e.g. "peer review case 12")."""
+    from django.utils import timezone
+
+    from cmo.directory.models import Unit
+    from cmo.safety import models as m
+
+    unit = Unit.objects.filter(code=unit_code).select_related("site").first() if unit_code else None
+    now = timezone.now()
+    event = m.Event.objects.create(
+        source=m.Source.REVIEW,
+        reported_at=now,
+        occurred_at=now,
+        event_type=m.EventType.OTHER,
+        category=m.Category.UNSAFE,
+        harm=m.Harm.NONE,
+        unit=unit,
+        site=unit.site if unit else None,
+        description=f"System issue from {found_by}: {description}",
+    )
+    return str(event.reference)

@@ -98,6 +98,7 @@ class Source(models.TextChoices):
     REPORT = "report", "Reported by staff"
     API = "api", "Reported through the API"
     EHR = "ehr", "EHR (FHIR AdverseEvent)"
+    REVIEW = "review", "A system issue found by peer review"
 
 
 class Sre(models.TextChoices):
