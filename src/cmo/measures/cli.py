@@ -108,7 +108,7 @@ def run_cmd(
 
 
 def _build(
-    warehouse: str | None,
+    warehouse: Path | None,
     engine: str,
     spark_master: str | None,
     spark_remote: str | None,
@@ -131,7 +131,7 @@ def _build(
     from cmo.measures.build import run
     from cmo.warehouse.snapshot import publish
 
-    wh = open_warehouse(warehouse, engine, spark_master, spark_remote)  # type: ignore[arg-type]
+    wh = open_warehouse(warehouse, engine, spark_master, spark_remote)
     try:
         if not wh.exists("fhir__encounter"):
             _fail("no fhir__encounter table: run `cmo ingest PATH` (or `cmo demo`) first")
