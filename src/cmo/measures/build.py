@@ -5,15 +5,20 @@ Steps (each timed into ``quality__build_run``):
    core__stay_unit (unit exposure);
 2. ``comorbidity``: core__comorbidity (Charlson/Elixhauser per stay);
 3. ``drg``: core__drg (MS-DRG, weight, GMLOS, AMLOS; only changed stays are grouped again);
-4. ``risk``: logistic models fitted once on a sample pulled from the engine (or taken from
-   ``models``); tables several measures read are materialised once (``Context.shared``);
+4. ``risk``: each risk-adjusted measure's frozen reference model from quality__reference_model
+   (``cmo.measures.reference``); fitted on the reference window and stored as a new version
+   only when there is none, on ``refit``, or (``on_stale="refit"``) when the spec changed;
+   ``models`` overrides them; tables several measures read are materialised once
+   (``Context.shared``);
 5. ``long``: every measure's patient-level rows, written once: the risk-adjusted rows are
    scored in the engine; the model cards then read (outcome, expected) back;
-6. ``results``: quality__measure_result (period x level x unit);
+6. ``results``: quality__measure_result (period x level x unit); IMORT's ICU unit rows are
+   scored by the ICU model (``cmo.measures.icu``: ICUs compared only with ICUs);
 7. ``signals``: quality__period (complete periods), quality__chart_point (monthly control
    charts), quality__funnel_point (yearly funnels) and quality__signal read off them
    (``cmo.stats``): everything the pages show, so they compute nothing;
-8. ``metadata``: quality__measure, quality__model_card, quality__build_run.
+8. ``metadata``: quality__measure, quality__model_card (with out-of-time validation),
+   quality__reference_model (new versions appended), quality__build_run.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import json
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -32,7 +37,8 @@ from typing import TYPE_CHECKING, Any
 import ibis
 import pandas as pd
 
-from cmo.measures import core, data_quality, drg, risk
+from cmo.measures import core, data_quality, drg, icu, risk
+from cmo.measures import reference as refmodel
 from cmo.measures import results as res
 from cmo.measures.spec import LONG_SCHEMA, Context, Measure, registry
 
@@ -54,6 +60,8 @@ class BuildResult:
     rows: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     models: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # What happened to the reference models: "IMORT: no stored model: fitted version 1 ...".
+    notes: list[str] = field(default_factory=list)
 
     @property
     def total_seconds(self) -> float:
@@ -104,12 +112,19 @@ def run(
     models: dict[str, dict[str, Any]] | None = None,
     reference: tuple[date, date] | None = None,
     on_step: Callable[[str, float], None] | None = None,
+    refit: Collection[str] | None = None,
+    on_stale: str = "refit",
 ) -> BuildResult:
     """Build core__* and quality__* tables from the fhir__* tables of ``wh``.
 
-    ``as_of`` sets the data end (default: the latest encounter end). ``models`` reuses fitted
-    models (measure id -> model dict, as in a model card's ``model``) instead of fitting;
-    ``reference`` fits on discharges within [start, end] instead of all data.
+    ``as_of`` sets the data end (default: the latest encounter end). Risk models are the
+    frozen reference models of quality__reference_model (``cmo.measures.reference``): a
+    measure without one gets one fitted on ``reference`` (default: the first 24 months of
+    discharges) and stored. ``refit`` (measure ids; ``IMORT`` includes its ICU model) fits
+    and stores new versions on ``reference``. A stored model whose spec hash differs from the
+    code's is refitted (``on_stale="refit"``, said in ``notes``) or stops the build with
+    :class:`cmo.measures.reference.StaleModel` (``"error"``). ``models`` (measure id -> model
+    dict, as in a model card's ``model``) overrides them all and stores nothing.
     """
     if progress is None:
         progress = sys.stdout.isatty()
@@ -119,6 +134,8 @@ def run(
     measures = registry()
     end = core.data_end(wh, as_of)
     out = BuildResult(run_id=run_id, as_of=as_of, data_end=end)
+    # Stale stored models stop the build here, before any step runs.
+    plan = _model_plan(wh, measures, models, refit, on_stale, reference)
     # Python work (model fits, model cards) runs on this one worker thread while the engine
     # runs the next query: the engine releases the GIL, so on 2 cores the two overlap instead
     # of the engine idling through ~3 s of numpy at 1M stays.
@@ -157,7 +174,8 @@ def run(
             data_end=end,
         )
         with steps.step("risk"):
-            fitted = _fit_models(ctx, measures, models, reference, background)
+            window = reference or _window(ctx)
+            fitted, new_models = _fit_models(ctx, measures, plan, window, background, out.notes)
             out.models = fitted
         with steps.step("long"):
             # One write of every measure's rows; the risk-adjusted ones carry their predicted
@@ -168,11 +186,17 @@ def run(
             cards = _model_cards(wh.table("quality__measure_long"), fitted, background)
         long = wh.table("quality__measure_long")
         with steps.step("results"):
+            icu_rows = _icu(ctx, long, plan, window, new_models, out, background, cards)
             counts = res.count_rows(long, wh.table("core__stay_unit"))
             agg = res.aggregate(counts)
             ref_rates = _reference_rates(agg, fitted)
             sites = res.unit_sites(counts)
-            final = res.finish(agg, measures, ref_rates, res.unit_names(wh), sites)
+            names = res.unit_names(wh)
+            final = res.finish(agg, measures, ref_rates, names, sites)
+            if icu_rows is not None:  # ICUs compared only with ICUs (cmo.measures.icu)
+                scored, units, rate = icu_rows
+                icu_final = icu.unit_results(scored, measures[icu.MEASURE], rate, names)
+                final = icu.replace_unit_rows(final, icu_final, units)
             out.rows["quality__measure_result"] = _write(
                 wh, "quality__measure_result", final, RESULT_SCHEMA
             )
@@ -210,6 +234,8 @@ def run(
             out.rows["quality__model_card"] = _write(
                 wh, "quality__model_card", card_rows, CARD_SCHEMA
             )
+            if new_models:
+                out.rows[refmodel.TABLE] = refmodel.store(wh, new_models)
         out.seconds = dict(steps.seconds)
         _write_run_log(wh, out, started)
     finally:
@@ -369,50 +395,191 @@ def _fit_frame(ctx: Context, m: Measure, reference: tuple[date, date] | None) ->
     return frame
 
 
+@dataclass
+class _Plan:
+    """Which reference model each key (measure id, or ``IMORT/ICU``) gets in this build."""
+
+    override: dict[str, dict[str, Any]] = field(default_factory=dict)  # ``models`` passed in
+    use: dict[str, dict[str, Any]] = field(default_factory=dict)  # stored, reused as is
+    fit: dict[str, tuple[str, str, int]] = field(default_factory=dict)  # reason, spec, version
+
+
+def _model_plan(
+    wh: Warehouse,
+    measures: dict[str, Measure],
+    models: dict[str, dict[str, Any]] | None,
+    refit: Collection[str] | None,
+    on_stale: str,
+    window: tuple[date, date] | None,
+) -> _Plan:
+    """Reuse the stored model of each key, or say why a new version is fitted; stale stored
+    models stop the build when ``on_stale == "error"`` (before any step runs)."""
+    stored = refmodel.load(wh)
+    wanted = {r.upper() for r in refit or ()}
+    if icu.MEASURE in wanted:
+        wanted.add(icu.KEY)
+    specs = {mid: refmodel.spec_hash(m.spec.row()) for mid, m in measures.items() if m.risk_model}
+    if icu.MEASURE in specs:
+        specs[icu.KEY] = refmodel.spec_hash(measures[icu.MEASURE].spec.row(), icu.EXTRAS)
+    plan = _Plan(override={k: v for k, v in (models or {}).items() if k in specs})
+    stale = []
+    for key, spec in specs.items():
+        if key in plan.override:
+            continue
+        old = stored.get(key)
+        version = int(old.get("model_version", 0)) + 1 if old else 1
+        if key in wanted:
+            plan.fit[key] = ("refit", spec, version)
+        elif old is None:
+            plan.fit[key] = ("first build: no stored reference model", spec, version)
+        elif old.get("spec_hash") != spec:
+            if on_stale == "error":
+                stale.append(f"{key} (version {old.get('model_version')})")
+                continue
+            plan.fit[key] = ("the measure spec or covariates changed", spec, version)
+        elif (
+            window is not None
+            and not wanted  # a refit names its measures; `run --reference-*` means all
+            and (old.get("window_start"), old.get("window_end"))
+            != (window[0].isoformat(), window[1].isoformat())
+        ):
+            plan.fit[key] = ("a new reference window was given", spec, version)
+        else:
+            plan.use[key] = old
+    if stale:
+        keys = sorted({s.split(" ")[0].split("/")[0] for s in stale})
+        raise refmodel.StaleModel(
+            f"stored reference model {', '.join(stale)} was fitted for another measure spec or "
+            "covariate set",
+            hint="refit it with `cmo measures model refit"
+            + "".join(f" --measure {k}" for k in keys[:1])
+            + "` (old versions are kept; `cmo measures model list` shows them)",
+        )
+    return plan
+
+
+def _window(ctx: Context) -> tuple[date, date]:
+    return refmodel.default_window(ctx.stays, ctx.data_end)
+
+
 def _fit_models(
     ctx: Context,
     measures: dict[str, Measure],
-    models: dict[str, dict[str, Any]] | None,
-    reference: tuple[date, date] | None,
+    plan: _Plan,
+    window: tuple[date, date],
     background: ThreadPoolExecutor,
-) -> dict[str, dict[str, Any]]:
-    """Each risk-adjusted measure's model: reused from ``models``, else fitted on a sample
-    pulled from the engine. A measure without both outcomes in its window gets none.
+    notes: list[str],
+) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
+    """Each risk-adjusted measure's model: passed in, the stored one, or fitted on a sample
+    pulled from the engine and stamped as a new version (returned second, to be stored). A
+    measure without both outcomes in its window gets none.
 
     Each fit runs on ``background`` while the engine pulls the next measure's sample."""
-    window = f"{reference[0]} to {reference[1]}" if reference else "all data"
     fits: dict[str, dict[str, Any] | Future[dict[str, Any]]] = {}
     for mid, m in measures.items():
         if not m.risk_model:
             continue
-        if models and mid in models:
-            fits[mid] = models[mid]
+        if mid in plan.override or mid in plan.use:
+            fits[mid] = plan.override.get(mid) or plan.use[mid]
             continue
-        fit_rows = _fit_frame(ctx, m, reference)
+        fit_rows = _fit_frame(ctx, m, window)
         if len(fit_rows) == 0 or fit_rows["outcome"].nunique() < 2:
+            notes.append(
+                f"{mid}: no model: the window {window[0]} to {window[1]} lacks both outcomes"
+            )
             continue
-        fits[mid] = background.submit(_fit_one, fit_rows, mid, window)
-    return {mid: f.result() if isinstance(f, Future) else f for mid, f in fits.items()}
+        reason, spec, version = plan.fit[mid]
+        fits[mid] = background.submit(_fit_one, fit_rows, mid, window, (spec, version, reason))
+    fitted = {mid: f.result() if isinstance(f, Future) else f for mid, f in fits.items()}
+    new = [fitted[k] for k in plan.fit if k in fitted]
+    for key, model in fitted.items():
+        notes.append(_note(key, model, key in plan.fit, key in plan.override))
+    return fitted, new
 
 
-def _fit_one(fit_rows: pd.DataFrame, measure_id: str, window: str) -> dict[str, Any]:
-    model = risk.fit(fit_rows, measure_id, window=window)
+def _note(key: str, model: dict[str, Any], new: bool, passed: bool) -> str:
+    if passed:
+        return f"{key}: scored with the model passed in (not stored)"
+    v, h, w = model.get("model_version"), str(model.get("model_hash", ""))[:12], model["window"]
+    if new:
+        return (
+            f"{key}: {model.get('reason')}: fitted reference model version {v} on discharges "
+            f"{w} (n={model['n_fit']}, hash {h}) and stored it in {refmodel.TABLE}"
+        )
+    return f"{key}: scored with stored reference model version {v} (window {w}, hash {h})"
+
+
+def _fit_one(
+    fit_rows: pd.DataFrame,
+    measure_id: str,
+    window: tuple[date, date],
+    identity: tuple[str, int, str],
+) -> dict[str, Any]:
+    model = risk.fit(fit_rows, measure_id, window=f"{window[0]} to {window[1]}")
     model["n_reference"] = int(fit_rows.attrs["n_reference"])
-    return model
+    spec, version, reason = identity
+    return refmodel.stamp(model, measure_id, version, spec, window, reason)
+
+
+def _icu(
+    ctx: Context,
+    long: ir.Table,
+    plan: _Plan,
+    window: tuple[date, date],
+    new_models: list[dict[str, Any]],
+    out: BuildResult,
+    background: ThreadPoolExecutor,
+    cards: dict[str, Future[dict[str, Any]]],
+) -> tuple[pd.DataFrame, list[str], float] | None:
+    """IMORT's rows at each ICU scored by the ICU model (``cmo.measures.icu``): the model
+    passed in, stored, or fitted now; its card goes into ``cards``. None without ICUs, without
+    an IMORT model, or without both outcomes among ICU stays (the ICU rows then keep the
+    hospital-wide model, said in the notes)."""
+    if icu.MEASURE not in out.models:
+        return None
+    units = icu.icu_units(ctx)
+    if not units:
+        return None
+    frame = icu.icu_frame(ctx, long, units, _scoring_table(ctx))
+    key = icu.KEY
+    if key in plan.override or key in plan.use:
+        model = plan.override.get(key) or plan.use[key]
+    else:
+        reason, spec, version = plan.fit[key]
+        fitted = icu.fit(frame, window)
+        if fitted is None:
+            out.notes.append(
+                f"{key}: no ICU model (too few ICU stays or no deaths in the "
+                "window): ICU unit rows use the hospital-wide model"
+            )
+            return None
+        model = refmodel.stamp(fitted, key, version, spec, window, reason)
+        new_models.append(model)
+    out.notes.append(_note(key, model, key in plan.fit, key in plan.override))
+    out.models[key] = model
+    scored = icu.score(frame, model)
+    kept = scored[~scored["excluded"].astype(bool)].drop_duplicates("stay_id")
+    cards[key] = background.submit(
+        risk.model_card, kept, model, kept["expected"].to_numpy(float), kept["discharge_date"]
+    )
+    return scored, units, float(model["reference_rate"])
 
 
 def _model_cards(
     long: ir.Table, fitted: dict[str, dict[str, Any]], background: ThreadPoolExecutor
 ) -> dict[str, Future[dict[str, Any]]]:
-    """A model card per fitted model from the population's (outcome, expected) in the long
-    table, computed on ``background`` (the results step does not need them). No ordering is
-    needed (the card's statistics do not depend on row order), which spares sorting a million
-    stay ids per model."""
+    """A model card per fitted model from the population's (outcome, expected, discharge
+    date) in the long table, computed on ``background`` (the results step does not need
+    them). No ordering is needed (the card's statistics do not depend on row order), which
+    spares sorting a million stay ids per model. The discharge dates split the rows at the
+    model's window for the out-of-time validation (``risk.model_card``)."""
     cards = {}
     for mid, model in fitted.items():
         pop = long.filter((long.measure_id == mid) & long.in_population & ~long.excluded)
-        yp = pop.select("outcome", "expected").to_pyarrow().to_pandas()
-        cards[mid] = background.submit(risk.model_card, yp, model, yp["expected"].to_numpy(float))
+        yp = pop.select("outcome", "expected", "discharge_date").to_pyarrow().to_pandas()
+        cards[mid] = background.submit(
+            risk.model_card, yp, model, yp["expected"].to_numpy(float), yp["discharge_date"]
+        )
     return cards
 
 

@@ -11,6 +11,18 @@ fitted model (terms, levels, coefficients) is a JSON-able dict that can be saved
 
 Expected = sum of predicted probabilities; O/E with an exact Poisson 95% CI
 (``cmo.stats.intervals.poisson_oe``); risk-standardised rate = O/E x reference rate.
+
+A model may carry ``extras``: further 0/1 covariates the scoring frame holds by name (the ICU
+model's severity markers, :mod:`cmo.measures.icu`), appended after the Elixhauser flags.
+
+Validation (:func:`validation`): C-statistic (Hanley & McNeil, Radiology 1982;143:29-36),
+calibration slope (Cox DR, Biometrika 1958;45:562-5: the slope of a logistic regression of the
+outcome on the model's linear predictor) and calibration intercept (calibration-in-the-large:
+the intercept of that regression with the linear predictor as an offset; Steyerberg EW,
+Clinical Prediction Models, 2nd ed. 2019, ch. 15; Van Calster B, et al. J Clin Epidemiol
+2016;74:167-76), with the decile table. The model card reports them on the data after the
+fitting window (out-of-time validation, Steyerberg 2019 ch. 17; the CMS hybrid hospital-wide
+mortality methodology report validates its model on a later year the same way).
 """
 
 from __future__ import annotations
@@ -77,6 +89,36 @@ def age_band(age: pd.Series) -> pd.Series:
 
 COVARIATES = ("age_band", "female", "emergency", "body_system")
 
+# The extra 0/1 covariates a model may carry, with their labels: the ICU model's severity
+# markers (cmo.measures.icu, which documents and cites each).
+EXTRA_LABELS: dict[str, str] = {
+    "ventilated": "mechanical ventilation (ICD-10-PCS 5A19*)",
+    "vasopressor": "vasopressor infusion (ICD-10-PCS 3E0[34]3XZ)",
+    "admit_ed": "admitted through the emergency department",
+    "admit_transfer": "admitted from another hospital",
+    "low_hb": "haemoglobin < 10 g/dL in the first 24 h",
+    "abnormal_na": "sodium < 130 or >= 150 mmol/L in the first 24 h",
+}
+
+# What the model's covariates are: a change here (or in a measure's spec) makes a stored
+# reference model stale (cmo.measures.reference.spec_hash).
+COVARIATE_SPEC_VERSION = "2026.1"
+
+
+def covariate_spec(extras: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Everything that defines the covariates, as JSON-able data (hashed into spec_hash)."""
+    return {
+        "version": COVARIATE_SPEC_VERSION,
+        "covariates": list(COVARIATES),
+        "age_bands": [list(b) for b in AGE_BANDS],
+        "body_systems": [list(b) for b in BODY_SYSTEMS],
+        "elixhauser": list(terminology.categories("elixhauser")),
+        "min_flag_count": MIN_FLAG_COUNT,
+        "min_level_count": MIN_LEVEL_COUNT,
+        "max_fit_rows": MAX_FIT_ROWS,
+        "extras": [[x, EXTRA_LABELS[x]] for x in extras],
+    }
+
 
 def covariates(frame: pd.DataFrame) -> pd.DataFrame:
     """Model covariates from a raw frame (age, sex, priority, principal_dx, el_*).
@@ -86,6 +128,9 @@ def covariates(frame: pd.DataFrame) -> pd.DataFrame:
     if set(COVARIATES) <= set(frame.columns):
         return frame
     cov = pd.DataFrame(index=frame.index)
+    for extra in EXTRA_LABELS:
+        if extra in frame.columns:
+            cov[extra] = frame[extra].fillna(False).astype(float)
     # Categoricals: the design matrix compares them level by level (fast on codes).
     cov["age_band"] = age_band(frame["age"].astype(float)).astype("category")
     cov["female"] = (frame["sex"] == "female").astype(float)
@@ -97,7 +142,7 @@ def covariates(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def design(cov: pd.DataFrame, model: dict[str, Any]) -> np.ndarray:
-    """The model matrix for the terms of ``model`` (intercept first)."""
+    """The model matrix for the terms of ``model`` (intercept first, extras last)."""
     cols = [np.ones(len(cov))]
     for band in model["age_levels"]:
         cols.append((cov["age_band"] == band).to_numpy(float))
@@ -107,6 +152,8 @@ def design(cov: pd.DataFrame, model: dict[str, Any]) -> np.ndarray:
         cols.append((cov["body_system"] == system).to_numpy(float))
     for flag in model["flags"]:
         cols.append(cov[flag].to_numpy(float))
+    for extra in model.get("extras", []):
+        cols.append(cov[extra].to_numpy(float))
     return np.column_stack(cols)
 
 
@@ -133,7 +180,7 @@ def linear_predictor(t: Any, model: dict[str, Any], system: Any = None) -> Any:
     # At most one system matches: adding its coefficient to the others' exact zeros here or in
     # system_term gives bit-identical sums.
     eta = eta + (system_term(t.principal_dx, model) if system is None else system)
-    for flag in model["flags"]:
+    for flag in [*model["flags"], *model.get("extras", [])]:
         eta = eta + t[flag].fill_null(False).cast("float64") * next(coef)
     return eta
 
@@ -166,10 +213,11 @@ def term_names(model: dict[str, Any]) -> list[str]:
         + ["female", "emergency admission"]
         + [f"body system {s}" for s in model["system_levels"]]
         + [f"elixhauser {f[3:]}" for f in model["flags"]]
+        + [EXTRA_LABELS.get(x, x) for x in model.get("extras", [])]
     )
 
 
-def choose_terms(cov: pd.DataFrame, y: np.ndarray) -> dict[str, Any]:
+def choose_terms(cov: pd.DataFrame, y: np.ndarray, extras: tuple[str, ...] = ()) -> dict[str, Any]:
     """Levels and flags with enough data to estimate (avoids separation on small windows)."""
     counts = cov["age_band"].value_counts()
     age_levels = [b for _l, b in AGE_BANDS[1:] if counts.get(b, 0) >= MIN_LEVEL_COUNT]
@@ -183,11 +231,17 @@ def choose_terms(cov: pd.DataFrame, y: np.ndarray) -> dict[str, Any]:
         events = int(y[col].sum())
         if col.sum() >= MIN_FLAG_COUNT and 0 < events < col.sum():
             flags.append(f"el_{cat}")
+    kept = []
+    for extra in extras:
+        col = cov[extra].to_numpy(bool)
+        if col.sum() >= MIN_FLAG_COUNT and 0 < int(y[col].sum()) < col.sum():
+            kept.append(extra)
     return {
         "age_levels": age_levels,
         "system_levels": system_levels,
         "reference_system": common[0] if common else None,
         "flags": flags,
+        "extras": kept,
     }
 
 
@@ -229,8 +283,16 @@ def _newton(
     return beta, se, converged
 
 
-def fit(frame: pd.DataFrame, measure_id: str, window: str = "all data") -> dict[str, Any]:
-    """Fit the logistic model on a model frame (with ``outcome``); returns the model dict."""
+def fit(
+    frame: pd.DataFrame,
+    measure_id: str,
+    window: str = "all data",
+    extras: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """Fit the logistic model on a model frame (with ``outcome``); returns the model dict.
+
+    ``extras`` are further 0/1 columns of ``frame`` offered as covariates (kept when they have
+    at least ``MIN_FLAG_COUNT`` stays and both outcomes)."""
     if "stay_id" in frame.columns and not frame["stay_id"].is_monotonic_increasing:
         frame = frame.sort_values("stay_id")
     frame = frame.reset_index(drop=True)
@@ -240,7 +302,7 @@ def fit(frame: pd.DataFrame, measure_id: str, window: str = "all data") -> dict[
         frame = frame.iloc[keep]
     y = frame["outcome"].to_numpy(float)
     cov = covariates(frame)
-    model = choose_terms(cov, y)
+    model = choose_terms(cov, y, extras)
     x = design(cov, model)
     method = "newton"
     with np.errstate(all="ignore"):
@@ -411,8 +473,92 @@ def _finite(log_odds: float) -> float | None:
     return value if np.isfinite(value) else None
 
 
-def model_card(frame: pd.DataFrame, model: dict[str, Any], p: np.ndarray) -> dict[str, Any]:
-    """n, events, C-statistic, calibration table and chart spec, coefficients with 95% CIs."""
+def calibration_fit(y: np.ndarray, p: np.ndarray) -> dict[str, float | None]:
+    """Calibration slope and intercept of predictions ``p`` against outcomes ``y``, with 95%
+    Wald CIs.
+
+    Slope: the coefficient b of ``logit P(y=1) = a + b * lp`` with lp = logit(p) (Cox DR.
+    Two further applications of a model for binary regression. Biometrika 1958;45:562-5);
+    1 is ideal, < 1 means predictions too extreme (overfitting). Intercept: calibration-in-
+    the-large, the a of ``logit P(y=1) = a + offset(lp)`` (Steyerberg EW, Clinical Prediction
+    Models, 2nd ed. 2019, ch. 15; Van Calster B, et al. J Clin Epidemiol 2016;74:167-76);
+    0 is ideal, > 0 means more events than predicted. None without both outcomes."""
+    empty: dict[str, float | None] = {
+        k: None
+        for k in (
+            "slope",
+            "slope_low",
+            "slope_high",
+            "intercept",
+            "intercept_low",
+            "intercept_high",
+        )
+    }
+    y = np.asarray(y, float)
+    if len(y) == 0 or y.min() == y.max():
+        return empty
+    q = np.clip(np.asarray(p, float), 1e-9, 1 - 1e-9)
+    lp = np.log(q / (1 - q))
+    z = 1.959963984540054
+    out = dict(empty)
+    with np.errstate(all="ignore"):
+        try:
+            beta, se, ok = newton_logit(np.column_stack([np.ones(len(lp)), lp]), y)
+            if ok and np.all(np.isfinite(se)):
+                out.update(
+                    slope=float(beta[1]),
+                    slope_low=float(beta[1] - z * se[1]),
+                    slope_high=float(beta[1] + z * se[1]),
+                )
+        except np.linalg.LinAlgError:
+            pass
+        # Intercept with lp as an offset: one-parameter Newton-Raphson.
+        a = 0.0
+        for _ in range(100):
+            pa = 1.0 / (1.0 + np.exp(-np.clip(a + lp, -30, 30)))
+            info = float((pa * (1 - pa)).sum())
+            step = float((y - pa).sum()) / info if info > 0 else 0.0
+            a += step
+            if abs(step) < 1e-12:
+                break
+        pa = 1.0 / (1.0 + np.exp(-np.clip(a + lp, -30, 30)))
+        info = float((pa * (1 - pa)).sum())
+        if info > 0 and np.isfinite(a):
+            se_a = 1.0 / np.sqrt(info)
+            out.update(intercept=a, intercept_low=a - z * se_a, intercept_high=a + z * se_a)
+    return out
+
+
+def validation(y: np.ndarray, p: np.ndarray, title: str) -> dict[str, Any]:
+    """n, events, expected, O/E, C-statistic, calibration slope and intercept, the decile table
+    and its chart spec for outcomes ``y`` scored ``p`` by a frozen model."""
+    y = np.asarray(y, float)
+    p = np.asarray(p, float)
+    low, avg = tie_ranks(p) if len(p) else (p, p)
+    deciles = calibration(y, p, ranks=low) if len(p) else []
+    expected = float(p.sum())
+    return {
+        "n": int(len(y)),
+        "events": float(y.sum()),
+        "expected": expected,
+        "oe": float(y.sum()) / expected if expected > 0 else None,
+        "c_statistic": c_statistic(y, p, ranks=avg) if len(p) else None,
+        **calibration_fit(y, p),
+        "calibration": deciles,
+        "calibration_chart": calibration_spec(deciles, title),
+    }
+
+
+def model_card(
+    frame: pd.DataFrame, model: dict[str, Any], p: np.ndarray, dates: Any = None
+) -> dict[str, Any]:
+    """n, events, C-statistic, calibration table and chart spec, coefficients with 95% CIs.
+
+    ``dates`` (the rows' discharge dates) split the rows at the model's fitting window: the
+    card then adds ``development`` (the rows in the window: apparent performance) and
+    ``out_of_time`` (the rows discharged after it: the frozen model on later data) with
+    :func:`validation` of each. The top-level n, C-statistic and calibration stay those of
+    every row scored by the build."""
     y = frame["outcome"].to_numpy(float)
     low, avg = tie_ranks(p)
     deciles = calibration(y, p, ranks=low)
@@ -430,7 +576,28 @@ def model_card(frame: pd.DataFrame, model: dict[str, Any], p: np.ndarray) -> dic
                 "ci_high": _finite(b + z * se) if ok else None,
             }
         )
+    extra: dict[str, Any] = {}
+    end = model.get("window_end")
+    if dates is not None and end is not None:
+        d = pd.to_datetime(pd.Series(dates)).to_numpy()
+        start = model.get("window_start")
+        lo = np.datetime64(start) if start else np.datetime64("1900-01-01")
+        hi = np.datetime64(end)
+        inside = (d >= lo) & (d <= hi)
+        after = d > hi
+        mid = model["measure_id"]
+        extra["development"] = validation(y[inside], p[inside], f"{mid} in the fitting window")
+        oot = validation(y[after], p[after], f"{mid} after the fitting window (out of time)")
+        if len(y[after]):
+            dd = d[after]
+            oot["period_start"] = str(np.datetime_as_string(dd.min(), unit="D"))
+            oot["period_end"] = str(np.datetime_as_string(dd.max(), unit="D"))
+        else:
+            oot["note"] = "no data after the fitting window yet"
+        extra["out_of_time"] = oot
     return {
+        **_version_keys(model),
+        **extra,
         "measure_id": model["measure_id"],
         "n": int(len(y)),
         "events": float(y.sum()),
@@ -449,3 +616,9 @@ def model_card(frame: pd.DataFrame, model: dict[str, Any], p: np.ndarray) -> dic
         },
         "model": model,
     }
+
+
+def _version_keys(model: dict[str, Any]) -> dict[str, Any]:
+    """The stored reference model's identity, when the model has one."""
+    keys = ("model_version", "model_hash", "spec_hash", "window_start", "window_end", "fitted_at")
+    return {k: model.get(k) for k in keys if k in model}
