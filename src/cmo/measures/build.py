@@ -10,9 +10,10 @@ Steps (each timed into ``quality__build_run``):
 5. ``long``: every measure's patient-level rows, written once: the risk-adjusted rows are
    scored in the engine; the model cards then read (outcome, expected) back;
 6. ``results``: quality__measure_result (period x level x unit);
-7. ``signals``: quality__period (complete periods), quality__chart_point (monthly control
-   charts), quality__funnel_point (yearly funnels) and quality__signal read off them
-   (``cmo.stats``): everything the pages show, so they compute nothing;
+7. ``signals``: quality__period (complete periods), quality__lookback (the months each
+   measure's lookback leaves out), quality__chart_point (monthly control charts),
+   quality__funnel_point (yearly and rolling 12/24-month funnels) and quality__signal read
+   off them (``cmo.stats``): everything the pages show, so they compute nothing;
 8. ``metadata``: quality__measure, quality__model_card, quality__build_run.
 """
 
@@ -174,18 +175,20 @@ def run(
             sites = res.unit_sites(counts)
             final = res.finish(agg, measures, ref_rates, res.unit_names(wh), sites)
             out.rows["quality__measure_result"] = _write(
-                wh, "quality__measure_result", final, RESULT_SCHEMA
+                wh, "quality__measure_result", final[list(RESULT_SCHEMA)], RESULT_SCHEMA
             )
         with steps.step("signals"):
             # What the pages show is computed here, once per build: periods, control-chart
             # points, funnel points, and the signals read off them (docs/measures/results.md).
             period_rows = res.periods(final, end)
-            charts = res.chart_points(final, measures, end)
-            funnels = res.funnel_points(final, measures, end)
+            # Months whose lookback reaches before the data start raise nothing.
+            lookbacks = res.lookback(final, measures)
+            charts = res.chart_points(final, measures, end, lookbacks)
+            funnels = res.funnel_points(final, measures, end, lookbacks)
             sig = pd.concat(
                 [
                     res.signals(final, measures, end, charts, funnels),
-                    res.cusum_signals(long, final, measures),
+                    res.cusum_signals(long, final, measures, lookbacks),
                 ],
                 ignore_index=True,
             )
@@ -195,6 +198,7 @@ def run(
                 ("quality__chart_point", charts, CHART_SCHEMA),
                 ("quality__funnel_point", funnels, FUNNEL_SCHEMA),
                 ("quality__signal", sig, SIGNAL_SCHEMA),
+                ("quality__lookback", lookbacks, LOOKBACK_SCHEMA),
             ):
                 out.rows[name] = _write(wh, name, frame[list(schema)], schema)
         with steps.step("metadata"):
@@ -238,6 +242,12 @@ RESULT_SCHEMA = {
     "ci_high": "float64",
     "rsr": "float64",
     "median": "float64",
+    # Empirical-Bayes O/E and its 95% interval (cmo.stats.shrinkage); small_cell: too few to
+    # judge (results.SMALL_CELL_CASES / SMALL_CELL_EXPECTED), never signalled.
+    "shrunk_ratio": "float64",
+    "shrunk_low": "float64",
+    "shrunk_high": "float64",
+    "small_cell": "boolean",
 }
 SIGNAL_SCHEMA = {
     "measure_id": "string",
@@ -249,6 +259,8 @@ SIGNAL_SCHEMA = {
     "kind": "string",
     "direction": "string",
     "detail": "string",
+    "q_value": "float64",  # funnel signals: Benjamini-Hochberg q; null for charts and CUSUM
+    "window": "string",  # 'year', 'rolling12', 'rolling24', 'month', 'cusum'
     "current": "boolean",
 }
 PERIOD_SCHEMA = {
@@ -273,11 +285,16 @@ CHART_SCHEMA = {
     "lcl": "float64",
     "sigma_signal": "boolean",
     "runs_signal": "boolean",
+    "small_cell": "boolean",
+    "lookback_complete": "boolean",  # False: before the measure's lookback is complete
 }
 FUNNEL_SCHEMA = {
     **_UNIT,
     **_NAMES,
     "period_start": "date",
+    "period_end": "date",  # exclusive
+    "window": "string",  # 'year' (calendar), 'rolling12', 'rolling24'
+    "denominator": "int64",
     "numerator": "float64",
     "expected": "float64",
     "ratio": "float64",
@@ -288,6 +305,22 @@ FUNNEL_SCHEMA = {
     "ucl_99_8": "float64",
     "outlier_95": "boolean",
     "outlier_99_8": "boolean",
+    "p_value": "float64",
+    "q_value": "float64",  # Benjamini-Hochberg over the not-small units of the family
+    "shrunk_ratio": "float64",
+    "shrunk_low": "float64",
+    "shrunk_high": "float64",
+    "small_cell": "boolean",
+    "lookback_complete": "boolean",
+    "phi": "float64",
+    "tau2": "float64",
+}
+LOOKBACK_SCHEMA = {
+    "measure_id": "string",
+    "data_start": "date",
+    "lookback_months": "int64",
+    "first_month": "date",
+    "reason": "string",
 }
 MEASURE_SCHEMA = {
     "measure_id": "string",

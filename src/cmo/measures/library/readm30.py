@@ -154,4 +154,5 @@ def long(ctx: Context) -> ir.Table:
     )
 
 
-MEASURE = Measure(spec=SPEC, long=long, risk_model=True)
+# 12 months: comorbidities of diagnoses without POA come from the 12 months before admission.
+MEASURE = Measure(spec=SPEC, long=long, risk_model=True, lookback_months=12)
