@@ -182,7 +182,7 @@ def run(
             # points, funnel points, and the signals read off them (docs/measures/results.md).
             period_rows = res.periods(final, end)
             # Months whose lookback reaches before the data start raise nothing.
-            lookbacks = res.lookback(final, measures)
+            lookbacks = res.lookback(final, measures, _missing_poa(wh))
             charts = res.chart_points(final, measures, end, lookbacks)
             funnels = res.funnel_points(final, measures, end, lookbacks)
             sig = pd.concat(
@@ -460,6 +460,21 @@ def _reference_rates(agg: pd.DataFrame, fitted: dict[str, dict[str, Any]]) -> di
     for mid, model in fitted.items():
         rates[mid] = float(model["reference_rate"])
     return rates
+
+
+def _missing_poa(wh: Warehouse) -> float | None:
+    """The system's share of secondary diagnoses without a POA indicator (one aggregate row
+    of quality__data_issue's per-site ``missing_poa_share``), or None."""
+    if not wh.exists("quality__data_issue"):
+        return None
+    t = wh.table("quality__data_issue")
+    t = t.filter(t.issue == "missing_poa_share")
+    row = t.aggregate(
+        missing=(t.value * t.n.cast("float64")).sum(), n=t.n.cast("float64").sum()
+    ).to_pandas()
+    if row.empty or not row["n"].iloc[0] or pd.isna(row["n"].iloc[0]):
+        return None
+    return float(row["missing"].iloc[0] / row["n"].iloc[0])
 
 
 def _write_run_log(wh: Warehouse, out: BuildResult, started: datetime) -> None:

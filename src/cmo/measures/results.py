@@ -71,8 +71,15 @@ FUNNEL_WINDOWS = {"year": 12, "rolling12": 12, "rolling24": 24}
 # CUSUM in-control ARL = this many years of the site's cases: one false alarm expected per
 # 20 site-years of a chart, ~5% per chart per year (1 - exp(-1/20)).
 CUSUM_ARL_YEARS = 20
-CUSUM_SIMULATIONS = 2000
-CUSUM_HORIZON = 5000  # simulated cases per chain (the ARL is estimated censored beyond it)
+CUSUM_SIMULATIONS = 1000
+# Simulated cases per chain: the chart's own cases, within these bounds (the ARL is the
+# censored-exponential estimate beyond the horizon; cmo.stats.cusum.limit_for_arl).
+CUSUM_HORIZON = (500, 3000)
+# A diagnosis without a POA indicator counts as a comorbidity only when coded in the 12
+# months before admission (core.LOOKBACK_DAYS): when more than this share of secondary
+# diagnoses lacks POA, the risk-adjusted measures' first 12 months raise no signal.
+MISSING_POA_SHARE = 0.05
+COMORBIDITY_LOOKBACK_MONTHS = 12
 
 
 def unit_exposure(rows: ir.Table, exposure: ir.Table | None) -> ir.Table:
@@ -648,15 +655,32 @@ def data_start(results: pd.DataFrame) -> date | None:
     return pd.Timestamp(min(pd.to_datetime(months))).date()
 
 
-def lookback(results: pd.DataFrame, measures: dict[str, Measure]) -> pd.DataFrame:
+def lookback(
+    results: pd.DataFrame, measures: dict[str, Measure], missing_poa: float | None = None
+) -> pd.DataFrame:
     """quality__lookback: per measure, the first month whose lookback lies wholly in the data
-    (data start + ``Measure.lookback_months``) and why. Months before it raise no signal and
-    are left out of the control charts' centre line and limits (still drawn); years and
-    rolling windows that contain one raise no funnel signal."""
+    (data start + the measure's lookback) and why. Months before it raise no signal and are
+    left out of the control charts' centre line and limits (still drawn); years and rolling
+    windows that contain one raise no funnel signal.
+
+    The lookback is ``Measure.lookback_months`` (the measure's own: hospice enrolment, ED
+    visits, Charlson; at least the first month, whose discharges lack the long stays admitted
+    before the data start), and for risk-adjusted measures 12 months when more than
+    MISSING_POA_SHARE of secondary diagnoses lack a POA indicator (``missing_poa``, from
+    quality__data_issue): their comorbidities then come from the 12 months before admission,
+    which the first year's stays do not have, so their expected risk is too low."""
     start = data_start(results)
+    poa_gap = missing_poa is not None and missing_poa > MISSING_POA_SHARE
     rows = []
     for mid, m in measures.items():
         months = int(m.lookback_months)
+        reason = f"{months} month(s): the measure's own lookback"
+        if m.spec.risk_adjusted and poa_gap and months < COMORBIDITY_LOOKBACK_MONTHS:
+            months = COMORBIDITY_LOOKBACK_MONTHS
+            reason = (
+                f"{months} months: {missing_poa:.0%} of secondary diagnoses lack POA, so "
+                "comorbidities come from the 12 months before admission"
+            )
         first = None if start is None else (pd.Timestamp(start) + pd.DateOffset(months=months))
         rows.append(
             {
@@ -664,9 +688,7 @@ def lookback(results: pd.DataFrame, measures: dict[str, Measure]) -> pd.DataFram
                 "data_start": start,
                 "lookback_months": months,
                 "first_month": None if first is None else first.date(),
-                "reason": f"rows of the first {months} month(s) after the data start look back "
-                "before it (comorbidity and prior-use lookbacks, stays admitted before the "
-                "data start): no signal from them",
+                "reason": f"{reason}; no signal from the months before first_month",
             }
         )
     return pd.DataFrame(rows, columns=LOOKBACK_COLUMNS)
@@ -782,6 +804,7 @@ def _windows(
     yearly = complete_periods(rows[rows["period_type"] == "year"], data_end).copy()
     if not yearly.empty:
         start = pd.to_datetime(yearly["period_start"])
+        yearly["period_start"] = start.to_numpy()
         yearly["window"] = "year"
         yearly["period_end"] = (start + pd.DateOffset(years=1)).dt.date.to_numpy()
         first = yearly["measure_id"].map(firsts)
@@ -806,7 +829,7 @@ def _windows(
             agg = agg.join(latest[["unit_name", "site_id"]]).reset_index()
             agg["window"] = window
             agg["period_type"] = window
-            agg["period_start"] = begin.date()
+            agg["period_start"] = begin
             agg["period_end"] = (last + pd.DateOffset(months=1)).date()
             first = agg["measure_id"].map(firsts)
             agg["lookback_complete"] = (first.isna() | (begin >= first)).to_numpy(bool)
@@ -998,6 +1021,12 @@ def funnel_flags(funnels: pd.DataFrame) -> np.ndarray:
 def _funnel_signals(funnels: pd.DataFrame, measures: dict[str, Measure]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     flagged = funnels[funnel_flags(funnels)]
+    if "window" in flagged and "period_end" in flagged:
+        # A rolling 12 months that is a calendar year (data ending in December) is the same
+        # test: one signal, the calendar year's.
+        rank = flagged["window"].map({"year": 0}).fillna(1)
+        keys = ["measure_id", "level", "unit_id", "period_start", "period_end"]
+        flagged = flagged.assign(_r=rank).sort_values("_r").drop_duplicates(keys)
     # Records, not iterrows: a Series per row cost ~0.25 s over the ~5k unit rows at 1M.
     for r in flagged.to_dict("records"):
         window = str(r.get("window") or "year")
@@ -1059,10 +1088,8 @@ def cusum_limit(risk: np.ndarray, odds_ratio: float, *, seed: int = 0) -> tuple[
     from cmo.stats.cusum import limit_for_arl
 
     arl0 = float(CUSUM_ARL_YEARS * max(len(risk), 1))
-    horizon = min(len(risk) * CUSUM_ARL_YEARS * 10, CUSUM_HORIZON)
-    h = limit_for_arl(
-        risk, odds_ratio, arl0, seed=seed, n_sim=CUSUM_SIMULATIONS, horizon=max(horizon, 1)
-    )
+    horizon = min(max(len(risk), CUSUM_HORIZON[0]), CUSUM_HORIZON[1])
+    h = limit_for_arl(risk, odds_ratio, arl0, seed=seed, n_sim=CUSUM_SIMULATIONS, horizon=horizon)
     return h, arl0
 
 

@@ -146,6 +146,7 @@ class Measure:
     # visits, hospice enrolment, stays admitted before the data start): no signal is raised
     # from them and they are left out of control-chart baselines (cmo.measures.results).
     # The default 1: the first month's discharges lack the long stays admitted before it.
+    # Risk-adjusted measures get 12 when POA indicators are missing (results.lookback).
     lookback_months: int = 1
 
 

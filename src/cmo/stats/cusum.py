@@ -95,8 +95,10 @@ def limit_for_arl(
         w = y * log_ra - np.log(1 - risk + odds_ratio * risk)
         c = s + np.cumsum(w, axis=0)
         path = c - np.minimum(np.minimum.accumulate(c, axis=0), 0.0)
-        best = np.maximum.accumulate(np.vstack([top, path]), axis=0)
-        k, chain = np.nonzero(path > best[:-1])
+        best = np.maximum(np.maximum.accumulate(path, axis=0), top)
+        before = np.empty_like(best)
+        before[0], before[1:] = top, best[:-1]
+        k, chain = np.nonzero(path > before)
         if k.size:
             chains.append(chain)
             times.append(start + k + 1)
@@ -106,18 +108,26 @@ def limit_for_arl(
     chain = np.concatenate(chains) if chains else np.zeros(0, int)
     time = np.concatenate(times) if times else np.zeros(0, int)
     value = np.concatenate(values) if values else np.zeros(0)
+    # Each chain's records rise in time and value: sorted by (chain, value), the first passage
+    # over h is the record just after h in its chain's block (one searchsorted for all chains).
+    span = float(value.max()) + 1.0 if value.size else 1.0
+    order = np.lexsort((value, chain))
+    chain, time, value = chain[order], time[order], value[order]
+    keyed = chain * span + value
+    block_end = np.searchsorted(chain, np.arange(n_sim), side="right")
+    offsets = np.arange(n_sim) * span
 
     def arl(h: float) -> float:
-        first = np.full(n_sim, horizon, dtype=float)
-        hit = value > h
-        np.minimum.at(first, chain[hit], time[hit])
-        crossed = np.unique(chain[hit]).size
-        return float(first.sum() / crossed) if crossed else float("inf")
+        at = np.searchsorted(keyed, offsets + h, side="right")
+        crossed = at < block_end
+        first = np.where(crossed, time[np.minimum(at, max(time.size - 1, 0))], horizon)
+        n_crossed = int(crossed.sum())
+        return float(first.sum() / n_crossed) if n_crossed else float("inf")
 
     lo, hi = 0.0, float(value.max()) if value.size else 1.0
     if arl(hi) < arl0:  # even the highest level reached signals too soon: use it
         return hi
-    for _ in range(60):
+    for _ in range(50):
         mid = (lo + hi) / 2
         lo, hi = (mid, hi) if arl(mid) < arl0 else (lo, mid)
     return hi

@@ -18,8 +18,12 @@ units of one measure × level × period by the method of moments of Marshall (19
 
     μ = ΣO / ΣE,   s² = Σ E_i (r_i − μ)² / ΣE,   σ² = max(0, s² − μ / Ē),   Ē = ΣE / k.
 
-When σ² = 0 (no variation beyond chance) every unit is shrunk to μ (α is capped at
-``MAX_SHAPE``). The 95% interval is the posterior Gamma's 2.5% and 97.5% quantiles.
+When σ² = 0 (no variation beyond chance) every unit is shrunk to μ. The prior is never
+allowed to be more precise than the family mean it is centred on: α ≤ ΣO, so the prior's
+relative variance 1/α is at least 1/ΣO, the Poisson variance of μ̂ = ΣO/ΣE (plug-in EB
+intervals that ignore the uncertainty of μ are too narrow, Morris JASA 1983;78:47-55; without
+the cap a family with σ² = 0 would get intervals of zero width). The 95% interval is the
+posterior Gamma's 2.5% and 97.5% quantiles.
 
 Sources:
 - Clayton D, Kaldor J. Empirical Bayes estimates of age-standardized relative risks for use in
@@ -43,7 +47,6 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-MAX_SHAPE = 1e8  # α when σ² = 0: the prior is a point at μ
 MIN_UNITS = 3  # fewer units give no estimate of the between-unit variance
 
 
@@ -79,7 +82,7 @@ def eb_ratio(
     Returns:
         DataFrame with shrunk_ratio, shrunk_low, shrunk_high (NaN where E ≤ 0 or too few
         units), weight (C_i, the share of the unit's own O/E in its estimate). ``attrs`` hold
-        mu, sigma2 and shape (α).
+        mu, sigma2 and shape (α, at most ΣO).
     """
     o = np.asarray(observed, float)
     e = np.asarray(expected, float)
@@ -109,7 +112,7 @@ def eb_ratio(
         # No events anywhere: every unit's best estimate is 0 and nothing can be shrunk to it.
         out.attrs.update(mu=mu, sigma2=sigma2, shape=float("nan"))
         return out
-    shape = min(mu**2 / sigma2, MAX_SHAPE) if sigma2 > 0 else MAX_SHAPE
+    shape = min(mu**2 / sigma2 if sigma2 > 0 else np.inf, float(o[ok].sum()))
     a = shape + o[ok]
     b = shape / mu + e[ok]
     tail = (1 - level) / 2
@@ -151,7 +154,7 @@ def eb_ratio_groups(
         r = np.where(ok, o / np.where(ok, e, 1.0), 0.0)
         s2 = np.bincount(group, weights=np.where(ok, e * (r - mu[group]) ** 2, 0.0), minlength=n_groups) / se
         sigma2 = np.maximum(0.0, s2 - mu / (se / k))
-        shape = np.where(sigma2 > 0, np.minimum(mu**2 / sigma2, MAX_SHAPE), MAX_SHAPE)
+        shape = np.minimum(np.where(sigma2 > 0, mu**2 / sigma2, np.inf), so)
     usable = (k >= MIN_UNITS) & np.isfinite(mu) & (mu > 0)
     use = ok & usable[group]
     a = shape[group] + o

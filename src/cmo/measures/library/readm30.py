@@ -154,5 +154,4 @@ def long(ctx: Context) -> ir.Table:
     )
 
 
-# 12 months: comorbidities of diagnoses without POA come from the 12 months before admission.
-MEASURE = Measure(spec=SPEC, long=long, risk_model=True, lookback_months=12)
+MEASURE = Measure(spec=SPEC, long=long, risk_model=True)
