@@ -665,7 +665,8 @@ def lookback(
 
     The lookback is ``Measure.lookback_months`` (the measure's own: hospice enrolment, ED
     visits, Charlson; at least the first month, whose discharges lack the long stays admitted
-    before the data start), and for risk-adjusted measures 12 months when more than
+    before the data start), and for measures with a risk model (its comorbidity terms) 12
+    months when more than
     MISSING_POA_SHARE of secondary diagnoses lack a POA indicator (``missing_poa``, from
     quality__data_issue): their comorbidities then come from the 12 months before admission,
     which the first year's stays do not have, so their expected risk is too low."""
@@ -675,7 +676,7 @@ def lookback(
     for mid, m in measures.items():
         months = int(m.lookback_months)
         reason = f"{months} month(s): the measure's own lookback"
-        if m.spec.risk_adjusted and poa_gap and months < COMORBIDITY_LOOKBACK_MONTHS:
+        if m.risk_model and poa_gap and months < COMORBIDITY_LOOKBACK_MONTHS:
             months = COMORBIDITY_LOOKBACK_MONTHS
             reason = (
                 f"{months} months: {missing_poa:.0%} of secondary diagnoses lack POA, so "
@@ -807,7 +808,7 @@ def _windows(
         yearly["period_start"] = start.to_numpy()
         yearly["window"] = "year"
         yearly["period_end"] = (start + pd.DateOffset(years=1)).dt.date.to_numpy()
-        first = yearly["measure_id"].map(firsts)
+        first = pd.to_datetime(yearly["measure_id"].map(firsts))
         yearly["lookback_complete"] = (first.isna() | (start >= first)).to_numpy(bool)
         frames.append(yearly)
     monthly = complete_periods(rows[rows["period_type"] == "month"], data_end)
@@ -831,7 +832,7 @@ def _windows(
             agg["period_type"] = window
             agg["period_start"] = begin
             agg["period_end"] = (last + pd.DateOffset(months=1)).date()
-            first = agg["measure_id"].map(firsts)
+            first = pd.to_datetime(agg["measure_id"].map(firsts))
             agg["lookback_complete"] = (first.isna() | (begin >= first)).to_numpy(bool)
             frames.append(agg)
     if not frames:
@@ -1136,7 +1137,7 @@ def cusum_signals(
     )
     firsts = _first_months(lookbacks)
     if firsts and len(frame):
-        first = frame["measure_id"].astype(str).map(firsts)
+        first = pd.to_datetime(frame["measure_id"].astype(str).map(firsts))
         day = pd.to_datetime(frame["discharge_date"])
         frame = frame[(first.isna() | (day >= first)).to_numpy()].reset_index(drop=True)
     outcome = frame["outcome"].to_numpy(float)
