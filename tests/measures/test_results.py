@@ -297,9 +297,8 @@ def test_pages_read_what_the_build_computed(built):
     )
     assert not set(points["period_start"]) & incomplete  # charts hold complete months only
     signals = built.table("quality__signal").to_pandas()
-    from cmo.measures.spec import registry
-
     from cmo.measures.results import funnel_flags, signalled
+    from cmo.measures.spec import registry
 
     keys = ["measure_id", "level", "unit_id", "period_start"]
     loud = [mid for mid, m in registry().items() if signalled(m)]

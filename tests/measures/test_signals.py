@@ -124,15 +124,18 @@ def test_months_before_the_lookback_raise_nothing():
 
 def test_missing_poa_extends_the_risk_adjusted_lookback_to_a_year():
     """Given 30% of secondary diagnoses without POA, when the lookback is set, then the
-    first 12 months of the measures with a comorbidity risk model raise nothing (their comorbidities come from the
-    12 months before admission); with POA present their lookback is the measure's own."""
+    first 12 months of the measures with a comorbidity risk model raise nothing (their
+    comorbidities come from the 12 months before admission); with POA present their
+    lookback is the measure's own."""
     frame = _monthly(np.ones(24))
     measures = registry()
     poa = res.lookback(frame, measures, 0.30).set_index("measure_id")
     full = res.lookback(frame, measures, 0.0).set_index("measure_id")
     assert poa.loc["READM30", "first_month"] == date(2024, 1, 1)
     assert full.loc["READM30", "first_month"] == date(2023, 2, 1)
-    assert poa.loc["LOS", "first_month"] == full.loc["LOS", "first_month"]  # no comorbidity model (AMLOS)
+    assert (
+        poa.loc["LOS", "first_month"] == full.loc["LOS", "first_month"]
+    )  # no comorbidity model (AMLOS)
     assert full.loc["MORT30", "first_month"] == date(2024, 1, 1)  # hospice: 12 months own
 
 

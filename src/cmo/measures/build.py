@@ -169,37 +169,15 @@ def run(
             cards = _model_cards(wh.table("quality__measure_long"), fitted, background)
         long = wh.table("quality__measure_long")
         with steps.step("results"):
-            counts = res.count_rows(long, wh.table("core__stay_unit"))
-            agg = res.aggregate(counts)
-            ref_rates = _reference_rates(agg, fitted)
-            sites = res.unit_sites(counts)
-            final = res.finish(agg, measures, ref_rates, res.unit_names(wh), sites)
+            final = result_frame(wh, long, measures, fitted)
             out.rows["quality__measure_result"] = _write(
                 wh, "quality__measure_result", final[list(RESULT_SCHEMA)], RESULT_SCHEMA
             )
         with steps.step("signals"):
             # What the pages show is computed here, once per build: periods, control-chart
             # points, funnel points, and the signals read off them (docs/measures/results.md).
-            period_rows = res.periods(final, end)
-            # Months whose lookback reaches before the data start raise nothing.
-            lookbacks = res.lookback(final, measures, _missing_poa(wh))
-            charts = res.chart_points(final, measures, end, lookbacks)
-            funnels = res.funnel_points(final, measures, end, lookbacks)
-            sig = pd.concat(
-                [
-                    res.signals(final, measures, end, charts, funnels),
-                    res.cusum_signals(long, final, measures, lookbacks),
-                ],
-                ignore_index=True,
-            )
-            sig = res.mark_current(sig, period_rows)
-            for name, frame, schema in (
-                ("quality__period", period_rows, PERIOD_SCHEMA),
-                ("quality__chart_point", charts, CHART_SCHEMA),
-                ("quality__funnel_point", funnels, FUNNEL_SCHEMA),
-                ("quality__signal", sig, SIGNAL_SCHEMA),
-                ("quality__lookback", lookbacks, LOOKBACK_SCHEMA),
-            ):
+            for name, frame in signal_frames(wh, final, long, measures, end).items():
+                schema = SIGNAL_TABLES[name]
                 out.rows[name] = _write(wh, name, frame[list(schema)], schema)
         with steps.step("metadata"):
             spec_rows = pd.DataFrame([m.spec.row() for m in measures.values()])
@@ -338,6 +316,13 @@ MEASURE_SCHEMA = {
     "attribution": "string",  # the practitioner attribution rule (spec.Measure.attribution)
     "group": "string",  # spec.GROUPS: the dashboard's and the board report's section
 }
+SIGNAL_TABLES = {
+    "quality__period": PERIOD_SCHEMA,
+    "quality__chart_point": CHART_SCHEMA,
+    "quality__funnel_point": FUNNEL_SCHEMA,
+    "quality__signal": SIGNAL_SCHEMA,
+    "quality__lookback": LOOKBACK_SCHEMA,
+}
 CARD_SCHEMA = {"measure_id": "string", "built_at": "timestamp", "card_json": "string"}
 RUN_SCHEMA = {
     "run_id": "string",
@@ -349,6 +334,50 @@ RUN_SCHEMA = {
     "step_order": "int64",
     "seconds": "float64",
 }
+
+
+def result_frame(
+    wh: Warehouse, long: ir.Table, measures: dict[str, Measure], fitted: dict[str, dict[str, Any]]
+) -> pd.DataFrame:
+    """quality__measure_result from the long rows (with the internal columns the signals step
+    reads: ``results.INTERNAL_COLUMNS``)."""
+    counts = res.count_rows(long, wh.table("core__stay_unit"))
+    agg = res.aggregate(counts)
+    ref_rates = _reference_rates(agg, fitted)
+    sites = res.unit_sites(counts)
+    return res.finish(agg, measures, ref_rates, res.unit_names(wh), sites)
+
+
+def signal_frames(
+    wh: Warehouse,
+    final: pd.DataFrame,
+    long: ir.Table,
+    measures: dict[str, Measure],
+    end: date,
+) -> dict[str, pd.DataFrame]:
+    """The signals step's tables (``SIGNAL_TABLES``) from the results: periods, each measure's
+    lookback, control-chart points, funnel points and the signals read off them plus the
+    CUSUM's (also run by ``python -m benchmarks signals`` on simulated outcomes)."""
+    period_rows = res.periods(final, end)
+    # Months whose lookback reaches before the data start raise nothing.
+    lookbacks = res.lookback(final, measures, _missing_poa(wh))
+    charts = res.chart_points(final, measures, end, lookbacks)
+    funnels = res.funnel_points(final, measures, end, lookbacks)
+    parts = [
+        res.signals(final, measures, end, charts, funnels),
+        res.cusum_signals(long, final, measures, lookbacks),
+    ]
+    sig = pd.concat([p for p in parts if not p.empty], ignore_index=True)
+    if sig.empty:
+        sig = pd.DataFrame(columns=res.SIGNAL_COLUMNS)
+    sig = res.mark_current(sig, period_rows)
+    return {
+        "quality__period": period_rows,
+        "quality__chart_point": charts,
+        "quality__funnel_point": funnels,
+        "quality__signal": sig,
+        "quality__lookback": lookbacks,
+    }
 
 
 def _long(m: Measure, ctx: Context, model: dict[str, Any] | None = None) -> ir.Table:

@@ -453,7 +453,7 @@ def finish(
 
 
 def small_cells(frame: pd.DataFrame, measures: dict[str, Measure]) -> np.ndarray:
-    """"Too few to judge": fewer than SMALL_CELL_CASES cases, or, for a risk-adjusted
+    """ "Too few to judge": fewer than SMALL_CELL_CASES cases, or, for a risk-adjusted
     proportion, fewer than SMALL_CELL_EXPECTED expected events (NHSN does not compute an SIR
     below 1 predicted event; CMS Hospital Compare reports hospitals with fewer than 25 cases as
     "number of cases too small"). Such results are shown but never raise a signal."""
@@ -495,7 +495,9 @@ def shrink(frame: pd.DataFrame, measures: dict[str, Measure]) -> pd.DataFrame:
     from cmo.stats.shrinkage import eb_ratio_groups
 
     keys = ["measure_id", "period_type", "period_start", "level"]
-    out = pd.DataFrame(np.nan, index=frame.index, columns=["shrunk_ratio", "shrunk_low", "shrunk_high"])
+    out = pd.DataFrame(
+        np.nan, index=frame.index, columns=["shrunk_ratio", "shrunk_low", "shrunk_high"]
+    )
     rows = frame[frame["level"] != "system"]
     if rows.empty:
         return out
@@ -880,9 +882,7 @@ def funnel_points(
         small = small_cells(g, measures)
         num = g["numerator"].to_numpy(float)
         exp = g["expected"].to_numpy(float)
-        f = funnel(
-            num, expected=exp, labels=np.arange(len(g)), od="shmi", od_use=~small
-        )
+        f = funnel(num, expected=exp, labels=np.arange(len(g)), od="shmi", od_use=~small)
         p = f["p_value"].to_numpy(float)
         d = None
         if m.spec.kind == "mean":
@@ -1000,7 +1000,11 @@ def _chart_signals(g: pd.DataFrame, direction: str) -> list[dict[str, Any]]:
     return rows
 
 
-WINDOW_TEXT = {"year": "calendar year", "rolling12": "rolling 12 months", "rolling24": "rolling 24 months"}
+WINDOW_TEXT = {
+    "year": "calendar year",
+    "rolling12": "rolling 12 months",
+    "rolling24": "rolling 24 months",
+}
 
 
 def funnel_flags(funnels: pd.DataFrame) -> np.ndarray:

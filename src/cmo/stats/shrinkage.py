@@ -152,7 +152,12 @@ def eb_ratio_groups(
     with np.errstate(divide="ignore", invalid="ignore"):
         mu = so / se
         r = np.where(ok, o / np.where(ok, e, 1.0), 0.0)
-        s2 = np.bincount(group, weights=np.where(ok, e * (r - mu[group]) ** 2, 0.0), minlength=n_groups) / se
+        s2 = (
+            np.bincount(
+                group, weights=np.where(ok, e * (r - mu[group]) ** 2, 0.0), minlength=n_groups
+            )
+            / se
+        )
         sigma2 = np.maximum(0.0, s2 - mu / (se / k))
         shape = np.minimum(np.where(sigma2 > 0, mu**2 / sigma2, np.inf), so)
     usable = (k >= MIN_UNITS) & np.isfinite(mu) & (mu > 0)
