@@ -180,7 +180,8 @@ def _null(wh: Any, replicates: int) -> pd.DataFrame:
     from cmo.measures.spec import registry
 
     measures = registry()
-    fitted = {m: api.model_card(wh, m)["model"] for m in ("IMORT", "MORT30", "READM30")}
+    cards = {m: api.model_card(wh, m) for m in ("IMORT", "MORT30", "READM30")}
+    fitted = {m: card["model"] for m, card in cards.items() if card is not None}
     end = core.data_end(wh, None)
     long = wh.table("quality__measure_long").to_pandas()
     rng = np.random.default_rng(20261206)

@@ -50,7 +50,8 @@ def test_a_small_cell_never_flags():
     o, e = [10.0, 20, 22, 18, 21], [0.6, 20, 21, 19, 20]
     funnels, sig = _signals(_family(o, e, [12, 100, 100, 100, 100]))
     tiny = funnels[funnels.unit_id == "u000"].iloc[0]
-    assert tiny.outlier_99_8 and tiny.small_cell and np.isnan(tiny.q_value)
+    assert tiny.ratio > tiny.ucl_99_8 and tiny.p_value < 0.002  # far outside its limit...
+    assert tiny.small_cell and not tiny.outlier_95 and np.isnan(tiny.q_value)  # ...not judged
     assert sig.empty
     _, sig = _signals(
         _family([12.0, 20, 22, 18, 21], [1.2, 20, 21, 19, 20], [40, 100, 100, 100, 100])

@@ -367,9 +367,10 @@ def signal_frames(
         res.signals(final, measures, end, charts, funnels),
         res.cusum_signals(long, final, measures, lookbacks),
     ]
-    sig = pd.concat([p for p in parts if not p.empty], ignore_index=True)
-    if sig.empty:
-        sig = pd.DataFrame(columns=res.SIGNAL_COLUMNS)
+    found = [p for p in parts if not p.empty]
+    sig = (
+        pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=res.SIGNAL_COLUMNS)
+    )
     sig = res.mark_current(sig, period_rows)
     return {
         "quality__period": period_rows,

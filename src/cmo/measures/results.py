@@ -860,7 +860,8 @@ def funnel_points(
     cells. Each unit has its two-sided ``p_value``, the Benjamini-Hochberg ``q_value`` among
     the not-small units of its family (measure x level x window x period), its empirical-Bayes
     ``shrunk_ratio`` with 95% interval (``cmo.stats.shrinkage``) and ``small_cell``
-    (:func:`small_cells`: shown, never signalled). Units with no expected are left out."""
+    (:func:`small_cells`: shown with its limits, never an outlier, never signalled). Units with
+    no expected are left out."""
     from cmo.stats.funnel import funnel
     from cmo.stats.multiplicity import bh_qvalues
     from cmo.stats.shrinkage import eb_ratio
@@ -905,8 +906,9 @@ def funnel_points(
                     "ratio": f["ratio_or_rate"].to_numpy(float),
                     "target": f["target"].to_numpy(float),
                     **{c: f[c].to_numpy(float) for c in FUNNEL_LIMITS},
-                    "outlier_95": f["outlier_95"].to_numpy(bool),
-                    "outlier_99_8": f["outlier_99_8"].to_numpy(bool),
+                    # A small cell is too few to judge: drawn with its limits, never an outlier.
+                    "outlier_95": f["outlier_95"].to_numpy(bool) & ~small,
+                    "outlier_99_8": f["outlier_99_8"].to_numpy(bool) & ~small,
                     "p_value": p,
                     "q_value": bh_qvalues(np.where(small, np.nan, p)),
                     "shrunk_ratio": eb["shrunk_ratio"].to_numpy(float),
