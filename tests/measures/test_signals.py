@@ -192,6 +192,13 @@ def test_rolling_windows_sum_the_last_complete_months():
     assert p0.loc["rolling12", "period_start"] == date(2024, 1, 1)
     assert p0.loc["rolling24", "period_end"] == date(2025, 1, 1)
     assert len(p0.loc["year"]) == 2
+    # With READM30's lookback (1 month) the rolling 24 months start in February 2023.
+    lookbacks = res.lookback(frame, registry())
+    funnels = res.funnel_points(pd.concat([frame, years]), registry(), END, lookbacks)
+    p0 = funnels[funnels.unit_id == "p0"].set_index("window")
+    assert p0.loc["rolling24", "period_start"] == date(2023, 2, 1)
+    assert p0.loc["rolling24", "denominator"] == 230 and p0.loc["rolling24", "lookback_complete"]
+    assert not p0.loc["year"].set_index("period_start").loc[date(2023, 1, 1), "lookback_complete"]
 
 
 def test_shrunk_rates_stay_within_zero_and_one():

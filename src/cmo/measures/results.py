@@ -68,6 +68,10 @@ Q_LEVEL = 0.05  # Benjamini-Hochberg FDR a practitioner funnel flag must stay be
 # Funnel windows: calendar years (every complete one) and, ending at the latest complete
 # month, the rolling 12 and 24 months.
 FUNNEL_WINDOWS = {"year": 12, "rolling12": 12, "rolling24": 24}
+# A rolling window starts at the first month with a complete lookback when that is later
+# than its nominal start; it is kept only when it still spans this many months (a rolling 24
+# of 12 months would repeat the rolling 12).
+ROLLING_MIN_MONTHS = {"rolling12": 12, "rolling24": 13}
 # CUSUM in-control ARL = this many years of the site's cases: one false alarm expected per
 # 20 site-years of a chart, ~5% per chart per year (1 - exp(-1/20)).
 CUSUM_ARL_YEARS = 20
@@ -800,8 +804,11 @@ def _windows(
     results: pd.DataFrame, data_end: date, firsts: dict[str, pd.Timestamp]
 ) -> pd.DataFrame:
     """The funnel families' rows: every complete calendar year, and the rolling 12 and 24
-    complete months ending at the latest complete month (sums of the monthly rows), with
-    ``window``, ``period_start``, ``period_end`` (exclusive) and ``lookback_complete``."""
+    complete months ending at the latest complete month (sums of the monthly rows; a rolling
+    window starts no earlier than the measure's first month with a complete lookback, so it
+    can always signal), with ``window``, ``period_start``, ``period_end`` (exclusive) and
+    ``lookback_complete`` (False for a calendar year that starts before the lookback is
+    complete: shown, never signalled)."""
     frames = []
     rows = results[results["level"].isin(FUNNEL_LEVELS)]
     yearly = complete_periods(rows[rows["period_type"] == "year"], data_end).copy()
@@ -822,21 +829,26 @@ def _windows(
         for window, length in FUNNEL_WINDOWS.items():
             if window == "year":
                 continue
-            begin = last - pd.DateOffset(months=length - 1)
-            part = monthly[(month >= begin).to_numpy()]
-            if part.empty or month.min() > begin:  # the data do not cover the window
-                continue
-            keys = ["measure_id", "level", "unit_id"]
-            agg = part.groupby(keys, sort=False, dropna=False)[sums].sum(min_count=1)
-            latest = part.sort_values("period_start").groupby(keys, sort=False).last()
-            agg = agg.join(latest[["unit_name", "site_id"]]).reset_index()
-            agg["window"] = window
-            agg["period_type"] = window
-            agg["period_start"] = begin
-            agg["period_end"] = (last + pd.DateOffset(months=1)).date()
-            first = pd.to_datetime(agg["measure_id"].map(firsts))
-            agg["lookback_complete"] = (first.isna() | (begin >= first)).to_numpy(bool)
-            frames.append(agg)
+            for mid, rows_m in monthly.groupby("measure_id", sort=True):
+                begin = last - pd.DateOffset(months=length - 1)
+                first = firsts.get(str(mid))
+                if first is not None and first > begin:
+                    begin = first  # the window starts where the lookback is complete
+                months_m = pd.to_datetime(rows_m["period_start"])
+                span = (last.year - begin.year) * 12 + last.month - begin.month + 1
+                if months_m.min() > begin or span < ROLLING_MIN_MONTHS[window]:
+                    continue  # the data do not cover the window
+                part = rows_m[(months_m >= begin).to_numpy()]
+                keys = ["measure_id", "level", "unit_id"]
+                agg = part.groupby(keys, sort=False, dropna=False)[sums].sum(min_count=1)
+                latest = part.sort_values("period_start").groupby(keys, sort=False).last()
+                agg = agg.join(latest[["unit_name", "site_id"]]).reset_index()
+                agg["window"] = window
+                agg["period_type"] = window
+                agg["period_start"] = begin
+                agg["period_end"] = (last + pd.DateOffset(months=1)).date()
+                agg["lookback_complete"] = True
+                frames.append(agg)
     if not frames:
         return pd.DataFrame()
     return pd.concat(frames, ignore_index=True)
