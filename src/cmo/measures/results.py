@@ -831,9 +831,9 @@ def _windows(
                 continue
             for mid, rows_m in monthly.groupby("measure_id", sort=True):
                 begin = last - pd.DateOffset(months=length - 1)
-                first = firsts.get(str(mid))
-                if first is not None and first > begin:
-                    begin = first  # the window starts where the lookback is complete
+                first_m = firsts.get(str(mid))
+                if first_m is not None and first_m > begin:
+                    begin = first_m  # the window starts where the lookback is complete
                 months_m = pd.to_datetime(rows_m["period_start"])
                 span = (last.year - begin.year) * 12 + last.month - begin.month + 1
                 if months_m.min() > begin or span < ROLLING_MIN_MONTHS[window]:
