@@ -76,9 +76,10 @@ ROLLING_MIN_MONTHS = {"rolling12": 12, "rolling24": 13}
 # 20 site-years of a chart, ~5% per chart per year (1 - exp(-1/20)).
 CUSUM_ARL_YEARS = 20
 CUSUM_SIMULATIONS = 1000
-# Simulated cases per chain: the chart's own cases, within these bounds (the ARL is the
+# Simulated cases per chain: twice the chart's cases (so ~100 of the 1,000 chains signal
+# before the horizon at ARL0 = 20 years of cases), within these bounds (the ARL is the
 # censored-exponential estimate beyond the horizon; cmo.stats.cusum.limit_for_arl).
-CUSUM_HORIZON = (500, 3000)
+CUSUM_HORIZON = (500, 20000)
 # A diagnosis without a POA indicator counts as a comorbidity only when coded in the 12
 # months before admission (core.LOOKBACK_DAYS): when more than this share of secondary
 # diagnoses lacks POA, the risk-adjusted measures' first 12 months raise no signal.
@@ -1107,7 +1108,7 @@ def cusum_limit(risk: np.ndarray, odds_ratio: float, *, seed: int = 0) -> tuple[
     from cmo.stats.cusum import limit_for_arl
 
     arl0 = float(CUSUM_ARL_YEARS * max(len(risk), 1))
-    horizon = min(max(len(risk), CUSUM_HORIZON[0]), CUSUM_HORIZON[1])
+    horizon = min(max(2 * len(risk), CUSUM_HORIZON[0]), CUSUM_HORIZON[1])
     h = limit_for_arl(risk, odds_ratio, arl0, seed=seed, n_sim=CUSUM_SIMULATIONS, horizon=horizon)
     return h, arl0
 
