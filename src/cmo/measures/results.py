@@ -874,7 +874,10 @@ def funnel_points(
     the not-small units of its family (measure x level x window x period), its empirical-Bayes
     ``shrunk_ratio`` with 95% interval (``cmo.stats.shrinkage``) and ``small_cell``
     (:func:`small_cells`: shown with its limits, never an outlier, never signalled). Units with
-    no expected are left out."""
+    no expected are left out. LOS (sums of days) is tested on the quasi-Poisson scale: O and E
+    divided by the days' within-unit variance/mean (McCullagh & Nelder, Generalized Linear
+    Models, 1989, §6.2), then the same funnel; the exact Poisson limits of raw days were several
+    times too narrow."""
     from cmo.stats.funnel import funnel
     from cmo.stats.multiplicity import bh_qvalues
     from cmo.stats.shrinkage import eb_ratio
@@ -896,11 +899,14 @@ def funnel_points(
         small = small_cells(g, measures)
         num = g["numerator"].to_numpy(float)
         exp = g["expected"].to_numpy(float)
-        f = funnel(num, expected=exp, labels=np.arange(len(g)), od="shmi", od_use=~small)
-        p = f["p_value"].to_numpy(float)
-        d = None
+        # Days are not Poisson counts: on the quasi-Poisson scale (days / d, d = the family's
+        # within-unit variance / mean of a stay's days) the Poisson limits and tests hold for
+        # sums of days; the ratio O/E is unchanged. Counts of events: d = 1.
+        d = 1.0
         if m.spec.kind == "mean":
             d = float(dispersion(g, ["measure_id"]).iloc[0])
+        f = funnel(num / d, expected=exp / d, labels=np.arange(len(g)), od="shmi", od_use=~small)
+        p = f["p_value"].to_numpy(float)
         eb = eb_ratio(num, exp, dispersion=d)
         frames.append(
             pd.DataFrame(
