@@ -368,9 +368,7 @@ def signal_frames(
         res.cusum_signals(long, final, measures, lookbacks),
     ]
     found = [p for p in parts if not p.empty]
-    sig = (
-        pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=res.SIGNAL_COLUMNS)
-    )
+    sig = pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=res.SIGNAL_COLUMNS)
     sig = res.mark_current(sig, period_rows)
     return {
         "quality__period": period_rows,
