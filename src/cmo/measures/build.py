@@ -367,8 +367,9 @@ def signal_frames(
         res.signals(final, measures, end, charts, funnels),
         res.cusum_signals(long, final, measures, lookbacks),
     ]
-    found = [p for p in parts if not p.empty]
-    sig = pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=res.SIGNAL_COLUMNS)
+    # From records: concatenating frames whose q_value is all null warns (pandas 2.x).
+    records = [r for p in parts for r in p.to_dict("records")]
+    sig = pd.DataFrame(records, columns=res.SIGNAL_COLUMNS)
     sig = res.mark_current(sig, period_rows)
     return {
         "quality__period": period_rows,
