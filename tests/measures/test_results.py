@@ -297,16 +297,20 @@ def test_pages_read_what_the_build_computed(built):
     )
     assert not set(points["period_start"]) & incomplete  # charts hold complete months only
     signals = built.table("quality__signal").to_pandas()
+    from cmo.measures.results import funnel_flags, signalled
     from cmo.measures.spec import registry
 
     keys = ["measure_id", "level", "unit_id", "period_start"]
-    loud = [mid for mid, m in registry().items() if m.signals]
-    flagged = points[points["sigma_signal"] & points["measure_id"].isin(loud)]
+    loud = [mid for mid, m in registry().items() if signalled(m)]
+    eligible = ~points["small_cell"] & points["lookback_complete"]
+    flagged = points[points["sigma_signal"] & eligible & points["measure_id"].isin(loud)]
     sigma = signals[signals["kind"] == "sigma"]
     as_set = lambda f: set(map(tuple, f[keys].astype(str).to_numpy()))  # noqa: E731
     assert as_set(sigma) == as_set(flagged)
+    # The test bed's tiny months are small cells or before the lookback: they raise nothing.
+    assert not points[points["sigma_signal"] & ~eligible].empty
     funnels = built.table("quality__funnel_point").to_pandas()
-    outliers = funnels[funnels["outlier_95"] & funnels["measure_id"].isin(loud)]
+    outliers = funnels[funnel_flags(funnels) & funnels["measure_id"].isin(loud)]
     assert as_set(signals[signals["kind"].str.startswith("funnel")]) == as_set(outliers)
     assert signals["current"].notna().all()
 
@@ -334,3 +338,30 @@ def test_cli_user_errors_are_one_line(tmp_path: Path) -> None:
     assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
     assert out.stderr.splitlines()[0].startswith("cmo: error: --engine spark needs the optional")
     assert "pip install 'cmo[spark]'" in out.stderr
+
+
+def test_funnel_windows_shrinkage_and_small_cells_through_the_api(built):
+    """Given the built test bed, then funnel rows carry their window and the contract's columns,
+    api.funnel reads calendar years by default (the pages' funnel) and a rolling window on
+    request, and every proportion's risk-standardised rate lies within 0-1."""
+    funnels = built.table("quality__funnel_point").to_pandas()
+    assert set(funnels["window"]) <= {"year", "rolling12", "rolling24"}
+    for col in ("denominator", "p_value", "q_value", "shrunk_ratio", "small_cell"):
+        assert col in funnels.columns
+    assert not funnels.loc[funnels["small_cell"], "outlier_95"].any()
+    year = funnels[funnels["window"] == "year"].iloc[0]
+    rows = api.funnel(
+        built, year.measure_id, level=year.level, period_start=year.period_start.date()
+    )
+    assert rows and all(r.get("window") == "year" for r in rows)
+    rolling = funnels[funnels["window"] == "rolling12"]
+    if not rolling.empty:
+        r = rolling.iloc[0]
+        got = api.funnel(built, r.measure_id, level=r.level, window="rolling12")
+        assert got and {g.get("window") for g in got} == {"rolling12"}
+    results = built.table("quality__measure_result").to_pandas()
+    props = results[results["measure_id"].isin(["IMORT", "MORT30", "READM30"])]
+    assert props["rsr"].dropna().between(0, 1).all()
+    assert results["small_cell"].notna().all()
+    lookback = built.table("quality__lookback").to_pandas()
+    assert set(lookback["measure_id"]) == set(results["measure_id"])

@@ -130,3 +130,36 @@ def test_vlad_ends_at_expected_minus_observed(data):
     y = np.array([float(a) for a, _ in data])
     p = np.array([b for _, b in data])
     assert vlad(y, p)[-1] == pytest.approx(p.sum() - y.sum())
+
+
+def test_short_horizon_estimates_the_same_limit():
+    """Given a case mix, when h for ARL0 = 2000 is found from chains simulated for only 500
+    cases (the censored-exponential ARL), then it agrees with the full simulation (10 x ARL0)
+    within the Monte-Carlo error."""
+    rng = np.random.default_rng(9)
+    p = np.clip(rng.beta(1, 12, 400), 1e-3, 0.9)
+    full = limit_for_arl(p, 2.0, 2000, seed=5, n_sim=400)
+    short = limit_for_arl(p, 2.0, 2000, seed=5, n_sim=2000, horizon=500)
+    assert short == pytest.approx(full, rel=0.12)
+
+
+def test_build_limit_gives_the_stated_false_alarm_rate_per_year():
+    """Given a site's year of 300 in-control stays, when h comes from the build's ARL0 (20 x the
+    year's cases), then a fresh simulation of in-control years signals in about 1 - e^(-1/20)
+    = 4.9% of them (the fixed h = 4.5 it replaces: far more)."""
+    from cmo.measures.results import cusum_limit
+
+    rng = np.random.default_rng(11)
+    p = np.clip(rng.beta(1.2, 8, 300), 1e-3, 0.9)
+    h, arl0 = cusum_limit(p, 2.0)
+    assert arl0 == 6000
+    sim = np.random.default_rng(99)
+    years = 3000
+    risk = p[sim.integers(p.size, size=(years, p.size))]
+    y = sim.random(risk.shape) < risk
+    w = y * np.log(2.0) - np.log(1 + risk)
+    c = np.cumsum(w, axis=1)
+    s = c - np.minimum(np.minimum.accumulate(c, axis=1), 0)
+    alarms = (s.max(axis=1) > h).mean()
+    assert 0.025 < alarms < 0.085
+    assert (s.max(axis=1) > 4.5).mean() > alarms

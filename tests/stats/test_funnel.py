@@ -156,3 +156,30 @@ def test_zero_events_at_tiny_expected_is_not_an_outlier() -> None:
     assert d["direction"].tolist() == ["", "low"]
     p = funnel([0, 0, 30], denominator=[1, 60, 60])
     assert p["outlier_95"].tolist() == [False, True, True]
+
+
+def test_p_values_are_exact_without_overdispersion():
+    """Given O/E units and no overdispersion, the p-value is the exact two-sided Poisson
+    2 min(P(X <= O), P(X >= O)) under E; a unit outside the 99.8% limit has p < 0.002 (the
+    drawn limits are the continuous, slightly wider FunnelPlotR curves)."""
+    from scipy import stats as st
+
+    o = np.array([0.0, 5.0, 12.0, 34.0, 9.0])
+    e = np.array([2.0, 5.0, 4.0, 15.0, 10.0])
+    d = funnel(o, expected=e)
+    want = np.minimum(1, 2 * np.minimum(st.poisson.cdf(o, e), st.poisson.sf(o - 1, e)))
+    np.testing.assert_allclose(d["p_value"], want)
+    assert (d.loc[d["outlier_99_8"], "p_value"] < 0.002).all() and d["outlier_99_8"].any()
+
+
+def test_od_use_keeps_small_units_out_of_the_estimate():
+    """Given a wildly discrepant tiny unit, when it is left out of φ/τ² (od_use), then τ² is the
+    one estimated from the other units alone and the tiny unit still gets limits."""
+    rng = np.random.default_rng(3)
+    e = rng.uniform(20, 200, 30)
+    o = rng.poisson(e * rng.lognormal(0, 0.15, 30)).astype(float)
+    with_tiny = funnel(np.append(o, 9.0), expected=np.append(e, 0.5), od="shmi",
+                       od_use=np.append(np.ones(30, bool), False))  # fmt: skip
+    alone = funnel(o, expected=e, od="shmi")
+    assert with_tiny.attrs["tau2"] == pytest.approx(alone.attrs["tau2"])
+    assert np.isfinite(with_tiny["ucl_99_8"].iloc[-1]) and not with_tiny["used_for_od"].iloc[-1]

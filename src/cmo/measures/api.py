@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import math
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, Literal, TypedDict, cast
+from typing import TYPE_CHECKING, Any, Literal, NotRequired, TypedDict, cast
 
 if TYPE_CHECKING:
     from cmo.warehouse import Warehouse
@@ -24,6 +24,7 @@ PeriodType = Literal["month", "quarter", "year"]
 Level = Literal["system", "site", "department", "unit", "practitioner"]
 ChartLevel = Literal["system", "site"]
 FunnelLevel = Literal["department", "unit", "practitioner"]
+FunnelWindow = Literal["year", "rolling12", "rolling24"]
 PERIOD_TYPES: tuple[PeriodType, ...] = ("month", "quarter", "year")
 LEVELS: tuple[Level, ...] = ("system", "site", "department", "unit", "practitioner")
 LEVEL_COLUMN = {
@@ -72,6 +73,12 @@ class ResultRow(TypedDict):
     ci_high: float | None
     rsr: float | None
     median: float | None
+    # Empirical-Bayes O/E with its 95% interval, and "too few to judge" (absent in a warehouse
+    # built before they existed: read with .get).
+    shrunk_ratio: NotRequired[float | None]
+    shrunk_low: NotRequired[float | None]
+    shrunk_high: NotRequired[float | None]
+    small_cell: NotRequired[bool | None]
 
 
 class SignalRow(TypedDict):
@@ -87,6 +94,10 @@ class SignalRow(TypedDict):
     direction: str | None
     detail: str | None
     current: bool | None
+    # Benjamini-Hochberg q of a funnel signal (None for chart and CUSUM signals), and the
+    # window: 'year', 'rolling12', 'rolling24' (funnels), 'month' (charts), 'cusum'.
+    q_value: NotRequired[float | None]
+    window: NotRequired[str | None]
 
 
 class PeriodRow(TypedDict):
@@ -138,6 +149,19 @@ class FunnelPoint(TypedDict):
     ucl_99_8: float | None
     outlier_95: bool
     outlier_99_8: bool
+    # cmo.measures.results.funnel_points; NotRequired: absent in older warehouses (.get).
+    window: NotRequired[str]  # 'year' (calendar year), 'rolling12', 'rolling24'
+    period_end: NotRequired[date]  # exclusive
+    denominator: NotRequired[int]  # cases
+    p_value: NotRequired[float | None]  # two-sided, under O/E = 1 (overdispersion-adjusted)
+    q_value: NotRequired[float | None]  # Benjamini-Hochberg across the family's units
+    shrunk_ratio: NotRequired[float | None]  # empirical-Bayes O/E
+    shrunk_low: NotRequired[float | None]
+    shrunk_high: NotRequired[float | None]
+    small_cell: NotRequired[bool]  # < 25 cases or < 1 expected: shown, never signalled
+    lookback_complete: NotRequired[bool]
+    phi: NotRequired[float | None]  # overdispersion of the family
+    tau2: NotRequired[float | None]
 
 
 class Diagnosis(TypedDict):
@@ -452,17 +476,32 @@ def funnel(
     level: FunnelLevel = "practitioner",
     period_start: date | None = None,
     site_id: str | None = None,
+    window: FunnelWindow = "year",
 ) -> list[FunnelPoint]:
-    """The units of one year's funnel (``quality__funnel_point``), ``period_start`` default
-    the latest complete year; ``site_id`` keeps that site's units (the limits stay the
+    """The units of one funnel (``quality__funnel_point``): a calendar year (``window``
+    'year', ``period_start`` default the latest complete year) or the rolling 12 or 24 months
+    ending at the latest complete month (``window`` 'rolling12'/'rolling24'; ``period_start``
+    default that window's start); ``site_id`` keeps that site's units (the limits stay the
     system's). Ordered by unit."""
     if not wh.exists("quality__funnel_point"):
         return []
-    year = period_start or latest_complete(wh, "year")
-    if year is None:
-        return []
     t = wh.table("quality__funnel_point")
-    t = t.filter((t.measure_id == measure_id) & (t.level == level) & (t.period_start == year))
+    has_window = "window" in t.columns
+    if window != "year" and not has_window:
+        return []
+    if has_window:
+        t = t.filter(t.window == window)
+    start = period_start
+    if start is None and window == "year":
+        start = latest_complete(wh, "year")
+    if start is None and window != "year":
+        latest = t.filter(t.measure_id == measure_id).period_start.max().execute()
+        start = None if latest is None or latest != latest else latest
+        if isinstance(start, datetime):
+            start = start.date()
+    if start is None:
+        return []
+    t = t.filter((t.measure_id == measure_id) & (t.level == level) & (t.period_start == start))
     if site_id is not None:
         t = t.filter(t.site_id == site_id)
     return cast(list[FunnelPoint], _records(t.order_by("unit_id")))

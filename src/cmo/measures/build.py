@@ -14,9 +14,10 @@ Steps (each timed into ``quality__build_run``):
    scored in the engine; the model cards then read (outcome, expected) back;
 6. ``results``: quality__measure_result (period x level x unit); IMORT's ICU unit rows are
    scored by the ICU model (``cmo.measures.icu``: ICUs compared only with ICUs);
-7. ``signals``: quality__period (complete periods), quality__chart_point (monthly control
-   charts), quality__funnel_point (yearly funnels) and quality__signal read off them
-   (``cmo.stats``): everything the pages show, so they compute nothing;
+7. ``signals``: quality__period (complete periods), quality__lookback (the months each
+   measure's lookback leaves out), quality__chart_point (monthly control charts),
+   quality__funnel_point (yearly and rolling 12/24-month funnels) and quality__signal read
+   off them (``cmo.stats``): everything the pages show, so they compute nothing;
 8. ``metadata``: quality__measure, quality__model_card (with out-of-time validation),
    quality__reference_model (new versions appended), quality__build_run.
 """
@@ -187,39 +188,21 @@ def run(
         long = wh.table("quality__measure_long")
         with steps.step("results"):
             icu_rows = _icu(ctx, long, plan, window, new_models, out, background, cards)
-            counts = res.count_rows(long, wh.table("core__stay_unit"))
-            agg = res.aggregate(counts)
-            ref_rates = _reference_rates(agg, fitted)
-            sites = res.unit_sites(counts)
-            names = res.unit_names(wh)
-            final = res.finish(agg, measures, ref_rates, names, sites)
+            final = result_frame(wh, long, measures, fitted)
             if icu_rows is not None:  # ICUs compared only with ICUs (cmo.measures.icu)
                 scored, units, rate = icu_rows
-                icu_final = icu.unit_results(scored, measures[icu.MEASURE], rate, names)
+                icu_final = icu.unit_results(
+                    scored, measures[icu.MEASURE], rate, res.unit_names(wh)
+                )
                 final = icu.replace_unit_rows(final, icu_final, units)
             out.rows["quality__measure_result"] = _write(
-                wh, "quality__measure_result", final, RESULT_SCHEMA
+                wh, "quality__measure_result", final[list(RESULT_SCHEMA)], RESULT_SCHEMA
             )
         with steps.step("signals"):
             # What the pages show is computed here, once per build: periods, control-chart
             # points, funnel points, and the signals read off them (docs/measures/results.md).
-            period_rows = res.periods(final, end)
-            charts = res.chart_points(final, measures, end)
-            funnels = res.funnel_points(final, measures, end)
-            sig = pd.concat(
-                [
-                    res.signals(final, measures, end, charts, funnels),
-                    res.cusum_signals(long, final, measures),
-                ],
-                ignore_index=True,
-            )
-            sig = res.mark_current(sig, period_rows)
-            for name, frame, schema in (
-                ("quality__period", period_rows, PERIOD_SCHEMA),
-                ("quality__chart_point", charts, CHART_SCHEMA),
-                ("quality__funnel_point", funnels, FUNNEL_SCHEMA),
-                ("quality__signal", sig, SIGNAL_SCHEMA),
-            ):
+            for name, frame in signal_frames(wh, final, long, measures, end).items():
+                schema = SIGNAL_TABLES[name]
                 out.rows[name] = _write(wh, name, frame[list(schema)], schema)
         with steps.step("metadata"):
             spec_rows = pd.DataFrame([m.spec.row() for m in measures.values()])
@@ -264,6 +247,12 @@ RESULT_SCHEMA = {
     "ci_high": "float64",
     "rsr": "float64",
     "median": "float64",
+    # Empirical-Bayes O/E and its 95% interval (cmo.stats.shrinkage); small_cell: too few to
+    # judge (results.SMALL_CELL_CASES / SMALL_CELL_EXPECTED), never signalled.
+    "shrunk_ratio": "float64",
+    "shrunk_low": "float64",
+    "shrunk_high": "float64",
+    "small_cell": "boolean",
 }
 SIGNAL_SCHEMA = {
     "measure_id": "string",
@@ -275,6 +264,8 @@ SIGNAL_SCHEMA = {
     "kind": "string",
     "direction": "string",
     "detail": "string",
+    "q_value": "float64",  # funnel signals: Benjamini-Hochberg q; null for charts and CUSUM
+    "window": "string",  # 'year', 'rolling12', 'rolling24', 'month', 'cusum'
     "current": "boolean",
 }
 PERIOD_SCHEMA = {
@@ -299,11 +290,16 @@ CHART_SCHEMA = {
     "lcl": "float64",
     "sigma_signal": "boolean",
     "runs_signal": "boolean",
+    "small_cell": "boolean",
+    "lookback_complete": "boolean",  # False: before the measure's lookback is complete
 }
 FUNNEL_SCHEMA = {
     **_UNIT,
     **_NAMES,
     "period_start": "date",
+    "period_end": "date",  # exclusive
+    "window": "string",  # 'year' (calendar), 'rolling12', 'rolling24'
+    "denominator": "int64",
     "numerator": "float64",
     "expected": "float64",
     "ratio": "float64",
@@ -314,6 +310,22 @@ FUNNEL_SCHEMA = {
     "ucl_99_8": "float64",
     "outlier_95": "boolean",
     "outlier_99_8": "boolean",
+    "p_value": "float64",
+    "q_value": "float64",  # Benjamini-Hochberg over the not-small units of the family
+    "shrunk_ratio": "float64",
+    "shrunk_low": "float64",
+    "shrunk_high": "float64",
+    "small_cell": "boolean",
+    "lookback_complete": "boolean",
+    "phi": "float64",
+    "tau2": "float64",
+}
+LOOKBACK_SCHEMA = {
+    "measure_id": "string",
+    "data_start": "date",
+    "lookback_months": "int64",
+    "first_month": "date",
+    "reason": "string",
 }
 MEASURE_SCHEMA = {
     "measure_id": "string",
@@ -331,6 +343,13 @@ MEASURE_SCHEMA = {
     "attribution": "string",  # the practitioner attribution rule (spec.Measure.attribution)
     "group": "string",  # spec.GROUPS: the dashboard's and the board report's section
 }
+SIGNAL_TABLES = {
+    "quality__period": PERIOD_SCHEMA,
+    "quality__chart_point": CHART_SCHEMA,
+    "quality__funnel_point": FUNNEL_SCHEMA,
+    "quality__signal": SIGNAL_SCHEMA,
+    "quality__lookback": LOOKBACK_SCHEMA,
+}
 CARD_SCHEMA = {"measure_id": "string", "built_at": "timestamp", "card_json": "string"}
 RUN_SCHEMA = {
     "run_id": "string",
@@ -342,6 +361,50 @@ RUN_SCHEMA = {
     "step_order": "int64",
     "seconds": "float64",
 }
+
+
+def result_frame(
+    wh: Warehouse, long: ir.Table, measures: dict[str, Measure], fitted: dict[str, dict[str, Any]]
+) -> pd.DataFrame:
+    """quality__measure_result from the long rows (with the internal columns the signals step
+    reads: ``results.INTERNAL_COLUMNS``)."""
+    counts = res.count_rows(long, wh.table("core__stay_unit"))
+    agg = res.aggregate(counts)
+    ref_rates = _reference_rates(agg, fitted)
+    sites = res.unit_sites(counts)
+    return res.finish(agg, measures, ref_rates, res.unit_names(wh), sites)
+
+
+def signal_frames(
+    wh: Warehouse,
+    final: pd.DataFrame,
+    long: ir.Table,
+    measures: dict[str, Measure],
+    end: date,
+) -> dict[str, pd.DataFrame]:
+    """The signals step's tables (``SIGNAL_TABLES``) from the results: periods, each measure's
+    lookback, control-chart points, funnel points and the signals read off them plus the
+    CUSUM's (also run by ``python -m benchmarks signals`` on simulated outcomes)."""
+    period_rows = res.periods(final, end)
+    # Months whose lookback reaches before the data start raise nothing.
+    lookbacks = res.lookback(final, measures, _missing_poa(wh))
+    charts = res.chart_points(final, measures, end, lookbacks)
+    funnels = res.funnel_points(final, measures, end, lookbacks)
+    parts = [
+        res.signals(final, measures, end, charts, funnels),
+        res.cusum_signals(long, final, measures, lookbacks),
+    ]
+    # From records: concatenating frames whose q_value is all null warns (pandas 2.x).
+    records = [r for p in parts for r in p.to_dict("records")]
+    sig = pd.DataFrame(records, columns=res.SIGNAL_COLUMNS)
+    sig = res.mark_current(sig, period_rows)
+    return {
+        "quality__period": period_rows,
+        "quality__chart_point": charts,
+        "quality__funnel_point": funnels,
+        "quality__signal": sig,
+        "quality__lookback": lookbacks,
+    }
 
 
 def _long(m: Measure, ctx: Context, model: dict[str, Any] | None = None) -> ir.Table:
@@ -594,6 +657,21 @@ def _reference_rates(agg: pd.DataFrame, fitted: dict[str, dict[str, Any]]) -> di
     for mid, model in fitted.items():
         rates[mid] = float(model["reference_rate"])
     return rates
+
+
+def _missing_poa(wh: Warehouse) -> float | None:
+    """The system's share of secondary diagnoses without a POA indicator (one aggregate row
+    of quality__data_issue's per-site ``missing_poa_share``), or None."""
+    if not wh.exists("quality__data_issue"):
+        return None
+    t = wh.table("quality__data_issue")
+    t = t.filter(t.issue == "missing_poa_share")
+    row = t.aggregate(
+        missing=(t.value * t.n.cast("float64")).sum(), n=t.n.cast("float64").sum()
+    ).to_pandas()
+    if row.empty or not row["n"].iloc[0] or pd.isna(row["n"].iloc[0]):
+        return None
+    return float(row["missing"].iloc[0] / row["n"].iloc[0])
 
 
 def _write_run_log(wh: Warehouse, out: BuildResult, started: datetime) -> None:

@@ -104,17 +104,13 @@ def measure_reports(results: pd.DataFrame, measures: pd.DataFrame) -> list[dict[
                     "start": start_d.isoformat(),
                     "end": _period_end(start_d, str(ptype)).isoformat(),
                 },
-                "improvementNotation": {
-                    "coding": [
-                        {
-                            "system": IMPROVEMENT,
-                            "code": "decrease" if m.get("direction") == "lower" else "increase",
-                        }
-                    ]
-                },
                 "group": [_group({str(k): v for k, v in r.items()}) for r in g.to_dict("records")],
             }
         )
+        # improvementNotation only for a measure with a better direction (CMI: 'none').
+        if m.get("direction") in ("lower", "higher"):
+            code = "decrease" if m.get("direction") == "lower" else "increase"
+            reports[-1]["improvementNotation"] = {"coding": [{"system": IMPROVEMENT, "code": code}]}
     return reports
 
 

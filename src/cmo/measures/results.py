@@ -53,7 +53,38 @@ RESULT_COLUMNS = [
     "ci_high",
     "rsr",
     "median",
+    "shrunk_ratio",
+    "shrunk_low",
+    "shrunk_high",
+    "small_cell",
 ]
+# Kept on the frame ``finish`` returns (for the funnels' LOS dispersion), not written.
+INTERNAL_COLUMNS = ["_sumsq", "_n_outcome"]
+
+# -- the thresholds of judging, in one place (docs/measures/results.md, docs/statistics.md) ---
+SMALL_CELL_CASES = 25  # fewer cases: "too few to judge", never a signal
+SMALL_CELL_EXPECTED = 1.0  # fewer expected events (risk-adjusted proportions): the same
+Q_LEVEL = 0.05  # Benjamini-Hochberg FDR a practitioner funnel flag must stay below
+# Funnel windows: calendar years (every complete one) and, ending at the latest complete
+# month, the rolling 12 and 24 months.
+FUNNEL_WINDOWS = {"year": 12, "rolling12": 12, "rolling24": 24}
+# A rolling window starts at the first month with a complete lookback when that is later
+# than its nominal start; it is kept only when it still spans this many months (a rolling 24
+# of 12 months would repeat the rolling 12).
+ROLLING_MIN_MONTHS = {"rolling12": 12, "rolling24": 13}
+# CUSUM in-control ARL = this many years of the site's cases: one false alarm expected per
+# 20 site-years of a chart, ~5% per chart per year (1 - exp(-1/20)).
+CUSUM_ARL_YEARS = 20
+CUSUM_SIMULATIONS = 1000
+# Simulated cases per chain: twice the chart's cases (so ~100 of the 1,000 chains signal
+# before the horizon at ARL0 = 20 years of cases), within these bounds (the ARL is the
+# censored-exponential estimate beyond the horizon; cmo.stats.cusum.limit_for_arl).
+CUSUM_HORIZON = (500, 20000)
+# A diagnosis without a POA indicator counts as a comorbidity only when coded in the 12
+# months before admission (core.LOOKBACK_DAYS): when more than this share of secondary
+# diagnoses lacks POA, the risk-adjusted measures' first 12 months raise no signal.
+MISSING_POA_SHARE = 0.05
+COMORBIDITY_LOOKBACK_MONTHS = 12
 
 
 def unit_exposure(rows: ir.Table, exposure: ir.Table | None) -> ir.Table:
@@ -394,8 +425,23 @@ def finish(
             lo, hi = np.where(amounts, slo, lo), np.where(amounts, shi, hi)
         out["ci_low"] = np.where(has_e, lo, np.nan)
         out["ci_high"] = np.where(has_e, hi, np.nan)
+    adjusted = [mid for mid, m in measures.items() if m.spec.risk_adjusted]
+    is_adjusted = out["measure_id"].isin(adjusted).to_numpy()
+    out["_sumsq"] = out["sumsq"].to_numpy(float) if "sumsq" in out else np.nan
+    out["_n_outcome"] = out["n_outcome"].to_numpy(float) if "n_outcome" in out else np.nan
+    out["small_cell"] = small_cells(out, measures)
+    shrunk = shrink(out, measures)
+    for col in ("shrunk_ratio", "shrunk_low", "shrunk_high"):
+        out[col] = np.where(is_adjusted, shrunk[col].to_numpy(float), np.nan)
     ref = out["measure_id"].map(reference_rates).astype(float)
-    out["rsr"] = out["oe"] * ref
+    # The risk-standardised rate from the shrunk ratio (CMS RSMR: predicted / expected x the
+    # reference rate, the predicted from the hierarchical model); the system row has no
+    # family to shrink in and keeps its O/E. Proportions are bounded to 0-1.
+    ratio = out["shrunk_ratio"].where(out["shrunk_ratio"].notna(), out["oe"])
+    out["rsr"] = ratio * ref
+    props = [mid for mid, m in measures.items() if m.spec.kind == "proportion"]
+    is_prop = out["measure_id"].isin(props)
+    out.loc[is_prop, "rsr"] = out.loc[is_prop, "rsr"].clip(0.0, 1.0)
     for mid, m in measures.items():
         if not m.spec.risk_adjusted:
             out.loc[out["measure_id"] == mid, ["oe", "ci_low", "ci_high", "rsr"]] = np.nan
@@ -408,7 +454,66 @@ def finish(
     out.loc[out["level"] == "system", "site_id"] = None
     out["period_start"] = pd.to_datetime(out["period_start"]).dt.date
     out = out.sort_values(["measure_id", "period_type", "period_start", "level", "unit_id"])
-    return out[RESULT_COLUMNS].reset_index(drop=True)
+    return out[RESULT_COLUMNS + INTERNAL_COLUMNS].reset_index(drop=True)
+
+
+def small_cells(frame: pd.DataFrame, measures: dict[str, Measure]) -> np.ndarray:
+    """ "Too few to judge": fewer than SMALL_CELL_CASES cases, or, for a risk-adjusted
+    proportion, fewer than SMALL_CELL_EXPECTED expected events (NHSN does not compute an SIR
+    below 1 predicted event; CMS Hospital Compare reports hospitals with fewer than 25 cases as
+    "number of cases too small"). Such results are shown but never raise a signal."""
+    den = pd.to_numeric(frame["denominator"], errors="coerce").fillna(0).to_numpy(float)
+    small = den < SMALL_CELL_CASES
+    events = [
+        mid for mid, m in measures.items() if m.spec.risk_adjusted and m.spec.kind == "proportion"
+    ]
+    exp = pd.to_numeric(frame["expected"], errors="coerce").fillna(0).to_numpy(float)
+    small |= frame["measure_id"].isin(events).to_numpy() & (exp < SMALL_CELL_EXPECTED)
+    return np.asarray(small, bool)
+
+
+def dispersion(frame: pd.DataFrame, keys: list[str]) -> pd.Series:
+    """Per family (``keys``): the pooled within-unit variance of the outcome over its mean,
+    Σ(ΣY² - (ΣY)²/n) / Σ(n - 1) / (ΣY / Σn), from ``_sumsq`` and ``_n_outcome``: the
+    quasi-Poisson scale of a sum of days (LOS) for the shrinkage. 1 where unknown."""
+    if "_sumsq" not in frame or "_n_outcome" not in frame:
+        return pd.Series(1.0, index=frame.index)
+    n = pd.to_numeric(frame["_n_outcome"], errors="coerce").fillna(0)
+    y = pd.to_numeric(frame["numerator"], errors="coerce").fillna(0)
+    ss = pd.to_numeric(frame["_sumsq"], errors="coerce").fillna(0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        within = (ss - np.where(n > 0, y**2 / n.where(n > 0, 1), 0)).clip(lower=0)
+    g = pd.DataFrame({"w": within, "df": (n - 1).clip(lower=0), "y": y, "n": n}).groupby(
+        [frame[k] for k in keys], sort=False, dropna=False
+    )
+    sums = g.transform("sum")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d = (sums["w"] / sums["df"]) / (sums["y"] / sums["n"])
+    return d.where(np.isfinite(d) & (d > 0), 1.0)
+
+
+def shrink(frame: pd.DataFrame, measures: dict[str, Measure]) -> pd.DataFrame:
+    """Empirical-Bayes O/E (``cmo.stats.shrinkage``: gamma-Poisson, Clayton & Kaldor 1987,
+    Marshall 1991 moments) within each family measure x period x level (every level but the
+    system: one unit has no family). LOS days are put on a quasi-Poisson scale first
+    (:func:`dispersion`)."""
+    from cmo.stats.shrinkage import eb_ratio_groups
+
+    keys = ["measure_id", "period_type", "period_start", "level"]
+    out = pd.DataFrame(
+        np.nan, index=frame.index, columns=["shrunk_ratio", "shrunk_low", "shrunk_high"]
+    )
+    rows = frame[frame["level"] != "system"]
+    if rows.empty:
+        return out
+    rows = rows.assign(_d=1.0)
+    means = [mid for mid, m in measures.items() if m.spec.kind == "mean"]
+    is_mean = rows["measure_id"].isin(means)
+    if is_mean.any():
+        rows.loc[is_mean, "_d"] = dispersion(rows[is_mean], keys)
+    est = eb_ratio_groups(rows, keys, dispersion="_d")
+    out.loc[rows.index, list(est.columns)] = est.to_numpy(float)
+    return out
 
 
 # -- periods, control charts, funnels and signals: what the pages show -----------------------
@@ -424,6 +529,8 @@ SIGNAL_COLUMNS = [
     "kind",
     "direction",
     "detail",
+    "q_value",  # Benjamini-Hochberg q of a funnel signal; None for chart and CUSUM signals
+    "window",  # 'year', 'rolling12', 'rolling24' (funnels), 'month' (charts), 'cusum'
 ]
 PERIOD_COLUMNS = ["period_type", "period_start", "period_end", "complete", "latest_complete"]
 CHART_COLUMNS = [
@@ -442,6 +549,8 @@ CHART_COLUMNS = [
     "lcl",
     "sigma_signal",
     "runs_signal",
+    "small_cell",
+    "lookback_complete",
 ]
 FUNNEL_COLUMNS = [
     "measure_id",
@@ -450,6 +559,9 @@ FUNNEL_COLUMNS = [
     "unit_name",
     "site_id",
     "period_start",
+    "period_end",  # exclusive
+    "window",  # FUNNEL_WINDOWS: 'year' (calendar), 'rolling12', 'rolling24'
+    "denominator",
     "numerator",
     "expected",
     "ratio",
@@ -460,6 +572,15 @@ FUNNEL_COLUMNS = [
     "ucl_99_8",
     "outlier_95",
     "outlier_99_8",
+    "p_value",
+    "q_value",
+    "shrunk_ratio",
+    "shrunk_low",
+    "shrunk_high",
+    "small_cell",
+    "lookback_complete",
+    "phi",
+    "tau2",
 ]
 FUNNEL_LIMITS = ("lcl_95", "ucl_95", "lcl_99_8", "ucl_99_8")
 CHART_LEVELS = ("system", "site")
@@ -523,14 +644,89 @@ def chart_kind(spec: Any) -> str:
     return "i"
 
 
+def signalled(m: Measure) -> bool:
+    """Whether a measure may raise signals: informational measures (``signals=False``) and
+    measures whose spec direction is neither 'lower' nor 'higher' (case mix) never do."""
+    return bool(m.signals) and m.spec.direction in ("lower", "higher")
+
+
+# -- lookback: months whose rows look back before the data start ----------------------------
+LOOKBACK_COLUMNS = ["measure_id", "data_start", "lookback_months", "first_month", "reason"]
+
+
+def data_start(results: pd.DataFrame) -> date | None:
+    """The first month with any discharge in the results (the data start)."""
+    months = results[results["period_type"] == "month"]["period_start"]
+    if months.empty:
+        return None
+    return pd.Timestamp(min(pd.to_datetime(months))).date()
+
+
+def lookback(
+    results: pd.DataFrame, measures: dict[str, Measure], missing_poa: float | None = None
+) -> pd.DataFrame:
+    """quality__lookback: per measure, the first month whose lookback lies wholly in the data
+    (data start + the measure's lookback) and why. Months before it raise no signal and are
+    left out of the control charts' centre line and limits (still drawn); years and rolling
+    windows that contain one raise no funnel signal.
+
+    The lookback is ``Measure.lookback_months`` (the measure's own: hospice enrolment, ED
+    visits, Charlson; at least the first month, whose discharges lack the long stays admitted
+    before the data start), and for measures with a risk model (its comorbidity terms) 12
+    months when more than
+    MISSING_POA_SHARE of secondary diagnoses lack a POA indicator (``missing_poa``, from
+    quality__data_issue): their comorbidities then come from the 12 months before admission,
+    which the first year's stays do not have, so their expected risk is too low."""
+    start = data_start(results)
+    poa_gap = missing_poa is not None and missing_poa > MISSING_POA_SHARE
+    rows = []
+    for mid, m in measures.items():
+        months = int(m.lookback_months)
+        reason = f"{months} month(s): the measure's own lookback"
+        if m.risk_model and poa_gap and months < COMORBIDITY_LOOKBACK_MONTHS:
+            months = COMORBIDITY_LOOKBACK_MONTHS
+            reason = (
+                f"{months} months: {missing_poa:.0%} of secondary diagnoses lack POA, so "
+                "comorbidities come from the 12 months before admission"
+            )
+        first = None if start is None else (pd.Timestamp(start) + pd.DateOffset(months=months))
+        rows.append(
+            {
+                "measure_id": mid,
+                "data_start": start,
+                "lookback_months": months,
+                "first_month": None if first is None else first.date(),
+                "reason": f"{reason}; no signal from the months before first_month",
+            }
+        )
+    return pd.DataFrame(rows, columns=LOOKBACK_COLUMNS)
+
+
+def _first_months(lookbacks: pd.DataFrame | None) -> dict[str, pd.Timestamp]:
+    if lookbacks is None or lookbacks.empty:
+        return {}
+    ok = lookbacks.dropna(subset=["first_month"])
+    return {
+        str(mid): pd.Timestamp(first)
+        for mid, first in zip(ok["measure_id"], ok["first_month"], strict=True)
+    }
+
+
 def chart_points(
-    results: pd.DataFrame, measures: dict[str, Measure], data_end: date
+    results: pd.DataFrame,
+    measures: dict[str, Measure],
+    data_end: date,
+    lookbacks: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """quality__chart_point: the monthly control chart of every measure for the system and
     each site, over the complete months (cmo.stats.spc, qicharts2 semantics). Values are on
-    the measure's own scale (a proportion, not a percentage)."""
+    the measure's own scale (a proportion, not a percentage). Months before the measure's
+    lookback is complete (``lookbacks``, :func:`lookback`) are drawn but excluded from the
+    centre line, limits and runs analysis (qicharts2 ``exclude``); ``lookback_complete`` and
+    ``small_cell`` say which points may raise a signal."""
     from cmo.stats.spc import control_chart
 
+    firsts = _first_months(lookbacks)
     monthly = complete_periods(
         results[(results["period_type"] == "month") & results["level"].isin(CHART_LEVELS)],
         data_end,
@@ -549,12 +745,30 @@ def chart_points(
         g = g.sort_values("period_start")
         if len(g) < MIN_CHART_POINTS:
             continue
-        if kind == "u":
-            chart = control_chart(g["numerator"], g["expected"], chart="u")
-        elif kind == "p":
-            chart = control_chart(g["numerator"], g["denominator"], chart="p")
+        first = firsts.get(str(mid))
+        ok = (
+            np.ones(len(g), bool)
+            if first is None
+            else (pd.to_datetime(g["period_start"]) >= first).to_numpy()
+        )
+        if ok.sum() < MIN_CHART_POINTS:
+            ok = np.ones(len(g), bool)  # too short a series to leave anything out
+            lookback_ok = np.zeros(len(g), bool) if first is not None else ok
         else:
-            chart = control_chart(value.loc[g.index].to_numpy(float), chart="i")
+            lookback_ok = ok
+        exclude = [int(i) + 1 for i in np.flatnonzero(~ok)] or None
+        if kind == "u":
+            chart = control_chart(g["numerator"], g["expected"], chart="u", exclude=exclude)
+        elif kind == "p":
+            chart = control_chart(g["numerator"], g["denominator"], chart="p", exclude=exclude)
+        else:
+            y = value.loc[g.index].to_numpy(float)
+            chart = control_chart(y, chart="i", exclude=exclude)
+        small = (
+            g["small_cell"].fillna(False).to_numpy(bool)
+            if "small_cell" in g
+            else np.zeros(len(g), bool)
+        )
         frames.append(
             pd.DataFrame(
                 {
@@ -573,6 +787,8 @@ def chart_points(
                     "lcl": chart["lcl"].to_numpy(float),
                     "sigma_signal": chart["sigma_signal"].to_numpy(bool),
                     "runs_signal": chart["runs_signal"].to_numpy(bool),
+                    "small_cell": small,
+                    "lookback_complete": lookback_ok,
                     "_longest_run": chart["longest_run"].to_numpy(float),
                     "_longest_run_max": chart["longest_run_max"].to_numpy(float),
                     "_n_crossings": chart["n_crossings"].to_numpy(float),
@@ -585,37 +801,113 @@ def chart_points(
     return pd.concat(frames, ignore_index=True)
 
 
+def _windows(
+    results: pd.DataFrame, data_end: date, firsts: dict[str, pd.Timestamp]
+) -> pd.DataFrame:
+    """The funnel families' rows: every complete calendar year, and the rolling 12 and 24
+    complete months ending at the latest complete month (sums of the monthly rows; a rolling
+    window starts no earlier than the measure's first month with a complete lookback, so it
+    can always signal), with ``window``, ``period_start``, ``period_end`` (exclusive) and
+    ``lookback_complete`` (False for a calendar year that starts before the lookback is
+    complete: shown, never signalled)."""
+    frames = []
+    rows = results[results["level"].isin(FUNNEL_LEVELS)]
+    yearly = complete_periods(rows[rows["period_type"] == "year"], data_end).copy()
+    if not yearly.empty:
+        start = pd.to_datetime(yearly["period_start"])
+        yearly["period_start"] = start.to_numpy()
+        yearly["window"] = "year"
+        yearly["period_end"] = (start + pd.DateOffset(years=1)).dt.date.to_numpy()
+        first = pd.to_datetime(yearly["measure_id"].map(firsts))
+        yearly["lookback_complete"] = (first.isna() | (start >= first)).to_numpy(bool)
+        frames.append(yearly)
+    monthly = complete_periods(rows[rows["period_type"] == "month"], data_end)
+    if not monthly.empty:
+        month = pd.to_datetime(monthly["period_start"])
+        last = month.max()
+        sums = ["denominator", "numerator", "expected", *INTERNAL_COLUMNS]
+        sums = [c for c in sums if c in monthly.columns]
+        for window, length in FUNNEL_WINDOWS.items():
+            if window == "year":
+                continue
+            for mid, rows_m in monthly.groupby("measure_id", sort=True):
+                begin = last - pd.DateOffset(months=length - 1)
+                first_m = firsts.get(str(mid))
+                if first_m is not None and first_m > begin:
+                    begin = first_m  # the window starts where the lookback is complete
+                months_m = pd.to_datetime(rows_m["period_start"])
+                span = (last.year - begin.year) * 12 + last.month - begin.month + 1
+                if months_m.min() > begin or span < ROLLING_MIN_MONTHS[window]:
+                    continue  # the data do not cover the window
+                part = rows_m[(months_m >= begin).to_numpy()]
+                keys = ["measure_id", "level", "unit_id"]
+                agg = part.groupby(keys, sort=False, dropna=False)[sums].sum(min_count=1)
+                latest = part.sort_values("period_start").groupby(keys, sort=False).last()
+                agg = agg.join(latest[["unit_name", "site_id"]]).reset_index()
+                agg["window"] = window
+                agg["period_type"] = window
+                agg["period_start"] = begin
+                agg["period_end"] = (last + pd.DateOffset(months=1)).date()
+                agg["lookback_complete"] = True
+                frames.append(agg)
+    if not frames:
+        return pd.DataFrame()
+    return pd.concat(frames, ignore_index=True)
+
+
 def funnel_points(
-    results: pd.DataFrame, measures: dict[str, Measure], data_end: date
+    results: pd.DataFrame,
+    measures: dict[str, Measure],
+    data_end: date,
+    lookbacks: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """quality__funnel_point: departments, units and practitioners of each complete year
-    against exact 95% and 99.8% limits (cmo.stats.funnel; Spiegelhalter, Stat Med
-    2005;24:1185), for risk-adjusted measures only: comparing crude rates of practitioners
-    with different case mix is not fair. O/E against 1 (exact Poisson limits); LOS days get
-    the SHMI overdispersion adjustment (NHS Digital SHMI methodology; Spiegelhalter 2005 §4),
-    since their variance far exceeds their mean. NHSN rule for ratios: a unit with fewer than
-    1 expected event is left out."""
-    from cmo.stats.funnel import funnel
+    (``window`` 'year') and of the rolling 12 and 24 complete months ending at the latest
+    complete month ('rolling12', 'rolling24'), for risk-adjusted measures only (comparing crude
+    rates of practitioners with different case mix is not fair), against 95% and 99.8%
+    limits (cmo.stats.funnel; Spiegelhalter, Stat Med 2005;24:1185).
 
-    yearly = complete_periods(
-        results[
-            (results["period_type"] == "year")
-            & results["level"].isin(FUNNEL_LEVELS)
-            & (pd.to_numeric(results["expected"], errors="coerce").fillna(0) >= 1)
-        ],
-        data_end,
-    )
+    Every funnel is tested for overdispersion and adjusted for it (SHMI method: log O/E
+    z-scores, 10% at each end truncated, φ, DerSimonian-Laird τ² when kφ > k - 1; NHS Digital
+    SHMI methodology, Spiegelhalter 2005 §3-4), estimated from the units that are not small
+    cells. Each unit has its two-sided ``p_value``, the Benjamini-Hochberg ``q_value`` among
+    the not-small units of its family (measure x level x window x period), its empirical-Bayes
+    ``shrunk_ratio`` with 95% interval (``cmo.stats.shrinkage``) and ``small_cell``
+    (:func:`small_cells`: shown with its limits, never an outlier, never signalled). Units with
+    no expected are left out. LOS (sums of days) is tested on the quasi-Poisson scale: O and E
+    divided by the days' within-unit variance/mean (McCullagh & Nelder, Generalized Linear
+    Models, 1989, §6.2), then the same funnel; the exact Poisson limits of raw days were several
+    times too narrow."""
+    from cmo.stats.funnel import funnel
+    from cmo.stats.multiplicity import bh_qvalues
+    from cmo.stats.shrinkage import eb_ratio
+
+    firsts = _first_months(lookbacks)
+    adjusted = [mid for mid, m in measures.items() if m.spec.risk_adjusted]
+    rows = results[results["measure_id"].isin(adjusted)]
+    rows = rows[pd.to_numeric(rows["expected"], errors="coerce").fillna(0) > 0]
+    rows = rows[rows["denominator"] > 0]
+    windows = _windows(rows, data_end, firsts)
+    if windows.empty:
+        return pd.DataFrame(columns=FUNNEL_COLUMNS)
+    keys = ["measure_id", "level", "window", "period_start"]
     frames = []
-    for (mid, level, start), g in yearly.groupby(["measure_id", "level", "period_start"]):
-        m = measures.get(str(mid))
-        if m is None or not m.spec.risk_adjusted or len(g) < MIN_FUNNEL_UNITS:
+    for (mid, level, window, start), g in windows.groupby(keys, sort=True):
+        m = measures[str(mid)]
+        if len(g) < MIN_FUNNEL_UNITS:
             continue
-        f = funnel(
-            g["numerator"].to_numpy(float),
-            expected=g["expected"].to_numpy(float),
-            labels=g["unit_id"].to_list(),
-            od="shmi" if m.spec.kind == "mean" else None,
-        )
+        small = small_cells(g, measures)
+        num = g["numerator"].to_numpy(float)
+        exp = g["expected"].to_numpy(float)
+        # Days are not Poisson counts: on the quasi-Poisson scale (days / d, d = the family's
+        # within-unit variance / mean of a stay's days) the Poisson limits and tests hold for
+        # sums of days; the ratio O/E is unchanged. Counts of events: d = 1.
+        d = 1.0
+        if m.spec.kind == "mean":
+            d = float(dispersion(g, ["measure_id"]).iloc[0])
+        f = funnel(num / d, expected=exp / d, labels=np.arange(len(g)), od="shmi", od_use=~small)
+        p = f["p_value"].to_numpy(float)
+        eb = eb_ratio(num, exp, dispersion=d)
         frames.append(
             pd.DataFrame(
                 {
@@ -625,13 +917,26 @@ def funnel_points(
                     "unit_name": g["unit_name"].to_numpy(object),
                     "site_id": g["site_id"].to_numpy(object),
                     "period_start": pd.Timestamp(str(start)).date(),
-                    "numerator": g["numerator"].to_numpy(float),
-                    "expected": g["expected"].to_numpy(float),
+                    "period_end": g["period_end"].to_numpy(object),
+                    "window": str(window),
+                    "denominator": g["denominator"].to_numpy(np.int64),
+                    "numerator": num,
+                    "expected": exp,
                     "ratio": f["ratio_or_rate"].to_numpy(float),
                     "target": f["target"].to_numpy(float),
                     **{c: f[c].to_numpy(float) for c in FUNNEL_LIMITS},
-                    "outlier_95": f["outlier_95"].to_numpy(bool),
-                    "outlier_99_8": f["outlier_99_8"].to_numpy(bool),
+                    # A small cell is too few to judge: drawn with its limits, never an outlier.
+                    "outlier_95": f["outlier_95"].to_numpy(bool) & ~small,
+                    "outlier_99_8": f["outlier_99_8"].to_numpy(bool) & ~small,
+                    "p_value": p,
+                    "q_value": bh_qvalues(np.where(small, np.nan, p)),
+                    "shrunk_ratio": eb["shrunk_ratio"].to_numpy(float),
+                    "shrunk_low": eb["shrunk_low"].to_numpy(float),
+                    "shrunk_high": eb["shrunk_high"].to_numpy(float),
+                    "small_cell": small,
+                    "lookback_complete": g["lookback_complete"].to_numpy(bool),
+                    "phi": float(f.attrs["phi"]),
+                    "tau2": float(f.attrs["tau2"]),
                 }
             )
         )
@@ -648,15 +953,18 @@ def signals(
     funnels: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Control-chart signals (a point beyond 3 sigma; the Anhøj runs rules on the series,
-    dated at its last month) of the system and sites, and funnel outliers (outside the 99.8%
-    limit, else the 95% one) of departments, units and practitioners: read off the same
-    chart and funnel rows the pages show (computed here unless given). Informational
-    measures (``signals=False``, case mix) have charts but no signals."""
+    dated at its last month) of the system and sites, and funnel outliers of departments,
+    units and practitioners: read off the same chart and funnel rows the pages show (computed
+    here unless given). Never from a small cell, a month or window whose lookback is
+    incomplete, or a measure that is informational or has no better direction
+    (:func:`signalled`). A practitioner flag needs the 99.8% limit AND a Benjamini-Hochberg
+    q below ``Q_LEVEL``; departments and units the 95% limit (``funnel_95``, or
+    ``funnel_99_8`` beyond that)."""
     if charts is None:
         charts = chart_points(results, measures, data_end)
     if funnels is None:
         funnels = funnel_points(results, measures, data_end)
-    keep = [mid for mid, m in measures.items() if m.signals]
+    keep = [mid for mid, m in measures.items() if signalled(m)]
     rows: list[dict[str, Any]] = []
     charted = charts[charts["measure_id"].isin(keep)]
     for (mid, _level, _uid), g in charted.groupby(["measure_id", "level", "unit_id"], sort=True):
@@ -665,11 +973,24 @@ def signals(
     return pd.DataFrame(rows, columns=SIGNAL_COLUMNS)
 
 
+def _eligible(g: pd.DataFrame) -> np.ndarray:
+    """Rows that may raise a signal: not a small cell, lookback complete (True when the
+    columns are absent, as in tables built before they existed)."""
+    ok = np.ones(len(g), bool)
+    if "small_cell" in g:
+        ok &= ~g["small_cell"].fillna(False).to_numpy(bool)
+    if "lookback_complete" in g:
+        ok &= g["lookback_complete"].fillna(True).to_numpy(bool)
+    return ok
+
+
 def _chart_signals(g: pd.DataFrame, direction: str) -> list[dict[str, Any]]:
     g = g.sort_values("period_start")
     base = {c: g[c].iloc[0] for c in ("measure_id", "level", "unit_id", "unit_name", "site_id")}
+    base |= {"q_value": None, "window": "month"}
     rows = []
-    for r in g[g["sigma_signal"].astype(bool)].to_dict("records"):
+    eligible = _eligible(g)
+    for r in g[g["sigma_signal"].astype(bool).to_numpy() & eligible].to_dict("records"):
         rows.append(
             base
             | {
@@ -680,7 +1001,7 @@ def _chart_signals(g: pd.DataFrame, direction: str) -> list[dict[str, Any]]:
             }
         )
     last = g.iloc[-1]
-    if bool(last["runs_signal"]):
+    if bool(last["runs_signal"]) and bool(eligible[-1]):
         detail = "non-random variation (Anhøj runs rules)"
         if "_longest_run" in g.columns:
             detail = (
@@ -700,10 +1021,48 @@ def _chart_signals(g: pd.DataFrame, direction: str) -> list[dict[str, Any]]:
     return rows
 
 
+WINDOW_TEXT = {
+    "year": "calendar year",
+    "rolling12": "rolling 12 months",
+    "rolling24": "rolling 24 months",
+}
+
+
+def funnel_flags(funnels: pd.DataFrame) -> np.ndarray:
+    """The funnel rows that raise a signal (:func:`signals`' rule)."""
+    if funnels.empty:
+        return np.zeros(0, bool)
+    ok = _eligible(funnels)
+    prac = funnels["level"].eq("practitioner").to_numpy()
+    out99 = funnels["outlier_99_8"].fillna(False).to_numpy(bool)
+    out95 = funnels["outlier_95"].fillna(False).to_numpy(bool)
+    if "q_value" in funnels:
+        q = pd.to_numeric(funnels["q_value"], errors="coerce").to_numpy(float)
+        q_ok = np.nan_to_num(q, nan=1.0) < Q_LEVEL
+    else:
+        q_ok = np.ones(len(funnels), bool)
+    return ok & np.where(prac, out99 & q_ok, out95)
+
+
 def _funnel_signals(funnels: pd.DataFrame, measures: dict[str, Measure]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
+    flagged = funnels[funnel_flags(funnels)]
+    if "window" in flagged and "period_end" in flagged:
+        # A rolling 12 months that is a calendar year (data ending in December) is the same
+        # test: one signal, the calendar year's.
+        rank = flagged["window"].map({"year": 0}).fillna(1)
+        keys = ["measure_id", "level", "unit_id", "period_start", "period_end"]
+        flagged = flagged.assign(_r=rank).sort_values("_r").drop_duplicates(keys)
     # Records, not iterrows: a Series per row cost ~0.25 s over the ~5k unit rows at 1M.
-    for r in funnels[funnels["outlier_95"].astype(bool)].to_dict("records"):
+    for r in flagged.to_dict("records"):
+        window = str(r.get("window") or "year")
+        q = r.get("q_value")
+        q = None if q is None or pd.isna(q) else float(q)
+        detail = f"O/E {float(r['ratio']):.3g} (O {r['numerator']:.0f}, E {r['expected']:.1f})"
+        if q is not None:
+            detail += f", q {q:.3g}"
+        if window != "year":
+            detail += f", {WINDOW_TEXT.get(window, window)}"
         rows.append(
             {
                 "measure_id": r["measure_id"],
@@ -716,8 +1075,9 @@ def _funnel_signals(funnels: pd.DataFrame, measures: dict[str, Measure]) -> list
                 "direction": _worse(
                     float(r["ratio"]), 1.0, measures[str(r["measure_id"])].spec.direction
                 ),
-                "detail": f"O/E {float(r['ratio']):.3g} "
-                f"(O {r['numerator']:.0f}, E {r['expected']:.1f})",
+                "detail": detail,
+                "q_value": q,
+                "window": window,
             }
         )
     return rows
@@ -725,8 +1085,9 @@ def _funnel_signals(funnels: pd.DataFrame, measures: dict[str, Measure]) -> list
 
 def mark_current(signals: pd.DataFrame, periods: pd.DataFrame) -> pd.DataFrame:
     """``signals`` with ``current``: the signal's period reaches into the last
-    CURRENT_SIGNAL_MONTHS complete months (a funnel signal is about a calendar year, current
-    while that year overlaps them, like a monthly signal of one of them)."""
+    CURRENT_SIGNAL_MONTHS complete months (a funnel signal is about its window: a calendar
+    year, or 12 or 24 rolling months, current while it overlaps them, like a monthly signal of
+    one of them)."""
     out = signals.copy()
     latest = periods[(periods["period_type"] == "month") & periods["latest_complete"]]
     if latest.empty or out.empty:
@@ -735,27 +1096,46 @@ def mark_current(signals: pd.DataFrame, periods: pd.DataFrame) -> pd.DataFrame:
     last = pd.Timestamp(latest["period_start"].iloc[0])
     cut = last.year * 12 + last.month - CURRENT_SIGNAL_MONTHS
     start = pd.to_datetime(out["period_start"])
-    months = np.where(out["kind"].astype(str).str.startswith("funnel"), 12, 1)
+    funnel = out["kind"].astype(str).str.startswith("funnel").to_numpy()
+    window = out["window"] if "window" in out else pd.Series("year", index=out.index)
+    length = window.map(FUNNEL_WINDOWS).fillna(12).to_numpy(int)
+    months = np.where(funnel, length, 1)
     out["current"] = (start.dt.year * 12 + start.dt.month + months - 1).to_numpy() > cut
     return out
 
 
-CUSUM_H = 4.5  # Steiner et al. 2000 used h = 4.5 for R_A = 2 on cardiac-surgery mortality
 CUSUM_MONTHS = 12
 
 
+def cusum_limit(risk: np.ndarray, odds_ratio: float, *, seed: int = 0) -> tuple[float, float]:
+    """(h, ARL0) of one CUSUM chart: ARL0 = CUSUM_ARL_YEARS x the chart's cases in its 12
+    months, h from ``cmo.stats.cusum.limit_for_arl`` on the chart's own case mix (seeded, so a
+    build is reproducible)."""
+    from cmo.stats.cusum import limit_for_arl
+
+    arl0 = float(CUSUM_ARL_YEARS * max(len(risk), 1))
+    horizon = min(max(2 * len(risk), CUSUM_HORIZON[0]), CUSUM_HORIZON[1])
+    h = limit_for_arl(risk, odds_ratio, arl0, seed=seed, n_sim=CUSUM_SIMULATIONS, horizon=horizon)
+    return h, arl0
+
+
 def cusum_signals(
-    long: ir.Table, results: pd.DataFrame, measures: dict[str, Measure]
+    long: ir.Table,
+    results: pd.DataFrame,
+    measures: dict[str, Measure],
+    lookbacks: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Risk-adjusted Bernoulli CUSUM (Steiner 2000; odds ratio 2 up, 1/2 down, h = 4.5) of each
-    site's stays of the last 12 months, in discharge order, for the risk-adjusted proportions.
+    """Risk-adjusted Bernoulli CUSUM (Steiner 2000; odds ratio 2 up, 1/2 down) of each site's
+    stays of the last 12 months, in discharge order, for the risk-adjusted proportions, with
+    h for an in-control ARL of CUSUM_ARL_YEARS years of the site's cases (:func:`cusum_limit`).
+    Stays of months whose lookback is incomplete are left out.
 
     One row per measure x site x side that crossed h: the month of the latest crossing."""
     from datetime import timedelta
 
     from cmo.stats.cusum import bernoulli_cusum
 
-    ids = [m for m, spec in measures.items() if spec.risk_model]
+    ids = [mid for mid, m in measures.items() if m.risk_model and signalled(m)]
     if not ids:
         return pd.DataFrame(columns=SIGNAL_COLUMNS)
     last = long.discharge_date.max().execute()
@@ -780,6 +1160,11 @@ def cusum_signals(
         .to_pyarrow()
         .to_pandas(strings_to_categorical=True, date_as_object=False)
     )
+    firsts = _first_months(lookbacks)
+    if firsts and len(frame):
+        first = pd.to_datetime(frame["measure_id"].astype(str).map(firsts))
+        day = pd.to_datetime(frame["discharge_date"])
+        frame = frame[(first.isna() | (day >= first)).to_numpy()].reset_index(drop=True)
     outcome = frame["outcome"].to_numpy(float)
     risk = frame["expected"].clip(1e-6, 1 - 1e-6).to_numpy(float)
     day = frame["discharge_date"].to_numpy()
@@ -790,9 +1175,12 @@ def cusum_signals(
     # ``indices``: each group's row positions, ascending (so in discharge order).
     groups = frame.groupby(["measure_id", "site_id"], observed=True).indices
     for (mid, site), at in sorted(groups.items()):
-        chart = bernoulli_cusum(outcome[at], risk[at], odds_ratio=2.0, h=CUSUM_H)
+        h_up, arl0 = cusum_limit(risk[at], odds["upper"], seed=0)
+        h_low, _ = cusum_limit(risk[at], odds["lower"], seed=1)
+        limits = {"upper": h_up, "lower": h_low}
+        chart = bernoulli_cusum(outcome[at], risk[at], odds_ratio=2.0, h=1.0)
         for side, direction in (("upper", "worse"), ("lower", "better")):
-            hits = np.flatnonzero(chart[f"signal_{side}"].to_numpy())
+            hits = np.flatnonzero(chart[f"s_{side}"].to_numpy() > limits[side])
             if not len(hits):
                 continue
             when = pd.Timestamp(day[at[hits[-1]]]).date().replace(day=1)
@@ -807,7 +1195,10 @@ def cusum_signals(
                     "kind": "cusum",
                     "direction": direction,
                     "detail": f"risk-adjusted CUSUM ({side}, OR {odds[side]:g}) above "
-                    f"h = {CUSUM_H} on {len(hits)} of {len(at)} stays since {since}",
+                    f"h = {limits[side]:.2f} (in-control ARL {arl0:,.0f} cases) on "
+                    f"{len(hits)} of {len(at)} stays since {since}",
+                    "q_value": None,
+                    "window": "cusum",
                 }
             )
     return pd.DataFrame(rows, columns=SIGNAL_COLUMNS)

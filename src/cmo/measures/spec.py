@@ -71,7 +71,7 @@ class MeasureSpec:
     unit_of_analysis: str
     method: str
     citation: str
-    direction: str  # 'lower' or 'higher' is better
+    direction: str  # 'lower' or 'higher' is better; 'none': informational, never signalled
     kind: str  # 'proportion' or 'mean'
     risk_adjusted: bool
     unit: str
@@ -142,6 +142,12 @@ class Measure:
     risk_model: bool = False
     # Control-chart and funnel signals; off for informational measures (case mix).
     signals: bool = True
+    # Months after the data start whose rows look back before it (comorbidity, prior ED
+    # visits, hospice enrolment, stays admitted before the data start): no signal is raised
+    # from them and they are left out of control-chart baselines (cmo.measures.results).
+    # The default 1: the first month's discharges lack the long stays admitted before it.
+    # Risk-adjusted measures get 12 when POA indicators are missing (results.lookback).
+    lookback_months: int = 1
 
 
 def registry() -> dict[str, Measure]:

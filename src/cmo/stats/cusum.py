@@ -63,51 +63,71 @@ def limit_for_arl(
     *,
     seed: int = 0,
     n_sim: int = 400,
+    horizon: int | None = None,
 ) -> float:
     """Control limit h whose simulated in-control ARL is ``arl0`` for this case mix.
 
-    One seeded pass simulates ``n_sim`` in-control CUSUMs for 10·ARL0 patients (a run longer
-    than that has probability ~e^-10) and records when each one first exceeds every level;
-    the ARL as a function of h is then read off and h found by bisection, so every candidate
-    h is judged on the same random numbers (monotone in h).
+    One seeded pass simulates ``n_sim`` in-control CUSUMs (patients drawn from ``p`` with
+    y ~ Bernoulli(p)) for ``horizon`` patients (default 10·ARL0: a run longer than that has
+    probability ~e^-10) and records when each one first exceeds every level; the ARL as a
+    function of h is then read off and h found by bisection, so every candidate h is judged on
+    the same random numbers (monotone in h). The ARL is the censored-exponential estimate
+    Σ min(RLᵢ, horizon) / (chains that signalled): the mean run length when every chain
+    signals, and still unbiased for the (near-geometric) in-control run length when the horizon
+    is shorter than the ARL, which lets a build ask for ARL0 = 20 site-years of cases while
+    simulating only a few site-years. The CUSUM path is computed in closed form per chunk
+    (Lindley: S_t = C_t - min(0, min_{j<=t} C_j), C_0 = S_0).
     """
     pr = np.asarray(p, float)
     if arl0 < 1:
         raise ValueError("arl0 must be at least 1")
     rng = np.random.default_rng(seed)
-    horizon = int(np.ceil(10 * arl0))
+    horizon = int(np.ceil(10 * arl0)) if horizon is None else max(1, int(horizon))
     s = np.zeros(n_sim)
     top = np.zeros(n_sim)
     chains, times, values = [], [], []
-    chunk = 512
+    chunk = max(1, min(4096, 2_000_000 // max(n_sim, 1)))
     log_ra = np.log(odds_ratio)
     for start in range(0, horizon, chunk):
         steps = min(chunk, horizon - start)
         risk = pr[rng.integers(pr.size, size=(steps, n_sim))]
         y = rng.random((steps, n_sim)) < risk
         w = y * log_ra - np.log(1 - risk + odds_ratio * risk)
-        for k in range(steps):
-            s = np.maximum(0.0, s + w[k])
-            new = np.flatnonzero(s > top)
-            if new.size:
-                top[new] = s[new]
-                chains.append(new)
-                times.append(np.full(new.size, start + k + 1))
-                values.append(s[new])
+        c = s + np.cumsum(w, axis=0)
+        path = c - np.minimum(np.minimum.accumulate(c, axis=0), 0.0)
+        best = np.maximum(np.maximum.accumulate(path, axis=0), top)
+        before = np.empty_like(best)
+        before[0], before[1:] = top, best[:-1]
+        k, chain = np.nonzero(path > before)
+        if k.size:
+            chains.append(chain)
+            times.append(start + k + 1)
+            values.append(path[k, chain])
+        s = path[-1]
+        top = best[-1]
     chain = np.concatenate(chains) if chains else np.zeros(0, int)
     time = np.concatenate(times) if times else np.zeros(0, int)
     value = np.concatenate(values) if values else np.zeros(0)
+    # Each chain's records rise in time and value: sorted by (chain, value), the first passage
+    # over h is the record just after h in its chain's block (one searchsorted for all chains).
+    span = float(value.max()) + 1.0 if value.size else 1.0
+    order = np.lexsort((value, chain))
+    chain, time, value = chain[order], time[order], value[order]
+    keyed = chain * span + value
+    block_end = np.searchsorted(chain, np.arange(n_sim), side="right")
+    offsets = np.arange(n_sim) * span
 
     def arl(h: float) -> float:
-        first = np.full(n_sim, horizon, dtype=float)
-        hit = value > h
-        np.minimum.at(first, chain[hit], time[hit])
-        return float(first.mean())
+        at = np.searchsorted(keyed, offsets + h, side="right")
+        crossed = at < block_end
+        first = np.where(crossed, time[np.minimum(at, max(time.size - 1, 0))], horizon)
+        n_crossed = int(crossed.sum())
+        return float(first.sum() / n_crossed) if n_crossed else float("inf")
 
     lo, hi = 0.0, float(value.max()) if value.size else 1.0
     if arl(hi) < arl0:  # even the highest level reached signals too soon: use it
         return hi
-    for _ in range(60):
+    for _ in range(50):
         mid = (lo + hi) / 2
         lo, hi = (mid, hi) if arl(mid) < arl0 else (lo, mid)
     return hi

@@ -118,6 +118,8 @@ def overdispersion(z: np.ndarray, s: np.ndarray, od: str) -> tuple[float, float,
     (DerSimonian-Laird moment estimate, Spiegelhalter 2005 eq. 7); τ² = 0 when kφ ≤ k - 1.
     """
     ok = np.isfinite(z)
+    if ok.sum() < 2:
+        return float("nan"), 0.0, ok
     lz, uz = np.quantile(z[ok], [TRIM, 1 - TRIM])
     if od == "shmi":
         used = ok & (z > lz) & (z < uz)
@@ -162,6 +164,7 @@ def funnel(
     labels: Any = None,
     od: str | None = None,
     target: float | None = None,
+    od_use: Any = None,
 ) -> pd.DataFrame:
     """Funnel plot table: one row per unit with its exact 95% and 99.8% limits and outlier flags.
 
@@ -174,7 +177,12 @@ def funnel(
     Returns columns label, numerator, denominator|expected, ratio_or_rate, target, lcl_95,
     ucl_95, lcl_99_8, ucl_99_8, outlier_95, outlier_99_8 (True outside the limits), direction
     ('high', 'low' or '' at 95%), plus z (adjusted z-score), phi, tau2, used_for_od when od is
-    set. ``df.attrs`` holds kind, target, phi and tau2.
+    set; p_value: the two-sided p of the unit's count under the target, the larger of the exact
+    (binomial or Poisson, 2·min(P(X ≤ O), P(X ≥ O))) and, when τ² > 0, the normal p of the
+    adjusted z, so ``p_value < 1 - level`` agrees with the flags. ``od_use`` (booleans, one
+    per unit after grouping) limits the units φ and τ² are estimated from (small cells are
+    left out by the measures build); every unit still gets limits. ``df.attrs`` holds kind,
+    target, phi and tau2.
     """
     if (denominator is None) == (expected is None):
         raise ValueError("give exactly one of denominator (proportions) or expected (O/E)")
@@ -205,11 +213,19 @@ def funnel(
     phi, tau2 = float("nan"), 0.0
     if od is not None:
         y, s, t = _transform(num, size, kind, od, target)
-        phi, tau2, used = overdispersion((y - t) / s, s, od)
+        z0 = (y - t) / s
+        if od_use is not None:
+            mask = np.asarray(od_use, bool)
+            z0 = np.where(mask, z0, np.nan)
+        phi, tau2, used = overdispersion(z0, s, od)
         d["used_for_od"] = used
         d["z"] = (y - t) / np.sqrt(s**2 + tau2)
         d["phi"], d["tau2"] = phi, tau2
     p_low, p_high = _exact_tails(num, size, kind, target)
+    p_value = np.minimum(1.0, 2 * np.minimum(p_low, p_high))
+    if tau2 > 0:
+        p_value = np.maximum(p_value, 2 * stats.norm.sf(np.abs(d["z"].to_numpy(float))))
+    d["p_value"] = np.where(size > 0, p_value, np.nan)
     for name, level in LEVELS.items():
         lo, hi = funnel_limits(size, kind=kind, target=target, level=level, od=od, tau2=tau2)
         d[f"lcl_{name}"], d[f"ucl_{name}"] = lo, hi

@@ -87,4 +87,5 @@ def long(ctx: Context) -> ir.Table:
     )
 
 
-MEASURE = Measure(spec=SPEC, long=long)
+# 12 months: Charlson from the 12-month comorbidity lookback; ED visits of the prior 6 months.
+MEASURE = Measure(spec=SPEC, long=long, lookback_months=12)

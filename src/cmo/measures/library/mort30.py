@@ -126,4 +126,5 @@ def _select_one_per_year(e: ir.Table) -> ir.Table:
     ).drop("_key", "_year", "_c_key")
 
 
-MEASURE = Measure(spec=SPEC, long=long, risk_model=True)
+# 12 months: hospice enrolment in the 12 months before admission, comorbidity lookback.
+MEASURE = Measure(spec=SPEC, long=long, risk_model=True, lookback_months=12)
