@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import math
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, Literal, TypedDict, cast
+from typing import TYPE_CHECKING, Any, Literal, NotRequired, TypedDict, cast
 
 if TYPE_CHECKING:
     from cmo.warehouse import Warehouse
@@ -72,6 +72,9 @@ class ResultRow(TypedDict):
     ci_high: float | None
     rsr: float | None
     median: float | None
+    # Device days (NHSN rates), patient days (utilisation ratios) or responders (surveys): the
+    # rate's denominator when it is not ``denominator``; absent from builds before it existed.
+    exposure: NotRequired[float | None]
 
 
 class SignalRow(TypedDict):

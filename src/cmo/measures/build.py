@@ -34,6 +34,7 @@ import pandas as pd
 
 from cmo.measures import core, data_quality, drg, risk
 from cmo.measures import results as res
+from cmo.measures.library import nhsn
 from cmo.measures.spec import LONG_SCHEMA, Context, Measure, registry
 
 if TYPE_CHECKING:
@@ -168,7 +169,8 @@ def run(
             cards = _model_cards(wh.table("quality__measure_long"), fitted, background)
         long = wh.table("quality__measure_long")
         with steps.step("results"):
-            counts = res.count_rows(long, wh.table("core__stay_unit"))
+            located = tuple(mid for mid, m in measures.items() if m.located)
+            counts = res.count_rows(long, wh.table("core__stay_unit"), located)
             agg = res.aggregate(counts)
             ref_rates = _reference_rates(agg, fitted)
             sites = res.unit_sites(counts)
@@ -186,6 +188,7 @@ def run(
                 [
                     res.signals(final, measures, end, charts, funnels),
                     res.cusum_signals(long, final, measures),
+                    nhsn.sir_signals(final, measures, end),
                 ],
                 ignore_index=True,
             )
@@ -238,6 +241,7 @@ RESULT_SCHEMA = {
     "ci_high": "float64",
     "rsr": "float64",
     "median": "float64",
+    "exposure": "float64",  # the rate's denominator when not the row count (spec.LONG_SCHEMA)
 }
 SIGNAL_SCHEMA = {
     "measure_id": "string",
@@ -419,11 +423,12 @@ def _model_cards(
 def _reference_rates(agg: pd.DataFrame, fitted: dict[str, dict[str, Any]]) -> dict[str, float]:
     """The model's reference rate, else the system's overall rate (LOS: mean days)."""
     system = agg[(agg["level"] == "system") & (agg["period_type"] == "year")]
-    totals = system.groupby("measure_id")[["numerator", "denominator"]].sum()
+    totals = system.groupby("measure_id")[["numerator", "denominator", "exposure"]].sum(min_count=1)
     rates: dict[str, float] = {}
     for mid, r in totals.iterrows():
-        if r["denominator"]:
-            rates[str(mid)] = float(r["numerator"] / r["denominator"])
+        per = r["exposure"] if pd.notna(r["exposure"]) else r["denominator"]
+        if per:  # rates per exposure (device days, responders) when the measure has one
+            rates[str(mid)] = float(r["numerator"] / per)
     for mid, model in fitted.items():
         rates[mid] = float(model["reference_rate"])
     return rates

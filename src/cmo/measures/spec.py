@@ -36,6 +36,10 @@ LONG_SCHEMA = {
     "outcome": "float64",
     "expected": "float64",
     "evidence_date": "date",
+    # The rate's denominator when it is not the row count (kind "rate": device days or patient
+    # days; a survey measure: 1 when the patient answered, so exposure / rows is the response
+    # rate); null for the other measures. Results then report rate = numerator / exposure.
+    "exposure": "float64",
 }
 
 
@@ -72,7 +76,7 @@ class MeasureSpec:
     method: str
     citation: str
     direction: str  # 'lower' or 'higher' is better
-    kind: str  # 'proportion' or 'mean'
+    kind: str  # 'proportion', 'mean' or 'rate' (events per exposure, e.g. device days)
     risk_adjusted: bool
     unit: str
     target: float | None = None
@@ -142,6 +146,9 @@ class Measure:
     risk_model: bool = False
     # Control-chart and funnel signals; off for informational measures (case mix).
     signals: bool = True
+    # The long rows are already one per unit (NHSN location x stay x month): the unit level
+    # takes their own unit_id instead of every unit the stay passed through (core__stay_unit).
+    located: bool = False
 
 
 def registry() -> dict[str, Measure]:
