@@ -141,7 +141,8 @@ def default_location(unit_id: str, name: str | None, type_code: str | None) -> d
     IN:ACUTE:WARD:MS)."""
     label = (name or "").lower()
     code = (type_code or "").upper()
-    if code in ("ICU", "ICU1", "PEDICU", "CCU") or "intensive care" in label:
+    words = label.replace("-", " ").split()
+    if code in ("ICU", "ICU1", "PEDICU", "CCU") or "intensive care" in label or "icu" in words:
         nhsn, cdc = "CC", "IN:ACUTE:CC:MS"
     elif code in ("ER", "ETU") or "emergency" in label:
         nhsn, cdc = "ED", "OUT:ACUTE:ED"
