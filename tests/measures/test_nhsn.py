@@ -98,7 +98,7 @@ def test_results_sir_uses_midp_and_nhsn_rule():
     assert out.loc["icu", "oe"] == pytest.approx(4 / 1.504)
     assert out.loc["icu", "ci_low"] == pytest.approx(ref.ci_low)
     assert out.loc["icu", "ci_high"] == pytest.approx(ref.ci_high)
-    assert out.loc["icu", "rate"] == pytest.approx(4 / 1000)  # per device day
+    assert out.loc["icu", "rate"] == pytest.approx(4.0)  # per 1,000 device days
     assert np.isnan(out.loc["ward", "oe"]) and np.isnan(out.loc["ward", "ci_high"])
 
 
@@ -353,7 +353,7 @@ def test_results_rate_per_device_day(bed_wh):
     long = _rows(bed_wh, "CLABSI")
     assert r["exposure"] == long["exposure"].sum()
     assert r["numerator"] == 4.0
-    assert r["rate"] == pytest.approx(4.0 / r["exposure"])
+    assert r["rate"] == pytest.approx(1000 * 4.0 / r["exposure"])  # per 1,000 line days
 
 
 # -- Spark -------------------------------------------------------------------------------------

@@ -425,6 +425,8 @@ def finish(
     for mid, m in measures.items():
         if not m.spec.risk_adjusted:
             out.loc[out["measure_id"] == mid, ["oe", "ci_low", "ci_high", "rsr"]] = np.nan
+        if m.per != 1.0:  # e.g. infections per 1,000 device days
+            out.loc[out["measure_id"] == mid, ["rate", "rsr"]] *= m.per
     out["unit_name"] = [
         names.get(level, {}).get(uid, uid)
         for level, uid in zip(out["level"], out["unit_id"], strict=True)
@@ -611,6 +613,8 @@ def chart_points(
                 g["numerator"].to_numpy(float),
                 g["exposure"].to_numpy(float),
             )
+            for col in ("y", "cl", "ucl", "lcl"):  # shown per ``per`` device days
+                chart[col] = chart[col] * m.per
             if float(np.median(chart["y"].to_numpy(float))) == 0.0:
                 # Rare events (most months 0): the Anhoej runs rules need a centre line inside
                 # the data, so a median of 0 gives no runs signal, only points beyond 3 sigma.

@@ -149,6 +149,9 @@ class Measure:
     # The long rows are already one per unit (NHSN location x stay x month): the unit level
     # takes their own unit_id instead of every unit the stay passed through (core__stay_unit).
     located: bool = False
+    # Rates per exposure are shown per ``per`` units of it (NHSN: per 1,000 device days): the
+    # results' rate and rsr and the chart values are multiplied by it.
+    per: float = 1.0
 
 
 def registry() -> dict[str, Measure]:

@@ -47,4 +47,4 @@ def long(ctx: Context) -> ir.Table:
     return nhsn.infection_long(ctx, nhsn.EVENTS["CAUTI"], SPEC.measure_id)
 
 
-MEASURE = Measure(spec=SPEC, long=long, located=True)
+MEASURE = Measure(spec=SPEC, long=long, located=True, per=1000.0)
