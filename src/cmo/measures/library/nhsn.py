@@ -517,11 +517,22 @@ def infection_long(ctx: Context, event: Event, spec_id: str) -> ir.Table:
     outcome = events, exposure = device days, expected = predicted events."""
     um = unit_months(ctx)
     col = f"{event.device}_days"
+    # Explicit types: a scratch table read back from Spark may narrow the literals to int32.
     base = um.filter(um[col] > 0).select(
-        "stay_id", "unit_id", "month", days=um[col], events=ibis.literal(0, "int64")
+        "stay_id",
+        "unit_id",
+        "month",
+        days=um[col].cast("int64"),
+        events=ibis.literal(0, "int64"),
     )
     ev = events(ctx, event)
-    ev = ev.select("stay_id", "unit_id", "month", days=ibis.literal(0, "int64"), events="events")
+    ev = ev.select(
+        "stay_id",
+        "unit_id",
+        "month",
+        days=ibis.literal(0, "int64"),
+        events=ev.events.cast("int64"),
+    )
     rows = (
         base.union(ev)
         .group_by(["stay_id", "unit_id", "month"])
