@@ -223,3 +223,14 @@ def test_promis_build_equals_on_spark(bed_wh, spark_warehouse, tmp_path):
                     assert vb == pytest.approx(va), (mid, stay, col)
                 else:
                     assert va == vb, (mid, stay, col)
+
+
+def test_pages_show_the_response_rate_beside_the_value():
+    """The quality pages word a result's exposure: a survey's response rate, a rate's days."""
+    from cmo.quality.analysis import fmt_exposure
+
+    survey = {"kind": "mean", "unit": "T-score points"}
+    assert fmt_exposure({"exposure": 21.0, "denominator": 30}, survey) == "70% responded (21 of 30)"
+    assert fmt_exposure({"exposure": None, "denominator": 30}, survey) is None
+    rate = {"kind": "rate", "unit": "per 1,000 central-line days"}
+    assert fmt_exposure({"exposure": 4823.0, "denominator": 1877}, rate) == "4,823 device days"

@@ -20,6 +20,7 @@ SIGNAL_LABELS = {
     "funnel_95": "Outside 95% funnel limit",
     "funnel_99_8": "Outside 99.8% funnel limit",
     "cusum": "CUSUM alarm",
+    "sir": "SIR above/below 1 (NHSN mid-P, BH q < 0.05)",
 }
 LEVEL_LABELS = {
     "system": "System",
