@@ -393,3 +393,32 @@ def test_nhsn_build_equals_on_spark(bed_wh, spark_warehouse, tmp_path):
     assert len(ra) == len(rb)
     for col in ("numerator", "exposure", "expected", "oe", "ci_low", "ci_high"):
         np.testing.assert_allclose(ra[col].astype(float), rb[col].astype(float), atol=1e-9)
+
+
+def test_published_baseline_option(bed_wh, monkeypatch):
+    """CMO_NHSN_BASELINE=2022-cah: predicted = device days x exp(the NHSN model) per location;
+    a baseline without a model for the event falls back to the internal one."""
+    from cmo import config
+    from cmo.measures.spec import Context
+
+    monkeypatch.setenv("CMO_NHSN_BASELINE", "2022-cah")
+    config.reload()
+    try:
+        ctx = Context(
+            wh=bed_wh,
+            stays=bed_wh.table("core__inpatient_stay"),
+            comorbidity=bed_wh.table("core__comorbidity"),
+            drg=bed_wh.table("core__drg"),
+            procedures=bed_wh.table("core__stay_procedure"),
+            data_end=pd.Timestamp(DATA_END).date(),
+        )
+        rates, used = nhsn.predicted_rates(ctx, nhsn.EVENTS["CLABSI"])
+        assert used == "2022-cah"
+        rate = rates.set_index("unit_id")["rate"]
+        assert rate["loc-h1-icu"] == pytest.approx(math.exp(-9.029 + 1.598))
+        assert rate["loc-h1-ward"] == pytest.approx(math.exp(-9.029))  # ALOS < 8.9 days
+        _, used = nhsn.predicted_rates(ctx, nhsn.EVENTS["CAUTI"])
+        assert used == "internal"  # no CAUTI model shipped for this baseline
+    finally:
+        monkeypatch.delenv("CMO_NHSN_BASELINE")
+        config.reload()

@@ -704,6 +704,8 @@ def funnel_points(
         m = measures.get(str(mid))
         if m is None or not m.spec.risk_adjusted or len(g) < MIN_FUNNEL_UNITS:
             continue
+        if m.located and level != "unit":
+            continue  # NHSN infections are compared between locations, not practitioners
         f = funnel(
             g["numerator"].to_numpy(float),
             expected=g["expected"].to_numpy(float),
