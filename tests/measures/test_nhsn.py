@@ -422,3 +422,31 @@ def test_published_baseline_option(bed_wh, monkeypatch):
     finally:
         monkeypatch.delenv("CMO_NHSN_BASELINE")
         config.reload()
+
+
+def test_quarterly_sir_signals():
+    """A location-quarter whose SIR is far above 1 (mid-P, BH q < 0.05) signals; one near 1,
+    or with fewer than 1 predicted (NHSN: no SIR), does not."""
+    from datetime import date
+
+    from cmo.measures.spec import registry
+
+    q = pd.Timestamp("2024-04-01").date()
+    results = pd.DataFrame(
+        {
+            "measure_id": "CLABSI",
+            "period_type": "quarter",
+            "period_start": [q, q, q],
+            "level": "unit",
+            "unit_id": ["icu", "ward", "tiny"],
+            "unit_name": ["ICU", "Ward", "Tiny"],
+            "site_id": "h1",
+            "numerator": [10.0, 2.0, 3.0],
+            "expected": [2.0, 2.1, 0.5],
+        }
+    )
+    sig = nhsn.sir_signals(results, registry(), date(2024, 12, 31))
+    assert sig["unit_id"].tolist() == ["icu"]
+    assert sig.iloc[0]["kind"] == "sir" and sig.iloc[0]["direction"] == "worse"
+    # An incomplete quarter is not signalled.
+    assert nhsn.sir_signals(results, registry(), date(2024, 5, 31)).empty
