@@ -13,6 +13,7 @@ into them.
 | ``CMO_ENGINE`` | ``duckdb`` | the analytics engine: ``duckdb`` or ``spark`` |
 | ``CMO_INGEST_MEMORY`` | ``2GB`` | DuckDB memory limit while ingesting (spills to disk above it) |
 | ``CMO_LOCK_WAIT`` | ``300`` | seconds a writer waits for another process to release the file |
+| ``CMO_NHSN_BASELINE`` | ``internal`` | CLABSI/CAUTI baseline (docs/measures/NHSN.md) |
 
 The Spark warehouse defaults to ``<data dir>/spark-warehouse``.
 """
@@ -39,6 +40,7 @@ class Settings:
     engine: str
     ingest_memory: str
     lock_wait: float
+    nhsn_baseline: str = "internal"  # CMO_NHSN_BASELINE (cmo.measures.library.nhsn)
 
     def warehouse_for(self, engine: str) -> Path:
         """The warehouse path for ``engine``: the set one, or that engine's default."""
@@ -92,6 +94,7 @@ def _read() -> Settings:
         engine=engine,
         ingest_memory=memory_limit(env.get("CMO_INGEST_MEMORY") or "2GB"),
         lock_wait=_seconds("CMO_LOCK_WAIT", env.get("CMO_LOCK_WAIT") or "300"),
+        nhsn_baseline=env.get("CMO_NHSN_BASELINE") or "internal",
     )
 
 

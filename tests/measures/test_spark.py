@@ -72,7 +72,8 @@ def test_spark_build_equals_duckdb_build(built, spark_warehouse, tmp_path):
         ("core__comorbidity", ["stay_id"]),
         ("core__drg", ["stay_id"]),
         ("core__stay_unit", ["stay_id", "unit_id"]),
-        ("quality__measure_long", ["measure_id", "stay_id"]),
+        # NHSN rows are one per stay x unit x month (Measure.located).
+        ("quality__measure_long", ["measure_id", "stay_id", "unit_id", "period_month"]),
         (
             "quality__measure_result",
             ["measure_id", "period_type", "period_start", "level", "unit_id"],

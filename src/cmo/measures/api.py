@@ -79,6 +79,9 @@ class ResultRow(TypedDict):
     shrunk_low: NotRequired[float | None]
     shrunk_high: NotRequired[float | None]
     small_cell: NotRequired[bool | None]
+    # Device days (NHSN rates), patient days (utilisation ratios) or responders (surveys): the
+    # rate's denominator when it is not ``denominator``; absent from builds before it existed.
+    exposure: NotRequired[float | None]
 
 
 class SignalRow(TypedDict):

@@ -41,6 +41,7 @@ import pandas as pd
 from cmo.measures import core, data_quality, drg, icu, risk
 from cmo.measures import reference as refmodel
 from cmo.measures import results as res
+from cmo.measures.library import nhsn
 from cmo.measures.spec import LONG_SCHEMA, Context, Measure, registry
 
 if TYPE_CHECKING:
@@ -253,6 +254,7 @@ RESULT_SCHEMA = {
     "shrunk_low": "float64",
     "shrunk_high": "float64",
     "small_cell": "boolean",
+    "exposure": "float64",  # the rate's denominator when not the row count (spec.LONG_SCHEMA)
 }
 SIGNAL_SCHEMA = {
     "measure_id": "string",
@@ -368,7 +370,8 @@ def result_frame(
 ) -> pd.DataFrame:
     """quality__measure_result from the long rows (with the internal columns the signals step
     reads: ``results.INTERNAL_COLUMNS``)."""
-    counts = res.count_rows(long, wh.table("core__stay_unit"))
+    located = tuple(mid for mid, m in measures.items() if m.located)
+    counts = res.count_rows(long, wh.table("core__stay_unit"), located)
     agg = res.aggregate(counts)
     ref_rates = _reference_rates(agg, fitted)
     sites = res.unit_sites(counts)
@@ -384,7 +387,8 @@ def signal_frames(
 ) -> dict[str, pd.DataFrame]:
     """The signals step's tables (``SIGNAL_TABLES``) from the results: periods, each measure's
     lookback, control-chart points, funnel points and the signals read off them plus the
-    CUSUM's (also run by ``python -m benchmarks signals`` on simulated outcomes)."""
+    CUSUM's and the NHSN SIRs' (also run by ``python -m benchmarks signals`` on simulated
+    outcomes)."""
     period_rows = res.periods(final, end)
     # Months whose lookback reaches before the data start raise nothing.
     lookbacks = res.lookback(final, measures, _missing_poa(wh))
@@ -393,6 +397,7 @@ def signal_frames(
     parts = [
         res.signals(final, measures, end, charts, funnels),
         res.cusum_signals(long, final, measures, lookbacks),
+        nhsn.sir_signals(final, measures, end),  # quarterly NHSN SIRs (kind "sir")
     ]
     # From records: concatenating frames whose q_value is all null warns (pandas 2.x).
     records = [r for p in parts for r in p.to_dict("records")]
@@ -649,11 +654,12 @@ def _model_cards(
 def _reference_rates(agg: pd.DataFrame, fitted: dict[str, dict[str, Any]]) -> dict[str, float]:
     """The model's reference rate, else the system's overall rate (LOS: mean days)."""
     system = agg[(agg["level"] == "system") & (agg["period_type"] == "year")]
-    totals = system.groupby("measure_id")[["numerator", "denominator"]].sum()
+    totals = system.groupby("measure_id")[["numerator", "denominator", "exposure"]].sum(min_count=1)
     rates: dict[str, float] = {}
     for mid, r in totals.iterrows():
-        if r["denominator"]:
-            rates[str(mid)] = float(r["numerator"] / r["denominator"])
+        per = r["exposure"] if pd.notna(r["exposure"]) else r["denominator"]
+        if per:  # rates per exposure (device days, responders) when the measure has one
+            rates[str(mid)] = float(r["numerator"] / per)
     for mid, model in fitted.items():
         rates[mid] = float(model["reference_rate"])
     return rates

@@ -50,6 +50,8 @@ def _group(row: dict[str, Any]) -> dict[str, Any]:
             _decimal("observed-expected-ci-low", row["ci_low"]),
             _decimal("observed-expected-ci-high", row["ci_high"]),
             _decimal("risk-standardized-rate", row["rsr"]),
+            # Device days, patient days or survey responders (results.md: exposure).
+            _decimal("exposure", row.get("exposure")),
         )
         if e is not None
     ]
@@ -68,12 +70,17 @@ def _group(row: dict[str, Any]) -> dict[str, Any]:
                 "code": {"coding": [{"system": POPULATION, "code": "denominator"}]},
                 "count": int(row["denominator"]),
             },
-            {
-                "code": {"coding": [{"system": POPULATION, "code": "numerator"}]},
-                "count": int(round(float(row["numerator"]))),
-            },
         ],
     }
+    num = row["numerator"]
+    if num is not None and not (isinstance(num, float) and math.isnan(num)):
+        # No numerator when no row had an outcome (a survey cell without responders).
+        group["population"].append(
+            {
+                "code": {"coding": [{"system": POPULATION, "code": "numerator"}]},
+                "count": int(round(float(num))),
+            }
+        )
     rate = row["rate"]
     if rate is not None and not (isinstance(rate, float) and math.isnan(rate)):
         group["measureScore"] = {"value": round(float(rate), 10)}

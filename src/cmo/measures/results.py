@@ -35,7 +35,7 @@ LEVEL_COLUMN = {
     "practitioner": "practitioner_id",
 }
 PERIOD_MONTHS = {"month": 1, "quarter": 3, "year": 12}
-HIST_VALUES = ("month", "outcome", "n", "num", "expected")
+HIST_VALUES = ("month", "outcome", "n", "num", "expected", "exposure")
 RESULT_COLUMNS = [
     "measure_id",
     "period_type",
@@ -57,6 +57,7 @@ RESULT_COLUMNS = [
     "shrunk_low",
     "shrunk_high",
     "small_cell",
+    "exposure",
 ]
 # Kept on the frame ``finish`` returns (for the funnels' LOS dispersion), not written.
 INTERNAL_COLUMNS = ["_sumsq", "_n_outcome"]
@@ -87,7 +88,9 @@ MISSING_POA_SHARE = 0.05
 COMORBIDITY_LOOKBACK_MONTHS = 12
 
 
-def unit_exposure(rows: ir.Table, exposure: ir.Table | None) -> ir.Table:
+def unit_exposure(
+    rows: ir.Table, exposure: ir.Table | None, located: tuple[str, ...] = ()
+) -> ir.Table:
     """``rows`` with ``unit_id`` replaced by every unit its stay passed through (one row per
     stay x unit, from core__stay_unit); stays without exposure rows keep their own unit_id.
 
@@ -97,6 +100,11 @@ def unit_exposure(rows: ir.Table, exposure: ir.Table | None) -> ir.Table:
     """
     if exposure is None:
         return rows
+    if located:
+        # Rows already one per unit (Measure.located: NHSN locations) keep their unit.
+        own = rows.filter(rows.measure_id.isin(located))
+        other = unit_exposure(rows.filter(~rows.measure_id.isin(located)), exposure)
+        return own.union(other.select(*own.columns))
     moved = _moved_stays(exposure)
     ex = moved.select("stay_id", _exposed_unit=moved.unit_id)
     t = rows.left_join(ex, "stay_id")
@@ -133,7 +141,9 @@ class Counts:
     sites: pd.DataFrame
 
 
-def count_rows(long: ir.Table, exposure: ir.Table | None = None) -> Counts:
+def count_rows(
+    long: ir.Table, exposure: ir.Table | None = None, located: tuple[str, ...] = ()
+) -> Counts:
     """Month x outcome-value histograms of the population rows for every level, in 4 scans.
 
     :func:`aggregate` rolls quarters and years up from the months (sums are exact) and reads
@@ -149,7 +159,7 @@ def count_rows(long: ir.Table, exposure: ir.Table | None = None) -> Counts:
     # adds no rows).
     org = _frame(kept.group_by([*keys, "site_id", "department_id"]).aggregate(**_sums(kept)))
     prac = _frame(kept.group_by([*keys, "practitioner_id"]).aggregate(**_sums(kept)))
-    unit = _unit_scan(pop, exposure)
+    unit = _unit_scan(pop, exposure, located)
     unit_kept = unit[unit["excluded"].eq(False)]  # as the engine filter: null = not kept
     scans = {"system": org, "site": org, "department": org, "unit": unit_kept, "practitioner": prac}
     cells, hists, offset = [], [], 0
@@ -166,14 +176,16 @@ def count_rows(long: ir.Table, exposure: ir.Table | None = None) -> Counts:
     )
 
 
-def _unit_scan(pop: ir.Table, exposure: ir.Table | None) -> pd.DataFrame:
+def _unit_scan(
+    pop: ir.Table, exposure: ir.Table | None, located: tuple[str, ...] = ()
+) -> pd.DataFrame:
     """The unit level's histogram; it keeps the excluded rows and the site, for the unit's
     majority site. When no stay touched a unit other than its discharge unit
     (:func:`_moved_stays`; data with one location per stay) every row keeps its own unit and
     the left join of the 6M long rows (~0.2 s at 1M stays even with nothing to join) is
     skipped."""
     moved = exposure is not None and int(_moved_stays(exposure).count().execute()) > 0
-    t = unit_exposure(pop, exposure) if moved else pop
+    t = unit_exposure(pop, exposure, located) if moved else pop
     keys = ["measure_id", "period_month", "outcome", "unit_id", "site_id", "excluded"]
     return _frame(t.group_by(keys).aggregate(**_sums(t)))
 
@@ -194,7 +206,12 @@ def _site_counts(unit: pd.DataFrame, pop: ir.Table) -> pd.DataFrame:
 def _sums(t: ir.Table) -> dict[str, ir.Value]:
     # Rows, not count(stay_id): a long row's stay_id is its key, never null, and not reading
     # the string column saves ~15% of the scans' CPU.
-    return {"n": t.count(), "num": t.outcome.sum(), "expected": t.expected.sum()}
+    return {
+        "n": t.count(),
+        "num": t.outcome.sum(),
+        "expected": t.expected.sum(),
+        "exposure": t.exposure.sum(),
+    }
 
 
 def _frame(expr: ir.Table) -> pd.DataFrame:
@@ -306,11 +323,15 @@ def _rollup(
     expected = h["expected"].to_numpy(float)
     n_e = np.bincount(group, weights=~np.isnan(expected), minlength=groups)
     e = np.bincount(group, weights=np.nan_to_num(expected), minlength=groups)
+    x = h["exposure"].to_numpy(float)
+    n_x = np.bincount(group, weights=~np.isnan(x), minlength=groups)
+    x_sum = np.bincount(group, weights=np.nan_to_num(x), minlength=groups)
     return pd.DataFrame(
         {
             "denominator": np.bincount(group, weights=n, minlength=groups).astype(np.int64),
             "numerator": np.where(n_valid > 0, num, np.nan),  # SQL: the sum of no values is null
             "expected": np.where(n_e > 0, e, np.nan),
+            "exposure": np.where(n_x > 0, x_sum, np.nan),
             "median": _median(group[valid], value[valid], n[valid], values, groups),
             # For the interval of a sum of continuous outcomes (LOS days; finish()).
             "n_outcome": n_valid,
@@ -404,10 +425,14 @@ def finish(
     out["denominator"] = out["denominator"].astype("int64")
     out["numerator"] = out["numerator"].astype(float)
     out["expected"] = pd.to_numeric(out["expected"], errors="coerce")
+    out["exposure"] = pd.to_numeric(out["exposure"], errors="coerce")
     with np.errstate(divide="ignore", invalid="ignore"):
-        out["rate"] = np.where(
-            out["denominator"] > 0, out["numerator"] / out["denominator"], np.nan
-        )
+        # A measure with an exposure is a rate per that exposure (device days, patient days,
+        # survey responders); the others per row.
+        per_row = np.where(out["denominator"] > 0, out["numerator"] / out["denominator"], np.nan)
+        x = out["exposure"].to_numpy(float)
+        per_exposure = np.where(x > 0, out["numerator"].to_numpy(float) / x, np.nan)
+        out["rate"] = np.where(out["exposure"].notna(), per_exposure, per_row)
         has_e = out["expected"].fillna(0) > 0
         e = out["expected"].where(has_e, np.nan).to_numpy(float)
         o = out["numerator"].to_numpy(float)
@@ -425,6 +450,7 @@ def finish(
             lo, hi = np.where(amounts, slo, lo), np.where(amounts, shi, hi)
         out["ci_low"] = np.where(has_e, lo, np.nan)
         out["ci_high"] = np.where(has_e, hi, np.nan)
+        _nhsn_sir(out, [mid for mid, m in measures.items() if m.spec.kind == "rate"])
     adjusted = [mid for mid, m in measures.items() if m.spec.risk_adjusted]
     is_adjusted = out["measure_id"].isin(adjusted).to_numpy()
     out["_sumsq"] = out["sumsq"].to_numpy(float) if "sumsq" in out else np.nan
@@ -445,6 +471,8 @@ def finish(
     for mid, m in measures.items():
         if not m.spec.risk_adjusted:
             out.loc[out["measure_id"] == mid, ["oe", "ci_low", "ci_high", "rsr"]] = np.nan
+        if m.per != 1.0:  # e.g. infections per 1,000 device days
+            out.loc[out["measure_id"] == mid, ["rate", "rsr"]] *= m.per
     out["unit_name"] = [
         names.get(level, {}).get(uid, uid)
         for level, uid in zip(out["level"], out["unit_id"], strict=True)
@@ -464,8 +492,10 @@ def small_cells(frame: pd.DataFrame, measures: dict[str, Measure]) -> np.ndarray
     "number of cases too small"). Such results are shown but never raise a signal."""
     den = pd.to_numeric(frame["denominator"], errors="coerce").fillna(0).to_numpy(float)
     small = den < SMALL_CELL_CASES
-    events = [
-        mid for mid, m in measures.items() if m.spec.risk_adjusted and m.spec.kind == "proportion"
+    events = [  # counts of events against an expected count (an NHSN SIR is a rate's O/E)
+        mid
+        for mid, m in measures.items()
+        if m.spec.risk_adjusted and m.spec.kind in ("proportion", "rate")
     ]
     exp = pd.to_numeric(frame["expected"], errors="coerce").fillna(0).to_numpy(float)
     small |= frame["measure_id"].isin(events).to_numpy() & (exp < SMALL_CELL_EXPECTED)
@@ -514,6 +544,22 @@ def shrink(frame: pd.DataFrame, measures: dict[str, Measure]) -> pd.DataFrame:
     est = eb_ratio_groups(rows, keys, dispersion="_d")
     out.loc[rows.index, list(est.columns)] = est.to_numpy(float)
     return out
+
+
+def _nhsn_sir(out: pd.DataFrame, rate_ids: list[str]) -> None:
+    """For rates per exposure with a predicted count (NHSN SIRs): O/E is the SIR with its
+    mid-P exact interval, and no SIR, interval or rate standardisation when fewer than 1 event
+    was predicted (NHSN Guide to the SIR; ``cmo.stats.intervals.sir_midp``)."""
+    from cmo.stats.intervals import sir_midp
+
+    rows = out["measure_id"].isin(rate_ids).to_numpy() & out["expected"].notna().to_numpy()
+    if not rows.any():
+        return
+    o = out.loc[rows, "numerator"].fillna(0).round().to_numpy(float)
+    sir = sir_midp(o, out.loc[rows, "expected"].to_numpy(float))
+    out.loc[rows, "oe"] = sir.sir
+    out.loc[rows, "ci_low"] = sir.ci_low
+    out.loc[rows, "ci_high"] = sir.ci_high
 
 
 # -- periods, control charts, funnels and signals: what the pages show -----------------------
@@ -638,7 +684,10 @@ def chart_kind(spec: Any) -> str:
     risk-adjusted proportions a U chart of observed over expected events (centre and limits on
     the O/E scale: Poisson variation around 1 when the model is calibrated); unadjusted
     proportions a P chart; means (days, points, weights) an I chart of the monthly value, the
-    O/E index when risk-adjusted (days are not Poisson counts, so no U chart for them)."""
+    O/E index when risk-adjusted (days are not Poisson counts, so no U chart for them); rates
+    per exposure (NHSN infections per device day) a U chart of the rate (Benneyan 2003)."""
+    if spec.kind == "rate":
+        return "u"
     if spec.kind == "proportion":
         return "u" if spec.risk_adjusted else "p"
     return "i"
@@ -727,8 +776,12 @@ def chart_points(
     from cmo.stats.spc import control_chart
 
     firsts = _first_months(lookbacks)
+    located = [mid for mid, m in measures.items() if m.located]
+    levels = results["level"].isin(CHART_LEVELS) | (
+        (results["level"] == "unit") & results["measure_id"].isin(located)
+    )
     monthly = complete_periods(
-        results[(results["period_type"] == "month") & results["level"].isin(CHART_LEVELS)],
+        results[(results["period_type"] == "month") & levels],
         data_end,
     )
     frames = []
@@ -738,8 +791,15 @@ def chart_points(
             continue
         kind = chart_kind(m.spec)
         g = g[g["denominator"] > 0]
-        if kind == "u":
+        # The rate's own denominator: its exposure (device days, responders) when it has one.
+        n = g["exposure"] if "exposure" in g.columns and g["exposure"].notna().any() else None
+        per_exposure = m.spec.kind == "rate" and n is not None
+        if per_exposure:
+            g = g[g["exposure"].fillna(0) > 0]
+        elif kind == "u":
             g = g[g["expected"].fillna(0) > 0]
+        elif kind == "p" and n is not None:
+            g = g[g["exposure"].fillna(0) > 0]
         value = g["oe"] if m.spec.risk_adjusted and kind == "i" else g["rate"]
         g = g[value.notna()] if kind == "i" else g
         g = g.sort_values("period_start")
@@ -757,10 +817,23 @@ def chart_points(
         else:
             lookback_ok = ok
         exclude = [int(i) + 1 for i in np.flatnonzero(~ok)] or None
-        if kind == "u":
+        if per_exposure:
+            chart = _poisson_limits(
+                control_chart(g["numerator"], g["exposure"], chart="u", exclude=exclude),
+                g["numerator"].to_numpy(float),
+                g["exposure"].to_numpy(float),
+            )
+            for col in ("y", "cl", "ucl", "lcl"):  # shown per ``per`` device days
+                chart[col] = chart[col] * m.per
+            if float(np.median(chart["y"].to_numpy(float))) == 0.0:
+                # Rare events (most months 0): the Anhoej runs rules need a centre line inside
+                # the data, so a median of 0 gives no runs signal, only points beyond 3 sigma.
+                chart["runs_signal"] = False
+        elif kind == "u":
             chart = control_chart(g["numerator"], g["expected"], chart="u", exclude=exclude)
         elif kind == "p":
-            chart = control_chart(g["numerator"], g["denominator"], chart="p", exclude=exclude)
+            size = g["exposure"] if n is not None else g["denominator"]
+            chart = control_chart(g["numerator"], size, chart="p", exclude=exclude)
         else:
             y = value.loc[g.index].to_numpy(float)
             chart = control_chart(y, chart="i", exclude=exclude)
@@ -780,7 +853,9 @@ def chart_points(
                     "chart": kind,
                     "period_start": pd.to_datetime(g["period_start"]).dt.date.to_numpy(),
                     "numerator": g["numerator"].to_numpy(float),
-                    "denominator": g["denominator"].to_numpy(np.int64),
+                    "denominator": (
+                        g["exposure"].round() if n is not None else g["denominator"]
+                    ).to_numpy(np.int64),
                     "y": chart["y"].to_numpy(float),
                     "cl": chart["cl"].to_numpy(float),
                     "ucl": chart["ucl"].to_numpy(float),
@@ -855,6 +930,27 @@ def _windows(
     return pd.concat(frames, ignore_index=True)
 
 
+SIGMA_TAIL = 0.00135  # the one-sided tail of 3 sigma
+
+
+def _poisson_limits(chart: pd.DataFrame, events: np.ndarray, exposure: np.ndarray) -> pd.DataFrame:
+    """A U chart of rare events with exact Poisson probability limits (Benneyan, Lloyd & Plsek
+    2003; the 3-sigma limits of a U chart assume ~Poisson counts large enough to be normal): a
+    month signals when its count is beyond the 0.135% / 99.865% quantiles of Poisson(exposure x
+    centre line), so one infection in a month of few device days is not a signal."""
+    from scipy import stats
+
+    out = chart.copy()
+    mu = exposure * out["cl"].to_numpy(float)
+    hi = stats.poisson.ppf(1 - SIGMA_TAIL, mu)
+    lo = stats.poisson.ppf(SIGMA_TAIL, mu)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["ucl"] = np.where(exposure > 0, hi / exposure, np.nan)
+        out["lcl"] = np.where(exposure > 0, lo / exposure, np.nan)
+    out["sigma_signal"] = (events > hi) | (events < lo)
+    return out
+
+
 def funnel_points(
     results: pd.DataFrame,
     measures: dict[str, Measure],
@@ -896,6 +992,8 @@ def funnel_points(
         m = measures[str(mid)]
         if len(g) < MIN_FUNNEL_UNITS:
             continue
+        if m.located and level != "unit":
+            continue  # NHSN infections are compared between locations, not practitioners
         small = small_cells(g, measures)
         num = g["numerator"].to_numpy(float)
         exp = g["expected"].to_numpy(float)

@@ -36,6 +36,10 @@ LONG_SCHEMA = {
     "outcome": "float64",
     "expected": "float64",
     "evidence_date": "date",
+    # The rate's denominator when it is not the row count (kind "rate": device days or patient
+    # days; a survey measure: 1 when the patient answered, so exposure / rows is the response
+    # rate); null for the other measures. Results then report rate = numerator / exposure.
+    "exposure": "float64",
 }
 
 
@@ -72,7 +76,7 @@ class MeasureSpec:
     method: str
     citation: str
     direction: str  # 'lower' or 'higher' is better; 'none': informational, never signalled
-    kind: str  # 'proportion' or 'mean'
+    kind: str  # 'proportion', 'mean' or 'rate' (events per exposure, e.g. device days)
     risk_adjusted: bool
     unit: str
     target: float | None = None
@@ -148,6 +152,12 @@ class Measure:
     # The default 1: the first month's discharges lack the long stays admitted before it.
     # Risk-adjusted measures get 12 when POA indicators are missing (results.lookback).
     lookback_months: int = 1
+    # The long rows are already one per unit (NHSN location x stay x month): the unit level
+    # takes their own unit_id instead of every unit the stay passed through (core__stay_unit).
+    located: bool = False
+    # Rates per exposure are shown per ``per`` units of it (NHSN: per 1,000 device days): the
+    # results' rate and rsr and the chart values are multiplied by it.
+    per: float = 1.0
 
 
 def registry() -> dict[str, Measure]:

@@ -20,6 +20,7 @@ SIGNAL_LABELS = {
     "funnel_95": "Outside 95% funnel limit",
     "funnel_99_8": "Outside 99.8% funnel limit",
     "cusum": "CUSUM alarm",
+    "sir": "SIR above/below 1 (NHSN mid-P, BH q < 0.05)",
 }
 LEVEL_LABELS = {
     "system": "System",
@@ -66,6 +67,22 @@ def fmt_value(v: Any, measure: Mapping[str, Any]) -> str:
     return f"{f:.2f} {unit}".strip()
 
 
+def fmt_exposure(result: Mapping[str, Any], measure: Mapping[str, Any]) -> str | None:
+    """What a result's ``exposure`` says beside its value: the device or patient days of a rate
+    (NHSN), or the response rate of a survey measure (responders / eligible; a low response
+    rate is a caveat to show, not to hide). None when the result has no exposure."""
+    x, n = num(result.get("exposure")), num(result.get("denominator"))
+    if x is None:
+        return None
+    if measure.get("kind") == "rate":
+        return (
+            f"{x:,.0f} {'patient' if 'patient day' in str(measure.get('unit')) else 'device'} days"
+        )
+    if not n:
+        return None
+    return f"{x / n:.0%} responded ({x:.0f} of {n:.0f})"
+
+
 def fmt_oe(oe: Any, lo: Any, hi: Any) -> str:
     o = num(oe)
     if o is None:
@@ -99,6 +116,8 @@ def target_status(value: Any, measure: Mapping[str, Any]) -> str | None:
 def y_title(measure: Mapping[str, Any], chart: str) -> str:
     """The axis title of a measure's control chart (``chart``: u, p or i; the build's
     ``cmo.measures.results.chart_kind``)."""
+    if chart == "u" and measure.get("kind") == "rate":  # NHSN: per 1,000 device days
+        return f"Rate ({measure.get('unit') or 'per exposure'})"
     if chart == "u":
         return "Observed / expected (O/E)"
     if chart == "p":

@@ -131,8 +131,10 @@ def _tile(
         "spark": spark,
         "spark_id": f"spark-{mid}",
         "period": an.period_label("quarter", cur["period_start"]) if cur else "–",
-        "value": an.fmt_value(cur.get("rate"), m) if cur else "–",
-        "n": int(cur["denominator"]) if cur and an.num(cur.get("denominator")) else None,
+        "value": _with_exposure(cur, m) if cur else "–",
+        "n": int(cur["denominator"])
+        if cur and an.num(cur.get("denominator")) and m.get("kind") != "rate"
+        else None,
         "oe": an.fmt_oe(cur.get("oe"), cur.get("ci_low"), cur.get("ci_high")) if cur else "–",
         "target": an.fmt_value(m.get("target"), m) if an.num(m.get("target")) is not None else None,
         "target_status": an.target_status(cur.get("rate"), m) if cur else None,
@@ -328,13 +330,20 @@ def _table(m: MeasureRow, site: str | None, can_drill: bool) -> tuple[str, list[
                     "name": r.get("unit_name") or r["unit_id"],
                     "n": int(r["denominator"]),
                     "observed": an.num(r.get("numerator")),
-                    "value": an.fmt_value(r.get("rate"), m),
+                    "value": _with_exposure(r, m),
                     "expected": an.num(r.get("expected")),
                     "oe": an.fmt_oe(r.get("oe"), r.get("ci_low"), r.get("ci_high")),
                     "drill": drill,
                 }
             )
     return an.period_label("quarter", quarter), out
+
+
+def _with_exposure(r: ResultRow, m: MeasureRow) -> str:
+    """The result's value, with its device days or response rate beside it when it has one."""
+    value = an.fmt_value(r.get("rate"), m)
+    extra = an.fmt_exposure(r, m)  # type: ignore[arg-type]
+    return f"{value} · {extra}" if extra else value
 
 
 def practitioners_of(measure_id: str, year: date | None, departments: list[str]) -> set[str]:
