@@ -59,7 +59,9 @@ def test_dashboard_attention_list_names_practitioners_only_for_allowed_roles(
     assert all(u in cmo_html for u in units) and all(p in cmo_html for p in people)
     board = client_for("board_member").get("/quality/").content.decode()
     assert all(u in board for u in units)
-    assert not any(p in board for p in people) and "name visible to authorised roles" in board
+    # Board members see aggregates only: no practitioner-level signal at all (issue 14).
+    assert not any(p in board for p in people) and "Practitioner:" not in board
+    assert "practitioners ·" not in board and "name visible to authorised roles" not in board
 
 
 def test_site_filter_changes_the_numbers(client_for: Any) -> None:

@@ -29,7 +29,7 @@ from cmo.measures.api import (
 )
 from cmo.quality import analysis as an
 from cmo.quality import reads
-from cmo.quality.apps import DASHBOARD, PATIENTS, PRACTITIONERS
+from cmo.quality.apps import DASHBOARD, PATIENTS, PRACTITIONERS, SET_TARGETS
 from cmo.quality.forms import DrillForm, SiteForm, bad_request
 from cmo.quality.reads import NoResults
 from cmo.stats import charts
@@ -92,9 +92,14 @@ def _current(mid: str, site: str | None, quarter: date | None) -> ResultRow | No
 
 
 def _tile(
-    m: MeasureRow, site: str | None, signals: list[SignalRow], quarter: date | None
+    m: MeasureRow,
+    site: str | None,
+    signals: list[SignalRow],
+    quarter: date | None,
+    target: tuple[float, str] | None = None,
 ) -> dict[str, Any]:
-    """One measure's tile; ``signals`` are the current ones (as in the attention list)."""
+    """One measure's tile; ``signals`` are the current ones (as in the attention list);
+    ``target`` the CMO's (value, source), else the measure's own reference."""
     mid = m["measure_id"]
     cur = _current(mid, site, quarter)
     level, unit = _chart_unit(site)
@@ -134,8 +139,13 @@ def _tile(
         "value": an.fmt_value(cur.get("rate"), m) if cur else "–",
         "n": int(cur["denominator"]) if cur and an.num(cur.get("denominator")) else None,
         "oe": an.fmt_oe(cur.get("oe"), cur.get("ci_low"), cur.get("ci_high")) if cur else "–",
-        "target": an.fmt_value(m.get("target"), m) if an.num(m.get("target")) is not None else None,
-        "target_status": an.target_status(cur.get("rate"), m) if cur else None,
+        "target": an.fmt_value(target[0], m) if target else None,
+        "target_source": target[1] if target else None,
+        "target_status": an.target_status(cur.get("rate"), {**m, "target": target[0]})
+        if cur and target
+        else None,
+        "attention": 0 if badge[0] == "worse" else (1 if badge[0] == "local" else 2),
+        "group": m.get("group") or "outcomes",
         "badge": badge[0],
         "badge_label": badge[1],
         "url": reverse("quality:measure", args=[mid])
@@ -158,7 +168,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         # departments, as on the measure pages' funnels (ARCHITECTURE.md §7).
         show_prac = request.user.has_perm(perm(PRACTITIONERS))
         scope = scope_of(request.user).departments if show_prac else None
+        if not show_prac:  # board members, clinicians: no practitioner-level anything
+            signals = [s for s in signals if s.get("level") != "practitioner"]
         context = _dashboard_cached(measures, sites, site, signals, show_prac, scope)
+        context["can_set_targets"] = request.user.has_perm(perm(SET_TARGETS))
     except NoResults as exc:
         return _empty(request, exc, "Dashboard")
     return render(request, "quality/dashboard.html", context)
@@ -172,16 +185,25 @@ def _dashboard_cached(
     show_prac: bool,
     scope: list[str] | None = None,
 ) -> dict[str, Any]:
+    goals = _targets()
     return derived(
         "dashboard",
         lambda: _with_body(
             "quality/_dashboard_body.html",
-            _dashboard_context(measures, sites, site, signals, show_prac, scope),
+            _dashboard_context(measures, sites, site, signals, show_prac, scope, goals),
         ),
         site,
         show_prac,
         sorted(scope) if scope is not None else None,
+        sorted(goals.items()),
     )
+
+
+def _targets() -> dict[str, tuple[float, str]]:
+    """The CMO's targets (app database), part of the cache key so an edit shows at once."""
+    from cmo.quality.interface import targets
+
+    return {mid: (t.value, t.source) for mid, t in targets().items()}
 
 
 def _measure_cached(
@@ -246,11 +268,30 @@ def _dashboard_context(
     signals: list[SignalRow],
     show_prac: bool,
     scope: list[str] | None = None,
+    goals: dict[str, tuple[float, str]] | None = None,
 ) -> dict[str, Any]:
+    from cmo.measures.spec import GROUPS
+
     last = reads.latest_complete("month")
     quarter = reads.latest_complete("quarter")
     current = an.order_signals(signals)
-    tiles = [_tile(m, site, current, quarter) for m in measures]
+    tiles = [_tile(m, site, current, quarter, (goals or {}).get(m["measure_id"])) for m in measures]
+    # Grouped (spec.GROUPS order), and within a group what needs attention first.
+    order = list(GROUPS)
+    tiles.sort(
+        key=lambda t: (
+            order.index(t["group"]) if t["group"] in order else 99,
+            t["attention"],
+            str(t["measure"]["title"]),
+        )
+    )
+    groups: list[dict[str, Any]] = []
+    for t in tiles:
+        if not groups or groups[-1]["key"] != t["group"]:
+            groups.append(
+                {"key": t["group"], "title": GROUPS.get(t["group"], t["group"]), "tiles": []}
+            )
+        groups[-1]["tiles"].append(t)
     titles = {m["measure_id"]: m["title"] for m in measures}
     attention = []
     for s in current:
@@ -260,7 +301,9 @@ def _dashboard_context(
         item = {
             **an.describe_signal(s, show_practitioner=named),
             "measure_title": titles.get(s["measure_id"], s["measure_id"]),
-            "url": reverse("quality:measure", args=[s["measure_id"]]),
+            "measure_url": reverse("quality:measure", args=[s["measure_id"]]),
+            "url": signal_url(s) if named else None,
+            "q": an.fmt_q(s.get("q_value")),
         }
         if show_prac and not named:  # a chair, and a practitioner of another department
             item["who"] = OTHER_DEPARTMENT
@@ -269,6 +312,7 @@ def _dashboard_context(
     attention = an.group_funnel_signals(attention)
     return {
         "tiles": tiles,
+        "groups": groups,
         "sites": sites,
         "site": site,
         "attention_worse": [s for s in attention if s.get("direction") == "worse"],
@@ -276,6 +320,22 @@ def _dashboard_context(
         "site_name": dict(sites).get(site or "", "All sites"),
         "as_of": an.period_label("month", last) if last else None,
     }
+
+
+def signal_url(s: SignalRow) -> str | None:
+    """The page of the unit a signal names, with its year (funnel signals) or site set: a
+    practitioner's, department's or unit's page; a site's measure page; the system's."""
+    from cmo.quality.pages import unit_url
+
+    level = str(s.get("level") or "")
+    start = an.as_date(s.get("period_start"))
+    if level in ("practitioner", "department", "unit"):
+        year = date(start.year, 1, 1) if start and an.signal_months(s) == 12 else None
+        return unit_url(level, s.get("unit_id"), year)
+    url = reverse("quality:measure", args=[s["measure_id"]])
+    if level == "site":
+        return url + "?" + urlencode({"site": str(s.get("unit_id"))})
+    return url
 
 
 def _names(signal: SignalRow, show_prac: bool, scope: list[str] | None) -> bool:

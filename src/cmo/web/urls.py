@@ -9,19 +9,20 @@ from cmo.web.api import api
 from cmo.web.home import home
 from cmo.web.registry import domains
 
+handler403 = "cmo.web.audit.denied"
+
 urlpatterns = [
     path("", home, name="home"),
     path(
         "accounts/login/",
-        auth_views.LoginView.as_view(
-            template_name="web/login.html", redirect_authenticated_user=True
-        ),
+        views.Login.as_view(),
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/password/", views.PasswordChange.as_view(), name="password_change"),
     path("status/", views.data_status, name="data_status"),
     path("access-log/", views.access_log, name="access_log"),
+    path("access-log/lockouts/", views.lockouts, name="lockouts"),
     path("healthz", views.healthz, name="healthz"),
     path("api/", api.urls),
     path("admin/", admin.site.urls),
