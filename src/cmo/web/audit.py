@@ -43,7 +43,7 @@ def log_access(
 
 
 def log_event(
-    request: Any, event: str, *, username: str | None = None, via: str = "web", **filters: Any
+    request: Any, event: str, /, *, username: str | None = None, via: str = "web", **filters: Any
 ) -> AccessLog:
     """A security event without patient ids (denied, lockout, unlock, audit)."""
     user = getattr(request, "user", None) if username is None else None
