@@ -7,8 +7,9 @@ import re
 from typing import Any
 
 import pytest
-from demo_warehouse import CHAIR_DEPARTMENTS, read_table
 from django.test import Client
+
+from demo_warehouse import CHAIR_DEPARTMENTS, read_table
 
 pytestmark = pytest.mark.django_db
 
@@ -228,13 +229,17 @@ def test_cmo_path_signal_to_practitioner_to_stays(client_for: Any) -> None:
 
 def test_practitioner_page_numbers_are_the_builds(client_for: Any) -> None:
     results = read_table("quality__measure_result")
-    year = results[(results["period_type"] == "year")]["period_start"].max()
+    periods = read_table("quality__period")
+    year = periods[(periods["period_type"] == "year") & periods["latest_complete"]][
+        "period_start"
+    ].iloc[0]
     mine = results[
         (results["level"] == "practitioner")
         & (results["unit_id"] == IN_SCOPE)
         & (results["period_type"] == "year")
         & (results["period_start"] == year)
     ]
+    assert len(mine) >= 3
     html = client_for("cmo").get(f"/quality/practitioners/{IN_SCOPE}/").content.decode()
     for _, r in mine.iterrows():
         row = html[html.index(f'data-measure="{r["measure_id"]}"') :][:4000]
@@ -263,15 +268,16 @@ def test_practitioner_page_access(client_for: Any, role_users: dict[str, Any]) -
     clinician = client_for("clinician")
     assert clinician.get(url_in).status_code == 200
     assert clinician.get(url_out).status_code == 403
-    assert clinician.get("/", follow=True).redirect_chain[-1][0] == url_in
+    landing = clinician.get("/", follow=True).content.decode()
+    assert f'id="own-results" href="{url_in}"' in landing
     assert "Stays" not in clinician.get(url_in).content.decode()  # no patient access
 
 
 def test_chair_lands_on_their_department_and_sees_its_practitioners(client_for: Any) -> None:
     chair = client_for("department_chair")
-    final = chair.get("/", follow=True).redirect_chain[-1][0]
-    assert final == f"/quality/departments/{CHAIR_DEPARTMENTS[0]}/"
-    html = chair.get(final).content.decode()
+    landing = chair.get("/", follow=True)
+    assert landing.redirect_chain[-1][0] == "/quality/my-department/"
+    html = landing.content.decode()
     assert "Riverside University Hospital - Cardiology" in html
     assert f"/quality/practitioners/{IN_SCOPE}/" in html
     assert f"/quality/practitioners/{OUT_OF_SCOPE}/" not in html
@@ -334,3 +340,91 @@ def test_the_cmo_sets_a_target_shown_on_its_tile(client_for: Any) -> None:
     )
     for role in ("quality_analyst", "department_chair", "board_member"):
         assert client_for(role).get("/quality/targets/").status_code == 403
+
+
+# --- measure pages and the drill-down ---------------------------------------------------------
+
+
+def _table_rows(html: str) -> list[tuple[str, int, str | None]]:
+    """(name, stays, patients link) of each row of the measure page's level table."""
+    table = html[html.index('id="levels"') : html.index("</table>", html.index('id="levels"'))]
+    out = []
+    for tr in re.findall(r"<tr[^>]*>(.*?)</tr>", table, re.S)[1:]:
+        name = re.sub(r"<[^>]+>", "", re.findall(r'<th scope="row">(.*?)</th>', tr, re.S)[0])
+        cells = re.findall(r'<td class="num">([^<]*)</td>', tr)
+        link = re.findall(r'href="(/quality/measure/[^"]+/patients/[^"]+)"', tr)
+        out.append((name.strip(), int(cells[0].replace(",", "")), link[0] if link else None))
+    return out
+
+
+def test_drill_down_counts_equal_the_tables(client_for: Any) -> None:
+    client = client_for("cmo")
+    rows = _table_rows(client.get("/quality/measure/IMORT/?period=year").content.decode())
+    checked = 0
+    for _name, n, link in rows:
+        if link is None or n >= 400:
+            continue
+        html = client.get(link.replace("&amp;", "&")).content.decode()
+        assert f'<strong id="counted">{n}</strong>' in html, (link, n)
+        checked += 1
+        if checked >= 4:
+            break
+    assert checked >= 2
+
+
+def test_drill_down_lists_outcomes_first_with_age_sex_and_filters(client_for: Any) -> None:
+    from cmo.web.models import AccessLog
+
+    client = client_for("cmo")
+    url = (
+        "/quality/measure/IMORT/patients/?period_type=year&period_start=2024-01-01"
+        "&level=department&unit_id=org-h1-cardiology"
+    )
+    html = client.get(url).content.decode()
+    table = html[html.index('id="patients"') : html.index("</table>", html.index('id="patients"'))]
+    outcomes = re.findall(r'<td class="outcome">(Yes|No)</td>', table)
+    assert "Yes" in outcomes and outcomes == sorted(outcomes, key=lambda o: o != "Yes")
+    assert re.search(r'<td class="num">\d+</td><td>[MF]</td>', table)
+    assert 'id="excluded-stays"' in html
+    deaths = client.get(url + "&outcome=yes").content.decode()
+    assert '<td class="outcome">No</td>' not in deaths
+    csv = client.get(url + "&format=csv")
+    assert csv["Content-Type"].startswith("text/csv")
+    lines = csv.content.decode().strip().splitlines()
+    assert lines[0].startswith("patient_id,stay_id,age,sex") and len(lines) > 1
+    logged = AccessLog.objects.filter(event="view", filters__format="csv")
+    assert logged.count() == 1 and logged.get().n_patients > 0
+
+
+def test_measure_page_period_choice_flags_and_csv(client_for: Any) -> None:
+    client = client_for("cmo")
+    year = client.get("/quality/measure/IMORT/?period=year").content.decode()
+    quarter = client.get("/quality/measure/IMORT/").content.decode()
+    assert re.search(r"\((\d{4})\)</span>", year) and re.search(r"\(Q\d \d{4}\)", quarter)
+    assert 'class="sortable"' in year
+    results = read_table("quality__measure_result")
+    periods = read_table("quality__period")
+    last = periods[(periods["period_type"] == "year") & periods["latest_complete"]][
+        "period_start"
+    ].iloc[0]
+    yr = results[
+        (results["measure_id"] == "IMORT")
+        & (results["period_type"] == "year")
+        & (results["period_start"] == last)
+        & results["level"].isin(["site", "department", "unit"])
+    ]
+    flagged = yr[(yr["ci_low"] > 1) | (yr["ci_high"] < 1)]
+    assert year.count("flag-worse") + year.count("flag-better") == len(flagged)
+    csv = client.get("/quality/measure/IMORT/?period=year&format=csv")
+    lines = csv.content.decode().strip().splitlines()
+    assert csv["Content-Type"].startswith("text/csv") and len(lines) == len(yr) + 1
+    assert client.get("/quality/measure/IMORT/?period=decade").status_code == 400
+
+
+def test_chair_sees_only_patients_links_that_work(client_for: Any) -> None:
+    chair = client_for("department_chair")
+    html = chair.get("/quality/measure/IMORT/").content.decode()
+    links = [link for _n, _c, link in _table_rows(html) if link]
+    assert links and all("org-h1-cardiology" in link for link in links)
+    for link in links:
+        assert chair.get(link.replace("&amp;", "&")).status_code == 200

@@ -56,6 +56,14 @@ PAGES = {
     "api_directory_own": "/api/directory/practitioners/P014",
     "api_directory_other": "/api/directory/practitioners/P007",
     "api_departments": "/api/directory/departments",
+    "practitioner_own_dept": "/quality/practitioners/pr00008/",
+    "practitioner_other_dept": "/quality/practitioners/pr00064/",
+    "department": "/quality/departments/org-h1-cardiology/",
+    "department_other": "/quality/departments/org-h3-medicine/",
+    "unit": "/quality/units/loc-h1-tele/",
+    "my_department": "/quality/my-department/",
+    "targets": "/quality/targets/",
+    "lockouts": "/access-log/lockouts/",
 }
 
 #                        cmo  qa   mso  chair safe clin board comp anon
@@ -80,6 +88,14 @@ api_directory            200  200  200  200   200  403  403   403  401
 api_directory_own        200  200  200  200   200  403  403   403  401
 api_directory_other      200  200  200  404   200  403  403   403  401
 api_departments          200  200  200  200   200  403  403   403  401
+practitioner_own_dept    200  200  200  200   403  403  403   403  302
+practitioner_other_dept  200  200  200  403   403  403  403   403  302
+department               200  200  200  200   200  200  200   403  302
+department_other         200  200  200  200   200  200  200   403  302
+unit                     200  200  200  200   200  200  200   403  302
+my_department            200  200  200  200   200  200  200   403  302
+targets                  200  403  403  403   403  403  403   403  302
+lockouts                 200  403  403  403   403  403  403   403  302
 """
 
 

@@ -22,6 +22,7 @@ MODULES = [
     "test_permissions.py",
     "test_views.py",
     "test_api.py",
+    "test_daily.py",
     # The staff domain's database-touching suites (tests/staff).
     "../staff/test_files.py",
     "../staff/test_expirables.py",

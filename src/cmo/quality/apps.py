@@ -41,10 +41,12 @@ class QualityConfig(DomainConfig):
             "board_member": ("view_dashboard",),
         },
         landing={
-            **{role: "quality:dashboard" for role in ("cmo", "quality_analyst", "board_member")},
-            # A chair lands on their department, a clinician on their own results (issue 14).
+            **{
+                role: "quality:dashboard"
+                for role in ("cmo", "quality_analyst", "clinician", "board_member")
+            },
+            # A chair lands on their department (issue 14).
             "department_chair": "quality:my_department",
-            "clinician": "quality:my_results",
         },
         warm="cmo.quality.views:warm",
         order=20,

@@ -45,6 +45,12 @@ class DrillForm(ParamsForm):
     )
     level = forms.ChoiceField(choices=[(v, v) for v in LEVELS], required=False)
     unit_id = id_field(required=False)
+    outcome = forms.ChoiceField(choices=[("", "all"), ("yes", "yes"), ("no", "no")], required=False)
+    format = forms.ChoiceField(choices=[("", "page"), ("csv", "csv")], required=False)
+
+    def extra(self) -> dict[str, Any]:
+        """The outcome filter and the export format, when given (for the access log)."""
+        return {k: self.cleaned_data[k] for k in ("outcome", "format") if self.cleaned_data.get(k)}
 
     def params(self) -> dict[str, Any]:
         """The filters for ``long_rows`` (None for each one not given)."""
@@ -55,6 +61,13 @@ class DrillForm(ParamsForm):
             "level": d.get("level") or None,
             "unit_id": d.get("unit_id") or None,
         }
+
+
+class MeasurePageForm(ParamsForm):
+    """``?period=`` (the table's period type: its latest complete one) and ``?format=csv``."""
+
+    period = forms.ChoiceField(choices=[(p, p) for p in PERIOD_TYPES], required=False)
+    format = forms.ChoiceField(choices=[("", "page"), ("csv", "csv")], required=False)
 
 
 class UnitPageForm(ParamsForm):
@@ -99,4 +112,4 @@ class TargetForm(forms.Form):
         return value / 100.0 if self.percent else value
 
 
-__all__ = ["DrillForm", "SiteForm", "TargetForm", "UnitPageForm", "bad_request"]
+__all__ = ["DrillForm", "MeasurePageForm", "SiteForm", "TargetForm", "UnitPageForm", "bad_request"]

@@ -25,7 +25,7 @@ from statistics import median
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import urlencode
 
@@ -121,22 +121,14 @@ def unit(request: HttpRequest, unit_id: str) -> HttpResponse:
 
 @capability_required(DASHBOARD)
 def my_department(request: HttpRequest) -> HttpResponse:
-    """A chair's landing: their (first) department's page; others go to the dashboard."""
+    """A chair's landing: their (first) department's page; others get the dashboard. Rendered
+    here rather than redirected, so the landing URL needs no argument."""
+    from cmo.quality.views import dashboard
+
     departments = scope_of(request.user).departments
     if departments:
-        return redirect("quality:department", unit_id=sorted(departments)[0])
-    return redirect("quality:dashboard")
-
-
-@capability_required(PRACTITIONERS, OWN_RESULTS)
-def my_results(request: HttpRequest) -> HttpResponse:
-    """A clinician's landing: their own practitioner page when the directory links them."""
-    own = sorted(own_practitioners(request.user))
-    if own:
-        return redirect("quality:practitioner", unit_id=own[0])
-    if request.user.has_perm(perm(DASHBOARD)):
-        return redirect("quality:dashboard")
-    return render(request, "quality/no_link.html", status=404)
+        return _unit_page(request, "department", sorted(departments)[0])
+    return dashboard(request)
 
 
 def _unit_page(request: HttpRequest, level: Level, unit_id: str) -> HttpResponse:

@@ -11,6 +11,5 @@ urlpatterns = [
     path("departments/<str:unit_id>/", pages.department, name="department"),
     path("units/<str:unit_id>/", pages.unit, name="unit"),
     path("my-department/", pages.my_department, name="my_department"),
-    path("my-results/", pages.my_results, name="my_results"),
     path("targets/", target_views.targets, name="targets"),
 ]
