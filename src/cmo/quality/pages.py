@@ -196,10 +196,12 @@ def _context(
     rows = []
     for m in measures:
         mid = m["measure_id"]
-        r = by_year.get(mid)
-        if r is None:
+        found = by_year.get(mid)
+        if found is None:
             continue
-        rows.append(_row(m, r, funnel.get(mid), quarters.get(mid, []), level, unit_id, year, drill))
+        rows.append(
+            _row(m, found, funnel.get(mid), quarters.get(mid, []), level, unit_id, year, drill)
+        )
         if level == "practitioner" and home_depts and rows[-1]["funnel"] and year:
             rows[-1]["peers"] = _peers(mid, home_depts[0][0], year, unit_id)
     groups = _grouped(rows)

@@ -723,7 +723,7 @@ def patients(request: HttpRequest, measure_id: str) -> HttpResponse:
         else {}
     )
     mean = m.get("kind") == "mean"
-    shown = [
+    shown: list[dict[str, Any]] = [
         {
             "patient_id": r.get("patient_id"),
             "stay_id": r.get("stay_id"),

@@ -23,7 +23,7 @@ def log_access(
     patient_ids: Iterable[Any],
     via: str = "web",
     user: Any = None,
-    event: str = AccessLog.Event.VIEW,
+    event: str = "view",
 ) -> AccessLog:
     """Record that ``user`` (default ``request.user``) saw these patients through this page."""
     user = user or getattr(request, "user", None)
@@ -65,7 +65,7 @@ class _Named:
 
 def on_lockout(sender: Any, request: Any = None, username: Any = None, **_: Any) -> None:
     """django-axes ``user_locked_out`` receiver: one ``lockout`` row per lockout."""
-    log_event(request, AccessLog.Event.LOCKOUT, username=str(username or "anonymous"))
+    log_event(request, "lockout", username=str(username or "anonymous"))
 
 
 def denied(request: Any, exception: Any = None) -> Any:
@@ -73,5 +73,5 @@ def denied(request: Any, exception: Any = None) -> Any:
     from django.shortcuts import render
 
     if getattr(getattr(request, "user", None), "is_authenticated", False):
-        log_event(request, AccessLog.Event.DENIED, reason=str(exception or "")[:200] or None)
+        log_event(request, "denied", reason=str(exception or "")[:200] or None)
     return render(request, "403.html", status=403)

@@ -134,7 +134,7 @@ def data_status(request: HttpRequest) -> HttpResponse:
             request,
             filters={"quarantine_page": page, "lines": len(quarantined["rows"])},
             patient_ids=(),
-            event=AccessLog.Event.QUARANTINE,
+            event="quarantine",
         )
     pages = max(1, -(-total // QUARANTINE_PAGE))
     lines = [
@@ -273,7 +273,7 @@ def access_log(request: HttpRequest) -> HttpResponse:
     if d["ip"]:
         qs = qs.filter(ip=d["ip"])
     filters = {k: d[k] for k in ("user", "patient", "start", "end", "event", "ip", "format")}
-    log_event(request, AccessLog.Event.AUDIT, **{k: v for k, v in filters.items() if v})
+    log_event(request, "audit", **{k: v for k, v in filters.items() if v})
     if d["format"] == "csv":
         return _access_csv(qs)
     page = Paginator(qs, 50).get_page(d["page"] or 1)
@@ -362,11 +362,11 @@ class Login(LoginView):
         ip = client_ip(request)
         if ip_failures(ip) >= IP_FAILURE_LIMIT:
             if (
-                not AccessLog.objects.filter(event=AccessLog.Event.LOCKOUT, ip=ip)
+                not AccessLog.objects.filter(event="lockout", ip=ip)
                 .filter(filters__scope="ip")
                 .exists()
             ):
-                log_event(request, AccessLog.Event.LOCKOUT, username="(any)", scope="ip")
+                log_event(request, "lockout", username="(any)", scope="ip")
             return render(request, "web/locked_out.html", {"by_ip": True}, status=429)
         return super().post(request, *args, **kwargs)
 
@@ -409,7 +409,7 @@ def _unlock(request: HttpRequest) -> HttpResponse:
         )
     name, ip = form.cleaned_data["username"], form.cleaned_data["ip"]
     n = reset(username=name) if name else reset(ip=ip)
-    log_event(request, AccessLog.Event.UNLOCK, unlocked=name or ip, records=n)
+    log_event(request, "unlock", unlocked=name or ip, records=n)
     return redirect("lockouts")
 
 
