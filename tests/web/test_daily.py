@@ -428,3 +428,12 @@ def test_chair_sees_only_patients_links_that_work(client_for: Any) -> None:
     assert links and all("org-h1-cardiology" in link for link in links)
     for link in links:
         assert chair.get(link.replace("&amp;", "&")).status_code == 200
+
+
+def test_a_refused_api_call_is_logged_as_denied(client_for: Any) -> None:
+    from cmo.web.models import AccessLog
+
+    response = client_for("board_member").get("/api/quality/measures/IMORT/long")
+    assert response.status_code == 403
+    row = AccessLog.objects.get(event="denied")
+    assert row.via == "api" and row.username == "t_board_member"

@@ -23,7 +23,7 @@ from cmo.quality.apps import DASHBOARD, PATIENTS, PRACTITIONERS
 from cmo.quality.forms import FIRST_DATE, LAST_DATE
 from cmo.quality.reads import NoResults
 from cmo.quality.views import DRILL_LIMIT, practitioners_of, scoped_long_rows
-from cmo.web.audit import log_access
+from cmo.web.audit import log_access, log_event
 from cmo.web.roles import perm
 from cmo.web.scope import scope_of
 
@@ -117,6 +117,8 @@ class LongRow(Schema):
 
 def _need(request: Any, capability: str) -> None:
     if not request.user.has_perm(perm(capability)):
+        if getattr(request.user, "is_authenticated", False):
+            log_event(request, "denied", via="api", reason=f"lacks {capability}")
         raise HttpError(403, f"your role lacks {capability}")
 
 

@@ -166,7 +166,9 @@ def _can_drill(user: Any, level: Level, unit_id: str) -> bool:
         return unit_id in departments
     if level == "practitioner":
         return bool(set(reads.practitioner_departments(unit_id)) & set(departments))
-    return True  # a unit: the chair's stays through it (the drill-down filters them)
+    # A unit's number counts every department's stays; a chair's drill-down would show only
+    # theirs, a list that disagrees with the number: no link.
+    return False
 
 
 def _context(

@@ -290,7 +290,10 @@ def _dashboard_context(
 
     last = reads.latest_complete("month")
     quarter = reads.latest_complete("quarter")
-    current = an.order_signals(signals)
+    # A measure with no "better" direction (e.g. a case-mix index) raises no signal: a change
+    # in it is neither good nor bad news.
+    directed = {m["measure_id"] for m in measures if m.get("direction") in ("lower", "higher")}
+    current = an.order_signals([s for s in signals if s.get("measure_id") in directed])
     tiles = [_tile(m, site, current, quarter, (goals or {}).get(m["measure_id"])) for m in measures]
     # Grouped (spec.GROUPS order), and within a group what needs attention first.
     order = list(GROUPS)
@@ -589,8 +592,12 @@ def _csv_text(text: str) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@") else text
 
 
-def _control(m: MeasureRow, site: str | None) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-    """The monthly control chart the build computed (spec and its rows as a table)."""
+def _control(
+    m: MeasureRow, site: str | None, goal: float | None = None
+) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """The monthly control chart the build computed (spec and its rows as a table), with the
+    CMO's target drawn where the chart is on the target's scale (a rate or an unadjusted
+    mean; an O/E chart has its own reference line)."""
     level, unit = _chart_unit(site)
     points = reads.chart(m["measure_id"], level=level, unit_id=unit)
     if not points:
@@ -611,6 +618,7 @@ def _control(m: MeasureRow, site: str | None) -> tuple[dict[str, Any] | None, li
     ]
     frame = pd.DataFrame(rows)
     frame["x"] = pd.to_datetime(frame["x"])
+    on_scale = kind == "p" or (kind == "i" and not m.get("risk_adjusted"))
     spec = charts.control_chart_spec(
         frame,
         title=f"{m['title']} by month",
@@ -618,6 +626,7 @@ def _control(m: MeasureRow, site: str | None) -> tuple[dict[str, Any] | None, li
         x_title="Discharge month",
         width="container",
         height=260,
+        target=goal * scale if goal is not None and on_scale else None,
     )
     return spec, rows
 
@@ -641,7 +650,7 @@ def _measure_context(
     period, table = _table(m, site, can_drill, period_type, scope)
     funnel = _funnel(m, site, named, scope)
     card = reads.model_card(measure_id)
-    control, chart_rows = _control(m, site)
+    control, chart_rows = _control(m, site, goal[0] if goal else None)
     calib = None
     if card and card.get("calibration"):
         calib = charts.calibration_spec(
