@@ -437,3 +437,16 @@ def test_a_refused_api_call_is_logged_as_denied(client_for: Any) -> None:
     assert response.status_code == 403
     row = AccessLog.objects.get(event="denied")
     assert row.via == "api" and row.username == "t_board_member"
+
+
+def test_attention_list_names_the_scale_of_chart_signals(client_for: Any) -> None:
+    signals = read_table("quality__signal")
+    sigma = signals[
+        signals["current"] & (signals["kind"] == "sigma") & signals["level"].isin(["site"])
+    ]
+    if sigma.empty:
+        pytest.skip("the demo build has no current site-level 3-sigma signal")
+    html = client_for("cmo").get("/quality/").content.decode()
+    assert re.search(
+        r"(Observed / expected \(O/E\)|Rate \(%\)|Mean \(\w+\)): [\d.%]+ outside", html
+    )

@@ -312,6 +312,7 @@ def _dashboard_context(
             )
         groups[-1]["tiles"].append(t)
     titles = {m["measure_id"]: m["title"] for m in measures}
+    by_id = {m["measure_id"]: m for m in measures}
     attention = []
     for s in current:
         if s.get("measure_id") not in titles:
@@ -324,6 +325,8 @@ def _dashboard_context(
             "url": signal_url(s) if named else None,
             "q": an.fmt_q(s.get("q_value")),
         }
+        if s.get("kind") == "sigma" and s.get("level") in ("system", "site"):
+            item["detail"] = _chart_detail(by_id[s["measure_id"]], s)
         if show_prac and not named:  # a chair, and a practitioner of another department
             item["who"] = OTHER_DEPARTMENT
             item["who_hidden"] = "other departments"
@@ -339,6 +342,21 @@ def _dashboard_context(
         "site_name": dict(sites).get(site or "", "All sites"),
         "as_of": an.period_label("month", last) if last else None,
     }
+
+
+def _chart_detail(m: MeasureRow, s: SignalRow) -> str:
+    """A control-chart signal's numbers on the chart's own scale and named: a p chart's
+    proportions as percentages, an O/E chart's as O/E, a mean with its unit."""
+    import re
+
+    level, unit = ("site", str(s.get("unit_id"))) if s.get("level") == "site" else ("system", "all")
+    points = reads.chart(m["measure_id"], level=level, unit_id=unit)  # type: ignore[arg-type]
+    kind = points[0]["chart"] if points else "i"
+    detail = str(s.get("detail") or "")
+    if kind == "p" and an.is_percent(m):
+        detail = re.sub(r"\d+(?:\.\d+)?", lambda x: f"{float(x.group()) * 100:.1f}%", detail)
+    detail = re.sub(r"(\d%?)-(\d)", r"\1–\2", detail)  # a range's dash, not a minus
+    return f"{an.y_title(m, kind)}: {detail}" if detail else detail
 
 
 def signal_url(s: SignalRow) -> str | None:
