@@ -450,3 +450,11 @@ def test_attention_list_names_the_scale_of_chart_signals(client_for: Any) -> Non
     assert re.search(
         r"(Observed / expected \(O/E\)|Rate \(%\)|Mean \(\w+\)): [\d.%]+ outside", html
     )
+
+
+def test_board_member_sees_no_practitioner_funnel(client_for: Any) -> None:
+    cmo = client_for("cmo").get("/quality/measure/LOS/").content.decode()
+    assert 'id="funnel-spec"' in cmo
+    for role in ("board_member", "clinician"):
+        html = client_for(role).get("/quality/measure/LOS/").content.decode()
+        assert 'id="funnel-spec"' not in html and "Practitioner-level results are shown" in html

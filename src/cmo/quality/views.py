@@ -666,7 +666,9 @@ def _measure_context(
 ) -> dict[str, Any]:
     measure_id = m["measure_id"]
     period, table = _table(m, site, can_drill, period_type, scope)
-    funnel = _funnel(m, site, named, scope)
+    # Practitioner-level results only for roles allowed practitioner names: a board member
+    # (aggregates only) or a clinician sees no practitioner funnel, named or not.
+    funnel = _funnel(m, site, named, scope) if named else None
     card = reads.model_card(measure_id)
     control, chart_rows = _control(m, site, goal[0] if goal else None)
     calib = None
