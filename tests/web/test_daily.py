@@ -84,6 +84,10 @@ def test_unknown_ids_are_404(client_for: Any) -> None:
     client = client_for("cmo")
     assert client.get("/api/quality/measures/NOPE/results").status_code == 404
     assert client.get("/api/quality/measures/NOPE/long").status_code == 404
+    unknown_unit = "/api/quality/measures/IMORT/results?level=practitioner&unit_id=pr99999"
+    assert client.get(unknown_unit).status_code == 404
+    assert client.get("/api/quality/signals?site_id=org-nowhere").status_code == 404
+    assert client.get("/api/quality/measures/IMORT/long?level=unit&unit_id=x1").status_code == 404
     assert client.get("/quality/practitioners/pr99999/").status_code == 404
     assert client.get("/quality/departments/org-nowhere/").status_code == 404
     assert client.get("/quality/units/bad<id>/").status_code == 404

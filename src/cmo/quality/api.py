@@ -156,6 +156,14 @@ def _known(measure_id: str) -> None:
         raise HttpError(404, f"no measure {measure_id!r}")
 
 
+def _known_unit(level: str | None, unit_id: str | None) -> None:
+    """404 for a unit (site, department, unit, practitioner) with no results in the build."""
+    if unit_id is None or level in (None, "system"):
+        return
+    if unit_id not in reads.unit_names(level):  # type: ignore[arg-type]
+        raise HttpError(404, f"no {level} {unit_id!r} with results")
+
+
 @router.get(
     "/measures",
     response={200: list[Measure], **ERRORS},
@@ -187,6 +195,8 @@ def measure_results(
         _need(request, PRACTITIONERS)
     try:
         _known(measure_id)
+        _known_unit(level, unit_id)
+        _known_unit("site", site_id)
         rows = reads.results(
             measure_id, period_type=period_type, level=level, unit_id=unit_id, site_id=site_id
         )
@@ -205,6 +215,7 @@ def signals(
 ) -> list[dict[str, Any]]:
     _need(request, DASHBOARD)
     try:
+        _known_unit("site", site_id)
         rows = [_clean(r) for r in reads.signals(site_id=site_id, current=current)]
         if not request.user.has_perm(perm(PRACTITIONERS)):
             rows = [r for r in rows if r.get("level") != "practitioner"]
@@ -244,6 +255,7 @@ def long(
     }
     try:
         _known(measure_id)
+        _known_unit(level, unit_id)
         rows = scoped_long_rows(request.user, measure_id, params, limit)
     except PermissionDenied as exc:
         raise HttpError(403, str(exc) or "forbidden") from exc
