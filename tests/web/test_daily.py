@@ -462,3 +462,21 @@ def test_board_member_sees_no_practitioner_funnel(client_for: Any) -> None:
     for role in ("board_member", "clinician"):
         html = client_for(role).get("/quality/measure/LOS/").content.decode()
         assert 'id="funnel-spec"' not in html and "Practitioner-level results are shown" in html
+
+
+def test_a_target_is_drawn_on_a_chart_on_its_scale(client_for: Any) -> None:
+    import json
+
+    cmo = client_for("cmo")
+    cmo.post("/quality/targets/", {"measure_id": "LACE", "value": "7", "source": "plan 2026"})
+    html = cmo.get("/quality/measure/LACE/").content.decode()
+    spec = json.loads(
+        re.search(r'id="control-spec" type="application/json">(.*?)</script>', html, re.S).group(1)  # type: ignore[union-attr]
+    )
+    targets = [
+        layer["data"]["values"][0]["target"]
+        for layer in spec["layer"]
+        if isinstance(layer.get("data"), dict) and "target" in str(layer["data"])
+    ]
+    assert targets == [7.0]
+    assert "target 7.00 points (plan 2026)" in html
