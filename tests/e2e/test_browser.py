@@ -76,23 +76,27 @@ def test_cmo_path_from_login_to_access_log(
     assert page.locator("#control-chart svg .mark-symbol path").count() >= months
     _shot(page, "measure.png")
 
-    page.locator("#levels a").first.click()
+    page.locator('#levels a[aria-label^="Patients"]').first.click()
+    page.wait_for_url(re.compile(r".*/patients/\?.*"))
     page.wait_for_selector("table#patients tbody tr")
     shown = page.locator("table#patients tbody th").all_inner_texts()
     assert shown and all(s.strip() for s in shown)
-    # Each stay's admission date and coded principal diagnosis with its display (issue 6 §2).
-    admitted = page.locator("table#patients tbody td:nth-of-type(2)").all_inner_texts()
+    # Each stay's admission date and coded principal diagnosis with its display (issue 6 §2);
+    # age and sex (issue 14) come before them.
+    admitted = page.locator("table#patients tbody td:nth-of-type(4)").all_inner_texts()
     assert len(admitted) == len(shown) and all(len(a) == 10 and a[4] == "-" for a in admitted)
-    principal = page.locator("table#patients tbody td:nth-of-type(6)").all_inner_texts()
+    principal = page.locator("table#patients tbody td:nth-of-type(8)").all_inner_texts()
     assert all(re.fullmatch(r"[A-Z]\d\d(\.\w+)? \S.*", d) for d in principal), principal[:3]
 
     page.get_by_role("link", name="Access log").click()
+    page.wait_for_url(f"{base}/access-log/")
     log = page.locator("table#access-log").inner_text()
     assert "dr_cmo" in log and f"measure_id={m['measure_id']}" in log
     assert page.errors == [], page.errors  # no CSP violation, no script error
 
-    entry = AccessLog.objects.get()
+    entry = AccessLog.objects.get(event="view")
     assert entry.username == "dr_cmo" and set(shown) <= set(entry.patient_ids)
+    assert AccessLog.objects.filter(event="audit", username="dr_cmo").exists()
 
 
 def test_board_member_sees_tiles_but_not_patients(

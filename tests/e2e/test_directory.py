@@ -47,7 +47,7 @@ def test_chair_browses_their_departments_practitioners(
     page.get_by_label("User name").fill("chair_e2e")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{base}/quality/")
+    page.wait_for_url(f"{base}/quality/my-department/")  # a chair lands on their department
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Directory").click()
     page.wait_for_url(f"{base}/directory/")
     names = set(page.locator("#practitioners tbody th a").all_inner_texts())

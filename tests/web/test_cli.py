@@ -98,3 +98,17 @@ def test_serve_publishes_a_first_snapshot_of_an_older_warehouse(tmp_path: Path) 
     assert snap is not None and snap.by == "serve" and snap.built_at == written
     _publish_if_missing(path)
     assert snapshot.current(path) == snap
+
+
+@pytest.mark.slow
+def test_user_add_refuses_an_existing_user_unless_reset(tmp_path: Path) -> None:
+    """Issue 14: ``cmo user add`` on an existing name silently reset password and role."""
+    first = _cmo(["user", "add", "carol", "--role", "clinician"], tmp_path)
+    assert first.returncode == 0, first.stderr
+    again = _cmo(["user", "add", "carol", "--role", "cmo"], tmp_path)
+    assert again.returncode == 2 and "exists; use --reset" in again.stderr
+    assert "Traceback" not in again.stderr
+    assert "carol\tclinician\tactive" in _cmo(["user", "list"], tmp_path).stdout
+    reset = _cmo(["user", "add", "carol", "--role", "cmo", "--reset"], tmp_path)
+    assert reset.returncode == 0 and "one-time password" in reset.stdout
+    assert "carol\tcmo\tactive" in _cmo(["user", "list"], tmp_path).stdout

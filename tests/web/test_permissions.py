@@ -67,6 +67,14 @@ PAGES = {
     "api_review_fppe": "/api/review/fppe",
     "api_review_peer": "/api/review/peer/cases",
     "api_review_peer_case": "/api/review/peer/cases/1",
+    "practitioner_own_dept": "/quality/practitioners/pr00008/",
+    "practitioner_other_dept": "/quality/practitioners/pr00064/",
+    "department": "/quality/departments/org-h1-cardiology/",
+    "department_other": "/quality/departments/org-h3-medicine/",
+    "unit": "/quality/units/loc-h1-tele/",
+    "my_department": "/quality/my-department/",
+    "targets": "/quality/targets/",
+    "lockouts": "/access-log/lockouts/",
 }
 
 #                        cmo  qa   mso  chair safe clin board comp anon
@@ -101,6 +109,14 @@ review_peer_case         404  403  403  403   403  403  403   403  302
 api_review_fppe          200  403  200  200   403  403  403   403  401
 api_review_peer          200  403  403  403   403  403  403   403  401
 api_review_peer_case     404  403  403  403   403  403  403   403  401
+practitioner_own_dept    200  200  200  200   403  403  403   403  302
+practitioner_other_dept  200  200  200  403   403  403  403   403  302
+department               200  200  200  200   200  200  200   403  302
+department_other         200  200  200  200   200  200  200   403  302
+unit                     200  200  200  200   200  200  200   403  302
+my_department            200  200  200  200   200  200  200   403  302
+targets                  200  403  403  403   403  403  403   403  302
+lockouts                 200  403  403  403   403  403  403   403  302
 """
 
 

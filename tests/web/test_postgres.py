@@ -23,6 +23,7 @@ MODULES = [
     "test_views.py",
     "test_api.py",
     "test_overview.py",
+    "test_daily.py",
     # The staff domain's database-touching suites (tests/staff).
     "../staff/test_files.py",
     "../staff/test_expirables.py",

@@ -59,7 +59,9 @@ def test_dashboard_attention_list_names_practitioners_only_for_allowed_roles(
     assert all(u in cmo_html for u in units) and all(p in cmo_html for p in people)
     board = client_for("board_member").get("/quality/").content.decode()
     assert all(u in board for u in units)
-    assert not any(p in board for p in people) and "name visible to authorised roles" in board
+    # Board members see aggregates only: no practitioner-level signal at all (issue 14).
+    assert not any(p in board for p in people) and "Practitioner:" not in board
+    assert "practitioners ·" not in board and "name visible to authorised roles" not in board
 
 
 def test_site_filter_changes_the_numbers(client_for: Any) -> None:
@@ -98,10 +100,8 @@ def test_measure_page_sections(client_for: Any) -> None:
 
 def test_measure_page_hides_names_and_drilldown_from_the_board(client_for: Any) -> None:
     html = client_for("board_member").get("/quality/measure/LOS/").content.decode()
-    funnel = json.loads(
-        re.search(r'id="funnel-spec" type="application/json">(.*?)</script>', html, re.S).group(1)
-    )
-    assert {v["who"] for v in funnel["data"]["values"]} == {"Practitioner"}
+    # Aggregates only (issue 14): no practitioner funnel at all, not even unnamed.
+    assert 'id="funnel-spec"' not in html
     funnel_rows = read_table("quality__funnel_point")
     names = funnel_rows.loc[funnel_rows["level"] == "practitioner", "unit_name"]
     assert len(names) and not any(n in html for n in names)
@@ -146,9 +146,9 @@ def test_chair_sees_only_their_departments(client_for: Any) -> None:
     client = client_for("department_chair")
     base = "/quality/measure/IMORT/patients/?period_type=year&period_start=2024-01-01"
     html = client.get(base).content.decode()
-    rows = re.findall(r'<tr><th scope="row">.*?</tr>', html, re.S)
-    # Stay, admitted, discharged, outcome, expected, diagnoses, department: by its name.
-    depts = {re.findall(r"<td[^>]*>(.*?)</td>", r, re.S)[7] for r in rows}
+    rows = re.findall(r'<tr[^>]*><th scope="row">.*?</tr>', html, re.S)
+    # Stay, age, sex, admitted, discharged, outcome, expected, diagnoses, department by name.
+    depts = {re.findall(r"<td[^>]*>(.*?)</td>", r, re.S)[9] for r in rows}
     assert rows and depts == {"Riverside University Hospital - Cardiology"}
     assert client.get(base + "&level=department&unit_id=org-h1-medicine").status_code == 403
 

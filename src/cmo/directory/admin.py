@@ -20,7 +20,8 @@ class MembershipInline(admin.TabularInline):  # type: ignore[type-arg]
 
 @admin.register(Practitioner)
 class PractitionerAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ("name", "npi", "specialty", "active", "source")
+    list_display = ("name", "npi", "specialty", "user", "active", "source")
+    raw_id_fields = ("user",)
     list_filter = ("active", "source")
     search_fields = ("name", "npi", "code")
     readonly_fields = ("first_seen", "last_synced")

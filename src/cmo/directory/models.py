@@ -94,6 +94,14 @@ class Practitioner(Entry):
     departments = models.ManyToManyField(
         Department, through="Membership", related_name="practitioners"
     )
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="practitioner",
+        help_text="the app user who is this practitioner (a clinician sees their own results)",
+    )
 
     objects = RestrictedQuerySet.as_manager()
     # A chair sees the practitioners with a membership (past or current) of their departments.

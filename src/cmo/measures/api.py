@@ -581,3 +581,153 @@ def quarantine(
         order = [q.run_id.desc(), "file", "line"]
     rows = _records(q.order_by(order).limit(limit, offset=offset))
     return {"total": total, "rows": cast(list[QuarantineRow], rows)}
+
+
+# Reads of one unit across measures (the practitioner, department and unit pages), the
+# stays' demographics for the drill-down, and the data status for people (issue 14).
+
+
+def unit_results(
+    wh: Warehouse,
+    level: Level,
+    unit_id: str,
+    *,
+    period_type: PeriodType = "year",
+    period_start: date | None = None,
+) -> list[ResultRow]:
+    """Every measure's results for one unit of a level (a practitioner, department, unit or
+    site), ordered by measure then period."""
+    if not wh.exists("quality__measure_result"):
+        return []
+    t = wh.table("quality__measure_result")
+    t = t.filter((t.period_type == period_type) & (t.level == level) & (t.unit_id == unit_id))
+    if period_start is not None:
+        t = t.filter(t.period_start == period_start)
+    return cast(list[ResultRow], _records(t.order_by(["measure_id", "period_start"])))
+
+
+def unit_funnel(
+    wh: Warehouse, level: FunnelLevel, unit_id: str, *, period_start: date | None = None
+) -> list[FunnelPoint]:
+    """One unit's funnel points across measures (default the latest complete year)."""
+    if not wh.exists("quality__funnel_point"):
+        return []
+    year = period_start or latest_complete(wh, "year")
+    if year is None:
+        return []
+    t = wh.table("quality__funnel_point")
+    t = t.filter((t.level == level) & (t.unit_id == unit_id) & (t.period_start == year))
+    return cast(list[FunnelPoint], _records(t.order_by("measure_id")))
+
+
+def unit_signals(
+    wh: Warehouse, level: Level, unit_id: str, *, current: bool | None = True
+) -> list[SignalRow]:
+    """One unit's signals across measures (current ones by default), newest first."""
+    if not wh.exists("quality__signal"):
+        return []
+    t = wh.table("quality__signal")
+    t = t.filter((t.level == level) & (t.unit_id == unit_id))
+    if current is not None and "current" in t.columns:
+        t = t.filter(t.current.fill_null(False) == current)
+    return cast(list[SignalRow], _records(t.order_by([t.period_start.desc(), "measure_id"])))
+
+
+def unit_names(wh: Warehouse, level: Level) -> dict[str, str]:
+    """Id -> name of every unit of a level that has results (any measure, yearly rows)."""
+    if not wh.exists("quality__measure_result"):
+        return {}
+    t = wh.table("quality__measure_result")
+    t = t.filter((t.period_type == "year") & (t.level == level))
+    q = t.group_by("unit_id").aggregate(unit_name=t.unit_name.max(), site_id=t.site_id.max())
+    return {str(r["unit_id"]): str(r["unit_name"] or r["unit_id"]) for r in _records(q)}
+
+
+def practitioner_departments(wh: Warehouse, practitioner_id: str) -> dict[str, int]:
+    """Departments of a practitioner's attributed population stays -> number of stays (any
+    measure, any time): the peers of the practitioner page and a chair's scope check."""
+    if not wh.exists("quality__measure_long"):
+        return {}
+    t = wh.table("quality__measure_long")
+    t = t.filter(t.in_population & (t.practitioner_id == practitioner_id))
+    t = t.filter(t.department_id.notnull())
+    q = t.group_by("department_id").aggregate(n=t.stay_id.nunique())
+    return {str(r["department_id"]): int(r["n"]) for r in _records(q)}
+
+
+def stay_demographics(wh: Warehouse, stay_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Age at admission, sex and patient id of each stay (``core__inpatient_stay``)."""
+    if not stay_ids or not wh.exists("core__inpatient_stay"):
+        return {}
+    s = wh.table("core__inpatient_stay")
+    cols = [
+        c for c in ("stay_id", "patient_id", "age", "sex", "died_in_hospital") if c in s.columns
+    ]
+    rows = _records(s.filter(s.stay_id.isin(sorted(set(stay_ids)))).select(*cols))
+    return {str(r["stay_id"]): r for r in rows}
+
+
+class SiteStatus(TypedDict):
+    """What a person needs to know of one site's data (``site_status``)."""
+
+    site_id: str
+    site_name: str
+    stays: int
+    first_discharge: date | None
+    last_discharge: date | None
+    last_month_stays: int
+    usual_month_stays: float | None
+
+
+def site_status(wh: Warehouse) -> list[SiteStatus]:
+    """Per site: stays, first and last discharge, the stays of the last month with data and
+    the median of the 12 months before it (to judge completeness), ordered by name."""
+    if not wh.exists("core__inpatient_stay"):
+        return []
+    s = wh.table("core__inpatient_stay").filter(lambda t: t.discharge_date.notnull())
+    month = s.discharge_date.truncate("M").name("month")
+    per_month = s.group_by(["site_id", month]).aggregate(n=s.stay_id.count())
+    totals = s.group_by("site_id").aggregate(
+        stays=s.stay_id.count(), first=s.discharge_date.min(), last=s.discharge_date.max()
+    )
+    names = unit_names(wh, "site")
+    months: dict[str, list[tuple[Any, int]]] = {}
+    for r in _records(per_month):
+        months.setdefault(str(r["site_id"]), []).append((r["month"], int(r["n"])))
+    out: list[SiteStatus] = []
+    for r in _records(totals):
+        sid = str(r["site_id"])
+        series = sorted(months.get(sid, []), key=lambda m: str(m[0]))
+        last_n = series[-1][1] if series else 0
+        before = sorted(n for _, n in series[-13:-1])
+        usual = float(before[len(before) // 2]) if before else None
+        out.append(
+            {
+                "site_id": sid,
+                "site_name": names.get(sid, sid),
+                "stays": int(r["stays"]),
+                "first_discharge": _day(r["first"]),
+                "last_discharge": _day(r["last"]),
+                "last_month_stays": last_n,
+                "usual_month_stays": usual,
+            }
+        )
+    return sorted(out, key=lambda x: x["site_name"])
+
+
+def _day(v: Any) -> date | None:
+    if v is None:
+        return None
+    return v.date() if isinstance(v, datetime) else v  # type: ignore[no-any-return]
+
+
+def data_issues(wh: Warehouse) -> list[dict[str, Any]]:
+    """``quality__data_issue`` summed per issue and site: rows (stays or codes), and for the
+    per-site shares (missing POA) the share and its denominator."""
+    if not wh.exists("quality__data_issue"):
+        return []
+    t = wh.table("quality__data_issue")
+    q = t.group_by(["issue", "site_id"]).aggregate(
+        rows=t.count(), stays=t.stay_id.nunique(), value=t.value.max(), n=t.n.max()
+    )
+    return _records(q.order_by(["issue", "site_id"]))

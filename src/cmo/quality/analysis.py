@@ -174,11 +174,16 @@ def group_funnel_signals(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if key in done:
             continue
         done.add(key)
-        names = sorted(str(m["who"]) for m in members if m.get("named", True))
+        named = sorted((m for m in members if m.get("named", True)), key=lambda m: str(m["who"]))
+        names = [str(m["who"]) for m in named]
         hidden = len(members) - len(names)
-        shown = "; ".join(names[:NAMES_SHOWN])
+        # Each named unit links to its page where the item has one (the first few).
+        links = [
+            {"who": str(m["who"]), "url": m["url"]} for m in named[:NAMES_SHOWN] if m.get("url")
+        ]
+        shown = "" if links else "; ".join(names[:NAMES_SHOWN])
         more = len(names) - NAMES_SHOWN
-        detail = shown + (f"; and {more} more" if more > 0 else "")
+        detail = shown + (f"{'; ' if shown else ''}and {more} more" if more > 0 else "")
         if hidden:
             why = next(
                 (m["who_hidden"] for m in members if m.get("who_hidden")),
@@ -192,6 +197,7 @@ def group_funnel_signals(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "who": f"{len(members)} {LEVEL_PLURALS[level]}",
                 "level_label": LEVEL_LABELS[level] + "s",
                 "detail": detail,
+                "links": links,
                 "grouped": len(members),
             }
         )
@@ -213,3 +219,54 @@ def describe_signal(s: Mapping[str, Any], *, show_practitioner: bool) -> dict[st
         ),
         "named": level != "practitioner" or show_practitioner,
     }
+
+
+def funnel_position(p: Mapping[str, Any], measure: Mapping[str, Any]) -> dict[str, Any]:
+    """A unit's place in its funnel (the build's ``quality__funnel_point`` row) in words.
+
+    A small cell (the build's ``small_cell``: under 25 cases or under one expected event) is
+    "too few to judge" and never flagged; otherwise the side of the 95% / 99.8% limits
+    (Spiegelhalter, Stat Med 2005;24:1185), whether that side is the worse one, the
+    Benjamini-Hochberg q-value and the empirical-Bayes shrunk O/E where the build wrote them.
+    """
+    ratio = num(p.get("ratio"))
+    lower_better = measure.get("direction", "lower") == "lower"
+    small = bool(p.get("small_cell"))
+    side = None
+    limit = None
+    if not small and ratio is not None:
+        if p.get("outlier_99_8"):
+            limit = "99.8%"
+            side = "above" if ratio > (num(p.get("ucl_99_8")) or 0.0) else "below"
+        elif p.get("outlier_95"):
+            limit = "95%"
+            side = "above" if ratio > (num(p.get("ucl_95")) or 0.0) else "below"
+    if small:
+        words = "too few to judge"
+    elif side is None:
+        words = "within the limits"
+    else:
+        words = f"{side} the {limit} limit"
+    worse = None if side is None else (side == "above") == lower_better
+    shrunk = None
+    if num(p.get("shrunk_ratio")) is not None:
+        shrunk = fmt_oe(p.get("shrunk_ratio"), p.get("shrunk_low"), p.get("shrunk_high"))
+    return {
+        "ratio": ratio,
+        "lcl_95": num(p.get("lcl_95")),
+        "ucl_95": num(p.get("ucl_95")),
+        "words": words,
+        "flag": None if worse is None else ("worse" if worse else "better"),
+        "small": small,
+        "q": fmt_q(p.get("q_value")),
+        "shrunk": shrunk,
+        "cases": int(p["denominator"]) if num(p.get("denominator")) is not None else None,
+    }
+
+
+def fmt_q(q: Any) -> str | None:
+    """A Benjamini-Hochberg q-value for people (None when the build wrote none)."""
+    f = num(q)
+    if f is None:
+        return None
+    return "q < 0.001" if f < 0.001 else f"q = {f:.3f}"

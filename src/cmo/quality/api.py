@@ -23,7 +23,7 @@ from cmo.quality.apps import DASHBOARD, PATIENTS, PRACTITIONERS
 from cmo.quality.forms import FIRST_DATE, LAST_DATE
 from cmo.quality.reads import NoResults
 from cmo.quality.views import DRILL_LIMIT, practitioners_of, scoped_long_rows
-from cmo.web.audit import log_access
+from cmo.web.audit import log_access, log_event
 from cmo.web.roles import perm
 from cmo.web.scope import scope_of
 
@@ -117,6 +117,8 @@ class LongRow(Schema):
 
 def _need(request: Any, capability: str) -> None:
     if not request.user.has_perm(perm(capability)):
+        if getattr(request.user, "is_authenticated", False):
+            log_event(request, "denied", via="api", reason=f"lacks {capability}")
         raise HttpError(403, f"your role lacks {capability}")
 
 
@@ -154,6 +156,14 @@ def _known(measure_id: str) -> None:
         raise HttpError(404, f"no measure {measure_id!r}")
 
 
+def _known_unit(level: str | None, unit_id: str | None) -> None:
+    """404 for a unit (site, department, unit, practitioner) with no results in the build."""
+    if unit_id is None or level in (None, "system"):
+        return
+    if unit_id not in reads.unit_names(level):  # type: ignore[arg-type]
+        raise HttpError(404, f"no {level} {unit_id!r} with results")
+
+
 @router.get(
     "/measures",
     response={200: list[Measure], **ERRORS},
@@ -185,6 +195,8 @@ def measure_results(
         _need(request, PRACTITIONERS)
     try:
         _known(measure_id)
+        _known_unit(level, unit_id)
+        _known_unit("site", site_id)
         rows = reads.results(
             measure_id, period_type=period_type, level=level, unit_id=unit_id, site_id=site_id
         )
@@ -203,6 +215,7 @@ def signals(
 ) -> list[dict[str, Any]]:
     _need(request, DASHBOARD)
     try:
+        _known_unit("site", site_id)
         rows = [_clean(r) for r in reads.signals(site_id=site_id, current=current)]
         if not request.user.has_perm(perm(PRACTITIONERS)):
             rows = [r for r in rows if r.get("level") != "practitioner"]
@@ -242,6 +255,7 @@ def long(
     }
     try:
         _known(measure_id)
+        _known_unit(level, unit_id)
         rows = scoped_long_rows(request.user, measure_id, params, limit)
     except PermissionDenied as exc:
         raise HttpError(403, str(exc) or "forbidden") from exc

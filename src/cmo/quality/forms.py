@@ -45,6 +45,12 @@ class DrillForm(ParamsForm):
     )
     level = forms.ChoiceField(choices=[(v, v) for v in LEVELS], required=False)
     unit_id = id_field(required=False)
+    outcome = forms.ChoiceField(choices=[("", "all"), ("yes", "yes"), ("no", "no")], required=False)
+    format = forms.ChoiceField(choices=[("", "page"), ("csv", "csv")], required=False)
+
+    def extra(self) -> dict[str, Any]:
+        """The outcome filter and the export format, when given (for the access log)."""
+        return {k: self.cleaned_data[k] for k in ("outcome", "format") if self.cleaned_data.get(k)}
 
     def params(self) -> dict[str, Any]:
         """The filters for ``long_rows`` (None for each one not given)."""
@@ -57,4 +63,53 @@ class DrillForm(ParamsForm):
         }
 
 
-__all__ = ["DrillForm", "SiteForm", "bad_request"]
+class MeasurePageForm(ParamsForm):
+    """``?period=`` (the table's period type: its latest complete one) and ``?format=csv``."""
+
+    period = forms.ChoiceField(choices=[(p, p) for p in PERIOD_TYPES], required=False)
+    format = forms.ChoiceField(choices=[("", "page"), ("csv", "csv")], required=False)
+
+
+class UnitPageForm(ParamsForm):
+    """``?year=`` of the practitioner, department and unit pages: a year's first day."""
+
+    year = forms.DateField(
+        required=False,
+        input_formats=["%Y-%m-%d", "%Y"],
+        validators=[MinValueValidator(FIRST_DATE), MaxValueValidator(LAST_DATE)],
+    )
+
+    def clean_year(self) -> date | None:
+        year: date | None = self.cleaned_data.get("year")
+        if year is not None and (year.month, year.day) != (1, 1):
+            raise forms.ValidationError("must be the first day of a year (YYYY-01-01)")
+        return year
+
+
+class TargetForm(forms.Form):
+    """The CMO's target of one measure: a value on the measure's scale and its source."""
+
+    value = forms.FloatField(
+        min_value=0.0,
+        max_value=1_000_000.0,
+        help_text="a rate as a percentage (e.g. 2.5 for 2.5%), an O/E as a ratio, LOS in days",
+    )
+    source = forms.CharField(max_length=200, help_text="e.g. CMS Care Compare 2025 national rate")
+    note = forms.CharField(
+        required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def __init__(self, *args: Any, percent: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.percent = percent
+        if percent:
+            self.fields["value"].max_value = 100.0  # type: ignore[attr-defined]
+            self.fields["value"].validators.append(MaxValueValidator(100.0))
+
+    def scaled(self) -> float:
+        """The value on the measure's own scale (a percentage back to a proportion)."""
+        value = float(self.cleaned_data["value"])
+        return value / 100.0 if self.percent else value
+
+
+__all__ = ["DrillForm", "MeasurePageForm", "SiteForm", "TargetForm", "UnitPageForm", "bad_request"]

@@ -22,6 +22,14 @@ latest_complete = door(api.latest_complete)
 chart = door(api.chart)
 funnel = door(api.funnel)
 model_card = door(api.model_card)
+# One unit across measures (the practitioner, department and unit pages), the drill-down's
+# demographics.
+unit_results = door(api.unit_results)
+unit_funnel = door(api.unit_funnel)
+unit_signals = door(api.unit_signals)
+unit_names = door(api.unit_names)
+practitioner_departments = door(api.practitioner_departments)
+stay_demographics = door(api.stay_demographics)
 
 __all__ = [
     "NoResults",
@@ -33,7 +41,13 @@ __all__ = [
     "measure",
     "model_card",
     "periods",
+    "practitioner_departments",
     "practitioners_in",
     "results",
     "signals",
+    "stay_demographics",
+    "unit_funnel",
+    "unit_names",
+    "unit_results",
+    "unit_signals",
 ]

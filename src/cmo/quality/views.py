@@ -24,13 +24,14 @@ from cmo.measures.api import (
     Level,
     LongRow,
     MeasureRow,
+    PeriodType,
     ResultRow,
     SignalRow,
 )
 from cmo.quality import analysis as an
 from cmo.quality import reads
-from cmo.quality.apps import DASHBOARD, PATIENTS, PRACTITIONERS
-from cmo.quality.forms import DrillForm, SiteForm, bad_request
+from cmo.quality.apps import DASHBOARD, PATIENTS, PRACTITIONERS, SET_TARGETS
+from cmo.quality.forms import DrillForm, MeasurePageForm, SiteForm, bad_request
 from cmo.quality.reads import NoResults
 from cmo.stats import charts
 from cmo.web.access import capability_required
@@ -92,9 +93,14 @@ def _current(mid: str, site: str | None, quarter: date | None) -> ResultRow | No
 
 
 def _tile(
-    m: MeasureRow, site: str | None, signals: list[SignalRow], quarter: date | None
+    m: MeasureRow,
+    site: str | None,
+    signals: list[SignalRow],
+    quarter: date | None,
+    target: tuple[float, str] | None = None,
 ) -> dict[str, Any]:
-    """One measure's tile; ``signals`` are the current ones (as in the attention list)."""
+    """One measure's tile; ``signals`` are the current ones (as in the attention list);
+    ``target`` the CMO's (value, source), else the measure's own reference."""
     mid = m["measure_id"]
     cur = _current(mid, site, quarter)
     level, unit = _chart_unit(site)
@@ -136,8 +142,13 @@ def _tile(
         if cur and an.num(cur.get("denominator")) and m.get("kind") != "rate"
         else None,
         "oe": an.fmt_oe(cur.get("oe"), cur.get("ci_low"), cur.get("ci_high")) if cur else "–",
-        "target": an.fmt_value(m.get("target"), m) if an.num(m.get("target")) is not None else None,
-        "target_status": an.target_status(cur.get("rate"), m) if cur else None,
+        "target": an.fmt_value(target[0], m) if target else None,
+        "target_source": target[1] if target else None,
+        "target_status": an.target_status(cur.get("rate"), {**m, "target": target[0]})
+        if cur and target
+        else None,
+        "attention": 0 if badge[0] == "worse" else (1 if badge[0] == "local" else 2),
+        "group": m.get("group") or "outcomes",
         "badge": badge[0],
         "badge_label": badge[1],
         "url": reverse("quality:measure", args=[mid])
@@ -160,7 +171,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         # departments, as on the measure pages' funnels (ARCHITECTURE.md §7).
         show_prac = request.user.has_perm(perm(PRACTITIONERS))
         scope = scope_of(request.user).departments if show_prac else None
+        if not show_prac:  # board members, clinicians: no practitioner-level anything
+            signals = [s for s in signals if s.get("level") != "practitioner"]
         context = _dashboard_cached(measures, sites, site, signals, show_prac, scope)
+        context["can_set_targets"] = request.user.has_perm(perm(SET_TARGETS))
+        context["own_pages"] = _own_pages(request.user)
     except NoResults as exc:
         return _empty(request, exc, "Dashboard")
     return render(request, "quality/dashboard.html", context)
@@ -174,16 +189,35 @@ def _dashboard_cached(
     show_prac: bool,
     scope: list[str] | None = None,
 ) -> dict[str, Any]:
+    goals = _targets()
     return derived(
         "dashboard",
         lambda: _with_body(
             "quality/_dashboard_body.html",
-            _dashboard_context(measures, sites, site, signals, show_prac, scope),
+            _dashboard_context(measures, sites, site, signals, show_prac, scope, goals),
         ),
         site,
         show_prac,
         sorted(scope) if scope is not None else None,
+        sorted(goals.items()),
     )
+
+
+def _own_pages(user: Any) -> list[str]:
+    """Links to the user's own practitioner page (the directory links users to practitioners)."""
+    from cmo.quality.apps import OWN_RESULTS
+    from cmo.quality.pages import own_practitioners, unit_url
+
+    if not (user.has_perm(perm(OWN_RESULTS)) or user.has_perm(perm(PRACTITIONERS))):
+        return []
+    return [u for p in sorted(own_practitioners(user)) if (u := unit_url("practitioner", p))]
+
+
+def _targets() -> dict[str, tuple[float, str]]:
+    """The CMO's targets (app database), part of the cache key so an edit shows at once."""
+    from cmo.quality.interface import targets
+
+    return {mid: (t.value, t.source) for mid, t in targets().items()}
 
 
 def _measure_cached(
@@ -193,18 +227,22 @@ def _measure_cached(
     can_drill: bool,
     named: bool,
     scope: list[str] | None = None,
+    period_type: PeriodType = "quarter",
 ) -> dict[str, Any]:
+    goal = _targets().get(m["measure_id"])
     return derived(
         "measure",
         lambda: _with_body(
             "quality/_measure_body.html",
-            _measure_context(m, sites, site, can_drill, named, scope),
+            _measure_context(m, sites, site, can_drill, named, scope, period_type, goal),
         ),
         m["measure_id"],
         site,
         can_drill,
         named,
         sorted(scope) if scope is not None else None,
+        period_type,
+        goal,
     )
 
 
@@ -248,12 +286,35 @@ def _dashboard_context(
     signals: list[SignalRow],
     show_prac: bool,
     scope: list[str] | None = None,
+    goals: dict[str, tuple[float, str]] | None = None,
 ) -> dict[str, Any]:
+    from cmo.measures.spec import GROUPS
+
     last = reads.latest_complete("month")
     quarter = reads.latest_complete("quarter")
-    current = an.order_signals(signals)
-    tiles = [_tile(m, site, current, quarter) for m in measures]
+    # A measure with no "better" direction (e.g. a case-mix index) raises no signal: a change
+    # in it is neither good nor bad news.
+    directed = {m["measure_id"] for m in measures if m.get("direction") in ("lower", "higher")}
+    current = an.order_signals([s for s in signals if s.get("measure_id") in directed])
+    tiles = [_tile(m, site, current, quarter, (goals or {}).get(m["measure_id"])) for m in measures]
+    # Grouped (spec.GROUPS order), and within a group what needs attention first.
+    order = list(GROUPS)
+    tiles.sort(
+        key=lambda t: (
+            order.index(t["group"]) if t["group"] in order else 99,
+            t["attention"],
+            str(t["measure"]["title"]),
+        )
+    )
+    groups: list[dict[str, Any]] = []
+    for t in tiles:
+        if not groups or groups[-1]["key"] != t["group"]:
+            groups.append(
+                {"key": t["group"], "title": GROUPS.get(t["group"], t["group"]), "tiles": []}
+            )
+        groups[-1]["tiles"].append(t)
     titles = {m["measure_id"]: m["title"] for m in measures}
+    by_id = {m["measure_id"]: m for m in measures}
     attention = []
     for s in current:
         if s.get("measure_id") not in titles:
@@ -262,8 +323,12 @@ def _dashboard_context(
         item = {
             **an.describe_signal(s, show_practitioner=named),
             "measure_title": titles.get(s["measure_id"], s["measure_id"]),
-            "url": reverse("quality:measure", args=[s["measure_id"]]),
+            "measure_url": reverse("quality:measure", args=[s["measure_id"]]),
+            "url": signal_url(s) if named else None,
+            "q": an.fmt_q(s.get("q_value")),
         }
+        if s.get("kind") == "sigma" and s.get("level") in ("system", "site"):
+            item["detail"] = _chart_detail(by_id[s["measure_id"]], s)
         if show_prac and not named:  # a chair, and a practitioner of another department
             item["who"] = OTHER_DEPARTMENT
             item["who_hidden"] = "other departments"
@@ -271,6 +336,7 @@ def _dashboard_context(
     attention = an.group_funnel_signals(attention)
     return {
         "tiles": tiles,
+        "groups": groups,
         "sites": sites,
         "site": site,
         "attention_worse": [s for s in attention if s.get("direction") == "worse"],
@@ -278,6 +344,37 @@ def _dashboard_context(
         "site_name": dict(sites).get(site or "", "All sites"),
         "as_of": an.period_label("month", last) if last else None,
     }
+
+
+def _chart_detail(m: MeasureRow, s: SignalRow) -> str:
+    """A control-chart signal's numbers on the chart's own scale and named: a p chart's
+    proportions as percentages, an O/E chart's as O/E, a mean with its unit."""
+    import re
+
+    level, unit = ("site", str(s.get("unit_id"))) if s.get("level") == "site" else ("system", "all")
+    points = reads.chart(m["measure_id"], level=level, unit_id=unit)  # type: ignore[arg-type]
+    kind = points[0]["chart"] if points else "i"
+    detail = str(s.get("detail") or "")
+    if kind == "p" and an.is_percent(m):
+        detail = re.sub(r"\d+(?:\.\d+)?", lambda x: f"{float(x.group()) * 100:.1f}%", detail)
+    detail = re.sub(r"(\d%?)-(\d)", r"\1–\2", detail)  # a range's dash, not a minus
+    return f"{an.y_title(m, kind)}: {detail}" if detail else detail
+
+
+def signal_url(s: SignalRow) -> str | None:
+    """The page of the unit a signal names, with its year (funnel signals) or site set: a
+    practitioner's, department's or unit's page; a site's measure page; the system's."""
+    from cmo.quality.pages import unit_url
+
+    level = str(s.get("level") or "")
+    start = an.as_date(s.get("period_start"))
+    if level in ("practitioner", "department", "unit"):
+        year = date(start.year, 1, 1) if start and an.signal_months(s) == 12 else None
+        return unit_url(level, s.get("unit_id"), year)
+    url = reverse("quality:measure", args=[s["measure_id"]])
+    if level == "site":
+        return url + "?" + urlencode({"site": str(s.get("unit_id"))})
+    return url
 
 
 def _names(signal: SignalRow, show_prac: bool, scope: list[str] | None) -> bool:
@@ -297,46 +394,78 @@ def _find(mid: str) -> MeasureRow:
     return m
 
 
-def _table(m: MeasureRow, site: str | None, can_drill: bool) -> tuple[str, list[dict[str, Any]]]:
-    """The latest complete quarter by site, department and unit."""
+def _table(
+    m: MeasureRow,
+    site: str | None,
+    can_drill: bool,
+    period_type: PeriodType = "quarter",
+    scope: list[str] | None = None,
+) -> tuple[str, list[dict[str, Any]]]:
+    """The latest complete period (quarter by default) by site, department and unit; a row
+    whose O/E 95% CI excludes 1 is flagged worse or better (by the measure's direction)."""
     out: list[dict[str, Any]] = []
-    quarter = reads.latest_complete("quarter")
-    if quarter is None:
+    start = reads.latest_complete(period_type)
+    if start is None:
         return "–", out
+    lower_better = m.get("direction", "lower") == "lower"
     for level in TABLE_LEVELS:
         rows = reads.results(
-            m["measure_id"], period_type="quarter", level=level, site_id=site, period_start=quarter
+            m["measure_id"], period_type=period_type, level=level, site_id=site, period_start=start
         )
         if level == "site" and site:
             rows = [r for r in rows if str(r["unit_id"]) == site]
         for r in sorted(rows, key=lambda r: str(r.get("unit_name"))):
             drill = None
-            if can_drill:
+            # A chair's drill-down shows their departments' stays only: a link is shown where
+            # its stays are the row's (their own departments), never one that would disagree.
+            if can_drill and (
+                scope is None or (level == "department" and str(r["unit_id"]) in scope)
+            ):
                 drill = (
                     reverse("quality:patients", args=[m["measure_id"]])
                     + "?"
                     + urlencode(
                         {
-                            "period_type": "quarter",
+                            "period_type": period_type,
                             "period_start": r["period_start"],
                             "level": level,
                             "unit_id": r["unit_id"],
                         }
                     )
                 )
+            lo, hi = an.num(r.get("ci_low")), an.num(r.get("ci_high"))
+            flag = None
+            if lo is not None and lo > 1.0:
+                flag = "worse" if lower_better else "better"
+            elif hi is not None and hi < 1.0:
+                flag = "better" if lower_better else "worse"
             out.append(
                 {
                     "level": an.LEVEL_LABELS[level],
+                    "level_key": level,
+                    "unit_id": str(r["unit_id"]),
                     "name": r.get("unit_name") or r["unit_id"],
                     "n": int(r["denominator"]),
                     "observed": an.num(r.get("numerator")),
+                    "rate": an.num(r.get("rate")),
                     "value": _with_exposure(r, m),
                     "expected": an.num(r.get("expected")),
+                    "oe_value": an.num(r.get("oe")),
+                    "ci_low": lo,
+                    "ci_high": hi,
                     "oe": an.fmt_oe(r.get("oe"), r.get("ci_low"), r.get("ci_high")),
+                    "flag": flag,
+                    "page": _page_of(level, r["unit_id"]),
                     "drill": drill,
                 }
             )
-    return an.period_label("quarter", quarter), out
+    return an.period_label(period_type, start), out
+
+
+def _page_of(level: str, unit_id: Any) -> str | None:
+    from cmo.quality.pages import unit_url
+
+    return unit_url(level, unit_id) if level in ("department", "unit") else None
 
 
 def _with_exposure(r: ResultRow, m: MeasureRow) -> str:
@@ -410,7 +539,8 @@ def _funnel(
 
 @capability_required(DASHBOARD)
 def measure(request: HttpRequest, measure_id: str) -> HttpResponse:
-    """Definition and method, control chart, table by level, practitioner funnel, model card."""
+    """Definition and method, control chart, table by level (period of choice, CSV export),
+    practitioner funnel, model card."""
     try:
         m = _find(measure_id)
         sites = _sites([m])
@@ -418,17 +548,83 @@ def measure(request: HttpRequest, measure_id: str) -> HttpResponse:
             site = _site_param(request, sites)
         except ValueError as exc:
             return bad_request(str(exc))
+        form = MeasurePageForm(request.GET)
+        if not form.is_valid():
+            return bad_request(form.message())
+        period_type: PeriodType = form.cleaned_data["period"] or "quarter"
         can_drill = request.user.has_perm(perm(PATIENTS))
         named = request.user.has_perm(perm(PRACTITIONERS))
         scope = scope_of(request.user).departments if named else None
-        context = _measure_cached(m, sites, site, can_drill, named, scope)
+        if form.cleaned_data["format"] == "csv":
+            label, rows = _table(m, site, False, period_type)
+            return _aggregate_csv(m, label, rows)
+        context = _measure_cached(m, sites, site, can_drill, named, scope, period_type)
     except NoResults as exc:
         return _empty(request, exc, "Measure")
     return render(request, "quality/measure.html", context)
 
 
-def _control(m: MeasureRow, site: str | None) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-    """The monthly control chart the build computed (spec and its rows as a table)."""
+def _aggregate_csv(m: MeasureRow, label: str, rows: list[dict[str, Any]]) -> HttpResponse:
+    """The table by site, department and unit as CSV (aggregates only: no patient data)."""
+    import csv
+
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    name = f"{m['measure_id']}-{label.replace(' ', '-')}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    w = csv.writer(response)
+    w.writerow(
+        [
+            "measure_id",
+            "period",
+            "level",
+            "unit_id",
+            "name",
+            "stays",
+            "observed",
+            "rate",
+            "expected",
+            "oe",
+            "ci_low",
+            "ci_high",
+            "flag",
+        ]
+    )
+    for r in rows:
+        w.writerow(
+            [
+                m["measure_id"],
+                label,
+                r["level_key"],
+                r["unit_id"],
+                _csv_text(str(r["name"])),
+                r["n"],
+                _csv_num(r["observed"]),
+                _csv_num(r["rate"]),
+                _csv_num(r["expected"]),
+                _csv_num(r["oe_value"]),
+                _csv_num(r["ci_low"]),
+                _csv_num(r["ci_high"]),
+                r["flag"] or "",
+            ]
+        )
+    return response
+
+
+def _csv_num(v: float | None) -> str:
+    return "" if v is None else f"{v:.6g}"
+
+
+def _csv_text(text: str) -> str:
+    """A cell a spreadsheet will not run as a formula (OWASP CSV injection)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
+def _control(
+    m: MeasureRow, site: str | None, goal: float | None = None
+) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """The monthly control chart the build computed (spec and its rows as a table), with the
+    CMO's target drawn where the chart is on the target's scale (a rate or an unadjusted
+    mean; an O/E chart has its own reference line)."""
     level, unit = _chart_unit(site)
     points = reads.chart(m["measure_id"], level=level, unit_id=unit)
     if not points:
@@ -449,6 +645,7 @@ def _control(m: MeasureRow, site: str | None) -> tuple[dict[str, Any] | None, li
     ]
     frame = pd.DataFrame(rows)
     frame["x"] = pd.to_datetime(frame["x"])
+    on_scale = kind == "p" or (kind == "i" and not m.get("risk_adjusted"))
     spec = charts.control_chart_spec(
         frame,
         title=f"{m['title']} by month",
@@ -456,6 +653,7 @@ def _control(m: MeasureRow, site: str | None) -> tuple[dict[str, Any] | None, li
         x_title="Discharge month",
         width="container",
         height=260,
+        target=goal * scale if goal is not None and on_scale else None,
     )
     return spec, rows
 
@@ -472,19 +670,26 @@ def _measure_context(
     can_drill: bool,
     named: bool,
     scope: list[str] | None = None,
+    period_type: PeriodType = "quarter",
+    goal: tuple[float, str] | None = None,
 ) -> dict[str, Any]:
     measure_id = m["measure_id"]
-    period, table = _table(m, site, can_drill)
-    funnel = _funnel(m, site, named, scope)
+    period, table = _table(m, site, can_drill, period_type, scope)
+    # Practitioner-level results only for roles allowed practitioner names: a board member
+    # (aggregates only) or a clinician sees no practitioner funnel, named or not.
+    funnel = _funnel(m, site, named, scope) if named else None
     card = reads.model_card(measure_id)
-    control, chart_rows = _control(m, site)
+    control, chart_rows = _control(m, site, goal[0] if goal else None)
     calib = None
     if card and card.get("calibration"):
         calib = charts.calibration_spec(
             card["calibration"], title="Calibration", percent=an.is_percent(m)
         )
-    target = an.fmt_value(m.get("target"), m) if an.num(m.get("target")) is not None else None
+    target = an.fmt_value(goal[0], m) if goal else None
     return {
+        "period_type": period_type,
+        "period_types": [("month", "Month"), ("quarter", "Quarter"), ("year", "Year")],
+        "target_source": goal[1] if goal else None,
         "chart_rows": chart_rows,
         "m": m,
         "site": site,
@@ -527,7 +732,12 @@ def scoped_long_rows(
 
 @capability_required(PATIENTS)
 def patients(request: HttpRequest, measure_id: str) -> HttpResponse:
-    """The stays behind a number; every view is written to the access log."""
+    """The stays behind a number; every view (and export) is written to the access log.
+
+    The stays counted in the number come first (outcome first, then by discharge), so their
+    count equals the table's; stays excluded from the measure are listed apart with their
+    reasons. ``outcome=yes|no`` filters, ``format=csv`` exports the rows shown.
+    """
     form = DrillForm(request.GET)
     if not form.is_valid():
         return bad_request(form.message())
@@ -535,11 +745,12 @@ def patients(request: HttpRequest, measure_id: str) -> HttpResponse:
     try:
         m = _find(measure_id)
         rows = scoped_long_rows(request.user, measure_id, params)
+        demo = reads.stay_demographics([str(r.get("stay_id")) for r in rows])
     except NoResults as exc:
         return _empty(request, exc, "Patients")
     log_access(
         request,
-        filters={"measure_id": measure_id, **params},
+        filters={"measure_id": measure_id, **params, **form.extra()},
         patient_ids=[r.get("patient_id") for r in rows],
     )
     depts = _unit_names(measure_id, "department")
@@ -549,10 +760,13 @@ def patients(request: HttpRequest, measure_id: str) -> HttpResponse:
         if request.user.has_perm(perm(PRACTITIONERS))
         else {}
     )
-    shown = [
+    mean = m.get("kind") == "mean"
+    shown: list[dict[str, Any]] = [
         {
             "patient_id": r.get("patient_id"),
             "stay_id": r.get("stay_id"),
+            "age": demo.get(str(r.get("stay_id")), {}).get("age"),
+            "sex": _sex(demo.get(str(r.get("stay_id")), {}).get("sex")),
             "discharge_date": an.as_date(r.get("discharge_date")),
             "admit_date": an.as_date(r.get("admit_date")),
             "unit": units.get(str(r.get("unit_id")), r.get("unit_id")),
@@ -563,33 +777,107 @@ def patients(request: HttpRequest, measure_id: str) -> HttpResponse:
                 {**_dx(d.get("code"), d.get("display")), "poa": POA_LABELS.get(d.get("poa") or "")}
                 for d in r.get("secondary_dx") or []
             ],
+            "outcome_value": an.num(r.get("outcome")) or 0.0,
             "outcome": an.fmt_value(r.get("outcome"), {**m, "unit": ""})
-            if m.get("kind") == "mean"
+            if mean
             else ("Yes" if an.num(r.get("outcome")) else "No"),
             "expected": an.fmt_value(r.get("expected"), m),
             "excluded": r.get("exclusion_reason") if r.get("excluded") else "",
         }
         for r in rows
     ]
+    outcome = form.cleaned_data.get("outcome")
+    if outcome:
+        shown = [r for r in shown if (r["outcome_value"] > 0) == (outcome == "yes")]
+    counted = sorted(
+        (r for r in shown if not r["excluded"]),
+        key=lambda r: (-r["outcome_value"], r["discharge_date"] or date.min),
+    )
+    excluded = [r for r in shown if r["excluded"]]
+    if form.cleaned_data.get("format") == "csv":
+        return _patients_csv(m, counted, excluded, bool(pracs))
     label = (
         an.period_label(params["period_type"] or "month", params["period_start"])
         if params["period_start"]
         else "all periods"
     )
+    base = {
+        k: v
+        for k, v in request.GET.items()
+        if k in ("period_type", "period_start", "level", "unit_id")
+    }
     return render(
         request,
         "quality/patients.html",
         {
             "m": m,
-            "rows": shown,
+            "rows": counted,
+            "excluded": excluded,
             "params": params,
+            "outcome": outcome or "",
+            "query": urlencode(base),
             "period_label": label,
             "limit": DRILL_LIMIT,
             "truncated": len(rows) >= DRILL_LIMIT,
             "level_label": an.LEVEL_LABELS.get(params["level"] or "system", ""),
             "unit_name": _unit_name(measure_id, params),
+            "outcome_label": "Outcome" if mean else "Event",
         },
     )
+
+
+def _sex(v: Any) -> str:
+    """FHIR AdministrativeGender (male | female | other | unknown) for a table cell."""
+    return {"male": "M", "female": "F", "other": "Other", "unknown": "Unknown"}.get(
+        str(v or "").lower(), "–"
+    )
+
+
+def _patients_csv(
+    m: MeasureRow, counted: list[dict[str, Any]], excluded: list[dict[str, Any]], named: bool
+) -> HttpResponse:
+    """The drill-down's rows as CSV (the view that produced them is already access-logged)."""
+    import csv
+
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{m["measure_id"]}-stays.csv"'
+    w = csv.writer(response)
+    w.writerow(
+        [
+            "patient_id",
+            "stay_id",
+            "age",
+            "sex",
+            "admitted",
+            "discharged",
+            "outcome",
+            "expected",
+            "principal_dx",
+            "department",
+            "unit",
+            "practitioner",
+            "excluded",
+        ]
+    )
+    for r in [*counted, *excluded]:
+        w.writerow(
+            [
+                r["patient_id"],
+                r["stay_id"],
+                r["age"] if r["age"] is not None else "",
+                r["sex"],
+                r["admit_date"] or "",
+                r["discharge_date"] or "",
+                r["outcome"],
+                r["expected"],
+                r["principal"]["code"] or "",
+                _csv_text(str(r["department"] or "")),
+                _csv_text(str(r["unit"] or "")),
+                _csv_text(str(r["practitioner"] or "")) if named else "",
+                _csv_text(str(r["excluded"] or "")),
+            ]
+        )
+    return response
 
 
 # Present-on-admission indicators (CMS ICD-10-CM Official Guidelines, Appendix I).

@@ -44,6 +44,10 @@ def require(request: Any, capability: str) -> None:
     from ninja.errors import HttpError
 
     if not request.user.has_perm(perm(capability)):
+        if getattr(request.user, "is_authenticated", False):
+            from cmo.web.audit import log_event
+
+            log_event(request, "denied", via="api", reason=f"lacks {perm(capability)}")
         raise HttpError(403, f"your role lacks {perm(capability)}")
 
 

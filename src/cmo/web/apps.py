@@ -20,4 +20,9 @@ class WebConfig(AppConfig):
         # Roles are data: every migrate (re)creates the groups and their permissions.
         post_migrate.connect(ensure_roles, sender=self)
         user_logged_in.connect(remember_password_flag, dispatch_uid="cmo_password_flag")
+        from axes.signals import user_locked_out
+
+        from cmo.web.audit import on_lockout
+
+        user_locked_out.connect(on_lockout, dispatch_uid="cmo_lockout_log")
         vendor.ensure_bundle()

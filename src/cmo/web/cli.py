@@ -143,8 +143,14 @@ def user_add(
     token: Annotated[
         bool, typer.Option("--token", help="Also issue an API token (service accounts).")
     ] = False,
+    reset: Annotated[
+        bool,
+        typer.Option(
+            "--reset", help="Reset an existing user: new one-time password, role and departments."
+        ),
+    ] = False,
 ) -> None:
-    """Create or reset a user with ROLE; prints a one-time password (and token)."""
+    """Create a user with ROLE (or reset one with --reset); prints a one-time password."""
     import cmo.web as web
 
     web.setup()
@@ -156,6 +162,12 @@ def user_add(
             param_hint="--role",
         )
     web.migrate()
+    from django.contrib.auth.models import User
+
+    from cmo.errors import CmoError
+
+    if not reset and User.objects.filter(username=name).exists():
+        raise CmoError(f"user {name!r} exists; use --reset to give it a new password and role")
     _, pw, raw = web.add_user(name, role, departments=department or (), token=token)
     typer.echo(f"user {name} ({role}) one-time password: {pw}")
     if raw:

@@ -68,3 +68,23 @@ def clear_password_flag(request: Any, user: Any) -> None:
 
     Profile.objects.filter(user=user).update(must_change_password=False)
     request.session.pop(FORCE_KEY, None)
+
+
+class NoStoreMiddleware:
+    """``Cache-Control: no-store`` (and ``private``) on every answer but static files.
+
+    Pages and API answers carry patient- or practitioner-level data, or may (an error page
+    naming a unit); no browser or proxy may keep a copy. Static files keep WhiteNoise's
+    caching; WhiteNoise answers them before this middleware runs.
+    """
+
+    def __init__(self, get_response: Callable[[Any], Any]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: Any) -> Any:
+        from django.utils.cache import add_never_cache_headers
+
+        response = self.get_response(request)
+        if not request.path.startswith("/static/"):
+            add_never_cache_headers(response)  # no-cache, no-store, must-revalidate, private
+        return response

@@ -20,6 +20,7 @@ class Capability(models.Model):
             ("view_data_status", "See ingest runs, quarantine and build times"),
             ("view_quarantine_text", "See the text of quarantined lines (may hold patient data)"),
             ("view_access_log", "See the PHI access log"),
+            ("unlock_accounts", "See failed-login lockouts and unlock accounts"),
         ]
 
 
@@ -77,8 +78,18 @@ class AccessLog(models.Model):
     """One row per look at patient-level data: who, when, which page, filters, which patients.
 
     Written by every patient-level view and API call (ARCHITECTURE.md §7; HIPAA Security Rule
-    45 CFR §164.312(b) audit controls). Rows are never updated or deleted by the app.
+    45 CFR §164.312(b) audit controls), and for the security events around them (``event``):
+    a refused request, a failed-login lockout and its unlock, a look at the access log itself.
+    Rows are never updated or deleted by the app.
     """
+
+    class Event(models.TextChoices):
+        VIEW = "view", "Viewed patient data"
+        QUARANTINE = "quarantine", "Viewed quarantined lines"
+        DENIED = "denied", "Access refused"
+        LOCKOUT = "lockout", "Locked out after failed sign-ins"
+        UNLOCK = "unlock", "Account unlocked"
+        AUDIT = "audit", "Viewed the access log"
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
@@ -91,6 +102,7 @@ class AccessLog(models.Model):
     patient_ids = models.JSONField(default=list)
     n_patients = models.PositiveIntegerField(default=0)
     ip = models.GenericIPAddressField(null=True, blank=True)
+    event = models.CharField(max_length=12, choices=Event.choices, default=Event.VIEW)
 
     class Meta:
         ordering = ["-time", "-id"]

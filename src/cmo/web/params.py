@@ -46,11 +46,30 @@ class QuarantinePageForm(ParamsForm):
 
 
 class AccessLogForm(ParamsForm):
-    """The access log's filters: a user name (Django's 150 characters) and a patient id."""
+    """The access log's filters: a user name (Django's 150 characters), a patient id, a date
+    range (inclusive, UTC days), an event kind, an IP address; ``format=csv`` exports."""
 
     user = forms.CharField(required=False, max_length=150)
     patient = id_field(required=False)
+    start = forms.DateField(required=False, input_formats=["%Y-%m-%d"])
+    end = forms.DateField(required=False, input_formats=["%Y-%m-%d"])
+    event = forms.ChoiceField(required=False, choices=[("", "any")])
+    ip = forms.GenericIPAddressField(required=False)
+    format = forms.ChoiceField(required=False, choices=[("", "page"), ("csv", "csv")])
     page = forms.IntegerField(required=False, min_value=1, max_value=1_000_000)
+
+    def __init__(self, data: Any) -> None:
+        from cmo.web.models import AccessLog
+
+        super().__init__(data)
+        self.fields["event"].choices = [("", "any"), *AccessLog.Event.choices]  # type: ignore[attr-defined]
+
+    def clean(self) -> dict[str, Any]:
+        data: dict[str, Any] = super().clean() or {}
+        start, end = data.get("start"), data.get("end")
+        if start and end and end < start:
+            raise forms.ValidationError("the end date is before the start date")
+        return data
 
     def clean_user(self) -> str:
         user: str = (self.cleaned_data.get("user") or "").strip()
@@ -59,4 +78,24 @@ class AccessLogForm(ParamsForm):
         return user
 
 
-__all__ = ["AccessLogForm", "ParamsForm", "QuarantinePageForm", "bad_request", "id_field"]
+class UnlockForm(forms.Form):
+    """An unlock request: a user name, or an IP address throttled across user names."""
+
+    username = forms.CharField(required=False, max_length=150)
+    ip = forms.GenericIPAddressField(required=False)
+
+    def clean(self) -> dict[str, Any]:
+        data: dict[str, Any] = super().clean() or {}
+        if not data.get("username") and not data.get("ip"):
+            raise forms.ValidationError("give a user name or an IP address")
+        return data
+
+
+__all__ = [
+    "AccessLogForm",
+    "UnlockForm",
+    "ParamsForm",
+    "QuarantinePageForm",
+    "bad_request",
+    "id_field",
+]

@@ -19,10 +19,11 @@ from cmo.web.registry import domains
 DATA_STATUS = "view_data_status"
 ACCESS_LOG = "view_access_log"
 QUARANTINE_TEXT = "view_quarantine_text"
+UNLOCK = "unlock_accounts"
 
 # The core's roles: role -> (label, the core's own capabilities). Domains add theirs.
 ROLES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "cmo": ("Chief Medical Officer", (DATA_STATUS, QUARANTINE_TEXT, ACCESS_LOG)),
+    "cmo": ("Chief Medical Officer", (DATA_STATUS, QUARANTINE_TEXT, ACCESS_LOG, UNLOCK)),
     "quality_analyst": ("Quality analyst", (DATA_STATUS, QUARANTINE_TEXT)),
     "medical_staff_office": ("Medical staff office", ()),
     "department_chair": ("Department chair", ()),
@@ -157,7 +158,7 @@ def context_processor(request: Any) -> dict[str, Any]:
         "cmo_role": role,
         "cmo_role_label": labels.get(role or "", role or "no role"),
         "cmo_nav": nav,
-        "can": {c: user.has_perm(perm(c)) for c in (DATA_STATUS, ACCESS_LOG)},
+        "can": {c: user.has_perm(perm(c)) for c in (DATA_STATUS, ACCESS_LOG, UNLOCK)},
         "can_api": any(user.has_perm(p) for p in _api_permissions()),
     }
 

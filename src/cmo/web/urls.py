@@ -10,13 +10,13 @@ from cmo.web.home import home
 from cmo.web.overview import overview
 from cmo.web.registry import domains
 
+handler403 = "cmo.web.audit.denied"
+
 urlpatterns = [
     path("", home, name="home"),
     path(
         "accounts/login/",
-        auth_views.LoginView.as_view(
-            template_name="web/login.html", redirect_authenticated_user=True
-        ),
+        views.Login.as_view(),
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
@@ -24,6 +24,7 @@ urlpatterns = [
     path("overview/", overview, name="overview"),
     path("status/", views.data_status, name="data_status"),
     path("access-log/", views.access_log, name="access_log"),
+    path("access-log/lockouts/", views.lockouts, name="lockouts"),
     path("healthz", views.healthz, name="healthz"),
     path("api/", api.urls),
     path("admin/", admin.site.urls),
