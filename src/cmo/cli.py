@@ -30,6 +30,7 @@ DOMAINS = (
     "cmo.stats.cli",
     "cmo.web.cli",
     "cmo.staff.cli",
+    "cmo.board.cli",
 )
 
 
