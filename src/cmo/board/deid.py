@@ -50,13 +50,18 @@ def cell(n: float | int | None) -> int | str | None:
     return SUPPRESSED if small(r) else r
 
 
+# Counts of calendar months, not of people or events: never suppressed.
+NOT_CELLS = frozenset({"months", "months_screened"})
+
+
 def cells(counts: Mapping[str, Any]) -> dict[str, Any]:
-    """Every count of a (nested) mapping through :func:`cell`; other values unchanged."""
+    """Every count of a (nested) mapping through :func:`cell` (but months, ``NOT_CELLS``);
+    other values unchanged."""
     out: dict[str, Any] = {}
     for k, v in counts.items():
         if isinstance(v, Mapping):
             out[k] = cells(v)
-        elif isinstance(v, bool) or not isinstance(v, int):
+        elif isinstance(v, bool) or not isinstance(v, int) or k in NOT_CELLS:
             out[k] = v
         else:
             out[k] = cell(v)
