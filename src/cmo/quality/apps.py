@@ -36,6 +36,7 @@ class QualityConfig(DomainConfig):
             "clinician": ("view_dashboard",),
             "board_member": ("view_dashboard",),
         },
+        # The board member lands on the published board report (cmo.board, issue 19).
         landing={
             role: "quality:dashboard"
             for role in (
@@ -43,7 +44,6 @@ class QualityConfig(DomainConfig):
                 "quality_analyst",
                 "department_chair",
                 "clinician",
-                "board_member",
             )
         },
         warm="cmo.quality.views:warm",
