@@ -56,6 +56,11 @@ PAGES = {
     "api_directory_own": "/api/directory/practitioners/P014",
     "api_directory_other": "/api/directory/practitioners/P007",
     "api_departments": "/api/directory/departments",
+    "board": "/board/",
+    "board_draft": "/board/draft/",
+    "board_department": "/board/department/",
+    "board_csv": "/board/export/scorecard.csv",
+    "api_board_reports": "/api/board/reports",
 }
 
 #                        cmo  qa   mso  chair safe clin board comp anon
@@ -80,6 +85,11 @@ api_directory            200  200  200  200   200  403  403   403  401
 api_directory_own        200  200  200  200   200  403  403   403  401
 api_directory_other      200  200  200  404   200  403  403   403  401
 api_departments          200  200  200  200   200  403  403   403  401
+board                    200  200  200  200   200  403  200   403  302
+board_draft              200  403  403  403   403  403  403   403  302
+board_department         200  200  403  200   403  403  403   403  302
+board_csv                200  200  403  403   403  403  403   403  302
+api_board_reports        200  200  200  200   200  403  200   403  401
 """
 
 

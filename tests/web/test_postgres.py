@@ -36,6 +36,8 @@ MODULES = [
     "../safety/test_safety_forms.py",
     "../safety/test_safety_api.py",
     "../safety/test_safety_rca.py",
+    # The board report's pages: draft, publication (BinaryField PDF, JSON numbers), scope.
+    "../board/test_board_pages.py",
 ]
 
 
