@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import QUARTER
+from board_sample import QUARTER
 
 pytestmark = pytest.mark.django_db
 
@@ -39,7 +39,10 @@ def test_cmo_edits_the_summary_and_publishes(client_for: Any, app_rows: dict[str
     assert cmo.post("/board/draft/", {"period": QUARTER, "summary": "  \n "}).status_code == 400
     edited = "Mortality is stable.\nThe falls programme continues in 2025-01."
     report = _publish(cmo, edited)
-    assert report.numbers["summary"] == ["Mortality is stable.", "The falls programme continues in 2025-01."]
+    assert report.numbers["summary"] == [
+        "Mortality is stable.",
+        "The falls programme continues in 2025-01.",
+    ]
     assert "Mortality is stable." in report.body and report.pdf and report.verify()
     shown = cmo.get(f"/board/reports/{report.pk}/").content.decode()
     assert "Mortality is stable." in shown and "(verified)" in shown
@@ -72,7 +75,12 @@ def test_publication_is_frozen(client_for: Any, app_rows: dict[str, Any]) -> Non
     assert live["safety"]["events"] != numbers["safety"]["events"]
     assert live["scorecard"][0]["target_source"] == "board 2025"
     stored = BoardReport.objects.get(pk=report.pk)
-    assert (stored.html, bytes(stored.pdf), stored.numbers, stored.sha256) == (html, pdf, numbers, digest)
+    assert (stored.html, bytes(stored.pdf), stored.numbers, stored.sha256) == (
+        html,
+        pdf,
+        numbers,
+        digest,
+    )
     assert stored.verify()
     page = client_for("board_member").get(f"/board/reports/{report.pk}/").content.decode()
     assert "board 2025" not in page
@@ -83,7 +91,9 @@ def test_publication_is_frozen(client_for: Any, app_rows: dict[str, Any]) -> Non
         stored.delete()
 
 
-def test_board_member_lands_on_the_published_report(client_for: Any, app_rows: dict[str, Any]) -> None:
+def test_board_member_lands_on_the_published_report(
+    client_for: Any, app_rows: dict[str, Any]
+) -> None:
     board = client_for("board_member")
     assert board.get("/").url == "/board/"
     assert "No report has been published yet" in board.get("/board/").content.decode()
@@ -124,22 +134,35 @@ def test_chair_sees_their_department_with_practitioners(client_for: Any) -> None
             assert row["value"] == pytest.approx(float(dept.loc[row["measure_id"], "rate"]))
     named = [p["who"] for row in card["rows"] for p in row["practitioners"]]
     assert named and all(n != "A practitioner" for n in named)
-    assert chair.get(f"/board/department/?department=org-h2-surgery").status_code == 403
+    assert chair.get("/board/department/?department=org-h2-surgery").status_code == 403
     assert chair.get("/board/department/?department=x%00").status_code == 400
     cmo = client_for("cmo").get(f"/board/department/?department=org-h2-surgery&period={QUARTER}")
     assert cmo.status_code in (200, 400)
 
 
 def test_the_command_writes_html_and_pdf(results_warehouse: Path, tmp_path: Path) -> None:
-    env = {**os.environ, "CMO_DATA_DIR": str(tmp_path / "data"), "CMO_WAREHOUSE": str(results_warehouse)}
+    env = {
+        **os.environ,
+        "CMO_DATA_DIR": str(tmp_path / "data"),
+        "CMO_WAREHOUSE": str(results_warehouse),
+    }
     env.pop("DJANGO_SETTINGS_MODULE", None)
-    cmd = [str(Path(sys.executable).with_name("cmo")), "report", "board", "--period", QUARTER,
-           "--out", str(tmp_path / "out")]
+    cmd = [
+        str(Path(sys.executable).with_name("cmo")),
+        "report",
+        "board",
+        "--period",
+        QUARTER,
+        "--out",
+        str(tmp_path / "out"),
+    ]
     done = subprocess.run([*cmd], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "out" / "board.pdf").read_bytes().startswith(b"%PDF")
     html = (tmp_path / "out" / "board.html").read_text()
     assert "Board quality report · Q4 2024" in html and 'id="methods"' in html
-    bad = subprocess.run([*cmd[:4], "2031-Q1"], env=env, capture_output=True, text=True, timeout=300)
+    bad = subprocess.run(
+        [*cmd[:4], "2031-Q1"], env=env, capture_output=True, text=True, timeout=300
+    )
     assert bad.returncode != 0
     assert "not a complete quarter" in bad.stderr and "Traceback" not in bad.stderr

@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 import pytest
-from conftest import QUARTER, START, demo_people
+from board_sample import QUARTER, START, demo_people
 
 pytestmark = pytest.mark.django_db
 
@@ -56,8 +56,14 @@ def test_scorecard_numbers_equal_the_quality_tables(app_rows: dict[str, Any]) ->
     for x in numbers["scorecard"]:
         mid = x["measure_id"]
         kind = measures.set_index("measure_id").loc[mid, "kind"]
-        for key, start in (("value", "2024-10-01"), ("prior", "2024-07-01"), ("last_year", "2023-10-01")):
-            row = system[(system["measure_id"] == mid) & (system["period_start"].astype(str) == start)]
+        for key, start in (
+            ("value", "2024-10-01"),
+            ("prior", "2024-07-01"),
+            ("last_year", "2023-10-01"),
+        ):
+            row = system[
+                (system["measure_id"] == mid) & (system["period_start"].astype(str) == start)
+            ]
             assert len(row) == 1, (mid, start)
             rec = row.iloc[0]
             hidden = _small(rec["denominator"]) or (kind != "mean" and _small(rec["numerator"]))
@@ -68,7 +74,9 @@ def test_scorecard_numbers_equal_the_quality_tables(app_rows: dict[str, Any]) ->
                 assert x[key] == pytest.approx(float(rec["rate"])), (mid, key)
                 shown += key == "value"
             if key == "value":
-                assert x["n"] == (int(rec["denominator"]) if not _small(rec["denominator"]) else "<11")
+                assert x["n"] == (
+                    int(rec["denominator"]) if not _small(rec["denominator"]) else "<11"
+                )
                 if not hidden and x["risk_adjusted"] and not math.isnan(rec["oe"]):
                     assert x["oe"] == pytest.approx(float(rec["oe"]))
                     assert x["oe_text"].startswith(f"{rec['oe']:.2f}")
@@ -128,6 +136,7 @@ def test_safety_and_staff_counts_are_suppressed(app_rows: dict[str, Any]) -> Non
     assert staff["expired_credentials"] == "<11"
     assert staff["screening"]["months"] == 3 and staff["screening"]["months_screened"] == 1
     assert staff["screening"]["practitioners"] == "<11"
+
     # Nothing anywhere in the numbers is a count of 1 to 10.
     def walk(v: Any) -> None:
         if isinstance(v, dict):

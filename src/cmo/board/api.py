@@ -46,7 +46,9 @@ def _out(r: BoardReport) -> dict[str, Any]:
 
 
 def _published(request: Any) -> Any:
-    return BoardReport.objects.filter(status=ReportStatus.PUBLISHED).restrict(scope_of(request.user))
+    return BoardReport.objects.filter(status=ReportStatus.PUBLISHED).restrict(
+        scope_of(request.user)
+    )
 
 
 @router.get("/reports", response=list[ReportOut])

@@ -75,7 +75,8 @@ def board(
     seconds = time.perf_counter() - started
     where = f" ({site})" if site else ""
     typer.echo(
-        f"board report {quarter.label}{where}: " + ", ".join(str(p) for p in written)
+        f"board report {quarter.label}{where}: "
+        + ", ".join(str(p) for p in written)
         + f" in {seconds:.1f} s"
     )
 
@@ -88,7 +89,9 @@ def _site_rows(quarter: object) -> list[dict[str, object]]:
         return []
     rows: list[dict[str, object]] = []
     for row in r.results(
-        measures[0]["measure_id"], period_type="quarter", level="site",
+        measures[0]["measure_id"],
+        period_type="quarter",
+        level="site",
         period_start=quarter.start,  # type: ignore[attr-defined]
     ):
         rows.append(dict(row))

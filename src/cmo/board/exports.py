@@ -36,8 +36,20 @@ CSV_COLUMNS = [
 ]
 ABSENT = "http://hl7.org/fhir/StructureDefinition/data-absent-reason"
 RESULT_COLUMNS = [
-    "measure_id", "period_type", "period_start", "level", "unit_id", "unit_name", "denominator",
-    "numerator", "rate", "expected", "oe", "ci_low", "ci_high", "rsr",
+    "measure_id",
+    "period_type",
+    "period_start",
+    "level",
+    "unit_id",
+    "unit_name",
+    "denominator",
+    "numerator",
+    "rate",
+    "expected",
+    "oe",
+    "ci_low",
+    "ci_high",
+    "rsr",
 ]
 
 
@@ -49,10 +61,21 @@ def scorecard_csv(numbers: dict[str, Any]) -> str:
     for x in numbers["scorecard"]:
         w.writerow(
             [
-                x["measure_id"], x["title"], x["group"], meta["period"], meta["site"] or "all",
-                x["n"] if x["n"] is not None else "", _v(x["value"]), _v(x["oe"]),
-                _v(x["ci_low"]), _v(x["ci_high"]), _v(x["target"]), x["target_source"],
-                _v(x["prior"]), _v(x["last_year"]), x["status"],
+                x["measure_id"],
+                x["title"],
+                x["group"],
+                meta["period"],
+                meta["site"] or "all",
+                x["n"] if x["n"] is not None else "",
+                _v(x["value"]),
+                _v(x["oe"]),
+                _v(x["ci_low"]),
+                _v(x["ci_high"]),
+                _v(x["target"]),
+                x["target_source"],
+                _v(x["prior"]),
+                _v(x["last_year"]),
+                x["status"],
                 "yes" if x["value_text"] == "suppressed" else "no",
             ]
         )
@@ -87,7 +110,9 @@ def measure_reports(quarter: services.Quarter) -> bytes:
     for m in measures:
         for level in ("system", "site"):
             rows += r.results(
-                m["measure_id"], period_type="quarter", level=level,  # type: ignore[arg-type]
+                m["measure_id"],
+                period_type="quarter",
+                level=level,  # type: ignore[arg-type]
                 period_start=quarter.start,
             )
     if not rows:

@@ -89,7 +89,7 @@ class BoardReport(models.Model):
 
     @property
     def published(self) -> bool:
-        return self.status == ReportStatus.PUBLISHED
+        return bool(self.status == ReportStatus.PUBLISHED)
 
     def verify(self) -> bool:
         """The stored hash still matches the stored numbers, HTML and PDF."""

@@ -29,15 +29,17 @@ def built_month() -> str:
 
 
 def draft_of(quarter: services.Quarter, site: str) -> BoardReport | None:
-    return BoardReport.objects.filter(
+    found: BoardReport | None = BoardReport.objects.filter(
         period=quarter.label, site=site, status=ReportStatus.DRAFT
     ).first()
+    return found
 
 
 def published_of(quarter: services.Quarter, site: str) -> BoardReport | None:
-    return BoardReport.objects.filter(
+    found: BoardReport | None = BoardReport.objects.filter(
         period=quarter.label, site=site, status=ReportStatus.PUBLISHED
     ).first()
+    return found
 
 
 def numbers(quarter: services.Quarter, site: str) -> dict[str, Any]:
@@ -65,9 +67,13 @@ def rendered(data: dict[str, Any], *, with_pdf: bool = True) -> tuple[str, str, 
     return body, html, render.pdf(html) if with_pdf else None
 
 
-@transaction.atomic
 def publish(quarter: services.Quarter, site: str, user: Any) -> BoardReport:
     """Freeze the quarter's report: the draft (or a new row) becomes the publication."""
+    with transaction.atomic():
+        return _publish(quarter, site, user)
+
+
+def _publish(quarter: services.Quarter, site: str, user: Any) -> BoardReport:
     if published_of(quarter, site) is not None:
         raise AlreadyPublished(f"{quarter.label} ({site or 'all sites'}) is already published")
     data = numbers(quarter, site)

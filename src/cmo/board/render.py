@@ -19,20 +19,23 @@ class PdfUnavailable(CmoError):
 
 def css() -> str:
     """The report's stylesheet (the page links it; the file and the PDF inline it)."""
-    return (resources.files("cmo.board") / "static" / "board" / "board.css").read_text()
+    text: str = (resources.files("cmo.board") / "static" / "board" / "board.css").read_text()
+    return text
 
 
 def body(numbers: dict[str, Any]) -> str:
     """The report's body: the only template that shows numbers, and it gets only these."""
-    return render_to_string("board/_report_body.html", {"n": numbers})
+    html: str = render_to_string("board/_report_body.html", {"n": numbers})
+    return html
 
 
 def document(numbers: dict[str, Any], body_html: str | None = None) -> str:
     """The standalone HTML document (no external reference: it opens offline)."""
-    return render_to_string(
+    html: str = render_to_string(
         "board/document.html",
         {"n": numbers, "body": body_html if body_html is not None else body(numbers), "css": css()},
     )
+    return html
 
 
 def pdf(html: str) -> bytes:

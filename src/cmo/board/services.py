@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -285,7 +285,7 @@ def _targets() -> dict[str, tuple[float, str]]:
 
 
 def scorecard_rows(
-    measures: list[Mapping[str, Any]],
+    measures: Sequence[Mapping[str, Any]],
     quarter: Quarter,
     *,
     level: str = "system",
@@ -312,7 +312,9 @@ def scorecard_rows(
         if charts and level in ("system", "site"):
             trend = _trend(m, quarter, unit if level == "site" else None)
         worse = any(s["direction"] == "worse" for s in trend["signals"])
-        st = status(cur.value, target, m.get("direction") or "lower", worse) if cur.shown else "none"
+        st = (
+            status(cur.value, target, m.get("direction") or "lower", worse) if cur.shown else "none"
+        )
         if cur.n is not None and not cur.shown:
             st = "suppressed"
         rows.append(
@@ -321,7 +323,9 @@ def scorecard_rows(
                 "title": m["title"],
                 "group": m.get("group") or "outcomes",
                 "unit": m.get("unit") or "",
-                "direction": "lower is better" if m.get("direction") != "higher" else "higher is better",
+                "direction": "lower is better"
+                if m.get("direction") != "higher"
+                else "higher is better",
                 "risk_adjusted": bool(m.get("risk_adjusted")),
                 "n": cur.n,
                 "value": cur.value,
@@ -352,7 +356,7 @@ def _group_title(key: str) -> str:
 
 
 def sites_section(
-    measures: list[Mapping[str, Any]], quarter: Quarter, site: str | None
+    measures: Sequence[Mapping[str, Any]], quarter: Quarter, site: str | None
 ) -> dict[str, Any]:
     """Outcomes by site: every measure of the outcomes, harm and efficiency groups (as they
     exist in ``quality__measure``) at each site: O/E for risk-adjusted measures, else the rate."""
@@ -368,7 +372,9 @@ def sites_section(
                 continue
             names[code] = str(row.get("unit_name") or code)
             c = result_cell(row, m)
-            text = oe_text(c).split(" ")[0] if m.get("risk_adjusted") and c.shown else cell_text(c, m)
+            text = (
+                oe_text(c).split(" ")[0] if m.get("risk_adjusted") and c.shown else cell_text(c, m)
+            )
             values[(m["measure_id"], code)] = text
     codes = sorted(names, key=lambda c: names[c])
     groups = []
@@ -418,7 +424,7 @@ def review_section(quarter: Quarter) -> dict[str, Any] | None:
 
     if not apps.is_installed("cmo.review"):
         return None
-    from cmo.review.interface import board_counts  # type: ignore[import-not-found,unused-ignore]
+    from cmo.review.interface import board_counts  # type: ignore[import-not-found,import-untyped,unused-ignore]
 
     raw: dict[str, Any] = board_counts(quarter.start, quarter.end)
     median = raw.get("peer_review_median_days")
@@ -429,7 +435,11 @@ def review_section(quarter: Quarter) -> dict[str, Any] | None:
         None if median is None or deid.small(closed) else round(float(median), 1)
     )
     shown["oppe_completion"] = [
-        {"department": str(d["department"]), "due": deid.cell(d["due"]), "done": deid.cell(d["done"])}
+        {
+            "department": str(d["department"]),
+            "due": deid.cell(d["due"]),
+            "done": deid.cell(d["done"]),
+        }
         for d in raw.get("oppe_completion") or []
     ]
     return shown
@@ -468,20 +478,19 @@ def code_lists() -> list[dict[str, str]]:
     for f in sorted(data.iterdir(), key=lambda p: p.name):
         if f.name.lower().startswith("readme") or not f.is_file():
             continue
-        out.append(
-            {"file": f.name, "sha256": hashlib.sha256(f.read_bytes()).hexdigest()[:12]}
-        )
+        out.append({"file": f.name, "sha256": hashlib.sha256(f.read_bytes()).hexdigest()[:12]})
     return out
 
 
-def methods_section(measures: list[Mapping[str, Any]], quarter: Quarter) -> dict[str, Any]:
+def methods_section(measures: Sequence[Mapping[str, Any]], quarter: Quarter) -> dict[str, Any]:
     months = [p for p in r.periods() if p["period_type"] == "month"]
     complete = {p["period_start"] for p in months if p["complete"]}
     items = []
     for m in measures:
         mid = m["measure_id"]
         monthly = [
-            row for row in r.results(mid, period_type="month", level="system")
+            row
+            for row in r.results(mid, period_type="month", level="system")
             if row["period_start"] < quarter.end
         ]
         first = monthly[0]["period_start"] if monthly else None
@@ -499,7 +508,9 @@ def methods_section(measures: list[Mapping[str, Any]], quarter: Quarter) -> dict
                 "unit_of_analysis": m.get("unit_of_analysis") or "",
                 "method": m.get("method") or "",
                 "citation": m.get("citation") or "",
-                "direction": "lower is better" if m.get("direction") != "higher" else "higher is better",
+                "direction": "lower is better"
+                if m.get("direction") != "higher"
+                else "higher is better",
                 "window": f"{month(first)} to {month(last)}" if first else "no results",
                 "months": len(monthly),
                 "complete_months": done,
@@ -603,8 +614,12 @@ def build(
 def _build(quarter: Quarter, site: str | None, *, built_month: str, charts: bool) -> dict[str, Any]:
     measures = sorted(
         r.list_measures(),
-        key=lambda m: (list(GROUPS).index(m.get("group") or "outcomes")
-                       if (m.get("group") or "outcomes") in GROUPS else 99, m["measure_id"]),
+        key=lambda m: (
+            list(GROUPS).index(m.get("group") or "outcomes")
+            if (m.get("group") or "outcomes") in GROUPS
+            else 99,
+            m["measure_id"],
+        ),
     )
     level = "site" if site else "system"
     rows = scorecard_rows(measures, quarter, level=level, unit=site, charts=charts)
@@ -651,9 +666,7 @@ def with_summary(numbers: dict[str, Any], text: str) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- department
-def department_scorecard(
-    quarter: Quarter, department: str, *, names: bool
-) -> dict[str, Any]:
+def department_scorecard(quarter: Quarter, department: str, *, names: bool) -> dict[str, Any]:
     """A department's scorecard (the board's shape, for its chair): each measure at the
     department level, with its practitioners (named when ``names``). Not de-identified: the
     chair's page, sent with ``Cache-Control: no-store``. Trends are the monthly department
@@ -671,7 +684,9 @@ def _department(quarter: Quarter, department: str, *, names: bool) -> dict[str, 
         m = by_id[row["measure_id"]]
         monthly = [
             x
-            for x in r.results(m["measure_id"], period_type="month", level="department", unit_id=department)
+            for x in r.results(
+                m["measure_id"], period_type="month", level="department", unit_id=department
+            )
             if x["period_start"] < quarter.end
         ][-TREND_MONTHS:]
         if monthly:
@@ -690,9 +705,17 @@ def _department(quarter: Quarter, department: str, *, names: bool) -> dict[str, 
                     "n": int(x["denominator"]),
                     "value_text": fmt(x.get("rate"), m),
                     "oe_text": oe_text(
-                        Cell(True, int(x["denominator"]), _num(x.get("rate")), _num(x.get("oe")),
-                             _num(x.get("ci_low")), _num(x.get("ci_high")))
-                    ) if m.get("risk_adjusted") else "–",
+                        Cell(
+                            True,
+                            int(x["denominator"]),
+                            _num(x.get("rate")),
+                            _num(x.get("oe")),
+                            _num(x.get("ci_low")),
+                            _num(x.get("ci_high")),
+                        )
+                    )
+                    if m.get("risk_adjusted")
+                    else "–",
                 }
             )
         row["practitioners"] = sorted(detail, key=lambda d: (-d["n"], d["who"]))

@@ -13,9 +13,9 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.cache import never_cache
 
-from cmo.board import exports, forms, publish, render as rendering, services
+from cmo.board import exports, forms, publish, services
+from cmo.board import render as rendering
 from cmo.board.apps import EDIT_REPORT, EXPORT, VIEW_DEPARTMENT, VIEW_REPORT
 from cmo.board.models import BoardReport, ReportStatus
 from cmo.board.reads import NoResults
@@ -31,7 +31,9 @@ def _empty(request: HttpRequest, exc: NoResults, title: str) -> HttpResponse:
 
 
 def _published(request: HttpRequest) -> Any:
-    return BoardReport.objects.filter(status=ReportStatus.PUBLISHED).restrict(scope_of(request.user))
+    return BoardReport.objects.filter(status=ReportStatus.PUBLISHED).restrict(
+        scope_of(request.user)
+    )
 
 
 def _can_edit(request: HttpRequest) -> bool:
@@ -53,14 +55,20 @@ def report(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _show(request: HttpRequest, report: BoardReport | None) -> HttpResponse:
-    past = list(_published(request).order_by("-period", "site").only(
-        "pk", "period", "site", "published_at", "sha256", "status"
-    ))
+    past = list(
+        _published(request)
+        .order_by("-period", "site")
+        .only("pk", "period", "site", "published_at", "sha256", "status")
+    )
     return render(
         request,
         "board/report.html",
-        {"report": report, "past": past, "can_edit": _can_edit(request),
-         "verified": report.verify() if report else None},
+        {
+            "report": report,
+            "past": past,
+            "can_edit": _can_edit(request),
+            "verified": report.verify() if report else None,
+        },
     )
 
 
@@ -189,7 +197,7 @@ def _save_summary(request: HttpRequest) -> HttpResponse:
 
 
 def _draft_url(quarter: services.Quarter, site: str) -> str:
-    url = reverse("board:draft") + f"?period={quarter.label}"
+    url = str(reverse("board:draft")) + f"?period={quarter.label}"
     return url + (f"&site={site}" if site else "")
 
 
@@ -215,7 +223,6 @@ def publish_view(request: HttpRequest) -> HttpResponse:
 
 
 @capability_required(VIEW_DEPARTMENT)
-@never_cache
 def department(request: HttpRequest) -> HttpResponse:
     """A department's scorecard: a chair sees their departments (with practitioners)."""
     form = forms.DepartmentParams(request.GET)
@@ -228,8 +235,9 @@ def department(request: HttpRequest) -> HttpResponse:
         code = form.cleaned_data.get("department") or (choices[0][0] if choices else "")
         if code and code not in {c for c, _ in choices}:
             if scope.departments is not None:
-                return HttpResponse("not one of your departments", status=403,
-                                    content_type="text/plain")
+                return HttpResponse(
+                    "not one of your departments", status=403, content_type="text/plain"
+                )
             return bad_request(f"department: no results for {code} in {quarter.label}")
         card = (
             services.department_scorecard(
@@ -245,10 +253,16 @@ def department(request: HttpRequest) -> HttpResponse:
     response = render(
         request,
         "board/department.html",
-        {"card": card, "choices": choices, "code": code, "quarter": quarter,
-         "quarters": services.quarters(), "status_rule": services.STATUS_RULE},
+        {
+            "card": card,
+            "choices": choices,
+            "code": code,
+            "quarter": quarter,
+            "quarters": services.quarters(),
+            "status_rule": services.STATUS_RULE,
+        },
     )
-    response["Cache-Control"] = "no-store"
+    response["Cache-Control"] = "no-store, private"  # practitioner-level rows
     return response
 
 
