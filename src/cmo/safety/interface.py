@@ -134,7 +134,9 @@ def board_counts(start: date, end: date) -> dict[str, Any]:
         days = 0
     return {
         "events": len(events),
-        "by_harm": {label: by_harm.get(label, 0) for label in [*harm_labels.values(), "Not classified"]},
+        "by_harm": {
+            label: by_harm.get(label, 0) for label in [*harm_labels.values(), "Not classified"]
+        },
         "by_type": {label: by_type.get(label, 0) for label in type_labels.values()},
         "by_category": {label: by_category.get(label, 0) for label in cat_labels.values()},
         "serious": len(serious),

@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-
 # --------------------------------------------------------------------------- the board report
 DECISION_DAYS = 180  # NCQA Credentialing Standards 2025: decision within 180 days of attestation
 
