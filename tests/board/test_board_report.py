@@ -244,5 +244,13 @@ def test_scorecard_csv_and_measure_report(client_for: Any, app_rows: dict[str, A
                 assert "count" not in p or not 1 <= p["count"] <= 10
                 masked += "count" not in p
     assert masked, "the demo quarter has small cells to mask"
+    from fhir.resources.R4B.measurereport import MeasureReport
+
+    for r in reports:  # valid FHIR R4 resources, masked counts and all
+        MeasureReport.model_validate(r)
+    api = client.get(f"/api/board/scorecard?period={QUARTER}")
+    assert api.status_code == 200
+    assert [x["measure_id"] for x in api.json()] == [x["measure_id"] for x in numbers["scorecard"]]
+    assert client.get("/api/board/scorecard?period=1999-Q1").status_code == 400
     assert client.get("/board/export/scorecard.csv?period=2024-Q9").status_code == 400
     assert client.get("/board/export/scorecard.csv?period=2024-Q1&site=x'--").status_code == 400

@@ -74,9 +74,7 @@ def scorecard(request: Any, q: Query[PeriodQuery]) -> Any:
     require(request, EXPORT)
     try:
         quarter = services.checked_quarter(q.period)
-        from cmo.board.reads import list_measures
-
-        rows = services.scorecard_rows(list_measures(), quarter, charts=False)
+        rows = services.scorecard_rows(services.ordered_measures(), quarter, charts=False)
     except services.BadPeriod as exc:
         return 400, {"detail": str(exc)}
     except NoResults as exc:

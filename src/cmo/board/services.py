@@ -599,6 +599,17 @@ def summary_sentences(numbers: Mapping[str, Any]) -> list[str]:
 
 
 # --------------------------------------------------------------------------- the report
+def ordered_measures() -> list[Mapping[str, Any]]:
+    """``quality__measure`` in the report's order: by group (``GROUPS``), then by id."""
+    order = list(GROUPS)
+
+    def key(m: Mapping[str, Any]) -> tuple[int, str]:
+        group = m.get("group") or "outcomes"
+        return (order.index(group) if group in order else len(order), str(m["measure_id"]))
+
+    return sorted(r.list_measures(), key=key)
+
+
 def build(
     quarter: Quarter, site: str | None = None, *, built_month: str = "", charts: bool = True
 ) -> dict[str, Any]:
@@ -612,15 +623,7 @@ def build(
 
 
 def _build(quarter: Quarter, site: str | None, *, built_month: str, charts: bool) -> dict[str, Any]:
-    measures = sorted(
-        r.list_measures(),
-        key=lambda m: (
-            list(GROUPS).index(m.get("group") or "outcomes")
-            if (m.get("group") or "outcomes") in GROUPS
-            else 99,
-            m["measure_id"],
-        ),
-    )
+    measures = ordered_measures()
     level = "site" if site else "system"
     rows = scorecard_rows(measures, quarter, level=level, unit=site, charts=charts)
     site_name = None
@@ -676,7 +679,7 @@ def department_scorecard(quarter: Quarter, department: str, *, names: bool) -> d
 
 
 def _department(quarter: Quarter, department: str, *, names: bool) -> dict[str, Any]:
-    measures = r.list_measures()
+    measures = ordered_measures()
     rows = scorecard_rows(measures, quarter, level="department", unit=department, charts=False)
     by_id = {m["measure_id"]: m for m in measures}
     title = department
