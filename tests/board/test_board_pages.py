@@ -111,6 +111,8 @@ def test_board_member_lands_on_the_published_report(
     assert [r["sha256"] for r in api] == [report.sha256]
     frozen = board.get(f"/api/board/reports/{report.pk}").json()
     assert frozen["numbers"] == report.numbers
+    # A chair reads the board's report too: aggregates, no department scope applies.
+    assert report.sha256[:12] in client_for("department_chair").get("/board/").content.decode()
 
 
 def test_chair_sees_their_department_with_practitioners(client_for: Any) -> None:

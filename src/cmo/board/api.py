@@ -10,7 +10,7 @@ from ninja import Query, Router, Schema
 
 from cmo.board import services
 from cmo.board.apps import EXPORT, VIEW_REPORT
-from cmo.board.models import BoardReport, ReportStatus
+from cmo.board.models import BoardReport
 from cmo.board.reads import NoResults
 from cmo.web.access import require
 from cmo.web.scope import scope_of
@@ -46,9 +46,9 @@ def _out(r: BoardReport) -> dict[str, Any]:
 
 
 def _published(request: Any) -> Any:
-    return BoardReport.objects.filter(status=ReportStatus.PUBLISHED).restrict(
-        scope_of(request.user)
-    )
+    from cmo.board.views import published_for
+
+    return published_for(scope_of(request.user))
 
 
 @router.get("/reports", response=list[ReportOut])

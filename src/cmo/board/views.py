@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -31,9 +32,17 @@ def _empty(request: HttpRequest, exc: NoResults, title: str) -> HttpResponse:
 
 
 def _published(request: HttpRequest) -> Any:
-    return BoardReport.objects.filter(status=ReportStatus.PUBLISHED).restrict(
-        scope_of(request.user)
-    )
+    """Published reports: de-identified aggregates, so every holder of ``view_report`` reads
+    them (a chair too: department scope does not apply); a site-limited user reads the system
+    reports and their sites'."""
+    return published_for(scope_of(request.user))
+
+
+def published_for(scope: Any) -> Any:
+    qs = BoardReport.objects.filter(status=ReportStatus.PUBLISHED)
+    if scope.sites is not None:
+        qs = qs.filter(Q(site="") | Q(site__in=scope.sites))
+    return qs
 
 
 def _can_edit(request: HttpRequest) -> bool:
