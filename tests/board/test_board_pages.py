@@ -149,6 +149,7 @@ def test_the_command_writes_html_and_pdf(results_warehouse: Path, tmp_path: Path
         "CMO_WAREHOUSE": str(results_warehouse),
     }
     env.pop("DJANGO_SETTINGS_MODULE", None)
+    env.pop("CMO_DATABASE_URL", None)  # the command's own SQLite app database in tmp_path
     cmd = [
         str(Path(sys.executable).with_name("cmo")),
         "report",
