@@ -254,3 +254,33 @@ def test_scorecard_csv_and_measure_report(client_for: Any, app_rows: dict[str, A
     assert client.get("/api/board/scorecard?period=1999-Q1").status_code == 400
     assert client.get("/board/export/scorecard.csv?period=2024-Q9").status_code == 400
     assert client.get("/board/export/scorecard.csv?period=2024-Q1&site=x'--").status_code == 400
+
+
+def test_a_harm_measure_is_picked_up_from_quality_measure(
+    results_warehouse: Any, tmp_path: Any, settings: Any
+) -> None:
+    """A measure whose spec says group "harm" lands in the scorecard's harm group and in
+    "Outcomes by site" with no code of the board's naming it (here MORT30 relabelled in a copy
+    of the demo build, then published as a serving snapshot, as a build would)."""
+    import shutil
+
+    from cmo.warehouse import connect
+    from cmo.warehouse.snapshot import publish
+    from cmo.web import warehouse
+
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copy(results_warehouse, copy)
+    wh = connect(copy)
+    try:
+        wh.con.raw_sql("UPDATE quality__measure SET \"group\" = 'harm' WHERE measure_id = 'MORT30'")
+        publish(wh, "test")
+    finally:
+        wh.close()
+    settings.WAREHOUSE = copy
+    warehouse.clear_cache()
+    numbers = _numbers()
+    assert [g["key"] for g in numbers["groups"]][:2] == ["outcomes", "harm"]
+    row = next(x for x in numbers["scorecard"] if x["measure_id"] == "MORT30")
+    assert row["group"] == "harm"
+    harm = [g for g in numbers["sites"]["groups"] if g["title"].startswith("Harm")]
+    assert numbers["sites"]["has_harm"] and [r["title"] for r in harm[0]["rows"]] == [row["title"]]
