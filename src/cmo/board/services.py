@@ -426,7 +426,9 @@ def review_section(quarter: Quarter) -> dict[str, Any] | None:
         return None
     from cmo.review.interface import board_counts  # type: ignore[import-not-found,import-untyped,unused-ignore]
 
-    raw: dict[str, Any] = board_counts(quarter.start, quarter.end)
+    # The review interface counts over [start, end] with both dates inclusive.
+    last_day = date.fromordinal(quarter.end.toordinal() - 1)
+    raw: dict[str, Any] = board_counts(quarter.start, last_day)
     median = raw.get("peer_review_median_days")
     shown = deid.cells({k: v for k, v in raw.items() if k not in ("oppe_completion",)})
     # A median of a handful of reviews describes those few: only with 11 or more closed.
