@@ -30,6 +30,7 @@ DOMAINS = (
     "cmo.stats.cli",
     "cmo.web.cli",
     "cmo.staff.cli",
+    "cmo.review.cli",
     "cmo.board.cli",
 )
 

@@ -35,7 +35,10 @@ if TYPE_CHECKING:
     from cmo.warehouse import Warehouse
 
 # domain name -> "module:function" of ``f(warehouse) -> dataclass of row lists`` (no Django).
-READERS: dict[str, str] = {"directory": "cmo.measures.directory:read"}
+READERS: dict[str, str] = {
+    "directory": "cmo.measures.directory:read",
+    "safety": "cmo.measures.safety:read",  # the EHR's AdverseEvents for the triage queue
+}
 
 
 @dataclass

@@ -35,8 +35,11 @@ def test_other_seed_differs(tmp_path: Path) -> None:
     generate(tmp_path / "b", progress=False, **{**ARGS, "seed": 6})  # type: ignore[arg-type]
     a, b = _hashes(tmp_path / "a"), _hashes(tmp_path / "b")
     assert a["Patient.ndjson"] != b["Patient.ndjson"]
-    # The fixed structure does not depend on the seed's patient streams, only on its own.
-    assert a.keys() == b.keys()
+    # The fixed structure does not depend on the seed's patient streams, only on its own. The
+    # EHR's AdverseEvents are rare (falls with injury, pressure injuries): a small run of one
+    # seed may have none, and a type with no resources has no file.
+    rare = {"AdverseEvent.ndjson"}
+    assert a.keys() - rare == b.keys() - rare
 
 
 def test_existing_export_detects_same_arguments(tmp_path: Path) -> None:

@@ -40,6 +40,7 @@ EXPECTED_TYPES = [
     "Claim",
     "ExplanationOfBenefit",
     "QuestionnaireResponse",
+    "AdverseEvent",
 ]
 
 

@@ -13,23 +13,6 @@ from cmo.fhir.ingest import ingest
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
 
-@pytest.fixture
-def spark_wh(spark_warehouse):
-    """The shared Spark session, in a database of its own so other tests' tables stay apart."""
-    spark = spark_warehouse.spark
-    before = spark.catalog.currentDatabase()
-    spark.sql("DROP DATABASE IF EXISTS cmo_fhir_test CASCADE")
-    spark.sql("CREATE DATABASE cmo_fhir_test")
-    spark.catalog.setCurrentDatabase("cmo_fhir_test")
-    # Tiny file splits, so line numbering across the partitions of one file is exercised.
-    split = spark.conf.get("spark.sql.files.maxPartitionBytes")
-    spark.conf.set("spark.sql.files.maxPartitionBytes", "4096")
-    yield spark_warehouse
-    spark.conf.set("spark.sql.files.maxPartitionBytes", split)
-    spark.catalog.setCurrentDatabase(before)
-    spark.sql("DROP DATABASE IF EXISTS cmo_fhir_test CASCADE")
-
-
 def _bad_lines(path: Path) -> Path:
     many = [
         json.dumps({"resourceType": "Patient", "id": f"bulk{i}", "gender": "other"})

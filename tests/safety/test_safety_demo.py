@@ -53,4 +53,8 @@ def test_seed(e2e_warehouse: Path, settings: Any) -> None:
     effect = action_effect(a)
     assert effect.get("problem") is None, effect
     assert effect["spec"]["layer"][-2]["mark"]["type"] == "rule"  # the phase line
+    # The EHR's own AdverseEvents (falls with injury, pressure injuries) are queued, typed.
+    ehr = events.filter(source="ehr")
+    assert ehr.filter(event_type__in=["fall", "pressure_injury"]).exists()
+    assert not ehr.filter(event_type="other").exists()
     assert seed(e2e_warehouse) == {"events": 0}  # idempotent

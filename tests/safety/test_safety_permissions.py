@@ -193,3 +193,22 @@ def test_analytics_and_board_data_name_no_one(
         assert not any(banned in c for c in rows.columns)
     page = client_for("board_member").get("/safety/analytics/?by=unit").content.decode()
     assert "t_clinician" not in page and "Dr One" not in page
+
+
+def test_the_sync_exports_events_without_identity(objects: dict[str, int], tmp_path: Any) -> None:
+    """The export hook writes app__safety_event with its declared types, one row per event that
+    is not a merged duplicate, and no identity column."""
+    import pyarrow as pa
+
+    from cmo.safety.analytics import EXPORT_SCHEMA
+    from cmo.safety.models import Event
+    from cmo.web.export import write_files
+
+    counts = write_files(tmp_path)
+    with pa.memory_map(str(tmp_path / "app__safety_event.arrow")) as source:
+        table = pa.ipc.open_file(source).read_all()
+    assert table.column_names == list(EXPORT_SCHEMA)
+    assert counts["app__safety_event"] == Event.objects.exclude(status="merged").count() > 0
+    assert table.schema.field("occurred_date").type == pa.date32()
+    assert table.schema.field("sentinel").type == pa.bool_()
+    assert table.schema.field("days_to_close").type == pa.int64()

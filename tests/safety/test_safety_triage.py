@@ -210,3 +210,41 @@ def test_ehr_adverse_event_is_ingested_and_queued(
     )
     page = client_for("safety_officer").get("/safety/queue/").content.decode()
     assert e.reference in page and '<span class="pill ehr">EHR</span>' in page
+
+
+def test_the_sync_queues_ehr_adverse_events_by_their_code(
+    tmp_path: Path, directory: Any, settings: Any
+) -> None:
+    """Given an export with an AdverseEvent coded SNOMED CT 217082002 (accidental fall), when
+    the sync's two halves run (the warehouse reader, then the safety domain's apply), then the
+    queue holds one EHR fall event on its unit, and a second sync adds nothing."""
+    from dataclasses import asdict
+
+    from cmo.fhir.ingest import ingest
+    from cmo.measures.safety import read
+    from cmo.safety.sync import apply_payload
+    from cmo.warehouse import connect
+
+    f = tmp_path / "AdverseEvent.ndjson"
+    f.write_text(json.dumps(ADVERSE_EVENT) + "\n")
+    wh = connect(tmp_path / "wh.duckdb")
+    try:
+        ingest([f], wh, progress=False)
+        payload = asdict(read(wh))
+    finally:
+        wh.close()
+    assert apply_payload(payload).startswith("1 new EHR adverse event(s)")
+    assert apply_payload(payload).startswith("0 new")
+    e = Event.objects.get(ehr_id="ae-1")
+    assert (e.source, e.event_type, e.unit) == ("ehr", "fall", directory["icu"])
+
+
+def test_ehr_event_type_reads_the_code_system() -> None:
+    """The same code in another system is not a fall: codes are read by their system."""
+    assert services.ehr_event_type("http://snomed.info/sct", "217082002") == "fall"
+    assert services.ehr_event_type("http://hl7.org/fhir/sid/icd-10-cm", "W19.XXXA") == "fall"
+    assert services.ehr_event_type("http://hl7.org/fhir/sid/icd-10-cm", "L89.154") == (
+        "pressure_injury"
+    )
+    assert services.ehr_event_type("http://loinc.org", "217082002") == "other"
+    assert services.ehr_event_type(None, None) == "other"

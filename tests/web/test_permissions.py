@@ -34,6 +34,7 @@ PATIENTS = (
 )
 PAGES = {
     "home": "/",
+    "overview": "/overview/",
     "dashboard": "/quality/",
     "dashboard_site": "/quality/?site=org-h1",
     "measure": "/quality/measure/IMORT/",
@@ -56,6 +57,16 @@ PAGES = {
     "api_directory_own": "/api/directory/practitioners/P014",
     "api_directory_other": "/api/directory/practitioners/P007",
     "api_departments": "/api/directory/departments",
+    # Practitioner review (issue 16): peer review is the committee's and the CMO's only.
+    "review_oppe": "/review/",
+    "review_fppe": "/review/fppe/",
+    "review_indicators": "/review/indicators/",
+    "review_timeline_other": "/review/practitioner/P007/",
+    "review_peer": "/review/peer/",
+    "review_peer_case": "/review/peer/1/",
+    "api_review_fppe": "/api/review/fppe",
+    "api_review_peer": "/api/review/peer/cases",
+    "api_review_peer_case": "/api/review/peer/cases/1",
     "board": "/board/",
     "board_draft": "/board/draft/",
     "board_department": "/board/department/",
@@ -66,6 +77,7 @@ PAGES = {
 #                        cmo  qa   mso  chair safe clin board comp anon
 MATRIX = """
 home                     302  302  302  302   302  302  302   302  302
+overview                 200  200  200  200   200  200  200   200  302
 dashboard                200  200  200  200   200  200  200   403  302
 dashboard_site           200  200  200  200   200  200  200   403  302
 measure                  200  200  200  200   200  200  200   403  302
@@ -85,6 +97,15 @@ api_directory            200  200  200  200   200  403  403   403  401
 api_directory_own        200  200  200  200   200  403  403   403  401
 api_directory_other      200  200  200  404   200  403  403   403  401
 api_departments          200  200  200  200   200  403  403   403  401
+review_oppe              200  403  200  200   403  403  403   403  302
+review_fppe              200  403  200  200   403  403  403   403  302
+review_indicators        200  403  403  200   403  403  403   403  302
+review_timeline_other    200  403  200  404   403  403  403   403  302
+review_peer              200  403  403  403   403  403  403   403  302
+review_peer_case         404  403  403  403   403  403  403   403  302
+api_review_fppe          200  403  200  200   403  403  403   403  401
+api_review_peer          200  403  403  403   403  403  403   403  401
+api_review_peer_case     404  403  403  403   403  403  403   403  401
 board                    200  200  200  200   200  403  200   403  302
 board_draft              200  403  403  403   403  403  403   403  302
 board_department         200  200  403  200   403  403  403   403  302
@@ -175,7 +196,9 @@ def _example(match: Any) -> str:
 
 
 # Views anyone may open (each handles anonymous users itself).
-PUBLIC = {"home", "login", "logout", "password_change", "healthz"}
+# The overview is any signed-in user's: each domain's tile function shows only what the user
+# may see (tests/web/test_overview.py).
+PUBLIC = {"home", "login", "logout", "password_change", "healthz", "overview"}
 
 
 def _patterns(resolver: Any = None, prefix: str = "", namespace: str = "") -> list[Any]:

@@ -22,6 +22,7 @@ MODULES = [
     "test_permissions.py",
     "test_views.py",
     "test_api.py",
+    "test_overview.py",
     # The staff domain's database-touching suites (tests/staff).
     "../staff/test_files.py",
     "../staff/test_expirables.py",
@@ -36,6 +37,10 @@ MODULES = [
     "../safety/test_safety_forms.py",
     "../safety/test_safety_api.py",
     "../safety/test_safety_rca.py",
+    # The review domain (OPPE, FPPE, confidential peer review).
+    "../review/test_review_fppe.py",
+    "../review/test_review_peer.py",
+    "../review/test_review_pages.py",
     # The board report's pages: draft, publication (BinaryField PDF, JSON numbers), scope.
     "../board/test_board_pages.py",
 ]

@@ -40,8 +40,9 @@ RESOURCE_TYPES = (
     "Claim",
     "ExplanationOfBenefit",
     "QuestionnaireResponse",
+    "AdverseEvent",
 )
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"  # 2: the EHR's AdverseEvents (falls with injury, pressure injuries)
 
 _CTX: sim.Context | None = None
 

@@ -799,6 +799,44 @@ class PatientSim:
         self._emit_devices(stay, proc_ids, meta)
         self.emit_labs(stay, {c for c, _, _ in codes}, meta)
         self.emit_claim(stay, codes, cond_ids, meta)
+        self._emit_adverse_events(stay, t_icu_end, meta)
+
+    def _emit_adverse_events(self, stay: Stay, t_icu_end: int, meta: dict[str, str]) -> None:
+        """The EHR's own AdverseEvent records: nursing documents every fall with injury and
+        every hospital-acquired stage 3-4 pressure injury (about what EHR event buttons capture;
+        most other harm reaches the safety office only as a staff report). Draws no random
+        numbers (the determinism contract of ``emit_stay``)."""
+        site = self.st.sites[stay.site]
+        ward_key = WARD_OF[stay.department]
+        ward = site.units["med" if ward_key == "icu" else ward_key]
+        for j, (code, poa, onset) in enumerate(stay.secondary, start=1):
+            kind = _EHR_EVENTS.get(code) if poa == "n" else None
+            if kind is None:
+                continue
+            snomed, display, seriousness = kind
+            unit = site.units["icu"] if stay.icu_days and onset < t_icu_end else ward
+            self.put(
+                "AdverseEvent",
+                {
+                    "resourceType": "AdverseEvent",
+                    "id": f"ae-{stay.id}-{j}",
+                    "meta": meta,
+                    "actuality": "actual",
+                    "event": {
+                        "coding": [
+                            coding(cx.SNOMED, snomed, display),
+                            *self.ctx.icd[code]["coding"],
+                        ],
+                        "text": display,
+                    },
+                    "subject": ref("Patient", self.pid),
+                    "encounter": ref("Encounter", stay.id),
+                    "date": self.ctx.ts(onset),
+                    "recordedDate": self.ctx.ts(min(onset + 120, stay.discharge)),
+                    "location": ref("Location", unit.id),
+                    "seriousness": cc(_SERIOUSNESS, seriousness),
+                },
+            )
 
     def _emit_conditions(
         self, stay: Stay, codes: list[tuple[str, str, int]], meta: dict[str, str]
@@ -1368,6 +1406,15 @@ _PART = {
     "DIS": cc(cx.PARTICIPATION, "DIS", "discharger"),
     "CON": cc(cx.PARTICIPATION, "CON", "consultant"),
 }
+# Diagnosis codes of harm the EHR records as an AdverseEvent -> (SNOMED CT event, display,
+# AdverseEvent.seriousness). SNOMED CT: 217082002 "Accidental fall", 399912005 "Pressure ulcer"
+# (pressure ulcer, stage 3-4 are serious harm).
+_EHR_EVENTS: dict[str, tuple[str, str, str]] = {
+    **{c: ("217082002", "Accidental fall", "serious") for c in cx.FALL_CODES},
+    **{c: ("399912005", "Pressure ulcer", "serious") for c in cx.PRESSURE_CODES},
+}
+_SERIOUSNESS = "http://terminology.hl7.org/CodeSystem/adverse-event-seriousness"
+
 _CLASS = {
     "IMP": coding(cx.ACT_CODE, "IMP", "inpatient encounter"),
     "NONAC": coding(cx.ACT_CODE, "NONAC", "inpatient non-acute"),

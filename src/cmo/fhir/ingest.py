@@ -44,7 +44,7 @@ class IngestResult:
     other_types: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     resources: int = 0  # lines read as a resource (loaded, superseded or of another type)
-    counts: Counts | None = None  # where every input line went (DuckDB)
+    counts: Counts | None = None  # where every input line went
 
 
 @contextmanager
@@ -99,7 +99,7 @@ def ingest(paths: list[Path], wh: Warehouse, *, progress: bool | None = None) ->
     """Ingest FHIR files and folders into the warehouse; one run, all or nothing.
 
     On return every input line is loaded, superseded, of another type, blank or quarantined
-    with its file and line number, and ``result.counts`` adds up to the input's lines (DuckDB).
+    with its file and line number, and ``result.counts`` adds up to the input's lines.
     Raises a CmoError (one line, for the CLI) with the warehouse unchanged otherwise: an input
     path missing or unreadable, a malformed manifest or Bundle, no line readable as a FHIR
     resource, a warehouse that fails :meth:`Warehouse.verify`, or memory that ran out.
@@ -131,7 +131,7 @@ def ingest(paths: list[Path], wh: Warehouse, *, progress: bool | None = None) ->
             else:
                 from cmo.fhir.spark import run_spark
 
-                run_spark(wh, sources, result, advance)
+                run_spark(wh, sources, result, advance, workdir)
                 result.seconds = time.perf_counter() - t0
                 run_spark_log(wh, _record_run(wh, result, started, names))
     if result.resources == 0:

@@ -47,5 +47,6 @@ class QualityConfig(DomainConfig):
             )
         },
         warm="cmo.quality.views:warm",
+        tiles="cmo.quality.tiles:tiles",
         order=20,
     )

@@ -1,11 +1,12 @@
 """What other domains may use of the quality domain (the import contract's declared door):
-its cached, typed reads of the measure results, and the CMO's targets."""
+its cached, typed reads of the measure results (results, signals, funnels: one door per read,
+shared with the quality pages' cache), and the CMO's targets."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cmo.quality.reads import NoResults, results
+from cmo.quality.reads import NoResults, funnel, results, signals
 
 
 @dataclass(frozen=True)
@@ -26,4 +27,4 @@ def targets() -> dict[str, Target]:
     }
 
 
-__all__ = ["NoResults", "Target", "results", "targets"]
+__all__ = ["NoResults", "Target", "funnel", "results", "signals", "targets"]

@@ -23,26 +23,29 @@ from cmo.stats.spc import control_chart, runs_analysis
 BREAKDOWNS = ("all", "unit", "event_type", "harm")
 PER = 1000  # events per 1,000 patient days
 MIN_POINTS = 6  # fewer months than this make no chart
-EXPORT_COLUMNS = [
-    "event_id",
-    "source",
-    "event_type",
-    "category",
-    "harm",
-    "merp",
-    "occurred_date",
-    "reported_date",
-    "closed_date",
-    "days_to_close",
-    "site_id",
-    "department_id",
-    "unit_id",
-    "status",
-    "sre",
-    "sentinel",
-    "anonymous",
-    "route",
-]
+# The de-identified export (``app__safety_event``): column -> Arrow type, so an empty table
+# still has its columns and types.
+EXPORT_SCHEMA = {
+    "event_id": "int64",
+    "source": "string",
+    "event_type": "string",
+    "category": "string",
+    "harm": "string",
+    "merp": "string",
+    "occurred_date": "date32",
+    "reported_date": "date32",
+    "closed_date": "date32",
+    "days_to_close": "int64",
+    "site_id": "string",
+    "department_id": "string",
+    "unit_id": "string",
+    "status": "string",
+    "sre": "string",
+    "sentinel": "bool_",
+    "anonymous": "bool_",
+    "route": "string",
+}
+EXPORT_COLUMNS = list(EXPORT_SCHEMA)
 
 
 def event_rows() -> pd.DataFrame:
@@ -78,6 +81,17 @@ def event_rows() -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows, columns=EXPORT_COLUMNS)
+
+
+def event_table() -> Any:
+    """:func:`event_rows` as an Arrow table with :data:`EXPORT_SCHEMA`: the safety domain's
+    table export (``Domain.export_tables``), written to the warehouse as ``app__safety_event``
+    so the board report and the builds can count events without any identity."""
+    import pyarrow as pa
+
+    schema = pa.schema([(name, getattr(pa, kind)()) for name, kind in EXPORT_SCHEMA.items()])
+    rows = event_rows().astype(object).where(lambda d: d.notna(), None)
+    return pa.Table.from_pylist(rows.to_dict("records"), schema=schema)
 
 
 def _months(df: pd.DataFrame, column: str = "occurred_date") -> pd.Series:

@@ -50,5 +50,10 @@ class SafetyConfig(DomainConfig):
         grants=GRANTS,
         landing={"safety_officer": "safety:queue"},
         demo="cmo.safety.demo:seed",
+        tiles="cmo.safety.tiles:tiles",
+        sync="cmo.safety.sync:apply_payload",
+        # De-identified events for the board and the builds (no reporter, patient or
+        # practitioner): app__safety_event.
+        export_tables={"event": "cmo.safety.analytics:event_table"},
         order=40,
     )

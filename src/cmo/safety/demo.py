@@ -68,15 +68,6 @@ def _frames(path: Path) -> dict[str, pd.DataFrame]:
     from cmo.warehouse import connect
 
     wanted = {
-        "fhir__organization": ["id", "name", "type_code", "part_of_id"],
-        "fhir__location": [
-            "id",
-            "name",
-            "physical_type_code",
-            "part_of_id",
-            "managing_organization_id",
-        ],
-        "fhir__practitioner": ["id", "npi", "family", "given"],
         "core__inpatient_stay": [
             "stay_id",
             "patient_id",
@@ -104,66 +95,25 @@ def _frames(path: Path) -> dict[str, pd.DataFrame]:
         wh.close()
 
 
-def upsert_directory(frames: dict[str, pd.DataFrame]) -> dict[str, int]:
-    """A small upsert of sites, departments, units and practitioners from the warehouse, so the
-    demo's events can link them. The directory sync (another module) replaces this."""
-    from django.utils import timezone
+def sync_directory(warehouse: Path) -> dict[str, int]:
+    """The directory from the warehouse by the directory's own sync (``cmo demo`` has already
+    run it; a test seeding a bare warehouse has not), so the demo's events link to the same
+    active sites, units and practitioners the sync keeps (create, update, never delete)."""
+    from cmo.directory.models import Department, Practitioner, Site, Unit
+    from cmo.directory.sync import apply
+    from cmo.measures.directory import read
+    from cmo.warehouse import connect
 
-    from cmo.directory.models import Department, Membership, Practitioner, Site, Unit
-
-    now = timezone.now()
-    orgs = frames["fhir__organization"]
-    sites = {}
-    for r in _rows(orgs[orgs["type_code"] == "prov"]):
-        sites[r.id], _ = Site.objects.update_or_create(
-            code=r.id, defaults={"name": r.name or r.id, "last_synced": now}
-        )
-    depts = {}
-    for r in _rows(orgs[orgs["type_code"] == "dept"]):
-        depts[r.id], _ = Department.objects.update_or_create(
-            code=r.id,
-            defaults={"name": r.name or r.id, "site": sites.get(r.part_of_id), "last_synced": now},
-        )
-    locs = frames["fhir__location"].set_index("id")
-    units = {}
-    for r in _rows(locs[locs["physical_type_code"] == "wa"]):
-        parent = r.part_of_id if r.part_of_id in locs.index else None
-        org = r.managing_organization_id or (
-            locs.loc[parent, "managing_organization_id"] if parent else None
-        )
-        units[r.Index], _ = Unit.objects.update_or_create(
-            code=r.Index,
-            defaults={"name": r.name or r.Index, "site": sites.get(org), "last_synced": now},
-        )
-    pracs = {}
-    for r in _rows(frames["fhir__practitioner"]):
-        pracs[r.id], _ = Practitioner.objects.update_or_create(
-            code=r.id,
-            defaults={
-                "name": f"{r.given or ''} {r.family or ''}".strip() or r.id,
-                "family_name": r.family or "",
-                "given_name": r.given or "",
-                "npi": r.npi or None,
-                "last_synced": now,
-            },
-        )
-    stays = frames["core__inpatient_stay"]
-    if "attending_id" in stays:
-        # Each attending's department: the one of most of their stays.
-        known = stays.dropna(subset=["attending_id", "department_id"])
-        top = known.groupby("attending_id")["department_id"].agg(
-            lambda s: s.value_counts().index[0]
-        )
-        for prac_id, dept_id in top.items():
-            if prac_id in pracs and dept_id in depts:
-                Membership.objects.get_or_create(
-                    practitioner=pracs[prac_id], department=depts[dept_id], start=None
-                )
+    wh = connect(warehouse, read_only=True)
+    try:
+        apply(read(wh))
+    finally:
+        wh.close()
     return {
-        "sites": len(sites),
-        "departments": len(depts),
-        "units": len(units),
-        "practitioners": len(pracs),
+        "sites": Site.objects.filter(active=True).count(),
+        "departments": Department.objects.filter(active=True).count(),
+        "units": Unit.objects.filter(active=True).count(),
+        "practitioners": Practitioner.objects.filter(active=True).count(),
     }
 
 
@@ -334,7 +284,7 @@ def seed(warehouse: Path, *, seed: int = 7, now: datetime | None = None) -> dict
     now = now or timezone.now()
     rng = np.random.default_rng(seed)
     frames = _frames(Path(warehouse))
-    counts = upsert_directory(frames)
+    counts = sync_directory(Path(warehouse))
     stays = frames["core__inpatient_stay"]
     if stays.empty:
         return counts

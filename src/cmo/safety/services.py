@@ -193,13 +193,35 @@ ACTUALITY = {"actual": m.Category.INCIDENT, "potential": m.Category.NEAR_MISS}
 SERIOUSNESS = {"serious": m.Harm.MODERATE, "non-serious": m.Harm.MILD}
 
 
+# AdverseEvent.event codes -> the Common Formats event type: SNOMED CT 217082002 "Accidental
+# fall", 399912005 "Pressure ulcer"; ICD-10-CM by category (W00-W19 falls, L89 pressure ulcer).
+EVENT_TYPES = {
+    ("http://snomed.info/sct", "217082002"): m.EventType.FALL,
+    ("http://snomed.info/sct", "399912005"): m.EventType.PRESSURE,
+}
+ICD_PREFIXES = (("W0", m.EventType.FALL), ("W1", m.EventType.FALL), ("L89", m.EventType.PRESSURE))
+
+
+def ehr_event_type(system: str | None, code: str | None) -> str:
+    """The event type an AdverseEvent's code says, by its code system; else ``other`` (left
+    for triage)."""
+    found = EVENT_TYPES.get((system or "", code or ""))
+    if found is None and system == "http://hl7.org/fhir/sid/icd-10-cm":
+        found = next((t for p, t in ICD_PREFIXES if (code or "").startswith(p)), None)
+    return str(found or m.EventType.OTHER)
+
+
 def import_ehr_events(rows: list[dict[str, Any]]) -> int:
     """Create queue events from ``fhir__adverse_event`` rows (once per AdverseEvent id);
     returns how many were new. Type and location are left for triage when the EHR's codes do
-    not say them."""
+    not say them; the department is the stay's (``department_id``, added by the sync's reader)
+    or the unit's."""
+    known = set(m.Event.objects.filter(ehr_id__isnull=False).values_list("ehr_id", flat=True))
+    units = {u.code: u for u in Unit.objects.select_related("site")}
+    departments = {d.code: d for d in Department.objects.all()}
     made = 0
     for r in rows:
-        if m.Event.objects.filter(ehr_id=r["id"]).exists():
+        if r["id"] in known:
             continue
         when = r.get("date_ts") or r.get("detected_ts") or r.get("recorded_date_ts")
         if when is None:
@@ -207,11 +229,11 @@ def import_ehr_events(rows: list[dict[str, Any]]) -> int:
         when = _aware(when)
         category = ACTUALITY.get(r.get("actuality") or "", m.Category.INCIDENT)
         text = r.get("event_display") or r.get("event_text") or "EHR adverse event"
-        unit = Unit.objects.filter(code=r.get("location_id") or "").first()
+        unit = units.get(r.get("location_id") or "")
         m.Event.objects.create(
             source=m.Source.EHR,
             reported_at=_aware(r.get("recorded_date_ts") or when),
-            event_type=m.EventType.OTHER,
+            event_type=ehr_event_type(r.get("event_system"), r.get("event_code")),
             category=category,
             harm=SERIOUSNESS.get(r.get("seriousness_code") or "", m.Harm.UNKNOWN)
             if category == m.Category.INCIDENT
@@ -219,11 +241,13 @@ def import_ehr_events(rows: list[dict[str, Any]]) -> int:
             occurred_at=when,
             unit=unit,
             site=unit.site if unit else None,
+            department=departments.get(r.get("department_id") or ""),
             patient_id=r.get("subject_id") or "",
             stay_id=r.get("encounter_id") or "",
             description=f"EHR AdverseEvent {r['id']}: {text}",
             ehr_id=r["id"],
         )
+        known.add(r["id"])
         made += 1
     return made
 

@@ -52,5 +52,6 @@ class StaffConfig(DomainConfig):
         roles={"credentials_committee": "Credentials committee"},
         landing={"medical_staff_office": "staff:queue", "credentials_committee": "staff:queue"},
         demo="cmo.staff.demo:seed",
+        tiles="cmo.staff.tiles:tiles",
         order=30,
     )

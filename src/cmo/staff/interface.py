@@ -1,13 +1,172 @@
-"""What other domains may use of the medical-staff domain (the import contract's declared door).
-
-Each block below is one consumer's: the board report's counts, the review module's privilege
-functions. Nothing here returns a name or an identifier unless its docstring says so.
-"""
+"""What other domains may use of the medical staff office (the import contract's declared
+door): a practitioner's privileges, the FPPE requirement of newly granted privileges, a
+privilege change requested through the office's own approval states, and a file summary for
+the practitioner timeline. The staff tables can change behind these functions."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
+
+# ---------------------------------------------------------------- for the review domain (OPPE,
+# FPPE, peer review): privileges, FPPE of new privileges, privilege changes, timeline
+
+
+# ``PrivilegeGrant.save`` writes this reason when a grant row is created (TJC MS.08.01.01): a
+# grant whose reason still starts with it has an FPPE to run; the review domain replaces the
+# reason with the FPPE's outcome when it closes.
+NEW_PRIVILEGE_REASON = "new privilege"
+
+
+@dataclass(frozen=True)
+class Privilege:
+    """One privilege grant of a practitioner."""
+
+    grant_id: int
+    practitioner_id: int
+    department_code: str
+    department: str
+    privilege: str
+    kind: str  # core | special
+    status: str  # GrantStatus value: requested, granted, suspended_pending, suspended, ...
+    status_label: str
+    requested_on: date
+    granted_on: date | None
+    expires: date | None
+    fppe_required: bool
+    fppe_reason: str
+
+    @property
+    def fppe_pending(self) -> bool:
+        return self.fppe_required and self.fppe_reason.startswith(NEW_PRIVILEGE_REASON)
+
+
+def _privilege(g: Any) -> Privilege:
+    return Privilege(
+        grant_id=g.pk,
+        practitioner_id=g.file.practitioner_id,
+        department_code=g.privilege.department.code,
+        department=g.privilege.department.name,
+        privilege=g.privilege.name,
+        kind=g.privilege.kind,
+        status=g.status,
+        status_label=g.get_status_display(),
+        requested_on=g.requested_on,
+        granted_on=g.granted_on,
+        expires=g.expires,
+        fppe_required=g.fppe_required,
+        fppe_reason=g.fppe_reason,
+    )
+
+
+def _grants() -> Any:
+    from cmo.staff.models import PrivilegeGrant
+
+    return PrivilegeGrant.objects.select_related("privilege__department", "file")
+
+
+def privileges_of(practitioner_id: int) -> list[Privilege]:
+    """Every privilege grant of a directory practitioner (any status), by name."""
+    return [_privilege(g) for g in _grants().filter(file__practitioner_id=practitioner_id)]
+
+
+def privilege(grant_id: int) -> Privilege | None:
+    g = _grants().filter(pk=grant_id).first()
+    return _privilege(g) if g is not None else None
+
+
+def new_privileges_needing_fppe() -> list[Privilege]:
+    """Granted privileges new to the practitioner whose FPPE has not run yet (the automatic
+    FPPE trigger of TJC MS.08.01.01), oldest grant first."""
+    from cmo.staff.models import GrantStatus
+
+    grants = _grants().filter(
+        status=GrantStatus.GRANTED,
+        fppe_required=True,
+        fppe_reason__startswith=NEW_PRIVILEGE_REASON,
+    )
+    return [_privilege(g) for g in grants.order_by("granted_on", "pk")]
+
+
+def record_fppe_outcome(grant_id: int, outcome: str, *, user: Any = None) -> None:
+    """The FPPE of a new privilege ended: its outcome replaces the "new privilege" reason
+    (the history keeps both), so the trigger does not fire again."""
+    from cmo.staff.models import PrivilegeGrant
+
+    g = PrivilegeGrant.objects.get(pk=grant_id)
+    g.fppe_reason = outcome[:200]
+    g._change_reason = outcome
+    g._history_user = user
+    g.save(update_fields=["fppe_reason"])
+
+
+CHANGES = ("restrict", "revoke")
+
+
+def request_privilege_change(
+    practitioner_id: int,
+    *,
+    action: str,
+    reason: str,
+    grant_ids: list[int] | None = None,
+) -> list[Privilege]:
+    """Ask the office to restrict or revoke privileges after an FPPE or peer review.
+
+    Goes through the office's own approval states: each granted privilege (all of the
+    practitioner's, or ``grant_ids``) is put on "suspended — pending" with the reason and the
+    office is mailed (``cmo.staff.services.hold``); the office then confirms (suspended) or
+    releases (granted) each with a reason. Nothing changes silently. Returns the held grants.
+    """
+    from cmo.errors import InputError
+    from cmo.staff import services
+
+    if action not in CHANGES:
+        raise InputError(f"a privilege change is one of {', '.join(CHANGES)}, not {action!r}")
+    if not reason.strip():
+        raise InputError("a privilege change needs a reason")
+    grants = _grants().filter(file__practitioner_id=practitioner_id)
+    if grant_ids is not None:
+        grants = grants.filter(pk__in=grant_ids)
+    held = services.hold(grants, f"{action} recommended: {reason}")
+    return [_privilege(g) for g in held]
+
+
+def file_summary(practitioner_id: int, today: date) -> dict[str, Any]:
+    """The office's side of the practitioner timeline: applications (appointments and
+    reappointments with their state), expirables within 90 days, the latest screening."""
+    from cmo.staff import services
+    from cmo.staff.models import Application, CredentialFile
+
+    f = CredentialFile.objects.filter(practitioner_id=practitioner_id).first()
+    if f is None:
+        return {"file": False, "applications": [], "expirables": [], "screened": None}
+    apps = Application.objects.filter(file=f).select_related("department")
+    run = services.last_clear(practitioner_id)
+    return {
+        "file": True,
+        "applications": [
+            {
+                "kind": a.get_kind_display(),
+                "department": a.department.name,
+                "state": a.get_state_display(),
+                "received_on": a.received_on,
+                "decision": a.decision,
+                "decided_on": a.decided_on,
+            }
+            for a in apps
+        ],
+        "expirables": [
+            {"kind": e.kind, "label": e.label, "expires": e.expires, "window": e.window}
+            for e in services.expirables(today, 90)
+            if e.practitioner_id == practitioner_id
+        ],
+        "screened": run.started.date() if run is not None else None,
+    }
+
+
+# ---------------------------------------------------------------- end of the review block
+
 
 # --------------------------------------------------------------------------- the board report
 DECISION_DAYS = 180  # NCQA Credentialing Standards 2025: decision within 180 days of attestation

@@ -16,7 +16,7 @@ import pyarrow as pa
 from django.apps import apps
 from django.db import models
 
-from cmo.web.registry import domains
+from cmo.web.registry import domains, resolve
 
 PREFIX = "app__"
 
@@ -71,12 +71,26 @@ def exported_models() -> list[type[models.Model]]:
     return [apps.get_model(label) for d in domains() for label in d.exports]
 
 
+def derived_tables() -> dict[str, str]:
+    """``app__<domain>_<suffix>`` -> the "module:function" that builds it, of every domain."""
+    return {
+        f"{PREFIX}{d.name}_{suffix}": ref
+        for d in domains()
+        for suffix, ref in d.export_tables.items()
+    }
+
+
 def write_files(out: Path) -> dict[str, int]:
-    """Write one Arrow IPC file per exported model into ``out``; returns rows per table."""
+    """Write one Arrow IPC file per exported model and per derived table into ``out``; returns
+    rows per table."""
+    tables = {table_name(model): arrow_table(model) for model in exported_models()}
+    for name, ref in derived_tables().items():
+        table = resolve(ref)()
+        if not isinstance(table, pa.Table):
+            raise TypeError(f"{ref} returned {type(table).__name__}, not a pyarrow.Table")
+        tables[name] = table
     counts = {}
-    for model in exported_models():
-        table = arrow_table(model)
-        name = table_name(model)
+    for name, table in tables.items():
         path = str(out / f"{name}.arrow")
         with pa.OSFile(path, "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
             writer.write_table(table)

@@ -31,6 +31,19 @@ class NavItem:
 
 
 @dataclass(frozen=True)
+class Tile:
+    """One number on the overview page: what it counts, the count, a line of context and the
+    page where one acts on it. ``attention`` marks what needs someone today (an overdue
+    clock, a current worse signal, an expired credential)."""
+
+    title: str
+    value: str
+    detail: str = ""
+    url: str | None = None
+    attention: bool = False
+
+
+@dataclass(frozen=True)
 class Domain:
     """What a domain app contributes to the shell. ``name`` is the one name used everywhere:
     app label, URL prefix ``/<name>/``, API prefix ``/api/<name>/``, tables ``<name>__*``,
@@ -50,7 +63,8 @@ class Domain:
     roles: Mapping[str, str] = field(default_factory=dict)
     # role -> url name of the page that role lands on (first registered domain wins).
     landing: Mapping[str, str] = field(default_factory=dict)
-    # "module:function" of ``f(request) -> list[dict]`` tiles for the home dashboard.
+    # "module:function" of ``f(request) -> list[Tile]``: this domain's numbers on the overview
+    # page (``/overview/``), only those the request's user may see.
     tiles: str | None = None
     order: int = 100
     # "module:attribute" of a :class:`ScopeSource`: which departments and sites a user is
@@ -62,6 +76,10 @@ class Domain:
     # Models ("app_label.ModelName") copied one way into warehouse tables ``app__<app>_<model>``
     # by the sync, so builds and the board report can join them (cmo.web.export).
     exports: tuple[str, ...] = ()
+    # Derived tables for the warehouse: table suffix -> "module:function" of ``f() ->
+    # pyarrow.Table``, written as ``app__<name>_<suffix>``. For rows that must not leave whole
+    # (a de-identified view of a model, such as the safety events without any identity).
+    export_tables: Mapping[str, str] = field(default_factory=dict)
     # "module:function" of ``f() -> int``: fill the domain's page caches, run in the background
     # by ``cmo serve`` at start; returns the number of pages built.
     warm: str | None = None

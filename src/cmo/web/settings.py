@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "cmo.quality",
     "cmo.staff",
     "cmo.safety",
+    "cmo.review",
     "cmo.board",
 ]
 

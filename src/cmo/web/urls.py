@@ -7,6 +7,7 @@ from django.urls import include, path
 from cmo.web import views
 from cmo.web.api import api
 from cmo.web.home import home
+from cmo.web.overview import overview
 from cmo.web.registry import domains
 
 urlpatterns = [
@@ -20,6 +21,7 @@ urlpatterns = [
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/password/", views.PasswordChange.as_view(), name="password_change"),
+    path("overview/", overview, name="overview"),
     path("status/", views.data_status, name="data_status"),
     path("access-log/", views.access_log, name="access_log"),
     path("healthz", views.healthz, name="healthz"),

@@ -1,0 +1,1 @@
+"""OPPE, FPPE, confidential peer review and the practitioner timeline (issue 16)."""
