@@ -114,11 +114,33 @@ def test_every_section_is_rendered(app_rows: dict[str, Any]) -> None:
     for section in SECTIONS:
         assert f'id="{section}"' in html
     assert numbers["summary"] and all(s in html for s in numbers["summary"])
-    # The review module has not landed in this branch: one line says so, nothing is made up.
+    # Without the review module one line says so, nothing is made up; with it, its counts
+    # (window: the quarter's first to last day, inclusive) under the cell-size rule.
     from django.apps import apps
 
     if not apps.is_installed("cmo.review"):
         assert numbers["review"] is None and 'id="review-missing"' in html
+    else:
+        from datetime import date
+
+        from cmo.board import deid
+        from cmo.review.interface import board_counts
+
+        raw = board_counts(START, date(2024, 12, 31))
+        review = numbers["review"]
+        assert 'id="review-missing"' not in html and review is not None
+        for key in (
+            "oppe_due",
+            "oppe_done_on_time",
+            "fppe_open",
+            "fppe_opened",
+            "fppe_closed",
+            "peer_review_opened",
+            "peer_review_closed",
+            "peer_review_overdue",
+        ):
+            assert review[key] == deid.cell(raw[key]), key
+        assert len(review["oppe_completion"]) == len(raw["oppe_completion"])
     assert "<script" not in html and "http://" not in html.replace("http://www.w3.org", "")
 
 
