@@ -31,6 +31,7 @@ DOMAINS = (
     "cmo.web.cli",
     "cmo.staff.cli",
     "cmo.review.cli",
+    "cmo.board.cli",
 )
 
 

@@ -26,12 +26,12 @@ def _user(name: str, role: str) -> Any:
     return user
 
 
-def _login(page: Any, base: str, name: str) -> None:
+def _login(page: Any, base: str, name: str, landing: str = "/quality/") -> None:
     page.goto(f"{base}/")
     page.get_by_label("User name").fill(name)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{base}/quality/")
+    page.wait_for_url(f"{base}{landing}")
 
 
 def _shot(page: Any, name: str) -> None:
@@ -104,7 +104,8 @@ def test_board_member_sees_tiles_but_not_patients(
 ) -> None:
     _user("board_1", "board_member")
     base = live_server.url
-    _login(page, base, "board_1")
+    _login(page, base, "board_1", "/board/")  # the board member lands on the board report
+    page.goto(f"{base}/quality/")
     assert page.locator("article.tile").count() == len(e2e_measures)
     mid = e2e_measures[0]["measure_id"]
     response = page.goto(f"{base}/quality/measure/{mid}/patients/")

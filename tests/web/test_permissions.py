@@ -75,6 +75,11 @@ PAGES = {
     "my_department": "/quality/my-department/",
     "targets": "/quality/targets/",
     "lockouts": "/access-log/lockouts/",
+    "board": "/board/",
+    "board_draft": "/board/draft/",
+    "board_department": "/board/department/",
+    "board_csv": "/board/export/scorecard.csv",
+    "api_board_reports": "/api/board/reports",
 }
 
 #                        cmo  qa   mso  chair safe clin board comp anon
@@ -117,6 +122,11 @@ unit                     200  200  200  200   200  200  200   403  302
 my_department            200  200  200  200   200  200  200   403  302
 targets                  200  403  403  403   403  403  403   403  302
 lockouts                 200  403  403  403   403  403  403   403  302
+board                    200  200  200  200   200  403  200   403  302
+board_draft              200  403  403  403   403  403  403   403  302
+board_department         200  200  403  200   403  403  403   403  302
+board_csv                200  200  403  403   403  403  403   403  302
+api_board_reports        200  200  200  200   200  403  200   403  401
 """
 
 

@@ -42,6 +42,8 @@ MODULES = [
     "../review/test_review_fppe.py",
     "../review/test_review_peer.py",
     "../review/test_review_pages.py",
+    # The board report's pages: draft, publication (BinaryField PDF, JSON numbers), scope.
+    "../board/test_board_pages.py",
 ]
 
 

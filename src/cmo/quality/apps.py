@@ -40,11 +40,9 @@ class QualityConfig(DomainConfig):
             "clinician": ("view_dashboard", "view_own_results"),
             "board_member": ("view_dashboard",),
         },
+        # The board member lands on the published board report (cmo.board, issue 19).
         landing={
-            **{
-                role: "quality:dashboard"
-                for role in ("cmo", "quality_analyst", "clinician", "board_member")
-            },
+            **{role: "quality:dashboard" for role in ("cmo", "quality_analyst", "clinician")},
             # A chair lands on their department (issue 14).
             "department_chair": "quality:my_department",
         },

@@ -5,7 +5,8 @@ finds back as events for triage, so the safety tables can change behind these fu
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -118,3 +119,96 @@ def queue_system_issue(description: str, *, found_by: str, unit_code: str | None
         description=f"System issue from {found_by}: {description}",
     )
     return str(event.reference)
+
+
+# --------------------------------------------------------------------------- the board report
+def board_counts(start: date, end: date) -> dict[str, Any]:
+    """Counts for the board's patient-safety section over ``[start, end)``: no identity at all.
+
+    - ``events``: reports (merged duplicates left out) whose event occurred in the window, by
+      harm level (AHRQ Common Formats Harm Scale v1.2; "not classified" for near misses and
+      unsafe conditions), by event type (Common Formats v2.0 categories) and by category;
+    - ``serious``/``sentinel``: NQF serious reportable events or TJC sentinel events that
+      occurred in the window, with RCA² timeliness (NPSF RCA², 2015: team within 72 hours,
+      analysis and action plan within 45 business days of awareness; ``cmo.safety.clocks``):
+      ``team_on_time``, ``plan_on_time``, ``plan_late`` (completed after the due date),
+      ``plan_overdue`` (not completed, past due at the window's end), ``plan_open`` (not due);
+    - ``actions``: RCA² actions of investigations begun before the window's end and not closed
+      (implemented or dropped) before its start, by strength (RCA² action hierarchy) and status;
+    - ``reports`` (staff and API reports, not EHR feeds), ``patient_days`` (midnights in the
+      units, ``core__stay_unit``, from the warehouse read-only) and ``reporting_rate`` per
+      1,000 patient days (AHRQ: a safety-culture indicator; higher is better), None when the
+      warehouse has no patient days.
+    The board applies the CMS cell-size rule (counts 1–10 suppressed) to what it shows.
+    """
+    from collections import Counter
+    from datetime import time
+
+    from django.utils import timezone
+
+    from cmo.errors import CmoError
+    from cmo.safety import models as m
+
+    tz = timezone.get_current_timezone()
+    lo = datetime.combine(start, time.min, tzinfo=tz)
+    hi = datetime.combine(end, time.min, tzinfo=tz)
+    events = list(
+        m.Event.objects.exclude(status=m.Status.MERGED)
+        .filter(occurred_at__gte=lo, occurred_at__lt=hi)
+        .select_related("investigation")
+    )
+    harm_labels = dict(m.Harm.choices)
+    type_labels = dict(m.EventType.choices)
+    cat_labels = dict(m.Category.choices)
+    by_harm = Counter(harm_labels.get(e.harm, "Not classified") for e in events)
+    by_type = Counter(type_labels.get(e.event_type, e.event_type) for e in events)
+    by_category = Counter(cat_labels.get(e.category, e.category) for e in events)
+    serious = [e for e in events if e.serious]
+    rca = {"team_on_time": 0, "plan_on_time": 0, "plan_late": 0, "plan_overdue": 0, "plan_open": 0}
+    for e in serious:
+        inv = getattr(e, "investigation", None)
+        if inv and inv.team_formed_at and e.team_due and inv.team_formed_at <= e.team_due:
+            rca["team_on_time"] += 1
+        if e.analysis_due is None:
+            continue
+        if inv and inv.plan_completed_at:
+            on_time = inv.plan_completed_at.date() <= e.analysis_due
+            rca["plan_on_time" if on_time else "plan_late"] += 1
+        elif e.analysis_due < end:
+            rca["plan_overdue"] += 1
+        else:
+            rca["plan_open"] += 1
+    actions = m.Action.objects.filter(investigation__started_at__lt=hi).exclude(
+        status__in=[m.ActionStatus.DONE, m.ActionStatus.DROPPED], implemented_on__lt=start
+    )
+    strength_labels = dict(m.Strength.choices)
+    status_labels = dict(m.ActionStatus.choices)
+    by_strength = Counter(strength_labels.get(a.strength, a.strength) for a in actions)
+    by_status = Counter(status_labels.get(a.status, a.status) for a in actions)
+    reports = sum(1 for e in events if e.source != m.Source.EHR)
+    try:
+        from cmo.safety.warehouse import patient_days
+
+        days = int(patient_days(start, end)["patient_days"].sum())
+    except (CmoError, OSError):
+        days = 0
+    return {
+        "events": len(events),
+        "by_harm": {
+            label: by_harm.get(label, 0) for label in [*harm_labels.values(), "Not classified"]
+        },
+        "by_type": {label: by_type.get(label, 0) for label in type_labels.values()},
+        "by_category": {label: by_category.get(label, 0) for label in cat_labels.values()},
+        "serious": len(serious),
+        "sentinel": sum(1 for e in serious if e.sentinel),
+        "rca": rca,
+        "actions": actions.count(),
+        "actions_by_strength": {s: by_strength.get(s, 0) for s in strength_labels.values()},
+        "actions_by_status": {s: by_status.get(s, 0) for s in status_labels.values()},
+        "actions_open": sum(
+            1 for a in actions if a.status in (m.ActionStatus.PLANNED, m.ActionStatus.IN_PROGRESS)
+        ),
+        "reports": reports,
+        "patient_days": days,
+        "reporting_rate": 1000 * reports / days if days else None,
+    }

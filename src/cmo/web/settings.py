@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "cmo.staff",
     "cmo.safety",
     "cmo.review",
+    "cmo.board",
 ]
 
 MIDDLEWARE = [
