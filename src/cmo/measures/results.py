@@ -425,7 +425,9 @@ def finish(
     out["denominator"] = out["denominator"].astype("int64")
     out["numerator"] = out["numerator"].astype(float)
     out["expected"] = pd.to_numeric(out["expected"], errors="coerce")
-    out["exposure"] = pd.to_numeric(out["exposure"], errors="coerce")
+    out["exposure"] = (
+        pd.to_numeric(out["exposure"], errors="coerce") if "exposure" in out else np.nan
+    )
     with np.errstate(divide="ignore", invalid="ignore"):
         # A measure with an exposure is a rate per that exposure (device days, patient days,
         # survey responders); the others per row.
