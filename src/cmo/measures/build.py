@@ -173,6 +173,9 @@ def run(
             ref_rates = _reference_rates(agg, fitted)
             sites = res.unit_sites(counts)
             final = res.finish(agg, measures, ref_rates, res.unit_names(wh), sites)
+            for m in measures.values():
+                if m.finish is not None:  # composites (PSI 90) from their components' rows
+                    final = m.finish(final)
             out.rows["quality__measure_result"] = _write(
                 wh, "quality__measure_result", final, RESULT_SCHEMA
             )

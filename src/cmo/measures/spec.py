@@ -142,6 +142,9 @@ class Measure:
     risk_model: bool = False
     # Control-chart and funnel signals; off for informational measures (case mix).
     signals: bool = True
+    # Optional step on the result rows (pandas) after the shared aggregation: a composite such
+    # as PSI 90 recomputes its rows from its components' rows.
+    finish: Callable[[Any], Any] | None = None
 
 
 def registry() -> dict[str, Measure]:
