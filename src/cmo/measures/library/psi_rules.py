@@ -71,6 +71,7 @@ PROC_LISTS = (
     "PR9604P", "PR9671P", "PR9672P", "TRACHIP", "NUCRANP", "PRESOPP", "LUNGCIP", "LUNGTRANSP",
     "VENACIP", "THROMP", "ECMOP", "ABDOMIPOPEN", "ABDOMIPOTHER", "RECLOIP",
 )  # fmt: skip
+OR_DAY_EXCEPT = ("HEMOTH2P", "TRACHIP", "VENACIP", "THROMP")
 PSI_IDS = ("PSI03", "PSI06", "PSI08", "PSI09", "PSI10", "PSI11", "PSI12", "PSI13", "PSI14", "PSI15")
 
 
@@ -133,11 +134,15 @@ def procedure_days(ctx: Context) -> ir.Table:
 
 
 def _code_lists(codes: ir.Table) -> ir.Table:
-    """(code, _list): each distinct procedure code with every PCS list whose pattern it
-    matches (ORPROC included); a small cross join of distinct codes and patterns."""
+    """Each distinct procedure ``code`` with one boolean per PCS list (``is_or`` for ORPROC,
+    ``in_<LIST>`` for the others): a small cross join of the distinct codes and the patterns,
+    then one row per code."""
     pats = pcs_pattern_table()
     j = codes.cross_join(pats)
-    return j.filter(j.code.like(j._pattern)).select("code", "_list").distinct()
+    m = j.filter(j.code.like(j._pattern))
+    flags = {"is_or": (m._list == "ORPROC").any()}
+    flags.update({f"in_{name}": (m._list == name).any() for name in PROC_LISTS})
+    return m.group_by("code").aggregate(**flags)
 
 
 def stay_flags(ctx: Context) -> ir.Table:
@@ -176,22 +181,21 @@ def _stay_flags(ctx: Context) -> ir.Table:
 
     # Procedures: the distinct codes matched to the PCS patterns once, then joined back.
     days = procedure_days(ctx)
-    matched = _code_lists(days.select("code").distinct())
-    is_or = matched.filter(matched._list == "ORPROC").select(_orcode="code")
-    p = days.join(matched, "code")
-    p = p.left_join(is_or, p.code == is_or._orcode)
-    p = p.mutate(_or=p._orcode.notnull())
+    lists = _code_lists(days.select("code").distinct())
+    p = days.join(lists, "code")
     paggs: dict[str, Any] = {
-        "or_count": (p._list == "ORPROC").sum(),
-        "or_day": p.first_day.min(where=p._list == "ORPROC"),
-        "or_last_day": p.last_day.max(where=p._list == "ORPROC"),
+        "or_count": p.is_or.sum(),
+        "or_day": p.first_day.min(where=p.is_or),
     }
     for name in PROC_LISTS:
-        hit = p._list == name
+        hit = p[f"in_{name}"]
         paggs[f"pr_{name}"] = hit.any()
         paggs[f"first_{name}"] = p.first_day.min(where=hit)
         paggs[f"last_{name}"] = p.last_day.max(where=hit)
-        paggs[f"orin_{name}"] = (hit & p._or).sum()
+        paggs[f"orin_{name}"] = (hit & p.is_or).sum()
+    for name in OR_DAY_EXCEPT:
+        # AHRQ %ORDAY(fmt): the first OR procedure that is not itself in the list.
+        paggs[f"or_day_not_{name}"] = p.first_day.min(where=p.is_or & ~p[f"in_{name}"])
     prf = p.group_by(_prs=p.stay_id).aggregate(**paggs)
 
     s = ctx.stays.drop("secondary_dx", "procedures")
@@ -296,7 +300,10 @@ def rules(psi: str, t: ir.Table) -> tuple[ir.BooleanValue, list[tuple[Any, str]]
                 *c,
                 (t.pdx_POHMRI2D, "principal_hemorrhage"),
                 (hem_only, "only_or_procedure_is_treatment"),
-                (_before(t.first_HEMOTH2P, t.or_day, False), "treatment_before_first_or"),
+                (
+                    _before(t.first_HEMOTH2P, t.or_day_not_HEMOTH2P, False),
+                    "treatment_before_first_or",
+                ),
                 (t.any_COAGDID, "coagulation_disorder"),
                 (t.pdx_MEDBLEEDD, "principal_anticoagulant_bleeding"),
                 (_before(t.first_THROMBOLYTICP, t.first_HEMOTH2P, True), "thrombolytic_before"),
@@ -343,7 +350,10 @@ def rules(psi: str, t: ir.Table) -> tuple[ir.BooleanValue, list[tuple[Any, str]]
                 *c,
                 (t.pdx_ACURF3D, "principal_respiratory_failure"),
                 (t.or_count == t.orin_TRACHIP, "only_or_procedure_is_tracheostomy"),
-                (_before(t.first_TRACHIP, t.or_day, False), "tracheostomy_before_first_or"),
+                (
+                    _before(t.first_TRACHIP, t.or_day_not_TRACHIP, False),
+                    "tracheostomy_before_first_or",
+                ),
                 (t.any_MALHYPD, "malignant_hyperthermia"),
                 (t.anypoa_NEUROMD, "neuromuscular_disorder"),
                 (t.anypoa_TRACHID, "tracheostomy_present"),
@@ -367,8 +377,14 @@ def rules(psi: str, t: ir.Table) -> tuple[ir.BooleanValue, list[tuple[Any, str]]
                 (t.pdx_DEEPVIB | t.pdx_PULMOID, "principal_dvt_pe"),
                 (t.sdx_HITD, "heparin_induced_thrombocytopenia"),
                 ((t.or_day >= 10).fill_null(False), "first_or_day_10_or_later"),
-                (_before(t.first_VENACIP, t.or_day, True), "vena_cava_interruption_before_or"),
-                (_before(t.first_THROMP, t.or_day, True), "pulmonary_thrombectomy_before_or"),
+                (
+                    _before(t.first_VENACIP, t.or_day_not_VENACIP, True),
+                    "vena_cava_interruption_before_or",
+                ),
+                (
+                    _before(t.first_THROMP, t.or_day_not_THROMP, True),
+                    "pulmonary_thrombectomy_before_or",
+                ),
                 (only, "only_or_procedure_is_vena_cava_or_thrombectomy"),
                 (t.anypoa_NEURTRAD, "acute_brain_or_spinal_injury"),
                 (t.pr_ECMOP, "ecmo"),
