@@ -359,3 +359,53 @@ def test_psi90_component_without_model_uses_ahrq_reference_rate():
     a = p["PSI12"]["signal_variance_oe"] / (p["PSI12"]["signal_variance_oe"] + (1 - e / 10_000) / e)
     assert c["reliability"]["PSI12"] == pytest.approx(a)
     assert c["value"] == pytest.approx(1 - p["PSI12"]["weight"] * a)
+
+
+# -- portability: the same rows on Spark -------------------------------------------------------
+@pytest.mark.spark
+@pytest.mark.slow
+def test_psi_rows_on_spark_equal_duckdb(psi_built, spark_warehouse, tmp_path):
+    """Given the scenario's fhir tables copied to Spark through Parquet and the models fitted
+    on DuckDB, when the build runs on Spark, then the PSI stay flags, every PSI/COMPL long row
+    and the PSI 90 results equal DuckDB's."""
+    from cmo.measures import api
+    from cmo.measures.build import run
+    from cmo.measures.core import FHIR_SCHEMAS
+
+    from .test_spark import _frame, _same
+
+    spark = spark_warehouse.spark
+    duck_tables = set(psi_built.list_tables("fhir"))
+    for name in spark_warehouse.list_tables("fhir"):
+        if name not in duck_tables:  # left by another test's scenario
+            spark.sql(f"DROP TABLE IF EXISTS {name}")
+    for name in duck_tables & set(FHIR_SCHEMAS):
+        path = tmp_path / f"{name}.parquet"
+        psi_built.con.con.execute(f"COPY {name} TO '{path}' (FORMAT parquet)")
+        spark.sql(f"DROP TABLE IF EXISTS {name}")
+        spark.read.parquet(str(path)).write.saveAsTable(name)
+    mine = [m for m in api.list_measures(psi_built) if m["measure_id"].startswith(("PSI", "COMPL"))]
+    models = {}
+    for m in mine:
+        card = api.model_card(psi_built, m["measure_id"])
+        if card and card.get("model"):
+            models[m["measure_id"]] = card["model"]
+    run(spark_warehouse, models=models, progress=False)
+    _same(
+        _frame(psi_built, "core__psi_stay", ["stay_id"]),
+        _frame(spark_warehouse, "core__psi_stay", ["stay_id"])[
+            list(psi_built.table("core__psi_stay").columns)
+        ],
+    )
+    keys = ["measure_id", "stay_id"]
+    duck_long = _frame(psi_built, "quality__measure_long", keys)
+    spark_long = _frame(spark_warehouse, "quality__measure_long", keys)
+    ids = [m["measure_id"] for m in mine]
+    pick = lambda f: f[f["measure_id"].isin(ids)].reset_index(drop=True)  # noqa: E731
+    _same(pick(duck_long), pick(spark_long))
+    keys = ["measure_id", "period_type", "period_start", "level", "unit_id"]
+    p90 = lambda f: f[f["measure_id"] == "PSI90"].reset_index(drop=True)  # noqa: E731
+    _same(
+        p90(_frame(psi_built, "quality__measure_result", keys)),
+        p90(_frame(spark_warehouse, "quality__measure_result", keys)),
+    )

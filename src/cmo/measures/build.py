@@ -348,7 +348,10 @@ def _scoring_table(ctx: Context) -> ir.Table:
 
     s = ctx.stays.select("stay_id", "age", "sex", "priority", "principal_dx")
     flags = [f"el_{c}" for c in terminology.categories("elixhauser")]
-    return s.join(ctx.comorbidity.select("stay_id", *flags), "stay_id")
+    # Built once per build: every risk-adjusted measure (14 with the PSIs) joins it twice.
+    return ctx.shared(
+        "risk_scoring", lambda: s.join(ctx.comorbidity.select("stay_id", *flags), "stay_id")
+    )
 
 
 def _fit_frame(ctx: Context, m: Measure, reference: tuple[date, date] | None) -> pd.DataFrame:
