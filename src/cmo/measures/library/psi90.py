@@ -83,18 +83,22 @@ def long(ctx: Context) -> ir.Table:
     )
 
 
-def composite(rows: pd.DataFrame, params: dict[str, dict[str, float]] | None = None) -> dict:
+def composite(
+    rows: pd.DataFrame, params: dict[str, dict[str, float]] | None = None
+) -> dict[str, Any]:
     """PSI 90 of one unit and period from its components' rows (``measure_id``,
     ``denominator``, ``numerator``, ``expected``): value, variance, SE, CI and per-component
     reliability weights (the arithmetic of PSI_HOSP_COMPOSITE.SAS)."""
     params = params or parameters()
-    by_id = {str(r["measure_id"]): r for r in rows.to_dict("records")}
+    by_id: dict[str, dict[str, Any]] = {
+        str(r["measure_id"]): {str(k): v for k, v in r.items()} for r in rows.to_dict("records")
+    }
     value, var = 0.0, 0.0
     weights: dict[str, float] = {}
     for psi in PSI_IDS:
         p = params[psi]
         w, s, ref = p["weight"], p["signal_variance_oe"], p["reference_rate"]
-        r: dict[str, Any] = by_id.get(psi, {})
+        r = by_id.get(psi, {})
         n = float(r.get("denominator") or 0)
         if n < MIN_COMPONENT_STAYS:
             value += w
