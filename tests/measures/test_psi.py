@@ -275,12 +275,12 @@ def test_psi15_accidental_puncture_or_laceration(psi_built):
     assert flags(w, "PSI15", "p15-poa") == excluded("poa", 1.0)
 
 
-def test_psi90_long_rows_are_the_component_stays(psi_built):
+def test_psi90_long_rows_are_the_harmed_stays(psi_built):
     rows = long_rows(psi_built, "PSI90")
     assert rows["p03-num"]["outcome"] == 1.0 and not rows["p03-num"]["excluded"]
-    assert rows["p03-none"]["outcome"] == 0.0
-    # Excluded from PSI 03 (POA) but counted, without an event, by PSI 06 and PSI 08.
-    assert rows["p03-poa"]["outcome"] == 0.0 and not rows["p03-poa"]["excluded"]
+    assert rows["p12-pe"]["outcome"] == 1.0
+    # No counted component event: no row (PSI 03 excludes p03-poa, no other PSI counts it).
+    assert not {"p03-none", "p03-poa", "p09-noproc", "p12-poa"} & set(rows)
 
 
 def test_psi90_results_only_for_hospitals(psi_built):
@@ -289,6 +289,20 @@ def test_psi90_results_only_for_hospitals(psi_built):
     assert set(p90["level"]) == {"system", "site"}
     year = p90[(p90["period_type"] == "year") & (p90["level"] == "system")].iloc[0]
     assert year["rate"] == year["oe"] and year["ci_low"] < year["oe"] < year["ci_high"]
+    # AHRQ's weighted denominator: sum of w_i n_i over the components with 3+ stays.
+    from cmo.measures.library.psi_rules import parameters
+
+    comp = res[
+        res["measure_id"].str.match(r"PSI(0|1)")
+        & (res["period_type"] == "year")
+        & (res["level"] == "system")
+    ]
+    w = {k: v["weight"] for k, v in parameters().items()}
+    pairs = zip(comp["measure_id"], comp["denominator"], strict=True)
+    expect = sum(w[m] * n for m, n in pairs if n >= 3)
+    assert year["denominator"] == round(expect)
+    harmed = long_rows(psi_built, "PSI90")
+    assert year["numerator"] == len(harmed)
 
 
 def test_compl_counts_hospital_acquired_complications_by_surgeon(psi_built):

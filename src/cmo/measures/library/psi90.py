@@ -15,10 +15,11 @@ than 3 stays contributes w_i (AHRQ's rule); variance sum_i w_i^2 S_i (1 - a_i) (
 covariance matrix is diagonal), 95% CI +-1.96 SE. A component with stays but no fitted model
 (no event in the reference window) takes AHRQ's v2024 reference population rate as its
 expected rate. Computed for the system and each site, per month, quarter and year, from the
-components' result rows (``Measure.finish``); the long rows are the stays in at least one
-component's denominator, the outcome whether any counted component event happened in the
-stay, so the composite drills down to its stays. No signals of its own: the components carry
-them (a composite of shrunk ratios is not a count to chart).
+components' result rows (``Measure.finish``); its ``denominator`` is AHRQ's weighted
+denominator (sum of w_i n_i). The long rows are the stays with at least one counted component
+event (outcome 1), so the composite drills down to its harmed stays (each component's own rows
+hold its whole denominator). No signals of its own: the components carry them (a composite of
+shrunk ratios is not a count to chart).
 """
 
 from __future__ import annotations
@@ -60,25 +61,22 @@ MIN_COMPONENT_STAYS = 3  # AHRQ: a component with fewer stays contributes its we
 
 
 def long(ctx: Context) -> ir.Table:
+    """The stays with at least one counted component event (the composite's drill-down): its
+    results are computed from the components' rows, so the other stays need no copy here."""
     t = stay_flags(ctx)
-    included, counted, events = [], [], []
+    events = []
     for psi in PSI_IDS:
         include, exclusions, num = rules(psi, t)
         ok = include & ~ibis.or_(*[c.fill_null(False) for c, _ in exclusions])
-        included.append(include)
-        counted.append(ok)
         events.append(ok & num.fill_null(False))
-    t = t.mutate(_inc=ibis.or_(*included), _ok=ibis.or_(*counted), _ev=ibis.or_(*events))
-    t = t.filter(t._inc)
+    t = t.filter(ibis.or_(*events))
     return skeleton(
         SPEC.measure_id,
         t,
         SPEC.attribution,
         in_population=t.discharge_date <= ctx.data_end,
-        exclusion_reason=ibis.cases(
-            (~t._ok, "excluded_from_every_component"), else_=ibis.null("string")
-        ),
-        outcome=t._ev.cast("float64"),
+        exclusion_reason=ibis.null("string"),
+        outcome=ibis.literal(1.0),
         evidence_date=t.discharge_date,
     )
 
@@ -125,28 +123,48 @@ def composite(
 
 
 def finish(results: pd.DataFrame) -> pd.DataFrame:
-    """The result rows with PSI 90's system and site rows recomputed from the components'
-    rows of the same period and unit (other levels dropped: AHRQ's composite is for
-    hospitals)."""
+    """The result rows with PSI 90's rows made from the components' rows: one per period and
+    hospital unit (system, site) that any component has. ``denominator`` is AHRQ's weighted
+    denominator (sum of w_i n_i over the components with 3+ stays, rounded), ``numerator`` the
+    stays with a counted component event, ``rate`` = ``oe`` = the composite, with its 95% CI."""
     params = parameters()
     keys = ["period_type", "period_start", "level", "unit_id"]
-    mine = results["measure_id"] == SPEC.measure_id
+    mine = results[results["measure_id"] == SPEC.measure_id]
+    events = {tuple(k): n for k, n in zip(mine[keys].to_numpy(), mine["numerator"], strict=True)}
     comp = results[results["measure_id"].isin(PSI_IDS) & results["level"].isin(LEVELS)]
-    groups = {k: g for k, g in comp.groupby(keys, sort=False, dropna=False)}
-    out = results[~mine | results["level"].isin(LEVELS)].copy()
-    idx = out.index[out["measure_id"] == SPEC.measure_id]
-    for i in idx:
-        key = tuple(out.loc[i, keys])
-        g = groups.get(key)
-        c = composite(g if g is not None else comp.iloc[0:0], params)
-        out.loc[i, ["rate", "oe", "ci_low", "ci_high"]] = [
-            c["value"],
-            c["value"],
-            c["ci_low"],
-            c["ci_high"],
-        ]
-        out.loc[i, ["expected", "rsr", "median"]] = np.nan
-    return out.reset_index(drop=True)
+    rows = []
+    for key, g in comp.groupby(keys, sort=True):
+        c = composite(g, params)
+        n = g.set_index("measure_id")["denominator"]
+        weighted = sum(
+            params[psi]["weight"] * float(n.get(psi, 0))
+            for psi in PSI_IDS
+            if float(n.get(psi, 0)) >= MIN_COMPONENT_STAYS
+        )
+        first = g.iloc[0]
+        rows.append(
+            {
+                "measure_id": SPEC.measure_id,
+                **dict(zip(keys, key, strict=True)),
+                "unit_name": first["unit_name"],
+                "site_id": first["site_id"],
+                "denominator": round(weighted),
+                "numerator": float(events.get(tuple(key), 0.0)),
+                "rate": c["value"],
+                "expected": np.nan,
+                "oe": c["value"],
+                "ci_low": c["ci_low"],
+                "ci_high": c["ci_high"],
+                "rsr": np.nan,
+                "median": np.nan,
+            }
+        )
+    out = results[results["measure_id"] != SPEC.measure_id]
+    made = pd.DataFrame(rows, columns=list(results.columns))
+    frames = [f for f in (out, made) if len(f)]
+    if not frames:
+        return results.iloc[0:0]
+    return pd.concat(frames, ignore_index=True).astype(results.dtypes.to_dict())
 
 
 MEASURE = Measure(spec=SPEC, long=long, risk_model=False, signals=False, finish=finish)
