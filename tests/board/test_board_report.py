@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 from board_sample import QUARTER, START, demo_people
 
+from demo_warehouse import PATIENTS
+
 pytestmark = pytest.mark.django_db
 
 SECTIONS = ("summary", "scorecard", "sites", "safety", "staff", "methods")
@@ -215,7 +217,7 @@ def test_html_and_pdf_name_no_patient_or_practitioner(app_rows: dict[str, Any]) 
     from cmo.board import publish, services
 
     people = demo_people()
-    assert len(people["patients"]) == 2000 and people["practitioners"]
+    assert len(people["patients"]) == PATIENTS and people["practitioners"]
     data = publish.numbers(services.parse_period(QUARTER), "")
     _body, html, pdf = publish.rendered(data)
     assert pdf is not None and pdf.startswith(b"%PDF")

@@ -51,7 +51,8 @@ ARGS = [
 
 @pytest.fixture(scope="session")
 def e2e_warehouse() -> Path:
-    """A real demo build (2,000 patients, ~6 s), in a file of its own."""
+    """A real demo build (tests/demo_warehouse.py: 5,000 patients, ~15 s), in a file of its
+    own."""
     import fcntl
 
     from demo_warehouse import build_demo_warehouse  # tests/demo_warehouse.py

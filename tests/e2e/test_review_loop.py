@@ -15,26 +15,13 @@ from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 PASSWORD = "correct horse battery staple"
-PATIENTS = 5000  # the planted hospitalist has ≥ 25 stays a year (no small cell) from ~5,000
 
 
 @pytest.fixture(scope="session")
-def review_warehouse() -> Path:
-    """A demo build of its own (5,000 patients, ~1 min): at the 2,000 patients of the shared
-    build the planted hospitalist has too few stays a year for a practitioner signal."""
-    import fcntl
-
-    from demo_warehouse import build_demo_warehouse  # tests/demo_warehouse.py
-
-    path = Path(os.environ["CMO_DATA_DIR"]) / "e2e-review" / "warehouse.duckdb"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.parent / "build.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (path.parent / "built").exists():
-            path.unlink(missing_ok=True)
-            build_demo_warehouse(path, patients=PATIENTS)
-            (path.parent / "built").touch()
-    return path
+def review_warehouse(e2e_warehouse: Path) -> Path:
+    """The shared e2e demo build (tests/demo_warehouse.py, 5,000 patients): the planted
+    hospitalist has at least 25 stays a year there (no small cell), so a practitioner signal."""
+    return e2e_warehouse
 
 
 def _planted(warehouse: Path, signal_id: str) -> str:

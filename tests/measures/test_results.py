@@ -67,11 +67,11 @@ def test_levels_and_periods_are_all_present(built):
 
 def test_api_reads_the_contract_tables(built):
     ids = [m["measure_id"] for m in api.list_measures(built)]
-    # Every registered measure, in id order (the registry discovers them).
+    # Every registered measure, in id order (the PSIs and COMPL among them).
     from cmo.measures.spec import registry
 
     assert ids == sorted(registry())
-    assert {"CMI", "IMORT", "LACE", "LOS", "MORT30", "READM30"} <= set(ids)
+    assert {"CMI", "IMORT", "LACE", "LOS", "MORT30", "READM30", "PSI90", "COMPL"} <= set(ids)
     rows = api.results(built, "READM30", period_type="year", level="site")
     assert {r["unit_id"] for r in rows} == {"org-h1", "org-h2"}
     assert (

@@ -1,6 +1,6 @@
 """Fixtures for the review tests: Django on a temporary data dir (as tests/web sets it up), the
-2,000-patient demo build as the warehouse (built once per session, only by the tests that ask
-for it), directory rows made here, users for every role."""
+demo build of tests/demo_warehouse.py as the warehouse (built once per session, only by the
+tests that ask for it), directory rows made here, users for every role."""
 
 from __future__ import annotations
 

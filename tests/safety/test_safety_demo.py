@@ -46,7 +46,7 @@ def test_seed(e2e_warehouse: Path, settings: Any) -> None:
     clabsi = Action.objects.filter(measure_id="infection")
     assert clabsi.count() == 3 and clabsi.filter(strength="stronger").exists()
     a = clabsi.first()
-    # The investigated unit is the one with the most CLABSI (in a 2,000-patient build there are
+    # The investigated unit is the one with the most CLABSI (in the small test build there are
     # only a few; the 20,000-patient `cmo demo` puts the cluster in Riverside's ICU).
     infections = Event.objects.filter(event_type="infection")
     assert infections.exists() and infections.filter(unit=a.unit).exists()

@@ -375,7 +375,11 @@ def result_frame(
     agg = res.aggregate(counts)
     ref_rates = _reference_rates(agg, fitted)
     sites = res.unit_sites(counts)
-    return res.finish(agg, measures, ref_rates, res.unit_names(wh), sites)
+    final = res.finish(agg, measures, ref_rates, res.unit_names(wh), sites)
+    for m in measures.values():
+        if m.finish is not None:  # composites (PSI 90) from their components' rows
+            final = m.finish(final)
+    return final
 
 
 def signal_frames(
@@ -439,7 +443,10 @@ def _scoring_table(ctx: Context) -> ir.Table:
 
     s = ctx.stays.select("stay_id", "age", "sex", "priority", "principal_dx")
     flags = [f"el_{c}" for c in terminology.categories("elixhauser")]
-    return s.join(ctx.comorbidity.select("stay_id", *flags), "stay_id")
+    # Built once per build: every risk-adjusted measure (14 with the PSIs) joins it twice.
+    return ctx.shared(
+        "risk_scoring", lambda: s.join(ctx.comorbidity.select("stay_id", *flags), "stay_id")
+    )
 
 
 def _fit_frame(ctx: Context, m: Measure, reference: tuple[date, date] | None) -> pd.DataFrame:

@@ -158,6 +158,9 @@ class Measure:
     # Rates per exposure are shown per ``per`` units of it (NHSN: per 1,000 device days): the
     # results' rate and rsr and the chart values are multiplied by it.
     per: float = 1.0
+    # Optional step on the result rows (pandas) after the shared aggregation: a composite such
+    # as PSI 90 recomputes its rows from its components' rows.
+    finish: Callable[[Any], Any] | None = None
 
 
 def registry() -> dict[str, Measure]:
