@@ -63,9 +63,13 @@ def test_compl_finds_the_planted_surgeon(demo):
     peers = frame[(frame.site_id == row.site_id) & (frame.n >= 20)]
     low, _high = poisson_oe(peers.o.to_numpy(float), peers.e.to_numpy(float))
     assert set(peers.practitioner_id[low > 1]) == {who}
-    sig = wh.table("quality__signal").to_pandas()
-    flagged = sig[(sig.measure_id == "COMPL") & (sig.direction == "worse")]
-    assert who in set(flagged[flagged.kind.str.startswith("funnel")].unit_id)
+    # On the practitioner funnel he lies outside the 95% limits (shown on the measure page with
+    # his q-value). A review signal needs 99.8% and a Benjamini-Hochberg q below 0.05 across
+    # every surgeon (issue 13): at 20,000 patients (about 90 cases a year) he does not reach it,
+    # which docs/measures/PSI.md states.
+    fp = wh.table("quality__funnel_point").to_pandas()
+    mine = fp[(fp.measure_id == "COMPL") & (fp.level == "practitioner") & (fp.unit_id == who)]
+    assert mine["outlier_95"].any() and (mine["ratio"] > 1).all(), mine
 
 
 def test_demo_harm_events_are_coded_for_the_psis(demo):

@@ -41,11 +41,24 @@ def setup(settings_module: str | None = None) -> None:
 
 
 def migrate(verbosity: int = 0) -> None:
-    """Create or update the app database (and the role groups, via post_migrate)."""
+    """Create or update the app database (and the role groups, via post_migrate).
+
+    Two cmo processes may start at once (``cmo serve`` and the sync of ``cmo measures run``,
+    or two test workers on one data folder): each would see the same unapplied migrations and
+    the second would fail on "table already exists". An exclusive lock on a file in the data
+    folder makes them take turns; the second then finds nothing to apply."""
+    import fcntl
+
     from django.core.management import call_command
 
+    from cmo.config import settings as cmo_settings
+
     setup()
-    call_command("migrate", interactive=False, verbosity=verbosity)
+    folder = cmo_settings().data_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "migrate.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        call_command("migrate", interactive=False, verbosity=verbosity)
 
 
 def one_time_password() -> str:
