@@ -66,7 +66,10 @@ def test_scorecard_numbers_equal_the_quality_tables(app_rows: dict[str, Any]) ->
             row = system[
                 (system["measure_id"] == mid) & (system["period_start"].astype(str) == start)
             ]
-            assert len(row) == 1, (mid, start)
+            assert len(row) <= 1, (mid, start)
+            if row.empty:  # no result that quarter (e.g. PROMIS follow-ups not yet due)
+                assert x[key] is None, (mid, key)
+                continue
             rec = row.iloc[0]
             hidden = _small(rec["denominator"]) or (kind != "mean" and _small(rec["numerator"]))
             if hidden:
@@ -307,4 +310,5 @@ def test_a_harm_measure_is_picked_up_from_quality_measure(
     row = next(x for x in numbers["scorecard"] if x["measure_id"] == "MORT30")
     assert row["group"] == "harm"
     harm = [g for g in numbers["sites"]["groups"] if g["title"].startswith("Harm")]
-    assert numbers["sites"]["has_harm"] and [r["title"] for r in harm[0]["rows"]] == [row["title"]]
+    # Beside the registry's own harm measures (PSIs, NHSN SIRs), with no board code naming it.
+    assert numbers["sites"]["has_harm"] and row["title"] in [r["title"] for r in harm[0]["rows"]]

@@ -85,7 +85,9 @@ def test_signals_hide_practitioners_from_roles_without_the_right(client_for: Any
     assert any(s["level"] == "practitioner" for s in cmo)
     assert board and not any(s["level"] == "practitioner" for s in board)
     current = client_for("cmo").get("/api/quality/signals?current=true").json()
-    assert current and all(s["current"] for s in current) and len(current) < len(cmo)
+    assert current and all(s["current"] for s in current) and len(current) <= len(cmo)
+    past = client_for("cmo").get("/api/quality/signals?current=false").json()
+    assert not any(s["current"] for s in past) and len(past) + len(current) == len(cmo)
 
 
 def test_openapi_schema_lists_the_endpoints(client_for: Any) -> None:

@@ -170,37 +170,34 @@ def test_permission(client_for: Any, directory: None, page: str, role: str, expe
         assert "/accounts/login/" in response["Location"]
 
 
-def _practitioner_signals() -> tuple[dict[str, str], dict[str, str]]:
-    """The build's current practitioner signals: (in the chair's departments, elsewhere), as
-    {practitioner id: name}; the chair's are those with stays in their departments."""
-    from demo_warehouse import CHAIR_DEPARTMENTS, read_table
+def test_chair_attention_list_names_only_their_departments_practitioners(
+    client_for: Any, role_users: dict[str, Any]
+) -> None:
+    """The build's current practitioner signal (the planted long-stay hospitalist) is named to
+    a chair of a department where the practitioner attends, and to no chair of another; the
+    CMO sees the name, the board never."""
+    from cmo.directory.scope import source
+    from demo_warehouse import read_table
 
     signals = read_table("quality__signal")
     signals = signals[(signals["level"] == "practitioner") & signals["current"]]
+    assert not signals.empty, "the demo build has a current practitioner signal"
+    pid, name = str(signals.iloc[0]["unit_id"]), str(signals.iloc[0]["unit_name"])
     long = read_table("quality__measure_long")
-    theirs = set(long.loc[long["department_id"].isin(CHAIR_DEPARTMENTS), "practitioner_id"])
-    names = dict(zip(signals["unit_id"], signals["unit_name"], strict=True))
-    mine = {p: n for p, n in names.items() if p in theirs}
-    return mine, {p: n for p, n in names.items() if p not in theirs}
-
-
-def test_chair_attention_list_names_only_their_departments_practitioners(
-    client_for: Any,
-) -> None:
-    """The demo build signals practitioners inside and outside the chair's department."""
-    mine, others = _practitioner_signals()
-    assert mine and others, "the demo build has practitioner signals on both sides"
-    chair = client_for("department_chair").get("/quality/").content.decode()
-    assert all(name in chair for name in mine.values())
-    assert not any(name in chair for name in others.values())
-    assert "Practitioner of another department" in chair
-    cmo = client_for("cmo").get("/quality/").content.decode()
-    assert all(name in cmo for name in [*mine.values(), *others.values()])
-    board = client_for("board_member").get("/quality/").content.decode()
-    assert not any(name in board for name in [*mine.values(), *others.values()])
-    api = client_for("department_chair").get("/api/quality/signals").json()
-    named = {s["unit_id"] for s in api if s["level"] == "practitioner"}
-    assert named and named.isdisjoint(others) and set(mine) <= named
+    attends = set(long.loc[long["practitioner_id"] == pid, "department_id"].dropna())
+    elsewhere = sorted(set(long["department_id"].dropna()) - attends)
+    assert attends and elsewhere
+    chair = role_users["department_chair"]
+    for departments, named in ((sorted(attends)[:1], True), (elsewhere[:1], False)):
+        source.assign(chair, departments)
+        html = client_for("department_chair").get("/quality/").content.decode()
+        assert (name in html) is named, departments
+        api = client_for("department_chair").get("/api/quality/signals").json()
+        assert (pid in {s["unit_id"] for s in api if s["level"] == "practitioner"}) is named
+        if not named:
+            assert "Practitioner of another department" in html
+    assert name in client_for("cmo").get("/quality/").content.decode()
+    assert name not in client_for("board_member").get("/quality/").content.decode()
 
 
 # A value for each path converter (any value will do: the capability is checked first).

@@ -539,7 +539,11 @@ def fppe_for_new_privileges() -> list[Fppe]:
 
 
 def _check_chair(f: Fppe, user: Any) -> None:
+    """The user may decide this FPPE; ``f`` is reloaded first, so a decision never writes back
+    a stale copy (evidence a later signal added since it was read)."""
     from cmo.web.scope import scope_of
+
+    f.refresh_from_db()
 
     scope = scope_of(user)
     if not scope.can("review.decide_fppe"):
