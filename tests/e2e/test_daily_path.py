@@ -69,7 +69,7 @@ def test_cmo_goes_from_a_signal_to_the_practitioner_and_the_stays(
     expect(page.locator("text=Attributed to").first).to_be_visible()
     # The signal the CMO followed is listed on the page, with its measure.
     expect(page.locator("#sig-h .count")).not_to_have_text("0")
-    page.wait_for_function("document.querySelectorAll('.spark-inline svg').length > 0")
+    expect(page.locator(".spark-inline svg").first).to_be_visible()
 
     measure, cases = _drill_from_first_row(page)
     counted = int(page.locator("#counted").inner_text())
