@@ -10,30 +10,15 @@ import json
 from pathlib import Path
 
 import pytest
+from ingest_helpers import assert_adds_up, quarantine_reasons, write_lines
 
-from cmo.fhir.ingest import IngestResult, ingest
+from cmo.fhir.ingest import ingest
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
 
 def _patient(i: int) -> bytes:
     return json.dumps({"resourceType": "Patient", "id": f"p{i}", "gender": "female"}).encode()
-
-
-def _write(path: Path, lines: list[bytes]) -> Path:
-    path.write_bytes(b"\n".join(lines) + b"\n")
-    return path
-
-
-def _quarantine(wh) -> dict[tuple[str, int], str]:
-    q = wh.table("fhir__quarantine").to_pandas()
-    return {(Path(f).name, int(n)): r for f, n, r in zip(q.file, q.line, q.reason, strict=True)}
-
-
-def _adds_up(result: IngestResult, lines: int) -> None:
-    c = result.counts
-    assert c is not None and c.lines == lines, c
-    assert c.loaded + c.superseded + c.other + c.quarantined + c.blank == lines
 
 
 def test_bytes_and_line_ends_spark_must_not_read_as_is(spark_wh, tmp_path: Path) -> None:
@@ -43,9 +28,9 @@ def test_bytes_and_line_ends_spark_must_not_read_as_is(spark_wh, tmp_path: Path)
     lines[7] = lines[7].replace(b'"female"', b'"fem\xffale"')  # not UTF-8
     lines[8] = lines[8] + b"\r"  # a \r\n ending
     lines[10] = b'{"resourceType": "Patient", "id": "p10", "gender": "male",}'  # lenient
-    f = _write(tmp_path / "Patient.ndjson", [*lines, b""])  # and a blank line at the end
+    f = write_lines(tmp_path / "Patient.ndjson", [*lines, b""])  # and a blank line at the end
     result = ingest([f], spark_wh, progress=False)
-    assert _quarantine(spark_wh) == {
+    assert quarantine_reasons(spark_wh) == {
         ("Patient.ndjson", 6): "invalid JSON",
         ("Patient.ndjson", 8): "invalid UTF-8 at byte 55 of the line",
         ("Patient.ndjson", 11): "invalid JSON",
@@ -54,7 +39,7 @@ def test_bytes_and_line_ends_spark_must_not_read_as_is(spark_wh, tmp_path: Path)
     assert dict(zip(got.id, got.source_line, strict=True)) == {
         f"p{i}": i + 1 for i in range(12) if i not in (5, 7, 10)
     }
-    _adds_up(result, 13)
+    assert_adds_up(result, 13)
     assert (result.counts.loaded, result.counts.quarantined, result.counts.blank) == (9, 3, 1)
 
 
@@ -71,11 +56,11 @@ def test_a_value_its_fhir_type_cannot_hold_is_quarantined_on_spark(
 ) -> None:
     good = b'{"resourceType": "Observation", "id": "o1", "valueInteger": 7, "valueBoolean": false}'
     bad = f'{{"resourceType": "Observation", "id": "o2", "{element}": {value}}}'.encode()
-    f = _write(tmp_path / "Observation.ndjson", [good, bad])
+    f = write_lines(tmp_path / "Observation.ndjson", [good, bad])
     result = ingest([f], spark_wh, progress=False)
-    assert _quarantine(spark_wh) == {("Observation.ndjson", 2): reason}
+    assert quarantine_reasons(spark_wh) == {("Observation.ndjson", 2): reason}
     assert spark_wh.table("fhir__observation").to_pandas().id.tolist() == ["o1"]
-    _adds_up(result, 2)
+    assert_adds_up(result, 2)
 
 
 def test_a_second_version_counts_as_superseded(spark_wh, tmp_path: Path) -> None:
@@ -86,8 +71,8 @@ def test_a_second_version_counts_as_superseded(spark_wh, tmp_path: Path) -> None
         b'{"resourceType": "Patient", "id": "p1", "meta": {"lastUpdated": "2024-02-01T00:00:00Z"}}'
     )
     other = b'{"resourceType": "Basic", "id": "b1"}'
-    f = _write(tmp_path / "Patient.ndjson", [old, new, other])
+    f = write_lines(tmp_path / "Patient.ndjson", [old, new, other])
     result = ingest([f], spark_wh, progress=False)
     c = result.counts
     assert c is not None and (c.loaded, c.superseded, c.other) == (1, 1, 1)
-    _adds_up(result, 3)
+    assert_adds_up(result, 3)
