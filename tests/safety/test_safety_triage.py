@@ -181,7 +181,7 @@ def test_ehr_adverse_event_is_ingested_and_queued(
     tmp_path: Path, client_for: Any, directory: Any, settings: Any
 ) -> None:
     from cmo.fhir.ingest import ingest
-    from cmo.safety.warehouse import adverse_events
+    from cmo.measures.safety import read
     from cmo.warehouse import connect
 
     f = tmp_path / "AdverseEvent.ndjson"
@@ -197,9 +197,13 @@ def test_ehr_adverse_event_is_ingested_and_queued(
     assert row["event_display"] == "Accidental fall" and row["subject_id"] == "P1"
     assert row["seriousness_code"] == "serious" and row["location_id"] == "U-ICU"
     assert str(row["recorded_date_ts"]) == "2024-05-02 08:00:00"  # offset normalised to UTC
-    settings.WAREHOUSE = path
-    assert services.import_ehr_events(adverse_events()) == 1
-    assert services.import_ehr_events(adverse_events()) == 0  # once per AdverseEvent
+    wh = connect(path, read_only=True)
+    try:
+        events = read(wh).adverse_events
+    finally:
+        wh.close()
+    assert services.import_ehr_events(events) == 1
+    assert services.import_ehr_events(events) == 0  # once per AdverseEvent
     e = Event.objects.get(ehr_id="ae-1")
     assert (e.source, e.harm, e.category, e.unit, e.patient_id) == (
         "ehr",

@@ -277,7 +277,7 @@ def seed(warehouse: Path, *, seed: int = 7, now: datetime | None = None) -> dict
 
     from cmo.safety import clocks, services
     from cmo.safety import models as m
-    from cmo.safety.warehouse import adverse_events, patient_days
+    from cmo.safety.warehouse import patient_days
 
     if m.Event.objects.exists():
         return {"events": 0}
@@ -296,7 +296,7 @@ def seed(warehouse: Path, *, seed: int = 7, now: datetime | None = None) -> dict
     with transaction.atomic():
         s = _Seeder(frames, rng)
         counts["reports"] = s.year_of_reports(start, end, float(days["patient_days"].sum()))
-        counts["ehr"] = services.import_ehr_events(adverse_events(Path(warehouse)))
+        counts["ehr"] = services.import_ehr_events(_ehr_events(Path(warehouse)))
         cluster, quarter = s.clabsi()
         counts["clabsi"] = m.Event.objects.filter(event_type="infection").count()
         if cluster:
@@ -305,6 +305,18 @@ def seed(warehouse: Path, *, seed: int = 7, now: datetime | None = None) -> dict
         _peer_review(s, now)
     counts["events"] = m.Event.objects.count()
     return counts
+
+
+def _ehr_events(warehouse: Path) -> list[dict[str, Any]]:
+    """The warehouse's AdverseEvents as the sync reads them (``cmo.measures.safety.read``)."""
+    from cmo.measures.safety import read
+    from cmo.warehouse import connect
+
+    wh = connect(warehouse, read_only=True)
+    try:
+        return read(wh).adverse_events
+    finally:
+        wh.close()
 
 
 def _clabsi_investigation(s: _Seeder, cluster: list[Any], quarter: Any, now: datetime) -> None:

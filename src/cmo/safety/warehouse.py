@@ -1,5 +1,5 @@
 """Small typed reads of the analytics warehouse (read-only): patient/stay lookup for a report,
-patient days by unit and month for the event rates, FHIR AdverseEvents from the EHR.
+patient days by unit and month for the event rates.
 
 The web never writes to the warehouse (ARCHITECTURE.md §2); each function opens it read-only
 and closes it again. Callers access-log what they show.
@@ -14,8 +14,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
-from cmo.errors import CmoError
 
 
 @dataclass(frozen=True)
@@ -134,18 +132,3 @@ def _days_by_month(df: pd.DataFrame, start: date, end: date) -> pd.DataFrame:
         .reset_index()
     )
     return out
-
-
-def adverse_events(path: Path | None = None) -> list[dict[str, Any]]:
-    """Rows of ``fhir__adverse_event`` (empty when the warehouse has none)."""
-    try:
-        wh = _open(path)
-    except CmoError:
-        return []
-    try:
-        if not wh.exists("fhir__adverse_event"):
-            return []
-        rows: list[dict[str, Any]] = wh.table("fhir__adverse_event").to_pyarrow().to_pylist()
-        return rows
-    finally:
-        wh.close()
