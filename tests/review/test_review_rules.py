@@ -81,20 +81,27 @@ def test_other_signals_do_not_propose(over: dict[str, object]) -> None:
 
 def test_shrinkage_pulls_small_units_toward_the_mean() -> None:
     """Given practitioners whose O/E truly varies (0.5 to 2), a small one with O/E 3 is pulled
-    toward the mean far more than a large one with the same O/E."""
-    units = [(10.0, 20.0), (20.0, 20.0), (30.0, 20.0), (40.0, 20.0)] * 10
-    prior = rules.gamma_prior(units)
-    assert prior is not None
-    small = rules.shrink(3.0, 1.0, prior)
-    large = rules.shrink(300.0, 100.0, prior)
-    assert small is not None and large is not None
+    toward the mean far more than a large one with the same O/E; the estimates are those of
+    the quality results' shrinkage (one model everywhere)."""
+    from cmo.stats.shrinkage import eb_ratio
+
+    units = {f"p{i}": (20, 10.0 + 10 * (i % 4), 20.0) for i in range(40)}
+    units |= {"small": (5, 3.0, 1.0), "large": (400, 300.0, 100.0), "none": (0, 0.0, 0.0)}
+    shrunk = rules.shrink_all(units)
+    small, large = shrunk["small"], shrunk["large"]
     assert 1.0 <= small.ratio < 2.0 < large.ratio <= 3.0
     assert small.low < small.ratio < small.high
-    assert rules.shrink(3.0, 0.0, prior) is None
-    assert rules.gamma_prior([(1.0, 1.0)]) is None
-    # No variation beyond Poisson noise: everyone is shrunk to the mean.
-    flat = rules.gamma_prior([(10.0, 10.0)] * 30)
-    assert flat is not None and abs(rules.shrink(30.0, 10.0, flat).ratio - 1.0) < 0.01  # type: ignore[union-attr]
+    assert "none" not in shrunk  # no cases: not in the family, nothing to shrink
+    codes = [c for c in units if c != "none"]
+    same = eb_ratio([units[c][1] for c in codes], [units[c][2] for c in codes])
+    assert small.ratio == pytest.approx(same.shrunk_ratio[codes.index("small")])
+    assert rules.shrink_all({"a": (3, 1.0, 1.0), "b": (3, 2.0, 1.0)}) == {}  # too few units
+    # Little variation beyond Poisson noise: one unit's O/E of 3 is pulled most of the way to
+    # the mean, and the interval keeps the uncertainty of that mean (never zero width).
+    flat = rules.shrink_all(
+        {f"p{i}": (10, 10.0, 10.0) for i in range(30)} | {"x": (10, 30.0, 10.0)}
+    )
+    assert 1.0 < flat["x"].ratio < 1.5 and flat["x"].high - flat["x"].low > 0.05
 
 
 def test_grades() -> None:

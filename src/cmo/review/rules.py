@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -109,38 +109,24 @@ class Shrunk:
     high: float
 
 
-def gamma_prior(units: Iterable[tuple[float, float]]) -> tuple[float, float] | None:
-    """Method-of-moments Gamma prior (shape, rate) of the true O/E ratios from (observed,
-    expected) pairs (Marshall, *Mapping disease and mortality rates using empirical Bayes
-    estimators*, Appl Stat 1991; the Poisson–gamma model of Clayton & Kaldor, Biometrics
-    1987). None when there is nothing to learn from; a between-unit variance at or below zero
-    means every unit is shrunk to the mean (a very strong prior)."""
-    pairs = [(o, e) for o, e in units if e > 0]
-    if len(pairs) < 2:
-        return None
-    total_o, total_e = sum(o for o, _ in pairs), sum(e for _, e in pairs)
-    if total_e <= 0:
-        return None
-    m = total_o / total_e
-    mean_e = total_e / len(pairs)
-    s2 = sum(e * (o / e - m) ** 2 for o, e in pairs) / total_e - m / mean_e
-    if m <= 0:
-        return None
-    if s2 <= 1e-9:
-        s2 = m * m / 1e4  # no detectable between-unit variation: shrink (almost) fully
-    return m * m / s2, m / s2
+def shrink_all(totals: Mapping[str, tuple[int, float, float]]) -> dict[str, Shrunk]:
+    """The empirical-Bayes O/E of every practitioner with cases, from (cases, observed,
+    expected) over the cycle, with its 95% posterior interval: the same gamma-Poisson model
+    and moment estimator as the quality results' shrunk O/E (``cmo.stats.shrinkage.eb_ratio``:
+    Clayton & Kaldor, Biometrics 1987; Marshall, Appl Stat 1991; the prior never more precise
+    than its family mean, Morris JASA 1983). The family is every practitioner with at least one
+    case of the measure in the cycle; with fewer than three of them nothing is shrunk."""
+    from cmo.stats.shrinkage import eb_ratio
 
-
-def shrink(observed: float, expected: float, prior: tuple[float, float] | None) -> Shrunk | None:
-    """The posterior mean of the O/E ratio with its 95% equal-tailed interval (Gamma(shape +
-    O, rate + E)); None without a prior or an expectation."""
-    if prior is None or expected <= 0:
-        return None
-    from scipy.stats import gamma
-
-    shape, rate = prior[0] + observed, prior[1] + expected
-    low, high = gamma.ppf([0.025, 0.975], shape, scale=1 / rate)
-    return Shrunk(shape / rate, float(low), float(high))
+    codes = [c for c, (n, _, e) in totals.items() if n >= 1]
+    if not codes:
+        return {}
+    est = eb_ratio([totals[c][1] for c in codes], [totals[c][2] for c in codes])
+    return {
+        c: Shrunk(float(r.shrunk_ratio), float(r.shrunk_low), float(r.shrunk_high))
+        for c, r in zip(codes, est.itertuples(index=False), strict=True)
+        if math.isfinite(r.shrunk_ratio)
+    }
 
 
 def grade(

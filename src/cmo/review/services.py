@@ -185,10 +185,7 @@ def build_oppe(
         {i.measure_id for i in Indicator.objects.filter(active=True) if i.measure_id}
     )
     totals = {mid: _measure_totals(mid, cycle) for mid in measure_ids}
-    priors = {
-        mid: rules.gamma_prior((o, e) for n, o, e in t.values() if n >= 1)
-        for mid, t in totals.items()
-    }
+    shrunk = {mid: rules.shrink_all(t) for mid, t in totals.items()}
     peers_of: dict[int, list[str]] = defaultdict(list)  # department id -> practitioner codes
     for p in people:
         d = depts[p.pk]
@@ -224,7 +221,7 @@ def build_oppe(
                 if ind.kind == IndicatorKind.VOLUME:
                     row["value"] = n
                 else:
-                    row.update(_measure_row(ind, n, o, e, t, peers_of, dept, p, priors, minimum))
+                    row.update(_measure_row(ind, n, o, e, t, peers_of, dept, p, shrunk, minimum))
             elif ind.kind == IndicatorKind.SAFETY:
                 row["value"] = referrals.get(p.code, 0)
             elif ind.kind == IndicatorKind.PEER_REVIEW:
@@ -258,7 +255,7 @@ def _measure_row(
     peers_of: dict[int, list[str]],
     dept: Department | None,
     p: Practitioner,
-    priors: dict[str, tuple[float, float] | None],
+    shrunk: dict[str, dict[str, rules.Shrunk]],
     minimum: int,
 ) -> dict[str, Any]:
     peers = [c for c in (peers_of.get(dept.pk, []) if dept else []) if c != p.code]
@@ -275,7 +272,7 @@ def _measure_row(
         row.update(grade="too_few", note=f"too few cases ({n} < {minimum}): no rate shown")
         row["oe"] = None
         return row
-    s = rules.shrink(o, e, priors.get(ind.measure_id))
+    s = shrunk.get(ind.measure_id or "", {}).get(p.code)
     if s is not None:
         row.update(
             shrunk=round(s.ratio, 3), shrunk_low=round(s.low, 3), shrunk_high=round(s.high, 3)
