@@ -122,10 +122,13 @@ def shrink_all(totals: Mapping[str, tuple[int, float, float]]) -> dict[str, Shru
     if not codes:
         return {}
     est = eb_ratio([totals[c][1] for c in codes], [totals[c][2] for c in codes])
+    ratio, low, high = (
+        est[k].to_numpy(float) for k in ("shrunk_ratio", "shrunk_low", "shrunk_high")
+    )
     return {
-        c: Shrunk(float(r.shrunk_ratio), float(r.shrunk_low), float(r.shrunk_high))
-        for c, r in zip(codes, est.itertuples(index=False), strict=True)
-        if math.isfinite(r.shrunk_ratio)
+        c: Shrunk(float(ratio[i]), float(low[i]), float(high[i]))
+        for i, c in enumerate(codes)
+        if math.isfinite(ratio[i])
     }
 
 
