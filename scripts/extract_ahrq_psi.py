@@ -13,7 +13,7 @@ v2024 (PSI/Macros/*_v2024.sas). What is read, at one commit, with ``git show`` (
   check that every list cmo's rules need is defined;
 - ``PSI/Programs/PSI_HOSP_FORMATS.SAS``: the code lists themselves (``VALUE $NAME 'code', ... =
   '1'``), when the snapshot holds the file. The public snapshot available when cmo was written
-  lists it but does not carry its blob (too large), so the lists are then built from
+  lists it in every commit but carries none of its blobs, so the lists are then built from
   ``scripts/data/ahrq_psi_v2024_list_definitions.csv`` (each list's ICD-10-CM stems and ICD-10-PCS
   patterns written from the AHRQ PSI v2024 Technical Specifications appendices), ICD-10-CM stems
   expanded to every billable code by ``simple-icd-10-cm``;
