@@ -13,10 +13,14 @@ v2024 (PSI/Macros/*_v2024.sas). What is read, at one commit, with ``git show`` (
   check that every list cmo's rules need is defined;
 - ``PSI/Programs/PSI_HOSP_FORMATS.SAS``: the code lists themselves (``VALUE $NAME 'code', ... =
   '1'``), when the snapshot holds the file. The public snapshot available when cmo was written
-  lists it but does not carry its blob (too large), so the lists are then built from
+  lists it in every commit but carries none of its blobs, so the lists are then built from
   ``scripts/data/ahrq_psi_v2024_list_definitions.csv`` (each list's ICD-10-CM stems and ICD-10-PCS
   patterns written from the AHRQ PSI v2024 Technical Specifications appendices), ICD-10-CM stems
-  expanded to every billable code by ``simple-icd-10-cm``.
+  expanded to every billable code by ``simple-icd-10-cm``;
+- the format files of the snapshot's other modules that do carry their blob
+  (``SIBLING_FORMATS``: PQI v2024, MHI v2024): a list the PSI rules use that one of them defines
+  under the same SAS format name (``MDC14PRINDX``, ``MDC15PRINDX``, ``DIALY2P``, ``DIALYIP``) is
+  AHRQ's own list and replaces the rebuilt one; the script prints how the two differ.
 
 Writes ``src/cmo/measures/data/ahrq_psi_v2024_parameters.csv`` and
 ``src/cmo/measures/data/ahrq_psi_v2024_codes.csv`` (see that folder's README.md).
@@ -38,6 +42,14 @@ OUT = ROOT / "src" / "cmo" / "measures" / "data"
 DEFINITIONS = ROOT / "scripts" / "data" / "ahrq_psi_v2024_list_definitions.csv"
 DEFAULT_GIT = Path("/work/.mirror/AHRQ+AHRQ-Quality-Indicators/repo")
 VERSION = "v2024"
+# Format files of other modules of the same AHRQ software in the snapshot, searched in this
+# order for the PSI lists PSI_HOSP_FORMATS.SAS would hold: AHRQ shares format names (and the
+# lists behind them) across its modules. PQI is the same SAS QI v2024 release (July 2024) as the
+# PSI macros; MHI is the SAS MHI v2024 beta (September 2024), used only for what PQI lacks.
+SIBLING_FORMATS = (
+    "PQI/Programs/PQI_AREA_FORMATS.SAS",
+    "MHI/Programs/MHI_FORMATS.sas",
+)
 COMPONENTS = ("03", "06", "08", "09", "10", "11", "12", "13", "14", "15")
 # Order of the 18 entries of the Sigvar array (its header comment).
 SIGVAR_ORDER = [
@@ -133,17 +145,25 @@ def formats_used(git_dir: Path, commit: str) -> set[str]:
     return set(re.findall(r"\$([A-Z0-9_]+)\.", sas))
 
 
-def parse_formats(sas: str, wanted: set[str]) -> list[dict[str, str]]:
-    """``VALUE $NAME 'A', 'B' ... = '1' OTHER = '0';`` blocks -> (list, system, value) rows."""
+def parse_formats(sas: str, wanted: set[str], systems: dict[str, str]) -> list[dict[str, str]]:
+    """The codes each wanted ``VALUE $NAME ... ;`` block maps to ``'1'`` -> (list, system,
+    value) rows. Both of AHRQ's layouts are read: one code per label (``"A34" = '1'``) and a
+    comma-separated run of codes before one label (``'3E1M39Z', '5A1D00Z' = '1'``)."""
+    sas = re.sub(r"/\*.*?\*/", "", sas, flags=re.DOTALL)  # comments may hold ';' or quotes
     rows = []
     for m in re.finditer(r"VALUE\s+\$(\w+)(.*?);", sas, re.IGNORECASE | re.DOTALL):
         name, body = m.group(1).upper(), m.group(2)
         if name not in wanted:
             continue
-        ones = body.split("=")[0]
-        for code in re.findall(r"['\"]([A-Z0-9]+)['\"]", ones):
-            system = "icd10pcs" if len(code) == 7 and name.endswith("P") else "icd10cm"
-            rows.append({"list": name, "system": system, "value": code, "source": "formats"})
+        if re.search(r"['\"]\s*-\s*['\"]", body):
+            raise SystemExit(f"${name}: a code range, which this reader does not expand")
+        for run, label in re.findall(
+            r"((?:\s*,?\s*['\"][A-Z0-9]+['\"])+)\s*=\s*['\"]([^'\"]*)['\"]", body, re.I
+        ):
+            if label != "1":
+                continue
+            for code in re.findall(r"['\"]([A-Z0-9]+)['\"]", run, re.IGNORECASE):
+                rows.append({"list": name, "system": systems[name], "value": code.upper()})
     return rows
 
 
@@ -196,6 +216,69 @@ def expand_definitions() -> list[dict[str, str]]:
     return out
 
 
+def list_systems() -> dict[str, str]:
+    """Each list's code system, as the definitions file names it (a list has one system)."""
+    lines = DEFINITIONS.read_text(encoding="utf-8").splitlines()
+    return {r[0]: r[1] for r in csv.reader(ln for ln in lines if not ln.startswith("#"))}
+
+
+def _like(pattern: str) -> re.Pattern[str]:
+    return re.compile("^" + pattern.replace("_", ".").replace("%", ".*") + "$")
+
+
+def compare(name: str, ahrq: list[dict[str, str]], rebuilt: list[dict[str, str]]) -> str:
+    """One line: how AHRQ's list differs from the rebuilt one (ICD-10-CM: code sets; ICD-10-PCS:
+    AHRQ's codes no rebuilt pattern matches, and rebuilt patterns matching none of them)."""
+    a = sorted({r["value"] for r in ahrq})
+    b = sorted({r["value"] for r in rebuilt})
+    if ahrq[0]["system"] == "icd10pcs":
+        pats = [_like(p) for p in b]
+        missed = [c for c in a if not any(p.match(c) for p in pats)]
+        idle = [p for p in b if not any(_like(p).match(c) for c in a)]
+        return (
+            f"{name}: AHRQ {len(a)} codes, rebuilt {len(b)} patterns; AHRQ codes the rebuild "
+            f"missed: {len(missed)} {missed[:8]}; rebuilt patterns matching no AHRQ code: {idle}"
+        )
+    only_a, only_b = sorted(set(a) - set(b)), sorted(set(b) - set(a))
+    return (
+        f"{name}: AHRQ {len(a)} codes, rebuilt {len(b)}; only AHRQ {len(only_a)} "
+        f"{only_a[:8]}; only rebuilt {len(only_b)} {only_b[:8]}"
+    )
+
+
+def code_lists(git_dir: Path, commit: str) -> tuple[list[dict[str, str]], list[str]]:
+    """The rows to ship and one provenance line per source used. PSI_HOSP_FORMATS.SAS when the
+    snapshot holds it; else the rebuilt definitions, with every list a sibling module's format
+    file defines under the same name replaced by AHRQ's own."""
+    used = formats_used(git_dir, commit)
+    systems = list_systems()
+    formats = git_show(git_dir, commit, "PSI/Programs/PSI_HOSP_FORMATS.SAS")
+    if formats:
+        return parse_formats(formats, used, systems), [f"PSI_HOSP_FORMATS.SAS at {commit}"]
+    rebuilt = expand_definitions()
+    by_list: dict[str, list[dict[str, str]]] = {}
+    for r in rebuilt:
+        by_list.setdefault(r["list"], []).append(r)
+    taken: dict[str, list[dict[str, str]]] = {}
+    origin = []
+    for path in SIBLING_FORMATS:
+        sas = git_show(git_dir, commit, path)
+        wanted = (used & set(by_list)) - set(taken)
+        rows = parse_formats(sas, wanted, systems) if sas else []
+        names = sorted({r["list"] for r in rows})
+        for name in names:
+            taken[name] = [r for r in rows if r["list"] == name]
+            print(compare(name, taken[name], by_list[name]))
+        if names:
+            origin.append(f"AHRQ's own lists {', '.join(names)}: {path} at {commit}")
+    origin.append(
+        f"the other lists: {DEFINITIONS.relative_to(ROOT)} (PSI_HOSP_FORMATS.SAS is not in the "
+        f"snapshot at {commit}); ICD-10-CM stems expanded with simple-icd-10-cm"
+    )
+    rows = [r for name, rs in by_list.items() for r in taken.get(name, rs)]
+    return rows, origin
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("git_dir", nargs="?", type=Path, default=DEFAULT_GIT)
@@ -217,25 +300,14 @@ def main(argv: list[str] | None = None) -> int:
         w = csv.DictWriter(f, fieldnames=list(params[0]), lineterminator="\n")
         w.writeheader()
         w.writerows(params)
-    used = formats_used(args.git_dir, commit)
-    formats = git_show(args.git_dir, commit, "PSI/Programs/PSI_HOSP_FORMATS.SAS")
-    if formats:
-        rows = parse_formats(formats, used)
-        origin = f"PSI_HOSP_FORMATS.SAS at {commit}"
-    else:
-        rows = expand_definitions()
-        origin = (
-            f"{DEFINITIONS.relative_to(ROOT)} (PSI_HOSP_FORMATS.SAS is not in the snapshot at "
-            f"{commit}); ICD-10-CM stems expanded with simple-icd-10-cm"
-        )
+    rows, origin = code_lists(args.git_dir, commit)
     defined = {r["list"] for r in rows}
-    missing = sorted(
-        (used & {line.split(",")[0] for line in DEFINITIONS.read_text().splitlines()}) - defined
-    )
+    missing = sorted((formats_used(args.git_dir, commit) & set(list_systems())) - defined)
     if missing:
         print("lists without codes:", ", ".join(missing), file=sys.stderr)
     with (OUT / "ahrq_psi_v2024_codes.csv").open("w", newline="", encoding="utf-8") as f:
-        f.write(f"# AHRQ PSI {VERSION} code lists from {origin}\n")
+        f.write(f"# AHRQ PSI {VERSION} code lists, from AHRQ/AHRQ-Quality-Indicators:\n")
+        f.writelines(f"# - {line}\n" for line in origin)
         f.write("# system icd10cm: undotted code (exact match); icd10pcs: SQL LIKE pattern\n")
         w = csv.DictWriter(f, fieldnames=["list", "system", "value"], lineterminator="\n")
         w.writeheader()

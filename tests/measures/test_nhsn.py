@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cmo.errors import CmoError
 from cmo.measures.library import nhsn
 from cmo.stats.intervals import sir_midp
 
@@ -109,15 +110,63 @@ def test_predicted_events_negative_binomial_arithmetic():
     icu = {"nhsn_type": "CC", "cdc_code": "IN:ACUTE:CC:MS"}
     ward = {"nhsn_type": "WARD", "cdc_code": "IN:ACUTE:WARD:M"}
     # A medical-surgical ICU: intercept + select critical care.
-    assert 1000 * math.exp(nhsn._log_rate(cah, icu, 4.5)) == pytest.approx(
+    assert 1000 * math.exp(nhsn._log_rate(cah, icu, 4.5, None)) == pytest.approx(
         1000 * math.exp(-9.029 + 1.598)
     )
     # A ward: + the ALOS term only when the facility's ALOS >= 8.9 days.
-    assert nhsn._log_rate(cah, ward, 4.5) == pytest.approx(-9.029)
-    assert nhsn._log_rate(cah, ward, 9.0) == pytest.approx(-9.029 + 1.027)
+    assert nhsn._log_rate(cah, ward, 4.5, None) == pytest.approx(-9.029)
+    assert nhsn._log_rate(cah, ward, 9.0, None) == pytest.approx(-9.029 + 1.027)
     # A parameter this module cannot evaluate makes the model unusable (None).
     odd = pd.DataFrame({"parameter": ["intercept", "birthweight:A"], "estimate": [-7.0, 1.0]})
-    assert nhsn._log_rate(odd, icu, 4.5) is None
+    assert nhsn._log_rate(odd, icu, 4.5, None) is None
+
+
+def test_cauti_ach_2022_model_by_hand():
+    """NHSN 2022 baseline, CAUTI in acute care hospitals (model table 6): predicted = catheter
+    days x exp(intercept + location group + beds + medical school + ALOS + ICU share), each
+    term read off the table for the facility's category."""
+    params = nhsn.sir_models()
+    ach = params[(params["baseline"] == "2022-ach") & (params["event"] == "CAUTI")]
+    teaching = {"total_beds": 450, "icu_share": 60 / 450, "medical_school": "major"}
+    community = {"total_beds": 120, "icu_share": 24 / 120, "medical_school": "none"}
+    icu = {"nhsn_type": "CC", "cdc_code": "IN:ACUTE:CC:MS"}  # critical care group 4
+    ward = {"nhsn_type": "WARD", "cdc_code": "IN:ACUTE:WARD:MS"}  # ward group 5
+    # 450 beds (>= 421), major affiliation, ALOS 5.2 (referent), ICU share 0.133 (< 0.141).
+    lr = nhsn._log_rate(ach, icu, 5.2, teaching)
+    assert lr == pytest.approx(-10.2778 + 2.4744 + 0.4996 + 0.2244)
+    # 1,000 catheter days in that ICU: 0.842 predicted CAUTIs.
+    assert 1000 * math.exp(lr) == pytest.approx(0.8423, abs=5e-5)
+    # 120 beds (68-176), no affiliation, ALOS 6.0 (5.7-6.5), ICU share 0.2 (>= 0.141).
+    lr = nhsn._log_rate(ach, ward, 6.0, community)
+    assert lr == pytest.approx(-10.2778 + 2.4987 + 0.2577 + 0.0581 + 0.0677)
+    # ALOS categories are NHSN's printed one-decimal bounds: 6.54 -> 6.5, 6.56 -> 6.6.
+    assert nhsn._log_rate(ach, ward, 6.56, community) == pytest.approx(
+        -10.2778 + 2.4987 + 0.2577 + 0.1833 + 0.0677
+    )
+    # Labor and delivery is the referent group: the intercept and facility terms only.
+    ld = {"nhsn_type": "WARD", "cdc_code": "IN:ACUTE:WARD:LD"}
+    assert nhsn._log_rate(ach, ld, 5.0, community) == pytest.approx(-10.2778 + 0.2577 + 0.0677)
+    # A location in none of the model's groups, or no facility file: the model is not usable.
+    onc = {"nhsn_type": "WARD", "cdc_code": "IN:ACUTE:WARD:ONC_HONC"}
+    assert nhsn._log_rate(ach, onc, 5.0, community) is None
+    assert nhsn._log_rate(ach, icu, 5.0, None) is None
+
+
+def test_facility_file_is_checked(tmp_path):
+    path = tmp_path / "nhsn_facility.csv"
+    assert nhsn.read_facility(path) is None
+    path.write_text("total_beds,icu_beds,medical_school\n300,40,Major\n")
+    assert nhsn.read_facility(path) == {
+        "total_beds": 300,
+        "icu_share": 40 / 300,
+        "medical_school": "major",
+    }
+    path.write_text("total_beds,icu_beds,medical_school\n300,400,major\n")
+    with pytest.raises(CmoError, match="icu_beds <= total_beds"):
+        nhsn.read_facility(path)
+    path.write_text("total_beds,icu_beds,medical_school\nmany,4,major\n")
+    with pytest.raises(CmoError, match="one row of total_beds"):
+        nhsn.read_facility(path)
 
 
 def test_default_locations():
@@ -418,8 +467,23 @@ def test_published_baseline_option(bed_wh, monkeypatch):
         assert rate["loc-h1-icu"] == pytest.approx(math.exp(-9.029 + 1.598))
         assert rate["loc-h1-ward"] == pytest.approx(math.exp(-9.029))  # ALOS < 8.9 days
         _, used = nhsn.predicted_rates(ctx, nhsn.EVENTS["CAUTI"])
-        assert used == "internal"  # no CAUTI model shipped for this baseline
+        assert used == "internal"  # the CAH CAUTI model needs the facility's ICU beds
+        # 2022-ach with the facility file: CAUTI from NHSN table 6; no ACH CLABSI table shipped.
+        monkeypatch.setenv("CMO_NHSN_BASELINE", "2022-ach")
+        config.reload()
+        nhsn.facility_path().write_text("total_beds,icu_beds,medical_school\n200,20,major\n")
+        rates, used = nhsn.predicted_rates(ctx, nhsn.EVENTS["CAUTI"])
+        assert used == "2022-ach"
+        rate = rates.set_index("unit_id")["rate"]
+        # 177-420 beds, major affiliation, ALOS >= 6.6 days; ICU share 0.1 is the referent.
+        assert round(nhsn._alos(ctx), 1) >= 6.6
+        facility = 0.3347 + 0.2244 + 0.1833
+        assert rate["loc-h1-icu"] == pytest.approx(math.exp(-10.2778 + 2.4744 + facility))
+        assert rate["loc-h1-ward"] == pytest.approx(math.exp(-10.2778 + 2.4987 + facility))  # M-S
+        _, used = nhsn.predicted_rates(ctx, nhsn.EVENTS["CLABSI"])
+        assert used == "internal"
     finally:
+        nhsn.facility_path().unlink(missing_ok=True)
         monkeypatch.delenv("CMO_NHSN_BASELINE")
         config.reload()
 

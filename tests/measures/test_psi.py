@@ -95,6 +95,8 @@ def scenario() -> TestBed:
     medical(bed, "p03-burn", [("L89.154", "N"), ("T31.20", "Y")])
     medical(bed, "p03-exfol", [("L89.154", "N"), ("L51.2", "Y")])
     medical(bed, "p03-none", [("E11.9", "Y")])
+    # obstetrical tetanus: MDC 14 in AHRQ's own $MDC14PRINDX (not an O code: the rebuild missed it)
+    medical(bed, "p03-mdc14", [("L89.153", "N")], pdx="A34")
     # -- PSI 06 iatrogenic pneumothorax -----------------------------------------------------------
     medical(bed, "p06-num", [("J95.811", "N")], procs=[("02HV33Z", 1)])  # after a central line
     medical(bed, "p06-poa", [("J95.811", "Y")])
@@ -119,6 +121,10 @@ def scenario() -> TestBed:
     hip(bed, "p10-sameday", [("N17.9", "N")], extra=[("5A1D70Z", 0)])
     hip(bed, "p10-dysrhythmia", [("N17.9", "N"), ("I48.91", "Y")], extra=[("5A1D70Z", 2)])
     hip(bed, "p10-emergency", [("N17.9", "N")], extra=[("5A1D70Z", 2)], priority="EM")
+    # AHRQ's own $DIALYIP and $DIALY2P (PQI/MHI v2024 format files): peritoneal dialysis counts;
+    # a percutaneous AV fistula (radial artery to lower arm vein) on the OR day excludes
+    hip(bed, "p10-peritoneal", [("N17.9", "N")], extra=[("3E1M39Z", 2)])
+    hip(bed, "p10-access", [("N17.9", "N")], extra=[("031C3ZF", 0), ("5A1D70Z", 2)])
     # -- PSI 11 postoperative respiratory failure (elective surgical) ---------------------------
     hip(bed, "p11-dx", [("J96.00", "N")])
     hip(bed, "p11-vent96", [("E11.9", "Y")], extra=[("5A1955Z", 0)])
@@ -193,6 +199,7 @@ def test_psi03_pressure_ulcer(psi_built):
     assert flags(w, "PSI03", "p03-burn") == excluded("severe_burn", 1.0)
     assert flags(w, "PSI03", "p03-exfol") == excluded("exfoliative_skin_disorder", 1.0)
     assert flags(w, "PSI03", "p03-none") == ZERO
+    assert flags(w, "PSI03", "p03-mdc14") == excluded("obstetric_principal_dx", 1.0)
 
 
 def test_psi06_iatrogenic_pneumothorax(psi_built):
@@ -230,6 +237,8 @@ def test_psi10_postoperative_aki_with_dialysis(psi_built):
     assert flags(w, "PSI10", "p10-sameday") == excluded("dialysis_before_first_or", 1.0)
     assert flags(w, "PSI10", "p10-dysrhythmia") == excluded("poa", 1.0)
     assert "p10-emergency" not in long_rows(w, "PSI10")  # elective admissions only
+    assert flags(w, "PSI10", "p10-peritoneal") == NUM
+    assert flags(w, "PSI10", "p10-access") == excluded("dialysis_access_before_first_or", 1.0)
 
 
 def test_psi11_postoperative_respiratory_failure(psi_built):

@@ -437,12 +437,58 @@ def sir_models() -> pd.DataFrame:
         return pd.read_csv(p)
 
 
-def _log_rate(params: pd.DataFrame, loc: dict[Any, Any], alos: float) -> float | None:
+FACILITY_FILE = "nhsn_facility.csv"
+MED_SCHOOL = ("major", "graduate", "undergraduate", "none")
+
+
+def facility_path() -> Path:
+    from cmo.config import settings
+
+    return settings().data_dir / FACILITY_FILE
+
+
+def read_facility(path: Path) -> dict[str, Any] | None:
+    """The facility factors of NHSN's Annual Hospital Survey that the warehouse does not hold:
+    ``<data dir>/nhsn_facility.csv``, one row ``total_beds,icu_beds,medical_school``
+    (major/graduate/undergraduate/none), written by the user; None without the file."""
+    if not path.exists():
+        return None
+    rows = pd.read_csv(path, dtype=str).to_dict("records")
+    try:
+        (row,) = rows
+        beds, icu = int(row["total_beds"]), int(row["icu_beds"])
+        school = str(row["medical_school"]).strip().lower()
+    except (KeyError, ValueError, TypeError) as exc:
+        raise CmoError(
+            f"{path}: one row of total_beds,icu_beds,medical_school is needed ({exc})"
+        ) from None
+    if school not in MED_SCHOOL or beds <= 0 or not 0 <= icu <= beds:
+        raise CmoError(
+            f"{path}: medical_school must be one of {', '.join(MED_SCHOOL)} and "
+            f"0 <= icu_beds <= total_beds > 0"
+        )
+    return {"total_beds": beds, "icu_share": icu / beds, "medical_school": school}
+
+
+def _within(value: float, arg: str, digits: int) -> bool:
+    """``lo:hi`` bounds as NHSN prints them, inclusive, on the value rounded as printed (an
+    empty bound is open): ``5.7:6.5`` holds ALOS 5.66-6.54."""
+    lo, _, hi = arg.partition(":")
+    v = round(value, digits)
+    return (not lo or v >= float(lo)) and (not hi or v <= float(hi))
+
+
+def _log_rate(
+    params: pd.DataFrame, loc: dict[Any, Any], alos: float, facility: dict[str, Any] | None
+) -> float | None:
     """A published model's log rate per device day for one location, or None when the model
-    has a parameter this module cannot evaluate."""
-    total = 0.0
+    has a parameter this module cannot evaluate: an unknown name, a facility factor without
+    ``nhsn_facility.csv``, or location groups (``code_in``) none of which holds the location."""
+    total, groups, grouped = 0.0, False, False
     for key, beta in zip(params["parameter"], params["estimate"], strict=True):
         name, _, arg = str(key).partition(":")
+        if name in ("beds_in", "icu_share_in", "med_school") and facility is None:
+            return None
         if name == "intercept":
             hit = True
         elif name == "cc_select":
@@ -453,18 +499,31 @@ def _log_rate(params: pd.DataFrame, loc: dict[Any, Any], alos: float) -> float |
             hit = loc["nhsn_type"] == arg
         elif name == "code":
             hit = loc["cdc_code"] == arg
+        elif name == "code_in":  # a location group of the model (the referent has estimate 0)
+            groups = True
+            hit = loc["cdc_code"] in arg.split("|")
+            grouped = grouped or hit
+        elif name == "alos_in":
+            hit = _within(alos, arg, 1)
+        elif name == "beds_in":
+            hit = _within(facility["total_beds"], arg, 0)  # type: ignore[index]
+        elif name == "icu_share_in":
+            hit = _within(facility["icu_share"], arg, 3)  # type: ignore[index]
+        elif name == "med_school":
+            hit = facility["medical_school"] == arg  # type: ignore[index]
         else:
             return None
         total += float(beta) if hit else 0.0
-    return total
+    return None if groups and not grouped else total
 
 
 def predicted_rates(ctx: Context, event: Event) -> tuple[pd.DataFrame, str]:
     """(unit_id -> ``rate`` = predicted events per device day, the baseline used).
 
-    ``CMO_NHSN_BASELINE`` names a baseline of :func:`sir_models` (e.g. ``2022-cah``): its
-    complete model for the event gives each location exp(intercept + its parameters). Without
-    one (the default ``internal``, or a baseline without a model for this event) the baseline is
+    ``CMO_NHSN_BASELINE`` names a baseline of :func:`sir_models` (``2022-ach``, ``2022-cah``):
+    its complete model for the event gives each in-plan location exp(intercept + its
+    parameters). Without one (the default ``internal``, a baseline without a model for this
+    event, or a model some in-plan location or the facility file cannot feed) the baseline is
     the system's own: the pooled rate per device day of each NHSN location type over all
     complete data (indirect standardisation, as the NHSN national baseline but on our data)."""
     from cmo.config import settings
@@ -477,9 +536,13 @@ def predicted_rates(ctx: Context, event: Event) -> tuple[pd.DataFrame, str]:
     ]
     if len(params):
         alos = _alos(ctx)
+        facility = read_facility(facility_path())
         rates: list[float] = []
         for loc in locs.to_dict("records"):
-            lr = _log_rate(params, loc, alos)
+            if not loc["in_plan"]:  # not in the SIR: no NHSN model covers it
+                rates.append(math.nan)
+                continue
+            lr = _log_rate(params, loc, alos, facility)
             if lr is None:
                 rates = []
                 break
