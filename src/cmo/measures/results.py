@@ -763,10 +763,11 @@ def _first_months(lookbacks: pd.DataFrame | None) -> dict[str, pd.Timestamp]:
     }
 
 
-# The build's P and U charts: exact probability limits (cmo.stats.spc), not 3 sigma. A site's
-# month holds a handful of expected deaths or readmissions, whose Poisson tail is heavier than
-# the normal one: 3-sigma limits flagged 0.26% of in-control points in the null simulation
-# (benchmarks/signals.py) against the 0.135% they state. qicharts2 and `cmo spc` keep 3 sigma.
+# The build's P, U and I charts: probability limits (cmo.stats.spc) at the tails of 3 sigma. A
+# site's month holds a handful of expected deaths or readmissions, whose Poisson tail is
+# heavier than the normal one, and an I chart's sigma comes from ~24 moving ranges: 3-sigma
+# limits flagged 0.26% of in-control points in the null simulation (benchmarks/signals.py)
+# against the 0.135% they state. qicharts2 and `cmo spc` keep 3 sigma.
 LIMITS = "probability"
 
 
@@ -777,9 +778,9 @@ def chart_points(
     lookbacks: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """quality__chart_point: the monthly control chart of every measure for the system and
-    each site, over the complete months (cmo.stats.spc, qicharts2 semantics; P and U charts
-    with exact probability limits, ``LIMITS``, rather than qicharts2's 3 sigma). Values are on
-    the measure's own scale (a proportion, not a percentage). Months before the measure's
+    each site, over the complete months (cmo.stats.spc, qicharts2 semantics; P, U and I
+    charts with probability limits, ``LIMITS``, not qicharts2's 3 sigma). Values are on the
+    measure's own scale (a proportion, not a percentage). Months before the measure's
     lookback is complete (``lookbacks``, :func:`lookback`) are drawn but excluded from the
     centre line, limits and runs analysis (qicharts2 ``exclude``); ``lookback_complete`` and
     ``small_cell`` say which points may raise a signal."""
@@ -835,7 +836,7 @@ def chart_points(
                 chart[col] = chart[col] * m.per
             if float(np.median(chart["y"].to_numpy(float))) == 0.0:
                 # Rare events (most months 0): the Anhoej runs rules need a centre line inside
-                # the data, so a median of 0 gives no runs signal, only points beyond 3 sigma.
+                # the data, so a median of 0 gives no runs signal, only points beyond the limits.
                 chart["runs_signal"] = False
         elif kind == "u":
             chart = control_chart(
