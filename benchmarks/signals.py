@@ -148,7 +148,7 @@ def _risk_adjusted_proportions() -> list[str]:
     ]
 
 
-def _tests_and_flags(frames: dict[str, pd.DataFrame]) -> list[dict[str, Any]]:
+def _tests_and_flags(frames: dict[str, pd.DataFrame], final: pd.DataFrame) -> list[dict[str, Any]]:
     """Per measure x level x method: eligible tests and false "worse" flags of one build."""
     from cmo.measures import results as res
     from cmo.measures.spec import registry
@@ -202,18 +202,23 @@ def _tests_and_flags(frames: dict[str, pd.DataFrame]) -> list[dict[str, Any]]:
                 "worse": len(flags),
             }  # fmt: skip
         )
+    # A CUSUM runs for every site with expected values of every risk-adjusted proportion
+    # (cusum_signals), with or without a site chart (a rare PSI has few chartable months).
     cusum = worse[worse.kind == "cusum"]
-    for mid in sorted(set(cusum.measure_id) | {"IMORT", "MORT30", "READM30", "COMPL"}):
-        sites = charts[(charts.measure_id == mid) & (charts.level == "site")].unit_id.nunique()
-        rows.append(
-            {
-                "measure_id": mid,
-                "level": "site",
-                "method": "cusum",
-                "tests": sites,
-                "worse": int((cusum.measure_id == mid).sum()),
-            }  # fmt: skip
-        )
+    expected = pd.to_numeric(final["expected"], errors="coerce").fillna(0)
+    site_rows = final[(final["level"] == "site") & (expected > 0)]
+    for mid in [m for m in _risk_adjusted_proportions() if m in loud]:
+        sites = site_rows[site_rows.measure_id == mid].unit_id.nunique()
+        if sites:
+            rows.append(
+                {
+                    "measure_id": mid,
+                    "level": "site",
+                    "method": "cusum",
+                    "tests": sites,
+                    "worse": int((cusum.measure_id == mid).sum()),
+                }  # fmt: skip
+            )
     return rows
 
 
@@ -236,7 +241,7 @@ def _null(wh: Any, replicates: int) -> pd.DataFrame:
         sim = wh.table("bench__null_long")
         final = result_frame(wh, sim, measures, fitted)
         frames = signal_frames(wh, final, sim, measures, end)
-        for r in _tests_and_flags(frames):
+        for r in _tests_and_flags(frames, final):
             rows.append({**r, "replicate": rep})
     return pd.DataFrame(rows)
 
