@@ -1,19 +1,29 @@
 """Signals: false alarms under the null and detection of the planted signals (issue 13).
 
-1. **Null simulation.** One small demo is built; then, ``REPLICATES`` times, every
+1. **Null simulation.** Seed 1's demo is built; then, ``REPLICATES`` times, every
    risk-adjusted row of ``quality__measure_long`` gets a new outcome drawn from the model's
-   own expected value (IMORT, MORT30, READM30: Bernoulli(expected); LOS: days =
+   own expected value (risk-adjusted proportions - IMORT, MORT30, READM30, COMPL, the
+   risk-adjusted PSIs - Bernoulli(expected); LOS: days =
    expected x Gamma(k, 1/k), k from the demo's observed O/E spread), so there are no true
    differences anywhere; the signal engine (``cmo.measures.build.result_frame`` and
    ``signal_frames``, exactly the build's) runs on them. Reported per measure x level x
    method: tests (eligible chart points, series, funnel rows, CUSUM charts), false "worse"
    flags per test and per build, against the level each method states.
-2. **Detection.** ``SEEDS`` demos (``PATIENTS`` patients, 24 months) are built as the demo
-   does, and each planted practitioner and unit signal of ``signals.json`` counts as detected
-   when a "worse" signal names its measure, level and unit (the ICU one: a funnel of a window
-   that overlaps its months, or its site's CUSUM).
+2. **Detection.** ``SEEDS`` demos (``PATIENTS`` patients, the demo's default size, 24 months)
+   are built as the demo does, and each planted practitioner and unit signal of
+   ``signals.json`` counts as detected when a "worse" signal names one of its measures
+   (``PLANT_MEASURES``), its level and unit: for a practitioner, a signal that proposes an FPPE
+   (``cmo.review.rules.signal_proposes``: the funnel's 99.8% limit with BH q < 0.05, or a
+   CUSUM alarm); the ICU one, a funnel of a window that overlaps its months or its site's
+   CUSUM alarm dated in them. A unit's "worse" funnel signal on a window that ends before the
+   plant began is counted as an early (false) flag.
 
-``python -m benchmarks signals [--quick]`` (quick: 2 seeds, 3 null replicates).
+5,000 patients are too few for any conservative rule: over 24 months the planted surgeon has
+~45 operations with ~4 in-stay complications (1.9 expected) and the ICU's last 6 months ~25
+stays; so the seeds use the demo's default size (``cmo.demo.DEFAULT_PATIENTS``).
+
+``python -m benchmarks signals [--quick]`` (quick: 2 seeds of 2,000 patients, 3 null
+replicates).
 """
 
 from __future__ import annotations
@@ -28,9 +38,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-PATIENTS = 5000
+PATIENTS = 20_000  # cmo.demo.DEFAULT_PATIENTS
 SEEDS = (1, 2, 3, 4, 5)
-REPLICATES = 20
+REPLICATES = 10
+# The measures a plant shows in (signals.json names READM30 and "complications": COMPL).
+PLANT_MEASURES = {"surgeon-complications": ("READM30", "COMPL")}
 START = date(2023, 1, 1)
 MONTHS = 24
 # The false "worse" rate each method states per test (one-sided share of its two-sided level).
@@ -64,25 +76,48 @@ def _planted(folder: Path) -> list[dict[str, Any]]:
     doc = json.loads((folder / "export" / "signals.json").read_text())
     keep = []
     for s in doc["signals"]:
-        measure = s["measure"].split(";")[0].split(" ")[0]
-        if measure not in ("IMORT", "READM30", "LOS", "MORT30"):
-            continue  # e.g. CLABSI: not a measure of this build
+        measures = PLANT_MEASURES.get(s["id"], (s["measure"].split(";")[0].split(" ")[0],))
+        if not set(measures) & {"IMORT", "READM30", "LOS", "MORT30", "COMPL"}:
+            continue  # e.g. CLABSI: planted for the NHSN measures, scored elsewhere
         unit = s.get("practitioner_id") or s.get("unit_id")
-        keep.append({**s, "measure_id": measure, "unit": unit})
+        keep.append({**s, "measure_ids": measures, "unit": unit})
     return keep
 
 
-def _detected(signals: pd.DataFrame, planted: dict[str, Any]) -> bool:
+def _window_end(signals: pd.DataFrame) -> pd.Series:
+    """The first day after each funnel signal's window."""
+    from cmo.measures.results import FUNNEL_WINDOWS
+
+    start = pd.to_datetime(signals["period_start"])
+    months = signals["window"].map(FUNNEL_WINDOWS).fillna(12).astype(int)
+    return pd.Series(
+        [s + pd.DateOffset(months=int(m)) for s, m in zip(start, months, strict=True)],
+        index=signals.index,
+        dtype="datetime64[ns]",
+    )
+
+
+def _scored(signals: pd.DataFrame, planted: dict[str, Any]) -> tuple[bool, bool]:
+    """(detected, flagged before it began) of one plant."""
+    from cmo.review.rules import signal_proposes
+
     worse = signals[
-        (signals["direction"] == "worse") & (signals["measure_id"] == planted["measure_id"])
+        (signals["direction"] == "worse") & signals["measure_id"].isin(planted["measure_ids"])
     ]
     hit = worse[(worse["level"] == planted["level"]) & (worse["unit_id"] == planted["unit"])]
-    if planted["level"] == "unit":
-        begin = pd.Timestamp(planted["period_start"])
-        hit = hit[pd.to_datetime(hit["period_start"]) >= begin - pd.DateOffset(months=23)]
-        site = worse[(worse["kind"] == "cusum") & (worse["unit_id"] == planted["site_id"])]
-        return not hit.empty or not site.empty
-    return not hit.empty
+    if planted["level"] == "practitioner":
+        proposes = [signal_proposes(r)[0] for r in hit.to_dict("records")]
+        return bool(any(proposes)), False
+    if planted["level"] != "unit":
+        return not hit.empty, False
+    begin = pd.Timestamp(planted["period_start"])
+    funnels = hit[hit["kind"].astype(str).str.startswith("funnel")]
+    ends = _window_end(funnels)
+    inside = funnels[(ends > begin).to_numpy()]
+    early = funnels[(ends <= begin).to_numpy()]
+    site = worse[(worse["kind"] == "cusum") & (worse["unit_id"] == planted["site_id"])]
+    site = site[pd.to_datetime(site["period_start"]) >= begin]
+    return not inside.empty or not site.empty, not early.empty
 
 
 def _null_long(long: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
@@ -90,7 +125,7 @@ def _null_long(long: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
     out = long.copy()
     pop = out["in_population"].fillna(False) & ~out["excluded"].fillna(False)
     has_e = pop & out["expected"].notna()
-    binary = has_e & out["measure_id"].isin(["IMORT", "MORT30", "READM30"])
+    binary = has_e & out["measure_id"].isin(_risk_adjusted_proportions())
     p = out.loc[binary, "expected"].clip(0, 1).to_numpy(float)
     out.loc[binary, "outcome"] = (rng.random(p.size) < p).astype(float)
     los = has_e & (out["measure_id"] == "LOS") & (out["expected"] > 0)
@@ -103,7 +138,17 @@ def _null_long(long: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
     return out
 
 
-def _tests_and_flags(frames: dict[str, pd.DataFrame]) -> list[dict[str, Any]]:
+def _risk_adjusted_proportions() -> list[str]:
+    from cmo.measures.spec import registry
+
+    return [
+        mid
+        for mid, m in registry().items()
+        if m.spec.kind == "proportion" and m.spec.risk_adjusted and m.risk_model
+    ]
+
+
+def _tests_and_flags(frames: dict[str, pd.DataFrame], final: pd.DataFrame) -> list[dict[str, Any]]:
     """Per measure x level x method: eligible tests and false "worse" flags of one build."""
     from cmo.measures import results as res
     from cmo.measures.spec import registry
@@ -157,18 +202,23 @@ def _tests_and_flags(frames: dict[str, pd.DataFrame]) -> list[dict[str, Any]]:
                 "worse": len(flags),
             }  # fmt: skip
         )
+    # A CUSUM runs for every site with expected values of every risk-adjusted proportion
+    # (cusum_signals), with or without a site chart (a rare PSI has few chartable months).
     cusum = worse[worse.kind == "cusum"]
-    for mid in ("IMORT", "MORT30", "READM30"):
-        sites = charts[(charts.measure_id == mid) & (charts.level == "site")].unit_id.nunique()
-        rows.append(
-            {
-                "measure_id": mid,
-                "level": "site",
-                "method": "cusum",
-                "tests": sites,
-                "worse": int((cusum.measure_id == mid).sum()),
-            }  # fmt: skip
-        )
+    expected = pd.to_numeric(final["expected"], errors="coerce").fillna(0)
+    site_rows = final[(final["level"] == "site") & (expected > 0)]
+    for mid in [m for m in _risk_adjusted_proportions() if m in loud]:
+        sites = site_rows[site_rows.measure_id == mid].unit_id.nunique()
+        if sites:
+            rows.append(
+                {
+                    "measure_id": mid,
+                    "level": "site",
+                    "method": "cusum",
+                    "tests": sites,
+                    "worse": int((cusum.measure_id == mid).sum()),
+                }  # fmt: skip
+            )
     return rows
 
 
@@ -180,7 +230,7 @@ def _null(wh: Any, replicates: int) -> pd.DataFrame:
     from cmo.measures.spec import registry
 
     measures = registry()
-    cards = {m: api.model_card(wh, m) for m in ("IMORT", "MORT30", "READM30")}
+    cards = {m: api.model_card(wh, m) for m in _risk_adjusted_proportions()}
     fitted = {m: card["model"] for m, card in cards.items() if card is not None}
     end = core.data_end(wh, None)
     long = wh.table("quality__measure_long").to_pandas()
@@ -191,7 +241,7 @@ def _null(wh: Any, replicates: int) -> pd.DataFrame:
         sim = wh.table("bench__null_long")
         final = result_frame(wh, sim, measures, fitted)
         frames = signal_frames(wh, final, sim, measures, end)
-        for r in _tests_and_flags(frames):
+        for r in _tests_and_flags(frames, final):
             rows.append({**r, "replicate": rep})
     return pd.DataFrame(rows)
 
@@ -211,6 +261,7 @@ def run(quick: bool) -> dict[str, Any]:
     patients = 2000 if quick else PATIENTS
     tmp = Path(tempfile.mkdtemp(prefix="cmo-bench-signals-"))
     detection: dict[str, list[bool]] = {}
+    early: dict[str, list[bool]] = {}
     began = time.perf_counter()
     null = pd.DataFrame()
     try:
@@ -220,7 +271,9 @@ def run(quick: bool) -> dict[str, Any]:
             try:
                 signals = wh.table("quality__signal").to_pandas()
                 for planted in _planted(folder):
-                    detection.setdefault(planted["id"], []).append(_detected(signals, planted))
+                    hit, before = _scored(signals, planted)
+                    detection.setdefault(planted["id"], []).append(hit)
+                    early.setdefault(planted["id"], []).append(before)
                 if i == 0:
                     t0 = time.perf_counter()
                     null = _null(wh, replicates)
@@ -238,7 +291,10 @@ def run(quick: bool) -> dict[str, Any]:
         f"null: {replicates} builds of seed {seeds[0]}, {total:.2f} false 'worse' flags per build"
     )
     for sid, hits in detection.items():
-        print(f"detected {sid}: {sum(hits)} of {len(hits)} seeds")
+        print(
+            f"detected {sid}: {sum(hits)} of {len(hits)} seeds "
+            f"(flagged before it began: {sum(early[sid])})"
+        )
     return {
         "patients": patients,
         "months": MONTHS,
@@ -249,4 +305,5 @@ def run(quick: bool) -> dict[str, Any]:
         "false_worse_per_build": round(float(total), 3),
         "null": summary.round(6).to_dict("records"),
         "detected": {sid: f"{sum(h)}/{len(h)}" for sid, h in detection.items()},
+        "flagged_before": {sid: f"{sum(h)}/{len(h)}" for sid, h in early.items()},
     }

@@ -10,11 +10,13 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy import stats as scipy_stats
 
 from cmo.stats.spc import (
     CHARTS,
     anhoej_limits,
     control_chart,
+    i_chart_factors,
     run_chart,
     runs_analysis,
     summary,
@@ -303,3 +305,92 @@ def test_freeze_and_exclude_change_only_the_baseline():
     excluded = control_chart(y, chart="c", freeze=5, exclude=[5])
     assert excluded["cl"].iloc[0] == pytest.approx(10.0)
     assert excluded["n_obs"].iloc[0] == 9
+
+
+# ------------------------------------------------------------------ probability limits
+
+
+def test_u_chart_probability_limits_are_poisson_quantiles_where_3_sigma_is_wrong():
+    # Given a U chart of observed over expected events: 24 months of E = 5 expected events
+    # each, 120 observed in all, so the centre line is exactly 1 and a month's count is
+    # Poisson(5) when in control.
+    expected = np.full(24, 5.0)
+    observed = np.full(24, 5.0)
+    observed[[0, 1, -1]] = (0, 3, 12)  # the other months at their expectation
+    # When it is charted with 3-sigma limits (qicharts2) and with probability limits
+    sigma = control_chart(observed, expected, chart="u")
+    exact = control_chart(observed, expected, chart="u", limits="probability")
+    assert sigma["cl"].iloc[0] == pytest.approx(1.0) and exact["cl"].iloc[0] == pytest.approx(1)
+    # Then 3 sigma puts the upper limit at 1 + 3/sqrt(5) = 2.34 (11.7 events) and flags the
+    # 12 events of the last month, although a Poisson(5) count reaches 12 with probability
+    # 0.55%, four times the 0.135% that 3 sigma states,
+    assert sigma["ucl"].iloc[-1] == pytest.approx(1 + 3 / np.sqrt(5))
+    assert bool(sigma["sigma_signal"].iloc[-1])
+    assert scipy_stats.poisson.sf(11, 5) == pytest.approx(0.0055, abs=0.0001)
+    # and the probability limits are the 0.135% and 99.865% quantiles of Poisson(5) over E:
+    hi = scipy_stats.poisson.ppf(1 - scipy_stats.norm.sf(3), 5)
+    lo = scipy_stats.poisson.ppf(scipy_stats.norm.sf(3), 5)
+    assert (hi, lo) == (13, 0)
+    assert exact["ucl"].iloc[-1] == pytest.approx(hi / 5)
+    assert exact["lcl"].iloc[-1] == pytest.approx(lo / 5)
+    # so 12 events are not a signal, 14 would be (P(X >= 14 | 5) < 0.135%).
+    assert not exact["sigma_signal"].any()
+    assert scipy_stats.poisson.sf(13, 5) < scipy_stats.norm.sf(3) < scipy_stats.poisson.sf(12, 5)
+    observed[[1, -1]] = (1, 14)  # the total still 120
+    again = control_chart(observed, expected, chart="u", limits="probability")
+    assert again["sigma_signal"].tolist() == [False] * 23 + [True]
+
+
+def test_p_chart_probability_limits_are_binomial_quantiles():
+    # Given 12 months of 40 cases with a 10% event rate overall
+    n = np.full(12, 40)
+    x = np.array([4, 3, 5, 4, 4, 6, 2, 4, 4, 5, 3, 8])
+    # When charted with probability limits
+    d = control_chart(x, n, chart="p", limits="probability")
+    p = x.sum() / n.sum()
+    # Then the limits are Binomial(40, p) quantiles at the tails of 3 and 2 sigma, over n
+    for col, q in (("ucl", 0.99865), ("lcl", 0.00135), ("ucl_95", 0.97725), ("lcl_95", 0.02275)):
+        want = scipy_stats.binom.ppf(q, 40, p) / 40
+        assert d[col].iloc[0] == pytest.approx(want, abs=1e-3), col
+
+
+def test_probability_limits_hold_the_stated_tail_for_rare_counts():
+    # Given in-control Poisson counts with 2 to 8 expected events a month
+    rng = np.random.default_rng(3)
+    flags = {"sigma": 0, "probability": 0}
+    points = 0
+    for _ in range(300):
+        e = rng.uniform(2, 8, 24)
+        y = rng.poisson(e)
+        for how in flags:
+            d = control_chart(y, e, chart="u", limits=how)
+            flags[how] += int((d["y"] > d["ucl"]).sum())
+        points += 24
+    # When charted, then the probability limits flag at most 0.135% of the points above the
+    # upper limit (with sampling slack), where 3 sigma flags several times that.
+    assert flags["probability"] / points < 0.0025
+    assert flags["sigma"] > 2 * flags["probability"]
+
+
+def test_i_chart_probability_limits_correct_for_the_estimated_sigma():
+    # Given in-control normal series of 24 months, sigma estimated from their moving ranges
+    rng = np.random.default_rng(11)
+    above = {"sigma": 0, "probability": 0}
+    for _ in range(2000):
+        y = rng.standard_normal(24)
+        for how in above:
+            d = control_chart(y, chart="i", limits=how)
+            above[how] += int((d["y"] > d["ucl"]).sum())
+    points = 2000 * 24
+    # Then 3 sigma flags ~0.24% of them above the upper limit, the probability limits ~0.135%
+    assert above["sigma"] / points > 0.0018
+    assert above["probability"] / points == pytest.approx(0.00135, abs=0.0006)
+    # and the factor shrinks towards 3 as the series grows (sigma better estimated).
+    assert i_chart_factors(12)[""] > i_chart_factors(24)[""] > i_chart_factors(36)[""] > 3
+
+
+def test_probability_limits_refused_where_undefined():
+    with pytest.raises(ValueError, match="probability limits"):
+        control_chart([1.0, 2.0, 3.0], chart="g", limits="probability")
+    with pytest.raises(ValueError, match="unknown limits"):
+        control_chart([1, 2, 3], [5, 5, 5], chart="u", limits="exact")

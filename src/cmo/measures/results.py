@@ -763,6 +763,14 @@ def _first_months(lookbacks: pd.DataFrame | None) -> dict[str, pd.Timestamp]:
     }
 
 
+# The build's P, U and I charts: probability limits (cmo.stats.spc) at the tails of 3 sigma. A
+# site's month holds a handful of expected deaths or readmissions, whose Poisson tail is
+# heavier than the normal one, and an I chart's sigma comes from ~24 moving ranges: 3-sigma
+# limits flagged 0.26% of in-control points in the null simulation (benchmarks/signals.py)
+# against the 0.135% they state. qicharts2 and `cmo spc` keep 3 sigma.
+LIMITS = "probability"
+
+
 def chart_points(
     results: pd.DataFrame,
     measures: dict[str, Measure],
@@ -770,8 +778,9 @@ def chart_points(
     lookbacks: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """quality__chart_point: the monthly control chart of every measure for the system and
-    each site, over the complete months (cmo.stats.spc, qicharts2 semantics). Values are on
-    the measure's own scale (a proportion, not a percentage). Months before the measure's
+    each site, over the complete months (cmo.stats.spc, qicharts2 semantics; P, U and I
+    charts with probability limits, ``LIMITS``, not qicharts2's 3 sigma). Values are on the
+    measure's own scale (a proportion, not a percentage). Months before the measure's
     lookback is complete (``lookbacks``, :func:`lookback`) are drawn but excluded from the
     centre line, limits and runs analysis (qicharts2 ``exclude``); ``lookback_complete`` and
     ``small_cell`` say which points may raise a signal."""
@@ -820,25 +829,25 @@ def chart_points(
             lookback_ok = ok
         exclude = [int(i) + 1 for i in np.flatnonzero(~ok)] or None
         if per_exposure:
-            chart = _poisson_limits(
-                control_chart(g["numerator"], g["exposure"], chart="u", exclude=exclude),
-                g["numerator"].to_numpy(float),
-                g["exposure"].to_numpy(float),
+            chart = control_chart(
+                g["numerator"], g["exposure"], chart="u", exclude=exclude, limits=LIMITS
             )
             for col in ("y", "cl", "ucl", "lcl"):  # shown per ``per`` device days
                 chart[col] = chart[col] * m.per
             if float(np.median(chart["y"].to_numpy(float))) == 0.0:
                 # Rare events (most months 0): the Anhoej runs rules need a centre line inside
-                # the data, so a median of 0 gives no runs signal, only points beyond 3 sigma.
+                # the data, so a median of 0 gives no runs signal, only points beyond the limits.
                 chart["runs_signal"] = False
         elif kind == "u":
-            chart = control_chart(g["numerator"], g["expected"], chart="u", exclude=exclude)
+            chart = control_chart(
+                g["numerator"], g["expected"], chart="u", exclude=exclude, limits=LIMITS
+            )
         elif kind == "p":
             size = g["exposure"] if n is not None else g["denominator"]
-            chart = control_chart(g["numerator"], size, chart="p", exclude=exclude)
+            chart = control_chart(g["numerator"], size, chart="p", exclude=exclude, limits=LIMITS)
         else:
             y = value.loc[g.index].to_numpy(float)
-            chart = control_chart(y, chart="i", exclude=exclude)
+            chart = control_chart(y, chart="i", exclude=exclude, limits=LIMITS)
         small = (
             g["small_cell"].fillna(False).to_numpy(bool)
             if "small_cell" in g
@@ -930,27 +939,6 @@ def _windows(
     if not frames:
         return pd.DataFrame()
     return pd.concat(frames, ignore_index=True)
-
-
-SIGMA_TAIL = 0.00135  # the one-sided tail of 3 sigma
-
-
-def _poisson_limits(chart: pd.DataFrame, events: np.ndarray, exposure: np.ndarray) -> pd.DataFrame:
-    """A U chart of rare events with exact Poisson probability limits (Benneyan, Lloyd & Plsek
-    2003; the 3-sigma limits of a U chart assume ~Poisson counts large enough to be normal): a
-    month signals when its count is beyond the 0.135% / 99.865% quantiles of Poisson(exposure x
-    centre line), so one infection in a month of few device days is not a signal."""
-    from scipy import stats
-
-    out = chart.copy()
-    mu = exposure * out["cl"].to_numpy(float)
-    hi = stats.poisson.ppf(1 - SIGMA_TAIL, mu)
-    lo = stats.poisson.ppf(SIGMA_TAIL, mu)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out["ucl"] = np.where(exposure > 0, hi / exposure, np.nan)
-        out["lcl"] = np.where(exposure > 0, lo / exposure, np.nan)
-    out["sigma_signal"] = (events > hi) | (events < lo)
-    return out
 
 
 def funnel_points(

@@ -4,9 +4,10 @@ The specs are plain dicts with their data inline, so the web app can embed them 
 served vega-embed, reports can render them, and ``to_svg``/``to_png`` render them offline with
 vl-convert (no CDN, no browser, external URLs refused).
 
-Conventions follow qicharts2's plots: data as a line with dots; points outside the 3-sigma
-limits in red; the centre line dashed and orange when the Anhøj runs rules signal; limits as
-steps (they vary with n); a new centre line and limits for each part (phase).
+Conventions follow qicharts2's plots: data as a line with dots; points outside the limits (3
+sigma, or the probability limits of the measures build) in red; the centre line dashed and
+orange when the Anhøj runs rules signal; limits as steps (they vary with n); a new centre line
+and limits for each part (phase).
 """
 
 from __future__ import annotations

@@ -18,6 +18,21 @@ centre line and limit formulas, runs analysis, signals) follow the R package qic
   Technol 1994;26:239-240 (times between events transformed by y^(1/3.6), I chart, back).
 - Laney p′ and u′: Laney DB. Improved control charts for attributes. Qual Eng 2002;14:531-537
   (sigma inflated by the moving-range standard deviation of the z-scores).
+- Probability limits (``limits="probability"``, not a qicharts2 option): for p, c and u charts,
+  the limits are the 0.135% and 99.865% quantiles (2.275% / 97.725% for the "95%" pair: the
+  tails of 3 and 2 sigma) of the count's own distribution, Binomial(n, p̄) or Poisson(n ū),
+  expressed on the chart's scale (Montgomery 2009, ch. 6-7, "probability limits" of attribute
+  charts; Provost & Murray, The Health Care Data Guide, 2011, on charts of rare events; the
+  exact Poisson test NHSN uses for SIRs). With a handful of expected events a month, 3-sigma limits
+  assume a symmetric normal count and flag a point about twice as often as 0.135% (a
+  Poisson(5) count reaches 12, above 5 + 3√5, with probability 0.55%); the quantiles keep
+  each tail at or below its level. A point signals when its count is beyond a quantile.
+  For I charts, whose sigma is estimated from the chart's own m points, the probability limits
+  are cl ± k(m) sigma, with k(m) the factor that gives normal data a per-point tail of 0.135%
+  (2.275%) under the same estimator (mean, screened moving ranges), found once per m by a
+  seeded simulation: the unconditional in-control performance of Jensen et al., J Qual Technol
+  2006;38:349-364, and Goedhart, Schoonhoven & Does, J Qual Technol 2017;49:155-171 (3 sigma
+  from 24 points flags ~0.24% of normal points above the upper limit, not 0.135%).
 
 Positions (``freeze``, ``exclude``, break points in ``part``) count subgroups from 1, as in
 qicharts2 and on the command line.
@@ -26,11 +41,18 @@ qicharts2 and on the command line.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import special, stats
+
+LIMITS_METHODS = ("sigma", "probability")
+# Charts of counts whose probability limits come from the count's distribution.
+PROBABILITY_CHARTS = frozenset({"p", "c", "u", "i"})
+I_FACTOR_SIMULATIONS = 40000  # normal series per m for k(m): its 0.135% tail holds ~100 points
+SIGMA_TAILS = {"": 0.00134990, "_95": 0.02275013}  # one-sided tails of 3 and 2 sigma
 
 CHARTS = ("run", "i", "mr", "xbar", "s", "t", "p", "pprime", "c", "u", "uprime", "g")
 CHART_NAMES = {
@@ -319,6 +341,53 @@ def _chart_g(d: Part, categorical: bool) -> None:
     d["cl"] = _full(d, _nanmedian(d["y"][base]))
 
 
+@lru_cache(maxsize=64)
+def i_chart_factors(m: int) -> dict[str, float]:
+    """k(m) for each of SIGMA_TAILS: the multiple of the screened moving-range sigma that puts
+    that share of in-control normal points of an m-point I chart above cl + k sigma (one
+    seeded simulation of I_FACTOR_SIMULATIONS series with the chart's own estimator; both
+    tails pooled)."""
+    if m < 3:
+        return {suffix: float(stats.norm.isf(tail)) for suffix, tail in SIGMA_TAILS.items()}
+    rng = np.random.default_rng(m)
+    y = rng.standard_normal((I_FACTOR_SIMULATIONS, m))
+    mr = np.abs(np.diff(y, axis=1))
+    kept = mr < D4 * mr.mean(axis=1, keepdims=True)
+    sigma = np.where(kept, mr, 0.0).sum(axis=1) / np.maximum(kept.sum(axis=1), 1) / D2
+    z = np.abs(y - y.mean(axis=1, keepdims=True)) / sigma[:, None]
+    return {suffix: float(np.quantile(z, 1 - 2 * tail)) for suffix, tail in SIGMA_TAILS.items()}
+
+
+def _probability_limits(d: Part, chart: str) -> None:
+    """Replace a p, c or u chart's limits (in place) by the quantiles of its count's
+    distribution at the tails of 3 and 2 sigma: Binomial(n, p̄) for p, Poisson(n ū) for u,
+    Poisson(c̄) for c; the limits are count quantiles divided by n (or counts for c), so a
+    point is beyond them exactly when its count is. An I chart's: cl ± k(m) sigma."""
+    cl = d["cl"]
+    if chart == "i":
+        base = _base(d) & ~np.isnan(d["y"])
+        sd = _mean_mr(d["y"][base]) / D2
+        for suffix, k in i_chart_factors(int(base.sum())).items():
+            d["ucl" + suffix] = cl + k * sd
+            d["lcl" + suffix] = cl - k * sd
+        return
+    size = np.ones_like(cl) if chart == "c" else d["n"]
+    ok = np.isfinite(size) & (size > 0) & np.isfinite(cl)
+    safe = np.where(ok, size, 1.0)
+    for suffix, tail in SIGMA_TAILS.items():
+        if chart == "p":
+            trials = np.round(safe)
+            p = np.clip(np.where(ok, cl, 0.0), 0.0, 1.0)
+            hi = stats.binom.ppf(1 - tail, trials, p)
+            lo = stats.binom.ppf(tail, trials, p)
+        else:
+            mu = np.where(ok, safe * cl, 0.0)
+            hi = stats.poisson.ppf(1 - tail, mu)
+            lo = stats.poisson.ppf(tail, mu)
+        d["ucl" + suffix] = np.where(ok, hi / safe, np.nan)
+        d["lcl" + suffix] = np.where(ok, lo / safe, np.nan)
+
+
 LIMITS: dict[str, Callable[[Part, bool], None]] = {
     "run": _chart_run,
     "i": _chart_i,
@@ -424,6 +493,7 @@ def control_chart(
     part: Any = None,
     exclude: Sequence[int] | int | None = None,
     multiply: float = 1,
+    limits: str = "sigma",
 ) -> pd.DataFrame:
     """Control (or run) chart of y, qicharts2's ``qic()`` semantics; one row per subgroup.
 
@@ -443,6 +513,9 @@ def control_chart(
         exclude: subgroup numbers (from 1) left out of the centre line, limits and runs
             analysis; they are still plotted and can still be sigma signals.
         multiply: scale y, cl and limits (e.g. 100 for percent, 10000 for per 10,000 days).
+        limits: "sigma" (Shewhart 3 and 2 sigma, qicharts2) or "probability" (the same
+            tails held exactly: count quantiles for p, c and u charts, an estimation-corrected
+            factor for i charts; see the module docstring).
 
     Returns:
         DataFrame with x, y, n, cl, ucl, lcl (3 sigma), ucl_95, lcl_95 (2 sigma), part,
@@ -455,6 +528,10 @@ def control_chart(
     if n_a is not None and n_a.size != y_a.size:
         raise ValueError("y and n must have the same length")
     _validate(y_a, n_a, chart)
+    if limits not in LIMITS_METHODS:
+        raise ValueError(f"unknown limits {limits!r}; choose one of {', '.join(LIMITS_METHODS)}")
+    if limits == "probability" and chart not in PROBABILITY_CHARTS:
+        raise ValueError(f"probability limits are for p, c, u and i charts, not {chart!r}")
     if x is None:
         x_s = pd.Series(np.arange(1, y_a.size + 1))
     else:
@@ -487,7 +564,7 @@ def control_chart(
     for p in np.unique(d["part"]):
         idx = d["part"] == p
         piece = {k: v[idx].copy() for k, v in d.items()}
-        runs = _one_part(piece, chart, categorical)
+        runs = _one_part(piece, chart, categorical, limits)
         for k in RUNS_COLUMNS:
             stats_cols[k].append(np.repeat([runs[k]], int(idx.sum())))
         pieces.append(piece)
@@ -509,7 +586,7 @@ def control_chart(
         else:
             columns[k] = out[k]
     frame = pd.DataFrame(columns)  # built once: column-by-column inserts cost 10× more
-    frame.attrs.update(chart=chart, multiply=multiply, categorical=categorical)
+    frame.attrs.update(chart=chart, multiply=multiply, categorical=categorical, limits=limits)
     return frame
 
 
@@ -524,10 +601,12 @@ RUNS_COLUMNS = (
 )
 
 
-def _one_part(d: Part, chart: str, categorical: bool) -> dict[str, Any]:
+def _one_part(d: Part, chart: str, categorical: bool, limits: str = "sigma") -> dict[str, Any]:
     """Centre line and limits of one part (in place) and its runs analysis."""
     with np.errstate(divide="ignore", invalid="ignore"):  # n = 0 or empty baselines: NaN
         LIMITS[chart](d, categorical)
+        if limits == "probability":
+            _probability_limits(d, chart)
     inc = d["include"]
     runs = runs_analysis(d["y"][inc], d["cl"][inc])
     runs["n_obs"] = int(inc.sum())
