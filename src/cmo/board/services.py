@@ -40,9 +40,12 @@ STATUS_RULE = (
 )
 SIGNAL_RULE = (
     "Signals are control-chart signals computed by the measures build (cmo.stats.spc, "
-    "qicharts2 semantics): a month beyond the 3-sigma limits (U chart of observed/expected "
-    "events for risk-adjusted proportions, P chart otherwise, I chart for means; Provost & "
-    "Murray, The Health Care Data Guide, 2011) or an unusual run (Anhøj & Olesen, PLoS One "
+    "qicharts2 chart types): a month beyond the control limits, which are probability limits "
+    "with the 3-sigma false-alarm rate of 0.135% per side (exact Poisson for the U chart of "
+    "observed/expected events of risk-adjusted proportions, binomial for the P chart "
+    "otherwise, an I chart for means with sigma corrected for its length; Provost & Murray, "
+    "The Health Care Data Guide, 2011; Montgomery, Introduction to Statistical Quality "
+    "Control, probability limits) or an unusual run (Anhøj & Olesen, PLoS One "
     "2014;9:e113825). A signal is worse or better by the measure's direction. Colours never "
     "mark anything else."
 )
@@ -248,7 +251,7 @@ def _trend(m: Mapping[str, Any], quarter: Quarter, site: str | None) -> dict[str
         if flagged and p["period_start"] >= quarter.start and p["y"] is not None:
             above = p["cl"] is not None and p["y"] > p["cl"]
             worse = above if lower_better else not above
-            kind = "beyond 3-sigma limit" if p["sigma_signal"] else "unusual run"
+            kind = "beyond the control limits" if p["sigma_signal"] else "unusual run"
             in_quarter.append(
                 {
                     "month": month_title(p["period_start"]),
