@@ -93,10 +93,18 @@ def fmt_oe(oe: Any, lo: Any, hi: Any) -> str:
     return f"{o:.2f} (95% CI {lo_f:.2f}–{hi_f:.2f})"
 
 
+ROLLING_MONTHS = {"rolling12": 12, "rolling24": 24}
+
+
 def period_label(period_type: str, start: Any) -> str:
     d = as_date(start)
     if d is None:
         return "–"
+    if period_type in ROLLING_MONTHS:  # the build's rolling window from its first month
+        n = ROLLING_MONTHS[period_type]
+        last = d.year * 12 + d.month - 1 + n - 1
+        end = date(last // 12, last % 12 + 1, 1)
+        return f"{d:%b %Y}–{end:%b %Y} (rolling {n} months)"
     if period_type == "quarter":
         return f"Q{(d.month - 1) // 3 + 1} {d.year}"
     if period_type == "year":
