@@ -211,3 +211,30 @@ def test_drill_down_shows_mrn_age_and_sex_in_page_csv_and_api(client_for: Any) -
     assert all(r["mrn"] == mrns[r["patient_id"]] and r["sex"] in ("male", "female") for r in body)
     assert all(isinstance(r["age"], int) for r in body)
     assert AccessLog.objects.filter(event="view").count() == 3  # page, CSV, API
+
+
+def test_a_rolling_funnel_signal_opens_its_unit_on_that_window(client_for: Any) -> None:
+    """A signal of the rolling 24-month funnel links to the unit's page on the rolling 24
+    months, where the measure's row is flagged from that window's funnel."""
+    signals = read_table("quality__signal")
+    rolling = signals[
+        signals["current"]
+        & (signals["window"] == "rolling24")
+        & signals["level"].isin(["department", "unit"])
+    ]
+    if rolling.empty:
+        pytest.skip("the demo build has no current rolling 24-month funnel signal")
+    s = rolling.iloc[0]
+    plural = {"department": "departments", "unit": "units"}[str(s["level"])]
+    link = f"/quality/{plural}/{s['unit_id']}/?year=rolling24"
+    client = client_for("cmo")
+    assert link in client.get("/quality/").content.decode()
+    html = client.get(link).content.decode()
+    assert "(rolling 24 months)" in html
+    row = re.search(rf'<tr class="flag-({s["direction"]})" data-measure="{s["measure_id"]}">', html)
+    assert row, (s["measure_id"], s["direction"])
+    # The funnel's own months when its lookback starts after the results' window.
+    start = str(s["period_start"])[:10]
+    periods = read_table("quality__period")
+    window_start = str(periods[periods["period_type"] == "rolling24"]["period_start"].iloc[0])[:10]
+    assert (start != window_start) == ("the measure's lookback starts later" in html)

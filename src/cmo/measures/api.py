@@ -656,19 +656,23 @@ def unit_funnel(
     window: FunnelWindow = "year",
 ) -> list[FunnelPoint]:
     """One unit's funnel points across measures: a calendar year (default the latest complete
-    one) or the rolling window starting at ``period_start`` (a rolling 12 months of data
-    ending in December starts on a year's first day too: ``window`` tells them apart)."""
+    one) or a rolling window (``window``; a rolling 12 months of data ending in December
+    starts on a year's first day too). A build has one rolling window of each length, whose
+    start may differ by measure (it starts where the measure's lookback is complete): without
+    ``period_start`` every measure's is returned."""
     if not wh.exists("quality__funnel_point"):
         return []
     year = period_start or (latest_complete(wh, "year") if window == "year" else None)
-    if year is None:
+    if year is None and window == "year":
         return []
     t = wh.table("quality__funnel_point")
     if "window" in t.columns:
         t = t.filter(t.window == window)
     elif window != "year":
         return []
-    t = t.filter((t.level == level) & (t.unit_id == unit_id) & (t.period_start == year))
+    t = t.filter((t.level == level) & (t.unit_id == unit_id))
+    if year is not None:
+        t = t.filter(t.period_start == year)
     return cast(list[FunnelPoint], _records(t.order_by("measure_id")))
 
 

@@ -112,6 +112,15 @@ def period_label(period_type: str, start: Any) -> str:
     return d.strftime("%b %Y")
 
 
+def months_label(start: Any, end: Any) -> str:
+    """A span of whole months, ``end`` exclusive (a funnel's period_end): "Feb 2023–Dec 2024"."""
+    a, b = as_date(start), as_date(end)
+    if a is None or b is None:
+        return "–"
+    last = b.year * 12 + b.month - 2  # the month before the exclusive end
+    return f"{a:%b %Y}–{date(last // 12, last % 12 + 1, 1):%b %Y}"
+
+
 def target_status(value: Any, measure: Mapping[str, Any]) -> str | None:
     """'meets' or 'misses' the target given the direction; None without a target."""
     v, t = num(value), num(measure.get("target"))

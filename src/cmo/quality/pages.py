@@ -58,13 +58,16 @@ ROLLING_LABELS: tuple[tuple[PeriodType, str], ...] = (
 )
 
 
-def unit_url(level: str, unit_id: Any, year: date | None = None) -> str | None:
-    """The page of a unit named by a signal or a table row, with its year; a site goes to the
-    dashboard filtered to it; the system has no page of its own (None)."""
+def unit_url(level: str, unit_id: Any, year: date | str | None = None) -> str | None:
+    """The page of a unit named by a signal or a table row, with its year (or rolling window:
+    ``"rolling12"``, ``"rolling24"``); a site goes to the dashboard filtered to it; the system
+    has no page of its own (None)."""
     uid = str(unit_id)
     if level in PAGE_URLS and FHIR_ID.match(uid):
         url = reverse(PAGE_URLS[level], args=[uid])
-        return url + (f"?{urlencode({'year': year.isoformat()})}" if year else "")
+        if year is None:
+            return url
+        return url + "?" + urlencode({"year": year if isinstance(year, str) else year.isoformat()})
     if level == "site" and FHIR_ID.match(uid):
         return reverse("quality:dashboard") + "?" + urlencode({"site": uid})
     return None
@@ -209,7 +212,9 @@ def _context(
     funnel = (
         {
             p["measure_id"]: p
-            for p in reads.unit_funnel(level, unit_id, period_start=year, window=window)
+            # A rolling funnel starts where the measure's lookback is complete (the build's
+            # rule), so per measure it may start after the results' window: read by window.
+            for p in reads.unit_funnel(level, unit_id, period_start=calendar, window=window)
         }
         if level in ("department", "unit", "practitioner") and year
         else {}
@@ -239,7 +244,8 @@ def _context(
             )
         )
         if level == "practitioner" and home_depts and rows[-1]["funnel"] and year:
-            rows[-1]["peers"] = _peers(mid, home_depts[0][0], (window, year), unit_id)
+            start = an.as_date(funnel[mid]["period_start"]) or year
+            rows[-1]["peers"] = _peers(mid, home_depts[0][0], (window, start), unit_id)
     groups = _grouped(rows)
     signals = [
         {
@@ -333,6 +339,10 @@ def _row(
         "oe": an.fmt_oe(r.get("oe"), r.get("ci_low"), r.get("ci_high")),
         "rsr": an.fmt_value(r.get("rsr"), m) if an.num(r.get("rsr")) is not None else None,
         "funnel": an.funnel_position(fp, m) if fp else None,
+        # A rolling funnel shorter than the row's window (its lookback) says which months.
+        "funnel_months": an.months_label(fp["period_start"], fp.get("period_end"))
+        if fp and period_type != "year" and an.as_date(fp["period_start"]) != year
+        else None,
         "spark": spark,
         "spark_id": f"trend-{mid}",
         "trend_label": " → ".join(an.fmt_value(q.get("rate"), m) for q in trend[-4:]),

@@ -380,6 +380,9 @@ def signal_url(s: SignalRow) -> str | None:
     level = str(s.get("level") or "")
     start = an.as_date(s.get("period_start"))
     if level in ("practitioner", "department", "unit"):
+        window = str(s.get("window") or "")
+        if window in ROLLING:  # a rolling funnel's signal opens the page on that window
+            return unit_url(level, s.get("unit_id"), window)
         year = date(start.year, 1, 1) if start and an.signal_months(s) == 12 else None
         return unit_url(level, s.get("unit_id"), year)
     url = reverse("quality:measure", args=[s["measure_id"]])
