@@ -12,12 +12,14 @@ Steps (each timed into ``quality__build_run``):
    (``Context.shared``);
 5. ``long``: every measure's patient-level rows, written once: the risk-adjusted rows are
    scored in the engine; the model cards then read (outcome, expected) back;
-6. ``results``: quality__measure_result (period x level x unit); IMORT's ICU unit rows are
+6. ``results``: quality__measure_result (period, with the rolling 12 and 24 months, x level x
+   unit); IMORT's ICU unit rows are
    scored by the ICU model (``cmo.measures.icu``: ICUs compared only with ICUs);
 7. ``signals``: quality__period (complete periods), quality__lookback (the months each
    measure's lookback leaves out), quality__chart_point (monthly control charts),
-   quality__funnel_point (yearly and rolling 12/24-month funnels) and quality__signal read
-   off them (``cmo.stats``): everything the pages show, so they compute nothing;
+   quality__funnel_point (yearly and rolling 12/24-month funnels), quality__cusum (each
+   site's risk-adjusted CUSUM) and quality__signal read off them (``cmo.stats``): everything
+   the pages show, so they compute nothing;
 8. ``metadata``: quality__measure, quality__model_card (with out-of-time validation),
    quality__reference_model (new versions appended), quality__build_run.
 """
