@@ -84,10 +84,10 @@ def test_cmo_path_from_login_to_access_log(
     shown = page.locator("table#patients tbody th").all_inner_texts()
     assert shown and all(s.strip() for s in shown)
     # Each stay's admission date and coded principal diagnosis with its display (issue 6 §2);
-    # age and sex (issue 14) come before them.
-    admitted = page.locator("table#patients tbody td:nth-of-type(4)").all_inner_texts()
+    # MRN, age and sex (issue 14) come before them.
+    admitted = page.locator("table#patients tbody td:nth-of-type(5)").all_inner_texts()
     assert len(admitted) == len(shown) and all(len(a) == 10 and a[4] == "-" for a in admitted)
-    principal = page.locator("table#patients tbody td:nth-of-type(8)").all_inner_texts()
+    principal = page.locator("table#patients tbody td:nth-of-type(9)").all_inner_texts()
     assert all(re.fullmatch(r"[A-Z]\d\d(\.\w+)? \S.*", d) for d in principal), principal[:3]
 
     page.get_by_role("link", name="Access log").click()

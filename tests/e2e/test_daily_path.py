@@ -103,6 +103,47 @@ def test_chair_starts_on_their_department_and_reaches_a_practitioners_stays(
 
     _measure, _cases = _drill_from_first_row(page)
     expect(page.locator("table#patients tbody tr").first).to_be_visible()
-    departments = page.locator("table#patients tbody td:nth-of-type(10)").all_inner_texts()
+    departments = page.locator("table#patients tbody td:nth-of-type(11)").all_inner_texts()
     assert departments and all("Cardiology" in d for d in departments), departments[:3]
     assert page.errors == [], page.errors
+
+
+def test_cmo_reads_a_cusum_alarm_on_its_chart_picks_rolling_24_and_sees_mrns(
+    page: Any, live_server: Any, e2e_measures: list[dict[str, Any]]
+) -> None:
+    """Dashboard -> a CUSUM alarm -> its site's CUSUM chart (drawn, limits and ARL stated) ->
+    the rolling 24 months in the period choice -> the stays behind a row, with their MRNs."""
+    from playwright.sync_api import expect
+
+    from cmo.web.models import AccessLog
+
+    _user("dr_cmo2", "cmo")
+    base = live_server.url
+    _login(page, base, "dr_cmo2", "/quality/")
+    link = page.locator(".attention a.cusum-link").first
+    expect(link).to_be_visible()
+    href = str(link.get_attribute("href"))
+    site = re.search(r"site=([^&#]+)", href).group(1)  # type: ignore[union-attr]
+    measure = re.search(r"/measure/([^/]+)/", href).group(1)  # type: ignore[union-attr]
+    link.click()
+    page.wait_for_url(re.compile(rf".*/quality/measure/{measure}/\?site={site}#cusum"))
+    chart = page.locator(f"#cusum-chart-{site}")
+    expect(chart.locator("svg")).to_be_visible()
+    # The red alarm marks are drawn (Vega's SVG symbols), and the caption states the ARL.
+    expect(chart.locator("path[fill='#C8102E']").first).to_be_attached()
+    expect(page.locator("#cusum figcaption").first).to_contain_text("in-control average run length")
+
+    page.locator("#period").select_option("rolling24")
+    page.get_by_role("form", name="Choose the period").get_by_role("button", name="Apply").click()
+    page.wait_for_url(re.compile(r".*period=rolling24.*"))
+    expect(page.locator("#tbl-h")).to_contain_text("rolling 24 months")
+    patients = page.locator("#levels a[href*='/patients/']").first
+    expect(patients).to_be_visible()
+    patients.click()
+    page.wait_for_url(re.compile(rf".*/quality/measure/{measure}/patients/\?.*rolling24.*"))
+    expect(page.locator("table#patients thead")).to_contain_text("MRN")
+    mrn = page.locator("table#patients tbody td.mrn").first
+    expect(mrn).to_have_text(re.compile(r"^MRN\d{8}$"))
+    assert page.errors == [], page.errors
+    entry = AccessLog.objects.get(event="view")
+    assert entry.filters["period_type"] == "rolling24" and entry.n_patients > 0

@@ -404,7 +404,7 @@ def test_drill_down_lists_outcomes_first_with_age_sex_and_filters(client_for: An
     csv = client.get(url + "&format=csv")
     assert csv["Content-Type"].startswith("text/csv")
     lines = csv.content.decode().strip().splitlines()
-    assert lines[0].startswith("patient_id,stay_id,age,sex") and len(lines) > 1
+    assert lines[0].startswith("patient_id,mrn,stay_id,age,sex") and len(lines) > 1
     logged = AccessLog.objects.filter(event="view", filters__format="csv")
     assert logged.count() == 1 and logged.get().n_patients > 0
 

@@ -147,8 +147,8 @@ def test_chair_sees_only_their_departments(client_for: Any) -> None:
     base = "/quality/measure/IMORT/patients/?period_type=year&period_start=2024-01-01"
     html = client.get(base).content.decode()
     rows = re.findall(r'<tr[^>]*><th scope="row">.*?</tr>', html, re.S)
-    # Stay, age, sex, admitted, discharged, outcome, expected, diagnoses, department by name.
-    depts = {re.findall(r"<td[^>]*>(.*?)</td>", r, re.S)[9] for r in rows}
+    # MRN, stay, age, sex, admitted, discharged, outcome, expected, diagnoses, department.
+    depts = {re.findall(r"<td[^>]*>(.*?)</td>", r, re.S)[10] for r in rows}
     assert rows and depts == {"Riverside University Hospital - Cardiology"}
     assert client.get(base + "&level=department&unit_id=org-h1-medicine").status_code == 403
 

@@ -1355,7 +1355,12 @@ class PatientSim:
             "id": self.pid,
             "meta": {"lastUpdated": ctx.instant(max(0, last - DAY))},
             "identifier": [
-                {"system": "urn:oid:2.16.840.1.113883.3.9999.1", "value": f"MRN{self.i:08d}"}
+                {
+                    # The medical record number, typed by HL7 v2 table 0203 (code MR).
+                    "type": {"coding": [{"system": cx.V2_0203, "code": "MR"}]},
+                    "system": "urn:oid:2.16.840.1.113883.3.9999.1",
+                    "value": f"MRN{self.i:08d}",
+                }
             ],
             "name": [{"family": rng.choice(cx.FAMILY), "given": [rng.choice(given)]}],
             "gender": "female" if self.female else "male",

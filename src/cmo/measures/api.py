@@ -20,12 +20,14 @@ from typing import TYPE_CHECKING, Any, Literal, NotRequired, TypedDict, cast
 if TYPE_CHECKING:
     from cmo.warehouse import Warehouse
 
-PeriodType = Literal["month", "quarter", "year"]
+PeriodType = Literal["month", "quarter", "year", "rolling12", "rolling24"]
 Level = Literal["system", "site", "department", "unit", "practitioner"]
 ChartLevel = Literal["system", "site"]
 FunnelLevel = Literal["department", "unit", "practitioner"]
 FunnelWindow = Literal["year", "rolling12", "rolling24"]
-PERIOD_TYPES: tuple[PeriodType, ...] = ("month", "quarter", "year")
+# Calendar periods, and the rolling 12 and 24 months ending at the latest complete month
+# (cmo.measures.results.ROLLING_PERIODS: one period each per build).
+PERIOD_TYPES: tuple[PeriodType, ...] = ("month", "quarter", "year", "rolling12", "rolling24")
 LEVELS: tuple[Level, ...] = ("system", "site", "department", "unit", "practitioner")
 LEVEL_COLUMN = {
     "site": "site_id",
@@ -33,7 +35,11 @@ LEVEL_COLUMN = {
     "unit": "unit_id",
     "practitioner": "practitioner_id",
 }
-PERIOD_MONTHS = {"month": 1, "quarter": 3, "year": 12}
+PERIOD_MONTHS = {"month": 1, "quarter": 3, "year": 12, "rolling12": 12, "rolling24": 24}
+# A patient's medical record number: Patient.identifier whose type is HL7 v2 table 0203 code
+# MR (https://terminology.hl7.org/CodeSystem-v2-0203.html), read by code system and code.
+V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
+MRN_TYPE = "MR"
 
 
 class MeasureRow(TypedDict):
@@ -165,6 +171,29 @@ class FunnelPoint(TypedDict):
     lookback_complete: NotRequired[bool]
     phi: NotRequired[float | None]  # overdispersion of the family
     tau2: NotRequired[float | None]
+
+
+class CusumPoint(TypedDict):
+    """One discharge day of a site's risk-adjusted CUSUM (``quality__cusum``): the statistic
+    after the day's last stay and its highest value that day, against the limit h."""
+
+    measure_id: str
+    level: str
+    unit_id: str
+    unit_name: str | None
+    site_id: str | None
+    side: str  # 'upper' (deterioration) or 'lower' (improvement)
+    day: date
+    period_start: date
+    cases: int
+    s: float
+    s_max: float
+    h: float
+    arl0: float
+    odds_ratio: float
+    alarm: bool
+    reset: bool
+    since: date
 
 
 class Diagnosis(TypedDict):
@@ -510,6 +539,18 @@ def funnel(
     return cast(list[FunnelPoint], _records(t.order_by("unit_id")))
 
 
+def cusum(wh: Warehouse, measure_id: str, *, site_id: str | None = None) -> list[CusumPoint]:
+    """A measure's risk-adjusted CUSUM series (``quality__cusum``) of one site, or of every
+    site, by site, side and day; empty before a build that stores it."""
+    if not wh.exists("quality__cusum"):
+        return []
+    t = wh.table("quality__cusum")
+    t = t.filter(t.measure_id == measure_id)
+    if site_id is not None:
+        t = t.filter(t.unit_id == site_id)
+    return cast(list[CusumPoint], _records(t.order_by(["unit_id", "side", "day"])))
+
+
 def model_card(wh: Warehouse, measure_id: str) -> dict[str, Any] | None:
     """The latest model card of a risk-adjusted measure, or None."""
     if not wh.exists("quality__model_card"):
@@ -607,16 +648,31 @@ def unit_results(
 
 
 def unit_funnel(
-    wh: Warehouse, level: FunnelLevel, unit_id: str, *, period_start: date | None = None
+    wh: Warehouse,
+    level: FunnelLevel,
+    unit_id: str,
+    *,
+    period_start: date | None = None,
+    window: FunnelWindow = "year",
 ) -> list[FunnelPoint]:
-    """One unit's funnel points across measures (default the latest complete year)."""
+    """One unit's funnel points across measures: a calendar year (default the latest complete
+    one) or a rolling window (``window``; a rolling 12 months of data ending in December
+    starts on a year's first day too). A build has one rolling window of each length, whose
+    start may differ by measure (it starts where the measure's lookback is complete): without
+    ``period_start`` every measure's is returned."""
     if not wh.exists("quality__funnel_point"):
         return []
-    year = period_start or latest_complete(wh, "year")
-    if year is None:
+    year = period_start or (latest_complete(wh, "year") if window == "year" else None)
+    if year is None and window == "year":
         return []
     t = wh.table("quality__funnel_point")
-    t = t.filter((t.level == level) & (t.unit_id == unit_id) & (t.period_start == year))
+    if "window" in t.columns:
+        t = t.filter(t.window == window)
+    elif window != "year":
+        return []
+    t = t.filter((t.level == level) & (t.unit_id == unit_id))
+    if year is not None:
+        t = t.filter(t.period_start == year)
     return cast(list[FunnelPoint], _records(t.order_by("measure_id")))
 
 
@@ -656,7 +712,8 @@ def practitioner_departments(wh: Warehouse, practitioner_id: str) -> dict[str, i
 
 
 def stay_demographics(wh: Warehouse, stay_ids: list[str]) -> dict[str, dict[str, Any]]:
-    """Age at admission, sex and patient id of each stay (``core__inpatient_stay``)."""
+    """Age at admission, sex, patient id and ``mrn`` of each stay (``core__inpatient_stay``;
+    the MRN from :func:`mrns`)."""
     if not stay_ids or not wh.exists("core__inpatient_stay"):
         return {}
     s = wh.table("core__inpatient_stay")
@@ -664,7 +721,29 @@ def stay_demographics(wh: Warehouse, stay_ids: list[str]) -> dict[str, dict[str,
         c for c in ("stay_id", "patient_id", "age", "sex", "died_in_hospital") if c in s.columns
     ]
     rows = _records(s.filter(s.stay_id.isin(sorted(set(stay_ids)))).select(*cols))
-    return {str(r["stay_id"]): r for r in rows}
+    numbers = mrns(wh, [str(r["patient_id"]) for r in rows if r.get("patient_id")])
+    return {str(r["stay_id"]): {**r, "mrn": numbers.get(str(r.get("patient_id")))} for r in rows}
+
+
+def mrns(wh: Warehouse, patient_ids: list[str]) -> dict[str, str]:
+    """Patient id -> medical record number: the ``Patient.identifier`` typed HL7 v2-0203
+    ``MR`` (``fhir__patient_identifier``; the first such identifier when there are several).
+    A patient without one is absent (the page shows a dash, never another identifier)."""
+    if not patient_ids or not wh.exists("fhir__patient_identifier"):
+        return {}
+    t = wh.table("fhir__patient_identifier")
+    if "type_code" not in t.columns or "type_system" not in t.columns:
+        return {}
+    t = t.filter(
+        t.patient_id.isin(sorted(set(patient_ids)))
+        & (t.type_system == V2_0203)
+        & (t.type_code == MRN_TYPE)
+        & t.value.notnull()
+    )
+    out: dict[str, str] = {}
+    for r in _records(t.select("patient_id", "pos", "value").order_by(["patient_id", "pos"])):
+        out.setdefault(str(r["patient_id"]), str(r["value"]))
+    return out
 
 
 class SiteStatus(TypedDict):

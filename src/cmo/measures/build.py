@@ -12,12 +12,14 @@ Steps (each timed into ``quality__build_run``):
    (``Context.shared``);
 5. ``long``: every measure's patient-level rows, written once: the risk-adjusted rows are
    scored in the engine; the model cards then read (outcome, expected) back;
-6. ``results``: quality__measure_result (period x level x unit); IMORT's ICU unit rows are
+6. ``results``: quality__measure_result (period, with the rolling 12 and 24 months, x level x
+   unit); IMORT's ICU unit rows are
    scored by the ICU model (``cmo.measures.icu``: ICUs compared only with ICUs);
 7. ``signals``: quality__period (complete periods), quality__lookback (the months each
    measure's lookback leaves out), quality__chart_point (monthly control charts),
-   quality__funnel_point (yearly and rolling 12/24-month funnels) and quality__signal read
-   off them (``cmo.stats``): everything the pages show, so they compute nothing;
+   quality__funnel_point (yearly and rolling 12/24-month funnels), quality__cusum (each
+   site's risk-adjusted CUSUM) and quality__signal read off them (``cmo.stats``): everything
+   the pages show, so they compute nothing;
 8. ``metadata``: quality__measure, quality__model_card (with out-of-time validation),
    quality__reference_model (new versions appended), quality__build_run.
 """
@@ -189,7 +191,7 @@ def run(
         long = wh.table("quality__measure_long")
         with steps.step("results"):
             icu_rows = _icu(ctx, long, plan, window, new_models, out, background, cards)
-            final = result_frame(wh, long, measures, fitted)
+            final = result_frame(wh, long, measures, fitted, end)
             if icu_rows is not None:  # ICUs compared only with ICUs (cmo.measures.icu)
                 scored, units, rate = icu_rows
                 icu_final = icu.unit_results(
@@ -345,12 +347,29 @@ MEASURE_SCHEMA = {
     "attribution": "string",  # the practitioner attribution rule (spec.Measure.attribution)
     "group": "string",  # spec.GROUPS: the dashboard's and the board report's section
 }
+CUSUM_SCHEMA = {
+    **_UNIT,
+    **_NAMES,
+    "side": "string",  # 'upper' (deterioration) or 'lower' (improvement)
+    "day": "date",
+    "period_start": "date",
+    "cases": "int64",
+    "s": "float64",
+    "s_max": "float64",
+    "h": "float64",
+    "arl0": "float64",
+    "odds_ratio": "float64",
+    "alarm": "boolean",
+    "reset": "boolean",
+    "since": "date",
+}
 SIGNAL_TABLES = {
     "quality__period": PERIOD_SCHEMA,
     "quality__chart_point": CHART_SCHEMA,
     "quality__funnel_point": FUNNEL_SCHEMA,
     "quality__signal": SIGNAL_SCHEMA,
     "quality__lookback": LOOKBACK_SCHEMA,
+    "quality__cusum": CUSUM_SCHEMA,
 }
 CARD_SCHEMA = {"measure_id": "string", "built_at": "timestamp", "card_json": "string"}
 RUN_SCHEMA = {
@@ -366,13 +385,18 @@ RUN_SCHEMA = {
 
 
 def result_frame(
-    wh: Warehouse, long: ir.Table, measures: dict[str, Measure], fitted: dict[str, dict[str, Any]]
+    wh: Warehouse,
+    long: ir.Table,
+    measures: dict[str, Measure],
+    fitted: dict[str, dict[str, Any]],
+    end: date | None = None,
 ) -> pd.DataFrame:
     """quality__measure_result from the long rows (with the internal columns the signals step
-    reads: ``results.INTERNAL_COLUMNS``)."""
+    reads: ``results.INTERNAL_COLUMNS``); with the data ``end``, the rolling 12 and 24 months
+    too (``results.ROLLING_PERIODS``)."""
     located = tuple(mid for mid, m in measures.items() if m.located)
     counts = res.count_rows(long, wh.table("core__stay_unit"), located)
-    agg = res.aggregate(counts)
+    agg = res.aggregate(counts, rolling_end=end)
     ref_rates = _reference_rates(agg, fitted)
     sites = res.unit_sites(counts)
     final = res.finish(agg, measures, ref_rates, res.unit_names(wh), sites)
@@ -398,9 +422,10 @@ def signal_frames(
     lookbacks = res.lookback(final, measures, _missing_poa(wh))
     charts = res.chart_points(final, measures, end, lookbacks)
     funnels = res.funnel_points(final, measures, end, lookbacks)
+    cusum = res.cusum_series(long, final, measures, lookbacks)
     parts = [
         res.signals(final, measures, end, charts, funnels),
-        res.cusum_signals(long, final, measures, lookbacks),
+        res.cusum_signals(long, final, measures, series=cusum),
         nhsn.sir_signals(final, measures, end),  # quarterly NHSN SIRs (kind "sir")
     ]
     # From records: concatenating frames whose q_value is all null warns (pandas 2.x).
@@ -413,6 +438,7 @@ def signal_frames(
         "quality__funnel_point": funnels,
         "quality__signal": sig,
         "quality__lookback": lookbacks,
+        "quality__cusum": cusum,
     }
 
 

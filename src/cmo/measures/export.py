@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import pandas as pd
 
+from cmo.measures.results import PERIOD_MONTHS  # calendar and rolling periods
+
 if TYPE_CHECKING:
     from cmo.warehouse import Warehouse
 
@@ -23,7 +25,6 @@ FORMATS = ("measurereport", "csv", "parquet")
 CANONICAL = "https://cmo.health/fhir"
 POPULATION = "http://terminology.hl7.org/CodeSystem/measure-population"
 IMPROVEMENT = "http://terminology.hl7.org/CodeSystem/measure-improvement-notation"
-PERIOD_MONTHS = {"month": 1, "quarter": 3, "year": 12}
 
 
 def _period_end(start: date, period_type: str) -> date:

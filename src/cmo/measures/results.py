@@ -12,7 +12,7 @@ times too narrow).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 import ibis
@@ -34,7 +34,10 @@ LEVEL_COLUMN = {
     "unit": "unit_id",
     "practitioner": "practitioner_id",
 }
-PERIOD_MONTHS = {"month": 1, "quarter": 3, "year": 12}
+# Rolling windows of the results (the pages' period choice, issue 14): the 12 and 24 months
+# ending at the latest complete month (:func:`aggregate` with ``rolling_end``), one period each.
+ROLLING_PERIODS = {"rolling12": 12, "rolling24": 24}
+PERIOD_MONTHS = {"month": 1, "quarter": 3, "year": 12, **ROLLING_PERIODS}
 HIST_VALUES = ("month", "outcome", "n", "num", "expected", "exposure")
 RESULT_COLUMNS = [
     "measure_id",
@@ -265,17 +268,20 @@ def _level_sites(frame: pd.DataFrame, level: str, column: str) -> pd.DataFrame:
     return out
 
 
-def aggregate(counts: Counts | ir.Table, exposure: ir.Table | None = None) -> pd.DataFrame:
+def aggregate(
+    counts: Counts | ir.Table, exposure: ir.Table | None = None, rolling_end: date | None = None
+) -> pd.DataFrame:
     """Denominator, numerator, expected and median outcome per measure x period x level x unit.
 
     ``counts`` from :func:`count_rows` (or the long rows, counted here). The unit level counts
     each stay at every unit it passed through (``exposure`` = core__stay_unit; see
     :func:`unit_exposure`); the other levels partition the stays. ``median`` is the exact
-    median (the mean of the two middle values for an even n, as quantile_cont 0.5)."""
+    median (the mean of the two middle values for an even n, as quantile_cont 0.5). With
+    ``rolling_end`` (the data end) the rolling 12 and 24 months ending at the latest complete
+    month are periods too (``ROLLING_PERIODS``), when the data cover them."""
     if not isinstance(counts, Counts):
         counts = count_rows(counts, exposure)
     h, cells = counts.hist, counts.cells
-    cell = h["cell"].to_numpy(np.int64)
     value, values = _value_codes(h["outcome"].to_numpy(float))
     month = h["month"].to_numpy(np.int64)
     first = int(month.min()) // 12 * 12 if len(month) else 0  # a year start: no start < first
@@ -284,18 +290,47 @@ def aggregate(counts: Counts | ir.Table, exposure: ir.Table | None = None) -> pd
     for period_type in PERIOD_TYPES:
         months = PERIOD_MONTHS[period_type]
         start = month - month % months  # months since 1970-01: quarters start at 0, 3, 6, 9
-        # Groups = the (cell, period start) slots that occur, numbered without a sort.
-        slot = cell * span + (start - first)
-        used = np.bincount(slot, minlength=len(cells) * span) > 0
-        group = (np.cumsum(used) - 1)[slot]
-        keys = np.flatnonzero(used)
-        part = cells.iloc[keys // span].reset_index(drop=True)
-        part.insert(1, "period_type", period_type)
-        starts = (keys % span + first).astype("datetime64[M]").astype("datetime64[ns]")
-        part.insert(2, "period_start", starts)
-        sums = _rollup(h, group, len(keys), value, values)
-        parts.append(pd.concat([part, sums], axis=1))
+        parts.append(_period_rows(h, cells, period_type, start, first, span, value, values))
+    if rolling_end is not None and len(month):
+        # The latest complete month: the month of the day after the data end, minus one.
+        after = rolling_end + timedelta(days=1)
+        last = (after.year - 1970) * 12 + after.month - 2
+        for period_type, length in ROLLING_PERIODS.items():
+            begin = last - length + 1
+            if begin < int(month.min()):
+                continue  # the data do not cover the window
+            keep = (month >= begin) & (month <= last)
+            start = np.full(int(keep.sum()), begin, np.int64)
+            rows = h[keep].reset_index(drop=True)
+            parts.append(
+                _period_rows(rows, cells, period_type, start, first, span, value[keep], values)
+            )
     return pd.concat(parts, ignore_index=True)
+
+
+def _period_rows(
+    h: pd.DataFrame,
+    cells: pd.DataFrame,
+    period_type: str,
+    start: np.ndarray,
+    first: int,
+    span: int,
+    value: np.ndarray,
+    values: np.ndarray,
+) -> pd.DataFrame:
+    """One period type's rows: the histogram rows ``h`` summed per cell and period ``start``
+    (months since 1970-01)."""
+    # Groups = the (cell, period start) slots that occur, numbered without a sort.
+    slot = h["cell"].to_numpy(np.int64) * span + (start - first)
+    used = np.bincount(slot, minlength=len(cells) * span) > 0
+    group = (np.cumsum(used) - 1)[slot]
+    keys = np.flatnonzero(used)
+    part = cells.iloc[keys // span].reset_index(drop=True)
+    part.insert(1, "period_type", period_type)
+    starts = (keys % span + first).astype("datetime64[M]").astype("datetime64[ns]")
+    part.insert(2, "period_start", starts)
+    sums = _rollup(h, group, len(keys), value, values)
+    return pd.concat([part, sums], axis=1)
 
 
 def _value_codes(outcome: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -1207,28 +1242,59 @@ def cusum_limit(risk: np.ndarray, odds_ratio: float, *, seed: int = 0) -> tuple[
     return h, arl0
 
 
-def cusum_signals(
-    long: ir.Table,
-    results: pd.DataFrame,
-    measures: dict[str, Measure],
-    lookbacks: pd.DataFrame | None = None,
-) -> pd.DataFrame:
-    """Risk-adjusted Bernoulli CUSUM (Steiner 2000; odds ratio 2 up, 1/2 down) of each site's
-    stays of the last 12 months, in discharge order, for the risk-adjusted proportions, with
-    h for an in-control ARL of CUSUM_ARL_YEARS years of the site's cases (:func:`cusum_limit`).
-    Stays of months whose lookback is incomplete are left out.
+CUSUM_ODDS = {"upper": 2.0, "lower": 0.5}  # Steiner 2000: a doubling / halving of the odds
+CUSUM_COLUMNS = [
+    "measure_id",
+    "level",
+    "unit_id",
+    "unit_name",
+    "site_id",
+    "side",  # 'upper' (deterioration, OR 2) or 'lower' (improvement, OR 1/2)
+    "day",  # discharge day: one point per day with stays
+    "period_start",  # its month
+    "cases",  # stays charted up to and including the day (the chart's x)
+    "s",  # the CUSUM after the day's last stay
+    "s_max",  # its highest value during the day (an alarm's crossing)
+    "h",  # the control limit
+    "arl0",  # the in-control ARL h was chosen for, in stays
+    "odds_ratio",
+    "alarm",  # the CUSUM crossed h during the day
+    "reset",  # it restarted at 0 after an alarm during the day
+    "since",  # the first day of the chart's 12 months
+]
 
-    One row per measure x site x side that crossed h: the month of the latest crossing."""
-    from datetime import timedelta
 
-    from cmo.stats.cusum import bernoulli_cusum
+def _reset_path(w: np.ndarray, h: float) -> tuple[np.ndarray, np.ndarray]:
+    """The CUSUM S_t = max(0, S_{t-1} + W_t) restarted at 0 after each crossing of h (Steiner
+    et al. 2000: a chart is reset after a signal, so each alarm is a new run of ARL0 cases),
+    and the alarm flags. Each run in closed form (Lindley: C_t - min(0, min C_j)); the loop
+    runs once per alarm."""
+    s = np.zeros(len(w))
+    alarm = np.zeros(len(w), bool)
+    i = 0
+    while i < len(w):
+        c = np.cumsum(w[i:])
+        run = c - np.minimum(np.minimum.accumulate(c), 0.0)
+        over = np.flatnonzero(run > h)
+        stop = int(over[0]) + 1 if over.size else len(run)
+        s[i : i + stop] = run[:stop]
+        if over.size:
+            alarm[i + stop - 1] = True
+        i += stop
+    return s, alarm
 
+
+def _cusum_frame(
+    long: ir.Table, measures: dict[str, Measure], lookbacks: pd.DataFrame | None
+) -> tuple[pd.DataFrame, date | None]:
+    """The CUSUM's stays: risk-adjusted, signalled measures, the last 12 months, in discharge
+    order, without months whose lookback is incomplete; and the first day charted."""
     ids = [mid for mid, m in measures.items() if m.risk_model and signalled(m)]
     if not ids:
-        return pd.DataFrame(columns=SIGNAL_COLUMNS)
+        return pd.DataFrame(), None
     last = long.discharge_date.max().execute()
     if last is None or pd.isna(last):
-        return pd.DataFrame(columns=SIGNAL_COLUMNS)
+        return pd.DataFrame(), None
     since = pd.Timestamp(last).date() - timedelta(days=365 * CUSUM_MONTHS // 12)
     t = long.filter(
         long.measure_id.isin(ids)
@@ -1253,40 +1319,106 @@ def cusum_signals(
         first = pd.to_datetime(frame["measure_id"].astype(str).map(firsts))
         day = pd.to_datetime(frame["discharge_date"])
         frame = frame[(first.isna() | (day >= first)).to_numpy()].reset_index(drop=True)
+    return frame, since + timedelta(days=1)
+
+
+def cusum_series(
+    long: ir.Table,
+    results: pd.DataFrame,
+    measures: dict[str, Measure],
+    lookbacks: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """quality__cusum: the risk-adjusted Bernoulli CUSUM (Steiner et al., Biostatistics
+    2000;1:441; OR 2 up, 1/2 down) of each site's stays of the last 12 months, in discharge
+    order, for the risk-adjusted proportions, with h for an in-control ARL of CUSUM_ARL_YEARS
+    years of the site's cases (:func:`cusum_limit`), restarted at 0 after each alarm
+    (:func:`_reset_path`). Stays of months whose lookback is incomplete are left out.
+
+    One row per measure x site x side x discharge day (``CUSUM_COLUMNS``): the pages draw it
+    and :func:`cusum_signals` reads its alarms."""
+    from cmo.stats.cusum import cusum_weights
+
+    frame, since = _cusum_frame(long, measures, lookbacks)
+    if frame.empty:
+        return pd.DataFrame(columns=CUSUM_COLUMNS)
     outcome = frame["outcome"].to_numpy(float)
     risk = frame["expected"].clip(1e-6, 1 - 1e-6).to_numpy(float)
-    day = frame["discharge_date"].to_numpy()
+    day = pd.to_datetime(frame["discharge_date"]).to_numpy("datetime64[D]")
     names = results[results["level"] == "site"].drop_duplicates("unit_id")
     site_name = dict(zip(names["unit_id"], names["unit_name"], strict=True))
-    rows = []
-    odds = {"upper": 2.0, "lower": 0.5}
+    parts = []
     # ``indices``: each group's row positions, ascending (so in discharge order).
-    groups = frame.groupby(["measure_id", "site_id"], observed=True).indices
+    groups: dict[Any, Any] = frame.groupby(["measure_id", "site_id"], observed=True).indices
     for (mid, site), at in sorted(groups.items()):
-        h_up, arl0 = cusum_limit(risk[at], odds["upper"], seed=0)
-        h_low, _ = cusum_limit(risk[at], odds["lower"], seed=1)
-        limits = {"upper": h_up, "lower": h_low}
-        chart = bernoulli_cusum(outcome[at], risk[at], odds_ratio=2.0, h=1.0)
-        for side, direction in (("upper", "worse"), ("lower", "better")):
-            hits = np.flatnonzero(chart[f"s_{side}"].to_numpy() > limits[side])
-            if not len(hits):
-                continue
-            when = pd.Timestamp(day[at[hits[-1]]]).date().replace(day=1)
-            rows.append(
-                {
-                    "measure_id": mid,
-                    "level": "site",
-                    "unit_id": site,
-                    "unit_name": site_name.get(site, site),
-                    "site_id": site,
-                    "period_start": when,
-                    "kind": "cusum",
-                    "direction": direction,
-                    "detail": f"risk-adjusted CUSUM ({side}, OR {odds[side]:g}) above "
-                    f"h = {limits[side]:.2f} (in-control ARL {arl0:,.0f} cases) on "
-                    f"{len(hits)} of {len(at)} stays since {since}",
-                    "q_value": None,
-                    "window": "cusum",
-                }
+        for seed, (side, odds) in enumerate(CUSUM_ODDS.items()):
+            h, arl0 = cusum_limit(risk[at], odds, seed=seed)
+            s, alarm = _reset_path(cusum_weights(outcome[at], risk[at], odds), h)
+            days = day[at]
+            # The day's last stay (days ascend within the group).
+            ends = np.flatnonzero(np.append(days[1:] != days[:-1], True))
+            starts = np.append(0, ends[:-1] + 1)
+            restart = np.append(False, alarm[:-1])  # the stay after an alarm starts from 0
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "measure_id": str(mid),
+                        "level": "site",
+                        "unit_id": str(site),
+                        "unit_name": site_name.get(site, site),
+                        "site_id": str(site),
+                        "side": side,
+                        "day": pd.to_datetime(days[ends]).date,
+                        "period_start": pd.to_datetime(days[ends].astype("datetime64[M]")).date,
+                        "cases": ends + 1,
+                        "s": s[ends],
+                        "s_max": np.maximum.reduceat(s, starts),
+                        "h": h,
+                        "arl0": arl0,
+                        "odds_ratio": odds,
+                        "alarm": np.logical_or.reduceat(alarm, starts),
+                        "reset": np.logical_or.reduceat(restart, starts),
+                        "since": since,
+                    }
+                )
             )
+    return pd.concat(parts, ignore_index=True)[CUSUM_COLUMNS]
+
+
+def cusum_signals(
+    long: ir.Table,
+    results: pd.DataFrame,
+    measures: dict[str, Measure],
+    lookbacks: pd.DataFrame | None = None,
+    series: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """The CUSUM alarms of :func:`cusum_series` (computed here unless ``series`` is given):
+    one row per measure x site x side that alarmed, in the month of its latest alarm."""
+    if series is None:
+        series = cusum_series(long, results, measures, lookbacks)
+    rows = []
+    alarms = series[series["alarm"].astype(bool)]
+    for (mid, site, side), g in alarms.groupby(["measure_id", "unit_id", "side"], sort=True):
+        chart = series[
+            (series["measure_id"] == mid) & (series["unit_id"] == site) & (series["side"] == side)
+        ]
+        latest = g.iloc[-1]
+        n = len(g)
+        rows.append(
+            {
+                "measure_id": mid,
+                "level": "site",
+                "unit_id": site,
+                "unit_name": latest["unit_name"],
+                "site_id": site,
+                "period_start": latest["period_start"],
+                "kind": "cusum",
+                "direction": "worse" if side == "upper" else "better",
+                "detail": f"risk-adjusted CUSUM ({side}, OR {latest['odds_ratio']:g}) above "
+                f"h = {latest['h']:.2f} (in-control ARL {latest['arl0']:,.0f} cases) on "
+                f"{n} day{'s' if n > 1 else ''}, restarted at 0 after each alarm, of "
+                f"{int(chart['cases'].max())} stays since {latest['since']}",
+                "q_value": None,
+                "window": "cusum",
+            }
+        )
     return pd.DataFrame(rows, columns=SIGNAL_COLUMNS)

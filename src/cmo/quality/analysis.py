@@ -93,15 +93,32 @@ def fmt_oe(oe: Any, lo: Any, hi: Any) -> str:
     return f"{o:.2f} (95% CI {lo_f:.2f}–{hi_f:.2f})"
 
 
+ROLLING_MONTHS = {"rolling12": 12, "rolling24": 24}
+
+
 def period_label(period_type: str, start: Any) -> str:
     d = as_date(start)
     if d is None:
         return "–"
+    if period_type in ROLLING_MONTHS:  # the build's rolling window from its first month
+        n = ROLLING_MONTHS[period_type]
+        last = d.year * 12 + d.month - 1 + n - 1
+        end = date(last // 12, last % 12 + 1, 1)
+        return f"{d:%b %Y}–{end:%b %Y} (rolling {n} months)"
     if period_type == "quarter":
         return f"Q{(d.month - 1) // 3 + 1} {d.year}"
     if period_type == "year":
         return str(d.year)
     return d.strftime("%b %Y")
+
+
+def months_label(start: Any, end: Any) -> str:
+    """A span of whole months, ``end`` exclusive (a funnel's period_end): "Feb 2023–Dec 2024"."""
+    a, b = as_date(start), as_date(end)
+    if a is None or b is None:
+        return "–"
+    last = b.year * 12 + b.month - 2  # the month before the exclusive end
+    return f"{a:%b %Y}–{date(last // 12, last % 12 + 1, 1):%b %Y}"
 
 
 def target_status(value: Any, measure: Mapping[str, Any]) -> str | None:

@@ -113,6 +113,11 @@ class LongRow(Schema):
     principal_dx: str | None = None  # undotted ICD-10-CM, as in core__inpatient_stay
     principal_dx_display: str | None = None
     secondary_dx: list[Diagnosis] = []
+    # The patient: medical record number (Patient.identifier typed HL7 v2-0203 MR), age at
+    # admission, FHIR administrative gender.
+    mrn: str | None = None
+    age: int | None = None
+    sex: str | None = None
 
 
 def _need(request: Any, capability: str) -> None:
@@ -257,6 +262,7 @@ def long(
         _known(measure_id)
         _known_unit(level, unit_id)
         rows = scoped_long_rows(request.user, measure_id, params, limit)
+        demo = reads.stay_demographics([str(r.get("stay_id")) for r in rows])
     except PermissionDenied as exc:
         raise HttpError(403, str(exc) or "forbidden") from exc
     except NoResults as exc:
@@ -267,4 +273,14 @@ def long(
         patient_ids=[r.get("patient_id") for r in rows],
         via="api",
     )
-    return [_clean(r) for r in rows]
+    return [_clean({**r, **_patient(demo.get(str(r.get("stay_id")), {}))}) for r in rows]
+
+
+def _patient(d: Mapping[str, Any]) -> dict[str, Any]:
+    """The drill-down's patient columns of a stay (``reads.stay_demographics``)."""
+    age = d.get("age")
+    return {
+        "mrn": d.get("mrn"),
+        "age": int(age) if age is not None and age == age else None,
+        "sex": d.get("sex"),
+    }

@@ -12,6 +12,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from cmo.measures.api import LEVELS, PERIOD_TYPES
 from cmo.web.params import ParamsForm, bad_request, id_field
 
+ROLLING_PERIODS = ("rolling12", "rolling24")
 # Periods the warehouse can hold: well before any EHR data, and far enough ahead that a year's
 # end (start + 12 months) stays a valid date.
 FIRST_DATE = date(1900, 1, 1)
@@ -71,18 +72,27 @@ class MeasurePageForm(ParamsForm):
 
 
 class UnitPageForm(ParamsForm):
-    """``?year=`` of the practitioner, department and unit pages: a year's first day."""
+    """``?year=`` of the practitioner, department and unit pages: a year's first day (or the
+    year alone), or ``rolling12`` / ``rolling24`` for the rolling months the build stored."""
 
-    year = forms.DateField(
-        required=False,
-        input_formats=["%Y-%m-%d", "%Y"],
-        validators=[MinValueValidator(FIRST_DATE), MaxValueValidator(LAST_DATE)],
-    )
+    year = forms.CharField(required=False, max_length=10)
 
-    def clean_year(self) -> date | None:
-        year: date | None = self.cleaned_data.get("year")
-        if year is not None and (year.month, year.day) != (1, 1):
+    def clean_year(self) -> date | str | None:
+        raw: str = self.cleaned_data.get("year") or ""
+        if not raw:
+            return None
+        if raw in ROLLING_PERIODS:
+            return raw
+        try:
+            year = date.fromisoformat(raw) if len(raw) == 10 else date(int(raw), 1, 1)
+        except ValueError:
+            raise forms.ValidationError(
+                "must be a year (YYYY or YYYY-01-01), rolling12 or rolling24"
+            ) from None
+        if (year.month, year.day) != (1, 1):
             raise forms.ValidationError("must be the first day of a year (YYYY-01-01)")
+        if not FIRST_DATE <= year <= LAST_DATE:
+            raise forms.ValidationError(f"must be between {FIRST_DATE.year} and {LAST_DATE.year}")
         return year
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cmo.quality.reads import NoResults, funnel, results, signals
+from cmo.quality.reads import NoResults, cusum, funnel, results, signals
 
 
 @dataclass(frozen=True)
@@ -27,4 +27,4 @@ def targets() -> dict[str, Target]:
     }
 
 
-__all__ = ["NoResults", "Target", "funnel", "results", "signals", "targets"]
+__all__ = ["NoResults", "Target", "cusum", "funnel", "results", "signals", "targets"]

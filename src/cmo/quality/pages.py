@@ -29,7 +29,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import urlencode
 
-from cmo.measures.api import FunnelPoint, Level, MeasureRow, ResultRow
+from cmo.measures.api import FunnelPoint, FunnelWindow, Level, MeasureRow, PeriodType, ResultRow
 from cmo.quality import analysis as an
 from cmo.quality import reads
 from cmo.quality.apps import DASHBOARD, OWN_RESULTS, PATIENTS, PRACTITIONERS
@@ -52,15 +52,22 @@ ATTRIBUTION_WORDS = {
     "operating_surgeon": "the surgeon of the principal procedure",
 }
 TREND_QUARTERS = 8
+ROLLING_LABELS: tuple[tuple[PeriodType, str], ...] = (
+    ("rolling12", "Rolling 12 months"),
+    ("rolling24", "Rolling 24 months"),
+)
 
 
-def unit_url(level: str, unit_id: Any, year: date | None = None) -> str | None:
-    """The page of a unit named by a signal or a table row, with its year; a site goes to the
-    dashboard filtered to it; the system has no page of its own (None)."""
+def unit_url(level: str, unit_id: Any, year: date | str | None = None) -> str | None:
+    """The page of a unit named by a signal or a table row, with its year (or rolling window:
+    ``"rolling12"``, ``"rolling24"``); a site goes to the dashboard filtered to it; the system
+    has no page of its own (None)."""
     uid = str(unit_id)
     if level in PAGE_URLS and FHIR_ID.match(uid):
         url = reverse(PAGE_URLS[level], args=[uid])
-        return url + (f"?{urlencode({'year': year.isoformat()})}" if year else "")
+        if year is None:
+            return url
+        return url + "?" + urlencode({"year": year if isinstance(year, str) else year.isoformat()})
     if level == "site" and FHIR_ID.match(uid):
         return reverse("quality:dashboard") + "?" + urlencode({"site": uid})
     return None
@@ -88,12 +95,20 @@ def may_see_practitioner(user: Any, practitioner_id: str) -> bool:
     return user.has_perm(perm(OWN_RESULTS)) and practitioner_id in own_practitioners(user)
 
 
-def _year(request: HttpRequest) -> date | None:
+def _period(request: HttpRequest) -> tuple[PeriodType, date | None]:
+    """The page's period: a calendar year (default the latest complete one) or the rolling 12
+    or 24 months the build stored (their start); ValueError for a bad or absent one."""
     form = UnitPageForm(request.GET)
     if not form.is_valid():
         raise ValueError(form.message())
-    year: date | None = form.cleaned_data.get("year") or reads.latest_complete("year")
-    return year
+    chosen = form.cleaned_data.get("year")
+    if chosen == "rolling12" or chosen == "rolling24":
+        start = reads.latest_complete(chosen)
+        if start is None:
+            raise ValueError(f"year: this build has no {chosen} window (the data are shorter)")
+        return chosen, start
+    year: date | None = chosen if isinstance(chosen, date) else reads.latest_complete("year")
+    return "year", year
 
 
 def _check_id(unit_id: str) -> None:
@@ -134,7 +149,7 @@ def my_department(request: HttpRequest) -> HttpResponse:
 def _unit_page(request: HttpRequest, level: Level, unit_id: str) -> HttpResponse:
     _check_id(unit_id)
     try:
-        year = _year(request)
+        period_type, year = _period(request)
     except ValueError as exc:
         return bad_request(str(exc))
     try:
@@ -145,7 +160,7 @@ def _unit_page(request: HttpRequest, level: Level, unit_id: str) -> HttpResponse
             from django.core.exceptions import PermissionDenied
 
             raise PermissionDenied("not one of your practitioners")
-        context = _context(request, level, unit_id, names[unit_id], year)
+        context = _context(request, level, unit_id, names[unit_id], year, period_type)
     except NoResults as exc:
         return render(
             request,
@@ -172,19 +187,35 @@ def _can_drill(user: Any, level: Level, unit_id: str) -> bool:
 
 
 def _context(
-    request: HttpRequest, level: Level, unit_id: str, name: str, year: date | None
+    request: HttpRequest,
+    level: Level,
+    unit_id: str,
+    name: str,
+    year: date | None,
+    period_type: PeriodType = "year",
 ) -> dict[str, Any]:
+    """The page for ``period_type`` starting at ``year``: a calendar year, or the rolling 12 or
+    24 months (results, funnel position and stays all of that window, as the build stored)."""
     user = request.user
     measures = reads.list_measures()
+    window: FunnelWindow = "year"
+    if period_type == "rolling12" or period_type == "rolling24":
+        window = period_type
+    calendar = year if window == "year" else None  # a calendar year, for names and links
     by_year = {
         r["measure_id"]: r
-        for r in reads.unit_results(level, unit_id, period_type="year", period_start=year)
+        for r in reads.unit_results(level, unit_id, period_type=period_type, period_start=year)
     }
     quarters: dict[str, list[ResultRow]] = {}
     for r in reads.unit_results(level, unit_id, period_type="quarter"):
         quarters.setdefault(r["measure_id"], []).append(r)
     funnel = (
-        {p["measure_id"]: p for p in reads.unit_funnel(level, unit_id, period_start=year)}
+        {
+            p["measure_id"]: p
+            # A rolling funnel starts where the measure's lookback is complete (the build's
+            # rule), so per measure it may start after the results' window: read by window.
+            for p in reads.unit_funnel(level, unit_id, period_start=calendar, window=window)
+        }
         if level in ("department", "unit", "practitioner") and year
         else {}
     )
@@ -202,10 +233,19 @@ def _context(
         if found is None:
             continue
         rows.append(
-            _row(m, found, funnel.get(mid), quarters.get(mid, []), level, unit_id, year, drill)
+            _row(
+                m,
+                found,
+                funnel.get(mid),
+                quarters.get(mid, []),
+                (level, unit_id),
+                (period_type, year),
+                drill,
+            )
         )
         if level == "practitioner" and home_depts and rows[-1]["funnel"] and year:
-            rows[-1]["peers"] = _peers(mid, home_depts[0][0], year, unit_id)
+            start = an.as_date(funnel[mid]["period_start"]) or year
+            rows[-1]["peers"] = _peers(mid, home_depts[0][0], (window, start), unit_id)
     groups = _grouped(rows)
     signals = [
         {
@@ -219,7 +259,9 @@ def _context(
         for s in an.order_signals(reads.unit_signals(level, unit_id))
     ]
     practitioners = (
-        _department_practitioners(user, unit_id, year, measures) if level == ("department") else []
+        _department_practitioners(user, unit_id, calendar, measures)
+        if level == ("department")
+        else []
     )
     return {
         "level": level,
@@ -227,8 +269,12 @@ def _context(
         "unit_id": unit_id,
         "name": name,
         "year": year,
-        "year_label": an.period_label("year", year) if year else "–",
+        "period_type": period_type,
+        "year_label": an.period_label(period_type, year) if year else "–",
         "years": _years(),
+        "rolling": [
+            (p, label) for p, label in ROLLING_LABELS if reads.latest_complete(p) is not None
+        ],
         "groups": groups,
         "n_rows": len(rows),
         "signals": signals,
@@ -252,12 +298,13 @@ def _row(
     r: ResultRow,
     fp: FunnelPoint | None,
     quarters: list[ResultRow],
-    level: Level,
-    unit_id: str,
-    year: date | None,
+    unit: tuple[Level, str],
+    period: tuple[PeriodType, date | None],
     drill: bool,
 ) -> dict[str, Any]:
     mid = m["measure_id"]
+    level, unit_id = unit
+    period_type, year = period
     trend = [q for q in quarters if q.get("rate") is not None][-TREND_QUARTERS:]
     spark = None
     if len(trend) >= 2:
@@ -274,7 +321,7 @@ def _row(
             + "?"
             + urlencode(
                 {
-                    "period_type": "year",
+                    "period_type": period_type,
                     "period_start": year.isoformat(),
                     "level": level,
                     "unit_id": unit_id,
@@ -292,6 +339,10 @@ def _row(
         "oe": an.fmt_oe(r.get("oe"), r.get("ci_low"), r.get("ci_high")),
         "rsr": an.fmt_value(r.get("rsr"), m) if an.num(r.get("rsr")) is not None else None,
         "funnel": an.funnel_position(fp, m) if fp else None,
+        # A rolling funnel shorter than the row's window (its lookback) says which months.
+        "funnel_months": an.months_label(fp["period_start"], fp.get("period_end"))
+        if fp and period_type != "year" and an.as_date(fp["period_start"]) != year
+        else None,
         "spark": spark,
         "spark_id": f"trend-{mid}",
         "trend_label": " → ".join(an.fmt_value(q.get("rate"), m) for q in trend[-4:]),
@@ -303,12 +354,17 @@ def _row(
     }
 
 
-def _peers(measure_id: str, department: str, year: date, unit_id: str) -> dict[str, Any] | None:
+def _peers(
+    measure_id: str, department: str, period: tuple[FunnelWindow, date], unit_id: str
+) -> dict[str, Any] | None:
     """The practitioner's department peers in the same funnel: their median O/E and count."""
-    mine = reads.practitioners_in(measure_id, [department], year=year)
+    window, start = period
+    mine = reads.practitioners_in(
+        measure_id, [department], year=start if window == "year" else None
+    )
     points = [
         p
-        for p in reads.funnel(measure_id, level="practitioner", period_start=year)
+        for p in reads.funnel(measure_id, level="practitioner", period_start=start, window=window)
         if str(p["unit_id"]) in mine and p["unit_id"] != unit_id and an.num(p.get("ratio"))
     ]
     if not points:

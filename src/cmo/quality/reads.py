@@ -21,6 +21,7 @@ periods = door(api.periods)
 latest_complete = door(api.latest_complete)
 chart = door(api.chart)
 funnel = door(api.funnel)
+cusum = door(api.cusum)
 model_card = door(api.model_card)
 # One unit across measures (the practitioner, department and unit pages), the drill-down's
 # demographics.
@@ -34,6 +35,7 @@ stay_demographics = door(api.stay_demographics)
 __all__ = [
     "NoResults",
     "chart",
+    "cusum",
     "funnel",
     "latest_complete",
     "list_measures",

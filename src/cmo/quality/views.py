@@ -21,6 +21,7 @@ from django.utils.http import urlencode
 from cmo.measures.api import (
     ChartLevel,
     ChartPoint,
+    FunnelWindow,
     Level,
     LongRow,
     MeasureRow,
@@ -29,7 +30,7 @@ from cmo.measures.api import (
     SignalRow,
 )
 from cmo.quality import analysis as an
-from cmo.quality import reads
+from cmo.quality import cusum, reads
 from cmo.quality.apps import DASHBOARD, PATIENTS, PRACTITIONERS, SET_TARGETS
 from cmo.quality.forms import DrillForm, MeasurePageForm, SiteForm, bad_request
 from cmo.quality.reads import NoResults
@@ -44,6 +45,16 @@ TABLE_LEVELS: tuple[Level, ...] = ("site", "department", "unit")
 DRILL_LIMIT = 500
 OTHER_DEPARTMENT = "Practitioner of another department"
 SPARK_MONTHS = 24
+# The measure page's period choice: the latest complete month, quarter or year, or the rolling
+# 12 or 24 months ending at the latest complete month (offered when the build stored them).
+PERIOD_CHOICES: tuple[tuple[PeriodType, str], ...] = (
+    ("month", "Latest complete month"),
+    ("quarter", "Latest complete quarter"),
+    ("year", "Latest complete year"),
+    ("rolling12", "Rolling 12 months"),
+    ("rolling24", "Rolling 24 months"),
+)
+ROLLING: tuple[PeriodType, ...] = ("rolling12", "rolling24")
 
 
 def _empty(request: HttpRequest, exc: NoResults, title: str) -> HttpResponse:
@@ -369,12 +380,16 @@ def signal_url(s: SignalRow) -> str | None:
     level = str(s.get("level") or "")
     start = an.as_date(s.get("period_start"))
     if level in ("practitioner", "department", "unit"):
+        window = str(s.get("window") or "")
+        if window in ROLLING:  # a rolling funnel's signal opens the page on that window
+            return unit_url(level, s.get("unit_id"), window)
         year = date(start.year, 1, 1) if start and an.signal_months(s) == 12 else None
         return unit_url(level, s.get("unit_id"), year)
     url = reverse("quality:measure", args=[s["measure_id"]])
     if level == "site":
-        return url + "?" + urlencode({"site": str(s.get("unit_id"))})
-    return url
+        url += "?" + urlencode({"site": str(s.get("unit_id"))})
+    # A CUSUM alarm opens the page at the CUSUM chart it is read off.
+    return url + ("#cusum" if s.get("kind") == "cusum" else "")
 
 
 def _names(signal: SignalRow, show_prac: bool, scope: list[str] | None) -> bool:
@@ -482,15 +497,22 @@ def practitioners_of(measure_id: str, year: date | None, departments: list[str])
 
 
 def _funnel(
-    m: MeasureRow, site: str | None, named: bool, scope: list[str] | None = None
+    m: MeasureRow,
+    site: str | None,
+    named: bool,
+    scope: list[str] | None = None,
+    window: FunnelWindow = "year",
 ) -> dict[str, Any] | None:
-    """The practitioner funnel of the latest complete year, as the build computed it; with a
-    department ``scope`` (chairs) only the practitioners of those departments are named
-    (ARCHITECTURE.md §7)."""
-    points = reads.funnel(m["measure_id"], level="practitioner", site_id=site)
+    """The practitioner funnel of the latest complete year (or of the rolling 12 or 24
+    months: ``window``), as the build computed it; with a department ``scope`` (chairs) only
+    the practitioners of those departments are named (ARCHITECTURE.md §7)."""
+    points = reads.funnel(m["measure_id"], level="practitioner", site_id=site, window=window)
     if not points:
         return None
-    year = points[0]["period_start"]
+    start = points[0]["period_start"]
+    # A chair's names: practitioners with stays in their departments in that year (any time
+    # for a rolling window, which is not a calendar year).
+    year = start if window == "year" else None
     frame = pd.DataFrame(points).rename(columns={"ratio": "ratio_or_rate"})
     frame["name"] = [str(p["unit_name"] or p["unit_id"]) for p in points]
     if named and scope is not None:
@@ -500,7 +522,7 @@ def _funnel(
             for uid, n in zip(frame["unit_id"], frame["name"], strict=True)
         ]
     lower_better = m.get("direction", "lower") == "lower"
-    label = an.period_label("year", year)
+    label = an.period_label(window, start)
     spec = charts.funnel_points_spec(
         frame,
         title=f"Practitioners, {label}",
@@ -658,6 +680,16 @@ def _control(
     return spec, rows
 
 
+def _cusum(m: MeasureRow, site: str | None) -> dict[str, Any] | None:
+    """The stored CUSUM charts (``quality__cusum``) of the chosen site, or of every site whose
+    CUSUM alarmed; None for a measure the build runs no CUSUM on."""
+    points = reads.cusum(m["measure_id"], site_id=site)
+    if not points:
+        return None
+    shown = points if site else cusum.with_alarms(points)
+    return {"charts": cusum.charts(shown, str(m["title"])), "site": site}
+
+
 def _scaled(p: ChartPoint, scale: float) -> dict[str, float | None]:
     values = {"y": p["y"], "cl": p["cl"], "lcl": p["lcl"], "ucl": p["ucl"]}
     return {k: (f * scale if (f := an.num(v)) is not None else None) for k, v in values.items()}
@@ -677,7 +709,10 @@ def _measure_context(
     period, table = _table(m, site, can_drill, period_type, scope)
     # Practitioner-level results only for roles allowed practitioner names: a board member
     # (aggregates only) or a clinician sees no practitioner funnel, named or not.
-    funnel = _funnel(m, site, named, scope) if named else None
+    window: FunnelWindow = "rolling12" if period_type == "rolling12" else "year"
+    if period_type == "rolling24":
+        window = "rolling24"
+    funnel = _funnel(m, site, named, scope, window) if named else None
     card = reads.model_card(measure_id)
     control, chart_rows = _control(m, site, goal[0] if goal else None)
     calib = None
@@ -688,7 +723,10 @@ def _measure_context(
     target = an.fmt_value(goal[0], m) if goal else None
     return {
         "period_type": period_type,
-        "period_types": [("month", "Month"), ("quarter", "Quarter"), ("year", "Year")],
+        "period_types": [
+            (p, label) for p, label in PERIOD_CHOICES if reads.latest_complete(p) is not None
+        ],
+        "cusum": _cusum(m, site),
         "target_source": goal[1] if goal else None,
         "chart_rows": chart_rows,
         "m": m,
@@ -764,6 +802,7 @@ def patients(request: HttpRequest, measure_id: str) -> HttpResponse:
     shown: list[dict[str, Any]] = [
         {
             "patient_id": r.get("patient_id"),
+            "mrn": demo.get(str(r.get("stay_id")), {}).get("mrn"),
             "stay_id": r.get("stay_id"),
             "age": demo.get(str(r.get("stay_id")), {}).get("age"),
             "sex": _sex(demo.get(str(r.get("stay_id")), {}).get("sex")),
@@ -845,6 +884,7 @@ def _patients_csv(
     w.writerow(
         [
             "patient_id",
+            "mrn",
             "stay_id",
             "age",
             "sex",
@@ -863,6 +903,7 @@ def _patients_csv(
         w.writerow(
             [
                 r["patient_id"],
+                r["mrn"] or "",
                 r["stay_id"],
                 r["age"] if r["age"] is not None else "",
                 r["sex"],
