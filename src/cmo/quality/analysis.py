@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd  # Timestamps in rows read back from Arrow
 
 SIGNAL_LABELS = {
-    "sigma": "Beyond 3-sigma limit",
+    "sigma": "Beyond the control limits",
     "runs": "Unusual run (Anhøj rules)",
     "funnel_95": "Outside 95% funnel limit",
     "funnel_99_8": "Outside 99.8% funnel limit",
