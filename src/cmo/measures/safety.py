@@ -109,9 +109,10 @@ PER = 1000.0  # events per 1,000 patient days
 
 def events(ctx: Context) -> ir.Table | None:
     """The events of ``app__safety_event`` (typed, :data:`EVENT_SCHEMA`), or None with a note
-    in the build's inputs (``ctx.extra["notes"]``) when the warehouse has no such table or no
-    event in it: then the safety measures give no rows rather than a rate of 0 that only says
-    the app was never synced."""
+    in the build's inputs (``ctx.extra["notes"]``) when the warehouse has no such table: then
+    the safety measures give no rows rather than a rate of 0 that only says the app was never
+    synced. A synced app without events is a rate of 0 (with a note): no reporting at all is
+    itself the safety-culture finding."""
     key = "safety:events"
     if key not in ctx.extra:
         ctx.extra[key] = _events(ctx)
@@ -128,11 +129,11 @@ def _events(ctx: Context) -> ir.Table | None:
         missing = [c for c in EVENT_SCHEMA if c not in t.columns]
         if missing:
             why = f"{EVENT_TABLE} lacks the columns {', '.join(missing)}"
-        elif int(t.count().execute()) == 0:
-            why = f"{EVENT_TABLE} has no events"
     if why is not None:
         note(ctx, f"safety measures have no rows: {why}; they fill at the build after a sync")
         return None
+    if int(t.count().execute()) == 0:
+        note(ctx, f"safety measures: {EVENT_TABLE} has no events (rates of 0)")
     return t.select(**{c: t[c].cast(typ) for c, typ in EVENT_SCHEMA.items()})
 
 
@@ -270,7 +271,15 @@ def rate_long(
     rows = event_rows(
         ctx, spec_id, ev, when=ev.occurred_date, outcome=1, exposure=0.0, expected=expected
     )
-    return days.union(rows.select(*days.columns))
+    return _typed(days).union(_typed(rows))
+
+
+def _typed(t: ir.Table) -> ir.Table:
+    """The long columns in the contract's order and types (a Spark scratch table reads its
+    dates back as timestamps; a union needs equal schemas)."""
+    from cmo.measures.spec import LONG_SCHEMA
+
+    return t.select(**{c: t[c].cast(typ) for c, typ in LONG_SCHEMA.items() if c in t.columns})
 
 
 def location_rates(ctx: Context, counted: Callable[[ir.Table], ir.BooleanValue]) -> pd.DataFrame:

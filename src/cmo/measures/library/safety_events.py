@@ -18,8 +18,8 @@ warning sign. Harm is SAFETY_HARM.
 
 Long rows (``cmo.measures.safety.rate_long``): one per stay x unit x month with patient days
 (outcome 0) and one per event (outcome 1, no stay: the export is de-identified) at its unit and
-month of occurrence. No practitioner level. No rows at all while the warehouse has no events
-(a note says why).
+month of occurrence. No practitioner level. No rows at all while the warehouse has no
+``app__safety_event`` (no app was ever synced; the build says so).
 """
 
 from __future__ import annotations
