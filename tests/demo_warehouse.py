@@ -47,7 +47,7 @@ def build_demo_warehouse(path: Path, *, patients: int = PATIENTS, seed: int = SE
     return path
 
 
-def write_safety_events(wh: Any, start: date, months: int, every: int = 5) -> None:
+def write_safety_events(wh: Any, start: date, months: int, every: int = 20) -> None:
     """``app__safety_event`` as the app-data sync writes it after ``cmo demo`` seeds the safety
     app (here without the app: deterministic rows), so the safety measures have rows: on each
     ward an event every ``every`` days, cycling through types, categories and harm levels;

@@ -36,7 +36,7 @@ SPEC = MeasureSpec(
     title="Near-miss share of safety reports",
     description="Near misses (did not reach the patient) among all safety events staff "
     "reported; a safety-culture indicator: a higher share is better.",
-    unit_of_analysis="safety event reported by staff",
+    unit_of_analysis="staff-reported safety event",
     method="Near misses / staff reports (AHRQ Common Formats v2.0 categories), by month of "
     "occurrence; p-chart",
     citation="AHRQ Common Formats for Event Reporting - Hospital v2.0; Barach & Small, BMJ "
