@@ -260,6 +260,25 @@ def test_without_app_table_no_rows_and_a_note(tmp_path):
         wh.close()
 
 
+def test_an_app_without_events_is_a_rate_of_zero(tmp_path):
+    from cmo.warehouse import connect
+
+    # Given a synced app with no event yet (an empty app__safety_event)
+    wh = connect(tmp_path / "warehouse.duckdb")
+    try:
+        wh.write(safety.EVENT_TABLE, event_table([]))
+        result = scenario().build(wh, tmp_path / "fhir")
+        # Then every unit has its patient days and no events, and the build says so
+        t = wh.table("quality__measure_result")
+        year = t.filter(
+            (t.measure_id == "SAFETY_EVENTS") & (t.level == "system") & (t.period_type == "year")
+        ).to_pandas()
+        assert (year["numerator"].sum(), year["exposure"].sum()) == (0.0, 20.0)
+        assert any("has no events" in n for n in result.inputs)
+    finally:
+        wh.close()
+
+
 # -- Spark -------------------------------------------------------------------------------------
 @pytest.mark.spark
 @pytest.mark.slow
