@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 import pytest
+
 from demo_warehouse import read_table
 
 pytestmark = pytest.mark.django_db
