@@ -64,6 +64,12 @@ def test_seed(e2e_warehouse: Path, settings: Any, tmp_path: Path) -> None:
     settings.WAREHOUSE = e2e_warehouse
     from cmo.safety.demo import REPORTS_PER_1000_DAYS
 
+    # As in `cmo demo`: the sync has already queued the EHR's AdverseEvents.
+    from cmo.safety import demo, services
+
+    demo.sync_directory(e2e_warehouse)
+    queued = services.import_ehr_events(demo._ehr_events(e2e_warehouse))
+    assert queued > 0
     counts = seed(e2e_warehouse)
     assert counts["units"] > 3 and counts["practitioners"] > 10
     # The demo build's last month is January 2025: the year of reports is 2024.

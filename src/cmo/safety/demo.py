@@ -274,7 +274,8 @@ class _Seeder:
 
 def seed(warehouse: Path, *, seed: int = 7, now: datetime | None = None) -> dict[str, int]:
     """Seed the demo's safety data from the built demo warehouse; returns counts. Idempotent:
-    does nothing when the app already holds safety events."""
+    does nothing when the app already holds reported events (the EHR's AdverseEvents the sync
+    queued before the seed runs, as in ``cmo demo``, do not count)."""
     import cmo.web
 
     cmo.web.migrate()
@@ -284,7 +285,7 @@ def seed(warehouse: Path, *, seed: int = 7, now: datetime | None = None) -> dict
     from cmo.safety import clocks, services
     from cmo.safety import models as m
 
-    if m.Event.objects.exists():
+    if m.Event.objects.exclude(source=m.Source.EHR).exists():
         return {"events": 0}
     now = now or timezone.now()
     rng = np.random.default_rng(seed)
