@@ -264,7 +264,7 @@ def _registry_series(measure_id: str, action: m.Action) -> pd.DataFrame | None:
     """A registry measure's monthly results at the action's unit (or the system) as a count
     series: numerator over its exposure (patient or device days) when it has one, else over
     its denominator (charted per 1,000 of it)."""
-    from cmo.quality.interface import results
+    from cmo.quality.interface import list_measures, results
 
     if action.unit:
         rows = results(measure_id, period_type="month", level="unit", unit_id=action.unit.code)
@@ -275,7 +275,11 @@ def _registry_series(measure_id: str, action: m.Action) -> pd.DataFrame | None:
     df = pd.DataFrame(rows)
     raw = df["exposure"] if "exposure" in df else pd.Series(np.nan, index=df.index)
     exposure = pd.to_numeric(raw, errors="coerce")
-    size = exposure if exposure.notna().any() else df["denominator"].astype(float)
+    # A rate's exposure is its denominator (device or patient days); a survey measure's
+    # exposure (responders) is not.
+    kind = next((r.get("kind") for r in list_measures() if r["measure_id"] == measure_id), None)
+    per_exposure = kind == "rate" and bool(exposure.notna().any())
+    size = exposure if per_exposure else df["denominator"].astype(float)
     return pd.DataFrame(
         {
             "month": pd.to_datetime(df["period_start"]).dt.date,
