@@ -279,6 +279,33 @@ def test_an_app_without_events_is_a_rate_of_zero(tmp_path):
         wh.close()
 
 
+@pytest.mark.slow
+def test_cli_run_says_why_and_reads_the_sync_export(tmp_path):
+    """`cmo measures run` on a fresh warehouse: no app__safety_event, said in one line; its sync
+    exports the app's events, and the next run (sync before the build) counts them."""
+    from typer.testing import CliRunner
+
+    from cmo.cli import app
+    from cmo.fhir.ingest import ingest
+    from cmo.warehouse import connect
+
+    path = tmp_path / "warehouse.duckdb"
+    with connect(path) as wh:
+        ingest([scenario().write(tmp_path / "fhir")], wh, progress=False)
+    runner = CliRunner()
+    first = runner.invoke(app, ["measures", "run", "--warehouse", str(path)])
+    assert first.exit_code == 0, first.output
+    assert "safety measures have no rows: the warehouse has no app__safety_event" in first.output
+    exported = [line for line in first.output.splitlines() if line.startswith("exported")]
+    assert exported and "app__safety_event" in exported[-1]  # the sync after the build
+    second = runner.invoke(app, ["measures", "run", "--warehouse", str(path)])
+    assert second.exit_code == 0, second.output
+    assert "have no rows" not in second.output
+    with connect(path, read_only=True) as wh:
+        t = wh.table("quality__measure_long")
+        assert t.filter(t.measure_id == "SAFETY_EVENTS").count().execute() > 0
+
+
 # -- Spark -------------------------------------------------------------------------------------
 @pytest.mark.spark
 @pytest.mark.slow

@@ -62,10 +62,9 @@ def test_seed(e2e_warehouse: Path, settings: Any, tmp_path: Path) -> None:
     from cmo.safety.models import Action, Event
 
     settings.WAREHOUSE = e2e_warehouse
-    from cmo.safety.demo import REPORTS_PER_1000_DAYS
-
     # As in `cmo demo`: the sync has already queued the EHR's AdverseEvents.
     from cmo.safety import demo, services
+    from cmo.safety.demo import REPORTS_PER_1000_DAYS
 
     demo.sync_directory(e2e_warehouse)
     queued = services.import_ehr_events(demo._ehr_events(e2e_warehouse))
