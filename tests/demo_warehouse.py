@@ -39,11 +39,63 @@ def build_demo_warehouse(path: Path, *, patients: int = PATIENTS, seed: int = SE
     wh = connect(path)
     try:
         ingest([export], wh, progress=False)
+        write_safety_events(wh, date(2023, 1, 1), 24)
         run(wh, progress=False)
         publish(wh, "measures run")
     finally:
         wh.close()
     return path
+
+
+def write_safety_events(wh: Any, start: date, months: int, every: int = 20) -> None:
+    """``app__safety_event`` as the app-data sync writes it after ``cmo demo`` seeds the safety
+    app (here without the app: deterministic rows), so the safety measures have rows: on each
+    ward an event every ``every`` days, cycling through types, categories and harm levels;
+    most closed 3-27 days after the report."""
+    from datetime import timedelta
+
+    import pyarrow as pa
+
+    from cmo.measures.safety import EVENT_TABLE, EXPORT_SCHEMA
+
+    loc = wh.table("fhir__location").to_pandas()
+    wards = loc[loc["physical_type_code"] == "wa"].sort_values("id")
+    end = date(
+        start.year + (start.month - 1 + months) // 12, (start.month - 1 + months) % 12 + 1, 1
+    )
+    types = ["fall", "medication", "pressure_injury", "device", "other"]
+    categories = ["incident", "incident", "near_miss", "incident", "unsafe"]
+    harms = ["none", "mild", "none", "moderate", "mild", "severe", "none"]
+    rows, n = [], 0
+    for ward in wards.itertuples():
+        day = start + timedelta(days=len(rows) % every)
+        while day < end:
+            n += 1
+            category = categories[n % len(categories)]
+            closed = day + timedelta(days=3 + n % 25)
+            is_closed = n % 7 != 0 and closed < end
+            rows.append(
+                {
+                    "event_id": n,
+                    "source": "ehr" if n % 11 == 0 else "report",
+                    "event_type": types[n % len(types)],
+                    "category": category,
+                    "harm": harms[n % len(harms)] if category == "incident" else None,
+                    "occurred_date": day,
+                    "reported_date": day,
+                    "closed_date": closed if is_closed else None,
+                    "days_to_close": (closed - day).days if is_closed else None,
+                    "site_id": ward.managing_organization_id,
+                    "unit_id": ward.id,
+                    "status": "closed" if is_closed else "triaged",
+                    "sentinel": False,
+                    "anonymous": n % 9 == 0,
+                }
+            )
+            day += timedelta(days=every)
+    schema = pa.schema([(c, getattr(pa, k)()) for c, k in EXPORT_SCHEMA.items()])
+    full = [{c: r.get(c) for c in EXPORT_SCHEMA} for r in rows]
+    wh.write(EVENT_TABLE, pa.Table.from_pylist(full, schema=schema))
 
 
 def read_table(name: str) -> Any:

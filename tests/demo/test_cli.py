@@ -70,6 +70,14 @@ def test_bare_demo_generates_ingests_and_skips_regeneration(tmp_path: Path) -> N
     assert wh.is_file()
     # The sync ran: the directory was filled and the app tables exported to the warehouse.
     assert "directory sync: " in first.output and "app__directory_practitioner" in first.output
+    # The build ran again after the domains' seeds: the safety measures count their events.
+    assert "built measures with the app data" in first.output
+    from cmo.warehouse import connect
+
+    with connect(wh, read_only=True) as w:
+        long = w.table("quality__measure_long")
+        events = long.filter((long.measure_id == "SAFETY_EVENTS") & long.stay_id.isnull())
+        assert events.count().execute() > 0
     second = runner.invoke(app, args)
     assert second.exit_code == 0, second.output
     assert "not regenerating" in second.output

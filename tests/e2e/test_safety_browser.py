@@ -47,6 +47,23 @@ def safety_warehouse(tmp_path: Path, settings: Any) -> Path:
     return settings.WAREHOUSE
 
 
+@pytest.fixture(scope="module")
+def registry_warehouse_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real pipeline with app__safety_event: the safety measures' results and charts."""
+    build = _sample().build_registry_warehouse
+    path: Path = build(tmp_path_factory.mktemp("registry") / "warehouse.duckdb")
+    return path
+
+
+@pytest.fixture
+def registry_warehouse(registry_warehouse_file: Path, settings: Any) -> Path:
+    from cmo.web import warehouse
+
+    settings.WAREHOUSE = registry_warehouse_file
+    warehouse.clear_cache()
+    return registry_warehouse_file
+
+
 def _user(name: str, role: str) -> Any:
     from django.contrib.auth.models import Group, User
 
@@ -143,7 +160,7 @@ def test_report_triage_and_feedback_loop(phone: Any, live_server: Any, directory
 
 
 def test_action_and_analytics_charts_draw(
-    phone: Any, live_server: Any, directory: Any, safety_warehouse: Any
+    phone: Any, live_server: Any, directory: Any, registry_warehouse: Any
 ) -> None:
     """The did-it-work chart (with its phase line) and the u-charts render under the CSP."""
     from datetime import UTC, date, datetime
@@ -184,5 +201,5 @@ def test_action_and_analytics_charts_draw(
     _shot(officer, "safety-action.png")
     officer.goto(f"{live_server.url}/safety/analytics/?by=unit")
     officer.wait_for_selector(".chart svg")
-    assert "reports per 1,000 patient days" in officer.content()
+    assert "per 1,000 patient days" in officer.locator("#summary").inner_text()
     assert officer.errors == []

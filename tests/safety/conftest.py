@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from safety_sample import make_directory, write_safety_warehouse
+from safety_sample import build_registry_warehouse, make_directory, write_safety_warehouse
 
 TESTS = Path(__file__).resolve().parents[1]
 
@@ -41,6 +41,22 @@ def safety_warehouse_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def safety_warehouse(safety_warehouse_file: Path, settings: Any) -> Path:
     settings.WAREHOUSE = safety_warehouse_file
     return safety_warehouse_file
+
+
+@pytest.fixture(scope="session")
+def registry_warehouse_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real pipeline with app__safety_event (safety_sample.build_registry_warehouse)."""
+    return build_registry_warehouse(tmp_path_factory.mktemp("registry") / "warehouse.duckdb")
+
+
+@pytest.fixture
+def registry_warehouse(registry_warehouse_file: Path, settings: Any) -> Path:
+    """The app reads the registry build (its serving snapshot, through quality's doors)."""
+    from cmo.web import warehouse
+
+    settings.WAREHOUSE = registry_warehouse_file
+    warehouse.clear_cache()
+    return registry_warehouse_file
 
 
 @pytest.fixture

@@ -12,22 +12,67 @@ import pytest
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 
 
-def test_seed(e2e_warehouse: Path, settings: Any) -> None:
+def _nights(warehouse: Path, start: str, end: str) -> float:
+    """Nights spent in the units within [start, end) (core__stay_unit), read directly."""
+    import duckdb
+
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        row = con.execute(
+            "SELECT sum(greatest(0, date_diff('day', greatest(first_ts::DATE, ?::DATE),"
+            " least(last_ts::DATE, ?::DATE)))) FROM core__stay_unit"
+            " WHERE first_ts::DATE < ?::DATE AND last_ts::DATE >= ?::DATE",
+            [start, end, end, start],
+        ).fetchone()
+    finally:
+        con.close()
+    return float(row[0]) if row else 0.0
+
+
+def _rebuild_with_events(e2e_warehouse: Path, tmp_path: Path, settings: Any) -> Path:
+    """What `cmo demo` does after seeding: the sync exports app__safety_event, the build runs
+    again (on a copy: the demo build is shared by the session)."""
+    import shutil
+
+    from cmo.measures.build import run
+    from cmo.measures.safety import EVENT_TABLE
+    from cmo.safety.analytics import event_table
+    from cmo.warehouse import connect
+    from cmo.warehouse.snapshot import publish
+    from cmo.web import warehouse
+
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copy(e2e_warehouse, copy)
+    wh = connect(copy)
+    try:
+        wh.write(EVENT_TABLE, event_table())
+        run(wh, progress=False)
+        publish(wh, "demo")
+    finally:
+        wh.close()
+    settings.WAREHOUSE = copy
+    warehouse.clear_cache()
+    return copy
+
+
+def test_seed(e2e_warehouse: Path, settings: Any, tmp_path: Path) -> None:
     from cmo.safety import interface
     from cmo.safety.analytics import action_effect
     from cmo.safety.demo import seed
     from cmo.safety.models import Action, Event
 
     settings.WAREHOUSE = e2e_warehouse
-    from datetime import date
-
+    # As in `cmo demo`: the sync has already queued the EHR's AdverseEvents.
+    from cmo.safety import demo, services
     from cmo.safety.demo import REPORTS_PER_1000_DAYS
-    from cmo.safety.warehouse import patient_days
 
+    demo.sync_directory(e2e_warehouse)
+    queued = services.import_ehr_events(demo._ehr_events(e2e_warehouse))
+    assert queued > 0
     counts = seed(e2e_warehouse)
     assert counts["units"] > 3 and counts["practitioners"] > 10
     # The demo build's last month is January 2025: the year of reports is 2024.
-    days = patient_days(date(2024, 1, 1), date(2025, 1, 1))["patient_days"].sum()
+    days = _nights(e2e_warehouse, "2024-01-01", "2025-01-01")
     assert counts["reports"] == int(days * REPORTS_PER_1000_DAYS / 1000) > 30
     events = Event.objects.all()
     incidents = events.filter(category="incident", source="report", occurred_at__year=2024)
@@ -50,6 +95,7 @@ def test_seed(e2e_warehouse: Path, settings: Any) -> None:
     # only a few; the 20,000-patient `cmo demo` puts the cluster in Riverside's ICU).
     infections = Event.objects.filter(event_type="infection")
     assert infections.exists() and infections.filter(unit=a.unit).exists()
+    _rebuild_with_events(e2e_warehouse, tmp_path, settings)
     effect = action_effect(a)
     assert effect.get("problem") is None, effect
     assert effect["spec"]["layer"][-2]["mark"]["type"] == "rule"  # the phase line

@@ -117,7 +117,7 @@ def _fall_action(inv: Investigation, unit: Any) -> Action:
 
 
 def test_a_shift_after_the_action_is_found(
-    make_event: Any, directory: Any, safety_warehouse: Any, client_for: Any, inv: Investigation
+    make_event: Any, directory: Any, registry_warehouse: Any, client_for: Any, inv: Investigation
 ) -> None:
     _falls(make_event, directory["icu"], MONTHS_2024, 3)  # ~10 per 1,000 patient days
     _falls(make_event, directory["icu"], MONTHS_2025[:2], 1)
@@ -136,7 +136,7 @@ def test_a_shift_after_the_action_is_found(
 
 
 def test_no_shift_when_nothing_changed(
-    make_event: Any, directory: Any, safety_warehouse: Any, inv: Investigation
+    make_event: Any, directory: Any, registry_warehouse: Any, inv: Investigation
 ) -> None:
     _falls(make_event, directory["icu"], MONTHS_2024 + MONTHS_2025, 3)
     effect = action_effect(_fall_action(inv, directory["icu"]))
@@ -144,7 +144,7 @@ def test_no_shift_when_nothing_changed(
 
 
 def test_too_short_a_baseline_is_said(
-    make_event: Any, directory: Any, safety_warehouse: Any, inv: Investigation
+    make_event: Any, directory: Any, registry_warehouse: Any, inv: Investigation
 ) -> None:
     a = _fall_action(inv, directory["icu"])
     a.implemented_on = date(2024, 3, 1)
@@ -183,7 +183,7 @@ def test_a_quality_measure_as_the_actions_measure(
 
 
 def test_action_progress_moves_the_phase_line(
-    client_for: Any, inv: Investigation, directory: Any, safety_warehouse: Any
+    client_for: Any, inv: Investigation, directory: Any, registry_warehouse: Any
 ) -> None:
     a = _fall_action(inv, directory["icu"])
     client = client_for("safety_officer")
@@ -195,3 +195,21 @@ def test_action_progress_moves_the_phase_line(
     a.refresh_from_db()
     assert a.implemented_on == date(2024, 9, 1) and a.phase_date == date(2024, 9, 1)
     assert a.history.first().history_user.username == "t_safety_officer"
+
+
+def test_all_events_on_a_unit_is_the_registrys_safety_events(
+    directory: Any, registry_warehouse: Any, inv: Investigation
+) -> None:
+    """An action on all events of a unit charts the registry's SAFETY_EVENTS there (its
+    monthly results: events of app__safety_event over the NHSN patient days), not the app's
+    own count: 3 falls a month in 2024, 1 a month from the action on."""
+    a = _fall_action(inv, directory["icu"])
+    a.measure_id = "all"
+    effect = action_effect(a)
+    assert effect["problem"] is None, effect
+    assert effect["baseline"] == pytest.approx(1000 * 36 / (366 * 10))
+    assert effect["shift"] is True
+    # The same through the quality measure's id.
+    a.measure_kind, a.measure_id = "quality", "SAFETY_EVENTS"
+    again = action_effect(a)
+    assert again["baseline"] == pytest.approx(effect["baseline"]) and again["shift"] is True

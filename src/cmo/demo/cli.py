@@ -156,11 +156,14 @@ def demo_main(
         wh.close()
     if engine == "duckdb" and where is not None:
         # Every domain's demo data (credential files, safety events, ...), then the sync again
-        # so their app__ tables reach the warehouse.
+        # so their app__ tables reach the warehouse, and the build again so the measures that
+        # read them (the safety measures: app__safety_event) have their rows.
         if sync.seed_demo(where, echo=typer.echo):
             wh = open_warehouse(warehouse, engine, spark_master, spark_remote)
             try:
                 sync.run(wh, echo=typer.echo)
+                build = build_measures(wh, progress=None)
+                typer.echo(f"built measures with the app data in {build.total_seconds:.1f} s")
                 publish(wh, "demo")  # again, with the domains' app__ tables
             finally:
                 wh.close()

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 PeriodType = Literal["month", "quarter", "year", "rolling12", "rolling24"]
 Level = Literal["system", "site", "department", "unit", "practitioner"]
-ChartLevel = Literal["system", "site"]
+ChartLevel = Literal["system", "site", "unit"]  # unit: measures with located rows
 FunnelLevel = Literal["department", "unit", "practitioner"]
 FunnelWindow = Literal["year", "rolling12", "rolling24"]
 # Calendar periods, and the rolling 12 and 24 months ending at the latest complete month

@@ -66,6 +66,8 @@ class BuildResult:
     models: dict[str, dict[str, Any]] = field(default_factory=dict)
     # What happened to the reference models: "IMORT: no stored model: fitted version 1 ...".
     notes: list[str] = field(default_factory=list)
+    # What the measures said of their inputs: "safety measures have no rows: ...".
+    inputs: list[str] = field(default_factory=list)
 
     @property
     def total_seconds(self) -> float:
@@ -187,6 +189,7 @@ def run(
             parts = [_long(m, ctx, fitted.get(mid)) for mid, m in measures.items()]
             wh.write("quality__measure_long", parts[0], more=parts[1:])
             out.rows["quality__measure_long"] = wh.count("quality__measure_long")
+            out.inputs = list(ctx.extra.get("notes", []))
             cards = _model_cards(wh.table("quality__measure_long"), fitted, background)
         long = wh.table("quality__measure_long")
         with steps.step("results"):

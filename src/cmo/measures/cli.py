@@ -136,6 +136,12 @@ def _build(
         if not wh.exists("fhir__encounter"):
             _fail("no fhir__encounter table: run `cmo ingest PATH` (or `cmo demo`) first")
         wh.verify()  # writable, checksums hold: a damaged file is said before the build
+        if sync and wh.exists("core__inpatient_stay"):
+            # The app tables first (app__safety_event), so this build counts the events
+            # reported since the last run; the sync after it updates the directory.
+            from cmo import sync as app_sync
+
+            app_sync.run(wh, echo=typer.echo)
         result = run(
             wh,
             as_of=end,
@@ -146,6 +152,8 @@ def _build(
         )
         for note in result.notes:
             typer.echo(f"model {note}")
+        for note in result.inputs:
+            typer.echo(note)
         if sync:
             from cmo import sync as app_sync
 

@@ -1,12 +1,22 @@
 """What other domains may use of the quality domain (the import contract's declared door):
-its cached, typed reads of the measure results (results, signals, funnels: one door per read,
-shared with the quality pages' cache), and the CMO's targets."""
+its cached, typed reads of the measure results (measures, results, control charts, the latest
+complete period, signals, funnels: one door per read, shared with the quality pages' cache),
+and the CMO's targets."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cmo.quality.reads import NoResults, cusum, funnel, results, signals
+from cmo.quality.reads import (
+    NoResults,
+    chart,
+    cusum,
+    funnel,
+    latest_complete,
+    list_measures,
+    results,
+    signals,
+)
 
 
 @dataclass(frozen=True)
@@ -27,4 +37,15 @@ def targets() -> dict[str, Target]:
     }
 
 
-__all__ = ["NoResults", "Target", "cusum", "funnel", "results", "signals", "targets"]
+__all__ = [
+    "NoResults",
+    "Target",
+    "chart",
+    "cusum",
+    "funnel",
+    "latest_complete",
+    "list_measures",
+    "results",
+    "signals",
+    "targets",
+]

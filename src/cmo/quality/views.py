@@ -152,6 +152,8 @@ def _tile(
         "n": int(cur["denominator"])
         if cur and an.num(cur.get("denominator")) and m.get("kind") != "rate"
         else None,
+        # What the denominator counts: stays, or events (the safety measures' rows).
+        "n_word": "events" if str(m.get("unit_of_analysis") or "").endswith("event") else "stays",
         "oe": an.fmt_oe(cur.get("oe"), cur.get("ci_low"), cur.get("ci_high")) if cur else "–",
         "target": an.fmt_value(target[0], m) if target else None,
         "target_source": target[1] if target else None,

@@ -1,11 +1,15 @@
-"""Safety analytics, de-identified: events per 1,000 patient days (u-charts by unit, type and
-harm), the reporting rate, the near-miss ratio and days to close; and "did it work?" for an
-action of an RCA² plan.
+"""Safety analytics, de-identified: the registry's safety measures, their strata, and "did it
+work?" for an action of an RCA² plan.
 
-Control charts come from the SPC engine (``cmo.stats.spc``, qicharts2 semantics: u-chart
-limits per Montgomery, runs rules per Anhøj & Olesen 2014); patient days from the warehouse
-(``core__stay_unit``). Nothing here carries a patient, practitioner or reporter identity, so
-the board and the warehouse export (``app__safety_event``) may use it.
+The rates are measures of the registry (``cmo.measures.library.safety_*``: SAFETY_EVENTS,
+SAFETY_HARM, NEAR_MISS_RATIO, SAFETY_CLOSE), built from this module's export
+``app__safety_event`` (:func:`event_table`) and the NHSN patient days of the warehouse; this
+module reads their results and control charts through quality's doors
+(``cmo.quality.interface``) and computes none of them. What the registry does not keep, the
+strata by event type and harm level, is counted here from the event rows over the registry's
+patient days (SAFETY_EVENTS' exposure) and charted on the SPC engine's u-chart
+(``cmo.stats.spc``, qicharts2 semantics). Nothing here carries a patient, practitioner or
+reporter identity, so the board and the warehouse export may use it.
 """
 
 from __future__ import annotations
@@ -17,34 +21,16 @@ import numpy as np
 import pandas as pd
 
 from cmo.errors import CmoError
+from cmo.measures.api import ChartLevel
+from cmo.measures.safety import EXPORT_SCHEMA
 from cmo.safety import models as m
 from cmo.stats.spc import control_chart, runs_analysis
 
 BREAKDOWNS = ("all", "unit", "event_type", "harm")
 PER = 1000  # events per 1,000 patient days
 MIN_POINTS = 6  # fewer months than this make no chart
-# The de-identified export (``app__safety_event``): column -> Arrow type, so an empty table
-# still has its columns and types.
-EXPORT_SCHEMA = {
-    "event_id": "int64",
-    "source": "string",
-    "event_type": "string",
-    "category": "string",
-    "harm": "string",
-    "merp": "string",
-    "occurred_date": "date32",
-    "reported_date": "date32",
-    "closed_date": "date32",
-    "days_to_close": "int64",
-    "site_id": "string",
-    "department_id": "string",
-    "unit_id": "string",
-    "status": "string",
-    "sre": "string",
-    "sentinel": "bool_",
-    "anonymous": "bool_",
-    "route": "string",
-}
+RATE = "SAFETY_EVENTS"  # the registry's event rate: its exposure is the patient days
+MEASURES = ("SAFETY_EVENTS", "SAFETY_HARM", "NEAR_MISS_RATIO", "SAFETY_CLOSE")
 EXPORT_COLUMNS = list(EXPORT_SCHEMA)
 
 
@@ -98,19 +84,31 @@ def _months(df: pd.DataFrame, column: str = "occurred_date") -> pd.Series:
     return pd.to_datetime(df[column]).dt.to_period("M").dt.start_time.dt.date
 
 
-def monthly_rate(
-    events: pd.DataFrame, days: pd.DataFrame, *, units: list[str] | None = None
-) -> pd.DataFrame:
-    """Events and patient days by month (columns month, events, patient_days), over the months
-    that have patient days; ``units`` restricts both to those unit ids."""
-    if units is not None:
-        events = events[events["unit_id"].isin(units)]
-        days = days[days["unit_id"].isin(units)]
-    denom = days.groupby("month")["patient_days"].sum()
+def patient_days(unit: str | None = None) -> pd.DataFrame:
+    """Patient days by month (columns month, patient_days) of a unit (or the system): the
+    exposure of the registry's SAFETY_EVENTS (the NHSN census), over the months it has."""
+    from cmo.quality.interface import results
+
+    if unit:
+        rows = results(RATE, period_type="month", level="unit", unit_id=unit)
+    else:
+        rows = results(RATE, period_type="month", level="system")
+    df = pd.DataFrame(rows, columns=["period_start", "exposure"])
+    return pd.DataFrame(
+        {
+            "month": pd.to_datetime(df["period_start"]).dt.date,
+            "patient_days": pd.to_numeric(df["exposure"], errors="coerce").fillna(0.0),
+        }
+    ).sort_values("month")
+
+
+def monthly_rate(events: pd.DataFrame, days: pd.DataFrame) -> pd.DataFrame:
+    """Events by month of occurrence over ``days`` (month, patient_days): columns month,
+    events, patient_days, over the months that have patient days."""
+    out = days[days["patient_days"] > 0].copy()
     counts = events.assign(month=_months(events)).groupby("month").size() if len(events) else None
-    out = pd.DataFrame({"patient_days": denom})
-    out["events"] = counts.reindex(out.index).fillna(0) if counts is not None else 0.0
-    return out.reset_index().rename(columns={"index": "month"}).sort_values("month")
+    out["events"] = out["month"].map(counts).fillna(0).astype(float) if counts is not None else 0.0
+    return out[["month", "events", "patient_days"]].reset_index(drop=True)
 
 
 def u_chart(series: pd.DataFrame, *, freeze: int | None = None) -> pd.DataFrame | None:
@@ -124,39 +122,43 @@ def u_chart(series: pd.DataFrame, *, freeze: int | None = None) -> pd.DataFrame 
     )
 
 
-def _window(events: pd.DataFrame) -> tuple[date, date] | None:
-    if events.empty:
-        return None
-    first = min(events["occurred_date"])
-    last = max(events["occurred_date"])
-    start = date(first.year, first.month, 1)
-    end = date(last.year + (last.month == 12), last.month % 12 + 1, 1)
-    return start, end
+def summary(events: pd.DataFrame) -> dict[str, Any]:
+    """The registry's safety measures for the system in the latest complete quarter (value,
+    unit, numerator; None where the build has no result), and the harm mix of the events."""
+    from cmo.quality.interface import latest_complete, list_measures, results
 
-
-def _patient_days(start: date, end: date) -> pd.DataFrame:
-    from cmo.safety.warehouse import patient_days
-
-    return patient_days(start, end)
-
-
-def summary(events: pd.DataFrame, days: pd.DataFrame) -> dict[str, Any]:
-    """Reporting rate, near-miss ratio, harm mix and days to close over the whole window."""
-    total_days = float(days["patient_days"].sum()) if len(days) else 0.0
-    reports = events[events["source"] != m.Source.EHR]
-    incidents = int((events["category"] == m.Category.INCIDENT).sum())
-    near = int((events["category"] == m.Category.NEAR_MISS).sum())
-    closed = events["days_to_close"].dropna()
+    specs = {r["measure_id"]: r for r in list_measures() if r["measure_id"] in MEASURES}
+    quarter = latest_complete("quarter")
+    rows = []
+    for mid in MEASURES:
+        spec = specs.get(mid)
+        if spec is None:
+            continue
+        found = (
+            results(mid, period_type="quarter", level="system", period_start=quarter)
+            if quarter
+            else []
+        )
+        r = found[0] if found else None
+        rate = None if r is None else r.get("rate")
+        value = None if rate is None else float(rate)
+        if value is not None and spec.get("unit") == "%":
+            value *= 100.0
+        rows.append(
+            {
+                "measure_id": mid,
+                "title": spec["title"],
+                "unit": spec.get("unit") or "",
+                "direction": spec.get("direction"),
+                "value": value,
+                "numerator": None if r is None else r.get("numerator"),
+            }
+        )
     return {
+        "quarter": quarter,
+        "measures": rows,
         "n_events": len(events),
-        "patient_days": int(total_days),
-        # A safety-culture indicator: more reports per patient day is better (AHRQ SOPS).
-        "reporting_rate": PER * len(reports) / total_days if total_days else None,
-        "near_miss_ratio": near / incidents if incidents else None,
         "harm": events["harm"].fillna("n/a").value_counts().to_dict(),
-        "median_days_to_close": float(np.median(closed)) if len(closed) else None,
-        "n_closed": len(closed),
-        "anonymous_share": float(events["anonymous"].mean()) if len(events) else None,
     }
 
 
@@ -176,73 +178,113 @@ def _chart_spec(
     )
 
 
-def page_context(by: str) -> dict[str, Any]:
-    """The analytics page: the summary and one u-chart per group of ``by``."""
-    events = event_rows()
-    window = _window(events)
-    if window is None:
-        return {"summary": None, "charts": [], "problem": "No safety events yet."}
-    try:
-        days = _patient_days(*window)
-    except CmoError as exc:
-        return {"summary": None, "charts": [], "problem": f"{exc.message} ({exc.hint})"}
-    groups: list[tuple[str, pd.DataFrame, list[str] | None]]
-    if by == "unit":
-        from cmo.directory.models import Unit
+def _stored_chart(
+    mid: str, level: ChartLevel, unit: str, title: str, i: int
+) -> dict[str, Any] | None:
+    """The registry's control chart of a measure (``quality__chart_point``) as the app's chart."""
+    from cmo.quality.interface import chart
 
-        names = dict(Unit.objects.values_list("code", "name"))
-        top = events["unit_id"].dropna().value_counts().index[:8]
-        groups = [(names.get(u, u), events, [u]) for u in top]
-    elif by in ("event_type", "harm"):
+    points = chart(mid, level=level, unit_id=unit)
+    if not points:
+        return None
+    frame = pd.DataFrame(
+        {
+            "x": pd.to_datetime([p["period_start"] for p in points]),
+            "y": [p["y"] for p in points],
+            "cl": [p["cl"] for p in points],
+            "ucl": [p["ucl"] for p in points],
+            "lcl": [p["lcl"] for p in points],
+            "n": [p["denominator"] for p in points],
+            "sigma_signal": [bool(p["sigma_signal"]) for p in points],
+            "runs_signal": [bool(p["runs_signal"]) for p in points],
+        }
+    )
+    return {"id": f"u-{i}", "title": title, "spec": _chart_spec(frame, title)}
+
+
+def page_context(by: str) -> dict[str, Any]:
+    """The analytics page: the registry's safety measures, and one u-chart per group of
+    ``by``: the registry's own charts for all events and for units, the strata by event type
+    and harm level over the registry's patient days."""
+    from cmo.quality.interface import NoResults, results
+
+    events = event_rows()
+    try:
+        facts = summary(events)
+        days = patient_days()
+    except NoResults as exc:
+        return {"summary": None, "charts": [], "problem": f"{exc} ({exc.hint})"}
+    if days.empty:
+        return {
+            "summary": facts,
+            "charts": [],
+            "problem": "The measures build has no safety event rates yet: they are built from "
+            "the events the sync exports (cmo measures run, or cmo demo).",
+        }
+    charts: list[dict[str, Any]] = []
+    if by == "all":
+        charts = [c for c in [_stored_chart(RATE, "system", "all", "All safety events", 0)] if c]
+    elif by == "unit":
+        year = results(RATE, period_type="year", level="unit")
+        top = (
+            pd.DataFrame(year, columns=["unit_id", "unit_name", "numerator"])
+            .groupby(["unit_id", "unit_name"])["numerator"]
+            .sum()
+            .sort_values(ascending=False)
+            .index[:8]
+        )
+        made = [_stored_chart(RATE, "unit", u, name, i) for i, (u, name) in enumerate(top)]
+        charts = [c for c in made if c]
+    else:
         labels = dict(m.EventType.choices if by == "event_type" else m.Harm.choices)
         top = events[by].dropna().value_counts().index[:8]
-        groups = [(labels.get(v, v), events[events[by] == v], None) for v in top]
-    else:
-        groups = [("All safety events", events, None)]
-    charts = []
-    for i, (title, ev, units) in enumerate(groups):
-        frame = u_chart(monthly_rate(ev, days, units=units))
-        if frame is not None:
-            charts.append({"id": f"u-{i}", "title": title, "spec": _chart_spec(frame, title)})
-    return {"summary": summary(events, days), "charts": charts, "problem": None}
+        for i, v in enumerate(top):
+            frame = u_chart(monthly_rate(events[events[by] == v], days))
+            if frame is not None:
+                title = labels.get(v, v)
+                charts.append({"id": f"u-{i}", "title": title, "spec": _chart_spec(frame, title)})
+    return {"summary": facts, "charts": charts, "problem": None}
 
 
 def _measure_series(action: m.Action) -> pd.DataFrame | None:
-    """The monthly series (month, events, patient_days) of the action's safety measure."""
-    if action.measure_kind != m.MeasureKind.SAFETY:
-        return None
+    """The monthly series (month, events, patient_days) of the action's safety rate: all
+    events are the registry's SAFETY_EVENTS at the unit; an event type is counted here over
+    the same patient days."""
+    if action.measure_id == "all":
+        return _registry_series(RATE, action)
     events = event_rows()
-    if action.measure_id != "all":
-        events = events[events["event_type"] == action.measure_id]
-    # Months without events count (as zeros): the chart spans two years before the action
-    # to today, wherever the warehouse has patient days.
-    phase = action.phase_date
-    start = date(phase.year - 2, phase.month, 1)
-    end = max([*events["occurred_date"], phase, date.today()])
-    days = _patient_days(date(start.year, start.month, 1), end)
-    units = [action.unit.code] if action.unit else None
-    return monthly_rate(events, days, units=units)
+    events = events[events["event_type"] == action.measure_id]
+    unit = action.unit.code if action.unit else None
+    if unit:
+        events = events[events["unit_id"] == unit]
+    return monthly_rate(events, patient_days(unit))
 
 
-def _quality_series(action: m.Action) -> pd.DataFrame | None:
-    """A quality measure's monthly results at the action's unit (or system) as a count series:
-    numerator over denominator (charted per 1,000 of the denominator)."""
-    from cmo.quality.interface import results
+def _registry_series(measure_id: str, action: m.Action) -> pd.DataFrame | None:
+    """A registry measure's monthly results at the action's unit (or the system) as a count
+    series: numerator over its exposure (patient or device days) when it has one, else over
+    its denominator (charted per 1,000 of it)."""
+    from cmo.quality.interface import list_measures, results
 
     if action.unit:
-        rows = results(
-            action.measure_id, period_type="month", level="unit", unit_id=action.unit.code
-        )
+        rows = results(measure_id, period_type="month", level="unit", unit_id=action.unit.code)
     else:
-        rows = results(action.measure_id, period_type="month", level="system")
+        rows = results(measure_id, period_type="month", level="system")
     if not rows:
         return None
     df = pd.DataFrame(rows)
+    raw = df["exposure"] if "exposure" in df else pd.Series(np.nan, index=df.index)
+    exposure = pd.to_numeric(raw, errors="coerce")
+    # A rate's exposure is its denominator (device or patient days); a survey measure's
+    # exposure (responders) is not.
+    kind = next((r.get("kind") for r in list_measures() if r["measure_id"] == measure_id), None)
+    per_exposure = kind == "rate" and bool(exposure.notna().any())
+    size = exposure if per_exposure else df["denominator"].astype(float)
     return pd.DataFrame(
         {
             "month": pd.to_datetime(df["period_start"]).dt.date,
             "events": df["numerator"].astype(float),
-            "patient_days": df["denominator"].astype(float),
+            "patient_days": size.fillna(0.0).astype(float),
         }
     ).sort_values("month")
 
@@ -271,7 +313,7 @@ def action_effect(action: m.Action) -> dict[str, Any]:
         series = (
             _measure_series(action)
             if action.measure_kind == m.MeasureKind.SAFETY
-            else _quality_series(action)
+            else _registry_series(action.measure_id, action)
         )
     except CmoError as exc:
         return {"problem": f"{exc.message} ({exc.hint})"}
@@ -302,7 +344,7 @@ def action_effect(action: m.Action) -> dict[str, Any]:
             phase=cut,
             y_title=RATE_TITLE
             if action.measure_kind == m.MeasureKind.SAFETY
-            else "Per 1,000 of the measure's denominator",
+            else "Per 1,000 of the measure's exposure (or denominator)",
         ),
         "n_before": n_before,
         "n_after": len(after),

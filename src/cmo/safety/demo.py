@@ -160,12 +160,18 @@ class _Seeder:
             e.practitioners.set(practitioners)
         return e
 
-    def year_of_reports(self, start: date, end: date, patient_days: float) -> int:
+    def year_of_reports(self, start: date, end: date) -> int:
         """Reports spread over the units by their patient days."""
         su = self.stay_units[(self.stay_units["first"] < end) & (self.stay_units["last"] >= start)]
         su = su[su["unit_id"].isin(list(self.units))]
         if su.empty:
             return 0
+        # Nights in the units within the window: only the number of reports depends on it (the
+        # measures' patient days are the registry's NHSN census).
+        last = np.minimum(pd.to_datetime(su["last"]).to_numpy(), np.datetime64(end))
+        first = np.maximum(pd.to_datetime(su["first"]).to_numpy(), np.datetime64(start))
+        nights = (last - first) // np.timedelta64(1, "D")
+        patient_days = float(np.clip(nights, 0, None).sum())
         n = int(min(MAX_REPORTS, patient_days * REPORTS_PER_1000_DAYS / 1000))
         picks = su.sample(n=n, replace=True, random_state=int(self.rng.integers(1 << 31)))
         closing = (
@@ -268,7 +274,8 @@ class _Seeder:
 
 def seed(warehouse: Path, *, seed: int = 7, now: datetime | None = None) -> dict[str, int]:
     """Seed the demo's safety data from the built demo warehouse; returns counts. Idempotent:
-    does nothing when the app already holds safety events."""
+    does nothing when the app already holds reported events (the EHR's AdverseEvents the sync
+    queued before the seed runs, as in ``cmo demo``, do not count)."""
     import cmo.web
 
     cmo.web.migrate()
@@ -277,9 +284,8 @@ def seed(warehouse: Path, *, seed: int = 7, now: datetime | None = None) -> dict
 
     from cmo.safety import clocks, services
     from cmo.safety import models as m
-    from cmo.safety.warehouse import patient_days
 
-    if m.Event.objects.exists():
+    if m.Event.objects.exclude(source=m.Source.EHR).exists():
         return {"events": 0}
     now = now or timezone.now()
     rng = np.random.default_rng(seed)
@@ -292,10 +298,9 @@ def seed(warehouse: Path, *, seed: int = 7, now: datetime | None = None) -> dict
     end = date(last.year, last.month, 1)
     start = date(end.year - 1, end.month, 1)
     clocks.fill_holidays(range(start.year, now.year + 2))
-    days = patient_days(start, end, path=Path(warehouse))
     with transaction.atomic():
         s = _Seeder(frames, rng)
-        counts["reports"] = s.year_of_reports(start, end, float(days["patient_days"].sum()))
+        counts["reports"] = s.year_of_reports(start, end)
         counts["ehr"] = services.import_ehr_events(_ehr_events(Path(warehouse)))
         cluster, quarter = s.clabsi()
         counts["clabsi"] = m.Event.objects.filter(event_type="infection").count()

@@ -135,10 +135,10 @@ def board_counts(start: date, end: date) -> dict[str, Any]:
       ``plan_overdue`` (not completed, past due at the window's end), ``plan_open`` (not due);
     - ``actions``: RCA² actions of investigations begun before the window's end and not closed
       (implemented or dropped) before its start, by strength (RCA² action hierarchy) and status;
-    - ``reports`` (staff and API reports, not EHR feeds), ``patient_days`` (midnights in the
-      units, ``core__stay_unit``, from the warehouse read-only) and ``reporting_rate`` per
-      1,000 patient days (AHRQ: a safety-culture indicator; higher is better), None when the
-      warehouse has no patient days.
+    - ``reports`` (staff and API reports, not EHR feeds), ``patient_days`` (the registry's
+      SAFETY_EVENTS exposure: the NHSN census by unit, summed over the window's months) and
+      ``reporting_rate`` per 1,000 patient days (a safety-culture indicator; higher is
+      better), None when the build has no patient days.
     The board applies the CMS cell-size rule (counts 1–10 suppressed) to what it shows.
     """
     from collections import Counter
@@ -146,7 +146,6 @@ def board_counts(start: date, end: date) -> dict[str, Any]:
 
     from django.utils import timezone
 
-    from cmo.errors import CmoError
     from cmo.safety import models as m
 
     tz = timezone.get_current_timezone()
@@ -186,12 +185,7 @@ def board_counts(start: date, end: date) -> dict[str, Any]:
     by_strength = Counter(strength_labels.get(a.strength, a.strength) for a in actions)
     by_status = Counter(status_labels.get(a.status, a.status) for a in actions)
     reports = sum(1 for e in events if e.source != m.Source.EHR)
-    try:
-        from cmo.safety.warehouse import patient_days
-
-        days = int(patient_days(start, end)["patient_days"].sum())
-    except (CmoError, OSError):
-        days = 0
+    days = _patient_days(start, end)
     return {
         "events": len(events),
         "by_harm": {
@@ -212,3 +206,17 @@ def board_counts(start: date, end: date) -> dict[str, Any]:
         "patient_days": days,
         "reporting_rate": 1000 * reports / days if days else None,
     }
+
+
+def _patient_days(start: date, end: date) -> int:
+    """The registry's patient days (SAFETY_EVENTS' monthly exposure at the system) of the
+    months in ``[start, end)``; 0 when the build has none."""
+    from cmo.quality.interface import NoResults
+    from cmo.safety.analytics import patient_days
+
+    try:
+        days = patient_days()
+    except NoResults:
+        return 0
+    inside = days[(days["month"] >= start) & (days["month"] < end)]
+    return int(inside["patient_days"].sum())
