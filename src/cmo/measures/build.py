@@ -424,7 +424,9 @@ def signal_frames(
     # Months whose lookback reaches before the data start raise nothing.
     lookbacks = res.lookback(final, measures, _missing_poa(wh))
     charts = res.chart_points(final, measures, end, lookbacks)
-    funnels = res.funnel_points(final, measures, end, lookbacks)
+    # ICUs are compared only with ICUs (their IMORT rows are scored by the ICU model).
+    peers = {icu.MEASURE: dict.fromkeys(icu.unit_ids(wh), "icu")}
+    funnels = res.funnel_points(final, measures, end, lookbacks, peers)
     cusum = res.cusum_series(long, final, measures, lookbacks)
     parts = [
         res.signals(final, measures, end, charts, funnels),

@@ -66,7 +66,11 @@ LOW_NA, HIGH_NA = 130.0, 150.0
 
 def icu_units(ctx: Context) -> list[str]:
     """Unit ids of core__stay_unit that are ICUs (Location.type v3-RoleCode ``ICU``)."""
-    wh = ctx.wh
+    return unit_ids(ctx.wh)
+
+
+def unit_ids(wh: Any) -> list[str]:
+    """:func:`icu_units` of a warehouse (the signals step has no build context)."""
     if not (wh.exists("core__stay_unit") and wh.exists("fhir__location")):
         return []
     loc = wh.table("fhir__location")

@@ -11,6 +11,7 @@ times too narrow).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
@@ -981,6 +982,7 @@ def funnel_points(
     measures: dict[str, Measure],
     data_end: date,
     lookbacks: pd.DataFrame | None = None,
+    peers: Mapping[str, Mapping[str, str]] | None = None,
 ) -> pd.DataFrame:
     """quality__funnel_point: departments, units and practitioners of each complete year
     (``window`` 'year') and of the rolling 12 and 24 complete months ending at the latest
@@ -998,7 +1000,12 @@ def funnel_points(
     no expected are left out. LOS (sums of days) is tested on the quasi-Poisson scale: O and E
     divided by the days' within-unit variance/mean (McCullagh & Nelder, Generalized Linear
     Models, 1989, §6.2), then the same funnel; the exact Poisson limits of raw days were several
-    times too narrow."""
+    times too narrow.
+
+    ``peers`` (measure id -> unit id -> peer group) splits a measure's unit-level family: the
+    units of a group are compared only with each other (their own overdispersion and
+    q-values). The build puts IMORT's ICUs in a group of their own: they are scored by the ICU
+    model, so an ICU is compared with ICUs, not with wards (``cmo.measures.icu``; issue 13)."""
     from cmo.stats.funnel import funnel
     from cmo.stats.multiplicity import bh_qvalues
     from cmo.stats.shrinkage import eb_ratio
@@ -1011,9 +1018,10 @@ def funnel_points(
     windows = _windows(rows, data_end, firsts)
     if windows.empty:
         return pd.DataFrame(columns=FUNNEL_COLUMNS)
-    keys = ["measure_id", "level", "window", "period_start"]
+    windows["_peer"] = _peer_groups(windows, peers)
+    keys = ["measure_id", "level", "window", "period_start", "_peer"]
     frames = []
-    for (mid, level, window, start), g in windows.groupby(keys, sort=True):
+    for (mid, level, window, start, _), g in windows.groupby(keys, sort=True):
         m = measures[str(mid)]
         if len(g) < MIN_FUNNEL_UNITS:
             continue
@@ -1066,6 +1074,17 @@ def funnel_points(
     if not frames:
         return pd.DataFrame(columns=FUNNEL_COLUMNS)
     return pd.concat(frames, ignore_index=True)[FUNNEL_COLUMNS]
+
+
+def _peer_groups(
+    windows: pd.DataFrame, peers: Mapping[str, Mapping[str, str]] | None
+) -> np.ndarray:
+    """Each funnel row's peer group within its measure's unit level ('' = every unit)."""
+    group = np.full(len(windows), "", dtype=object)
+    for mid, by_unit in (peers or {}).items():
+        rows = ((windows["measure_id"] == mid) & (windows["level"] == "unit")).to_numpy()
+        group[rows] = windows.loc[rows, "unit_id"].map(by_unit).fillna("").to_numpy(object)
+    return group
 
 
 def signals(
