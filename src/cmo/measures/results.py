@@ -1207,16 +1207,58 @@ def mark_current(signals: pd.DataFrame, periods: pd.DataFrame) -> pd.DataFrame:
 CUSUM_MONTHS = 12
 
 
-def cusum_limit(risk: np.ndarray, odds_ratio: float, *, seed: int = 0) -> tuple[float, float]:
+def cusum_limit(
+    risk: np.ndarray,
+    odds_ratio: float,
+    *,
+    seed: int = 0,
+    shared: dict[tuple[Any, ...], list[tuple[Any, float]]] | None = None,
+) -> tuple[float, float]:
     """(h, ARL0) of one CUSUM chart: ARL0 = CUSUM_ARL_YEARS x the chart's cases in its 12
-    months, h from ``cmo.stats.cusum.limit_for_arl`` on the chart's own case mix (seeded, so a
-    build is reproducible)."""
-    from cmo.stats.cusum import limit_for_arl
+    months, h from the in-control run lengths simulated on the chart's own case mix
+    (``cmo.stats.cusum.run_lengths``, seeded, so a build is reproducible).
+
+    ``shared`` (one dict per measure and build) reuses a simulation for the charts of a
+    measure whose case mixes have about the same in-control drift E0[W] (within a factor
+    CUSUM_DRIFT_BAND) and size: a chart is simulated only when no earlier chart is that
+    close; otherwise it reads its h off the earlier chart's run-length curve, for its own
+    ARL0 scaled by the ratio of the two drifts (the in-control ARL of a CUSUM of
+    log-likelihood ratios is about (e^(h+rho) - h - rho - 1) / |E0[W]|, Siegmund,
+    Sequential Analysis, 1985, §X.2: at a given h inversely proportional to the drift). The
+    sites of a measure then share one simulation instead of one each (docs/performance.md,
+    "measures", seventh session: the h this gives against each chart's own)."""
+    from cmo.stats.cusum import run_lengths
 
     arl0 = float(CUSUM_ARL_YEARS * max(len(risk), 1))
-    horizon = min(max(2 * len(risk), CUSUM_HORIZON[0]), CUSUM_HORIZON[1])
-    h = limit_for_arl(risk, odds_ratio, arl0, seed=seed, n_sim=CUSUM_SIMULATIONS, horizon=horizon)
-    return h, arl0
+    horizon = _cusum_horizon(len(risk))
+    drift = _cusum_drift(risk, odds_ratio)
+    near = shared.setdefault((odds_ratio, seed, horizon), []) if shared is not None else []
+    for curve, drift0 in near:
+        if max(drift / drift0, drift0 / drift) <= CUSUM_DRIFT_BAND:
+            return curve.limit(arl0 * drift / drift0), arl0
+    curve = run_lengths(risk, odds_ratio, seed=seed, n_sim=CUSUM_SIMULATIONS, horizon=horizon)
+    near.append((curve, drift))
+    return curve.limit(arl0), arl0
+
+
+# Charts whose in-control drift is within this factor share one simulation (cusum_limit).
+CUSUM_DRIFT_BAND = 1.1
+
+
+def _cusum_horizon(cases: int) -> int:
+    """Simulated cases per chain: twice the chart's cases within CUSUM_HORIZON, rounded up to
+    a step of a factor sqrt(2) (so charts of about the same size share a simulation)."""
+    want = min(max(2 * cases, CUSUM_HORIZON[0]), CUSUM_HORIZON[1])
+    step = np.ceil(2 * np.log2(want / CUSUM_HORIZON[0]) - 1e-9) / 2
+    return int(min(np.ceil(CUSUM_HORIZON[0] * 2**step), CUSUM_HORIZON[1]))
+
+
+def _cusum_drift(risk: np.ndarray, odds_ratio: float) -> float:
+    """The in-control mean weight E0[W] = mean of p ln(R_A) - ln(1 - p + R_A p) (< 0)."""
+    p = np.asarray(risk, float)
+    if not p.size:
+        return -1.0
+    return float(np.mean(p * np.log(odds_ratio) - np.log(1 - p + odds_ratio * p)))
 
 
 def cusum_signals(
@@ -1274,9 +1316,11 @@ def cusum_signals(
     odds = {"upper": 2.0, "lower": 0.5}
     # ``indices``: each group's row positions, ascending (so in discharge order).
     groups = frame.groupby(["measure_id", "site_id"], observed=True).indices
+    shared: dict[str, dict[tuple[Any, ...], list[tuple[Any, float]]]] = {}
     for (mid, site), at in sorted(groups.items()):
-        h_up, arl0 = cusum_limit(risk[at], odds["upper"], seed=0)
-        h_low, _ = cusum_limit(risk[at], odds["lower"], seed=1)
+        limits_of = shared.setdefault(str(mid), {})  # one simulation per measure x band
+        h_up, arl0 = cusum_limit(risk[at], odds["upper"], seed=0, shared=limits_of)
+        h_low, _ = cusum_limit(risk[at], odds["lower"], seed=1, shared=limits_of)
         limits = {"upper": h_up, "lower": h_low}
         chart = bernoulli_cusum(outcome[at], risk[at], odds_ratio=2.0, h=1.0)
         for side, direction in (("upper", "worse"), ("lower", "better")):
