@@ -900,36 +900,49 @@ def _windows(
         frames.append(yearly)
     monthly = complete_periods(rows[rows["period_type"] == "month"], data_end)
     if not monthly.empty:
-        month = pd.to_datetime(monthly["period_start"])
-        last = month.max()
-        sums = ["denominator", "numerator", "expected", *INTERNAL_COLUMNS]
-        sums = [c for c in sums if c in monthly.columns]
-        for window, length in FUNNEL_WINDOWS.items():
-            if window == "year":
-                continue
-            for mid, rows_m in monthly.groupby("measure_id", sort=True):
-                begin = last - pd.DateOffset(months=length - 1)
-                first_m = firsts.get(str(mid))
-                if first_m is not None and first_m > begin:
-                    begin = first_m  # the window starts where the lookback is complete
-                months_m = pd.to_datetime(rows_m["period_start"])
-                span = (last.year - begin.year) * 12 + last.month - begin.month + 1
-                if months_m.min() > begin or span < ROLLING_MIN_MONTHS[window]:
-                    continue  # the data do not cover the window
-                part = rows_m[(months_m >= begin).to_numpy()]
-                keys = ["measure_id", "level", "unit_id"]
-                agg = part.groupby(keys, sort=False, dropna=False)[sums].sum(min_count=1)
-                latest = part.sort_values("period_start").groupby(keys, sort=False).last()
-                agg = agg.join(latest[["unit_name", "site_id"]]).reset_index()
-                agg["window"] = window
-                agg["period_type"] = window
-                agg["period_start"] = begin
-                agg["period_end"] = (last + pd.DateOffset(months=1)).date()
-                agg["lookback_complete"] = True
-                frames.append(agg)
+        for window in FUNNEL_WINDOWS:
+            if window != "year":
+                frames.extend(_rolling(monthly, window, firsts))
     if not frames:
         return pd.DataFrame()
     return pd.concat(frames, ignore_index=True)
+
+
+def _rolling(
+    monthly: pd.DataFrame, window: str, firsts: dict[str, pd.Timestamp]
+) -> list[pd.DataFrame]:
+    """The rolling ``window``'s sums of the monthly rows per measure x level x unit, ending at
+    the latest complete month: one group-by over every measure (rows sorted by measure, as
+    the results are), each measure's start where its lookback is complete; a measure whose
+    data do not cover its window is left out."""
+    month = pd.to_datetime(monthly["period_start"])
+    last = month.max()
+    nominal = last - pd.DateOffset(months=FUNNEL_WINDOWS[window] - 1)
+    begins = {}
+    for mid, first_data in month.groupby(monthly["measure_id"], sort=True).min().items():
+        begin = nominal
+        first_m = firsts.get(str(mid))
+        if first_m is not None and first_m > begin:
+            begin = first_m  # the window starts where the lookback is complete
+        span = (last.year - begin.year) * 12 + last.month - begin.month + 1
+        if first_data <= begin and span >= ROLLING_MIN_MONTHS[window]:
+            begins[mid] = begin
+    if not begins:
+        return []
+    begin_of = pd.to_datetime(monthly["measure_id"].map(begins))
+    part = monthly[(begin_of.notna() & (month >= begin_of)).to_numpy()]
+    sums = ["denominator", "numerator", "expected", *INTERNAL_COLUMNS]
+    sums = [c for c in sums if c in part.columns]
+    keys = ["measure_id", "level", "unit_id"]
+    agg = part.groupby(keys, sort=False, dropna=False)[sums].sum(min_count=1)
+    latest = part.sort_values("period_start").groupby(keys, sort=False).last()
+    agg = agg.join(latest[["unit_name", "site_id"]]).reset_index()
+    agg["window"] = window
+    agg["period_type"] = window
+    agg["period_start"] = pd.to_datetime(agg["measure_id"].map(begins))
+    agg["period_end"] = (last + pd.DateOffset(months=1)).date()
+    agg["lookback_complete"] = True
+    return [agg]
 
 
 SIGMA_TAIL = 0.00135  # the one-sided tail of 3 sigma
