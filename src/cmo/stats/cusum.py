@@ -154,17 +154,22 @@ def run_lengths(
         c = np.add(s, c, out=c)
         low = np.minimum.accumulate(c, axis=0)
         path = np.subtract(c, np.minimum(low, 0.0, out=low), out=low)
-        best = np.maximum.accumulate(path, axis=0)
-        np.maximum(best, top, out=best)
-        before = np.empty_like(best)
-        before[0], before[1:] = top, best[:-1]
-        k, chain = np.nonzero(path > before)
-        if k.size:
-            chains.append(chain)
+        # Records only in the chains that beat their running maximum in this chunk (after the
+        # first chunks, a fraction of them): the running maximum of the others is unchanged.
+        high = path.max(axis=0)
+        rising = np.flatnonzero(high > top)
+        if rising.size:
+            sub = path[:, rising]
+            best = np.maximum.accumulate(sub, axis=0)
+            np.maximum(best, top[rising], out=best)
+            before = np.empty_like(best)
+            before[0], before[1:] = top[rising], best[:-1]
+            k, col = np.nonzero(sub > before)
+            chains.append(rising[col])
             times.append(start + k + 1)
-            values.append(path[k, chain])
+            values.append(sub[k, col])
         s = path[-1]
-        top = best[-1]
+        top = np.maximum(top, high)
     chain = np.concatenate(chains) if chains else np.zeros(0, int)
     time = np.concatenate(times) if times else np.zeros(0, int)
     value = np.concatenate(values) if values else np.zeros(0)
