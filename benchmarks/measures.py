@@ -18,6 +18,7 @@ Spark-local runs a smaller size on both engines and reports the time ratio.
 
 from __future__ import annotations
 
+import resource
 import tempfile
 import time
 import uuid
@@ -357,15 +358,27 @@ def _time_build(wh: Any) -> tuple[float, dict[str, float]]:
     return time.perf_counter() - t0, result.seconds
 
 
+def _cpu_seconds() -> float:
+    """User + system CPU of this process (the engine's threads included)."""
+    use = resource.getrusage(resource.RUSAGE_SELF)
+    return use.ru_utime + use.ru_stime
+
+
 def _rebuilds(wh: Any, n: int, key: str) -> dict[str, Any]:
-    """``n`` rebuilds, the fastest reported (``<key>_s``, its steps) beside every run: a shared
-    host's speed drifts by +-10% between runs of the same code, and the fastest run is the
-    least disturbed one."""
-    runs = [_time_build(wh) for _ in range(n)]
+    """``n`` rebuilds, the fastest reported (``<key>_s``, its steps) beside every run and each
+    run's CPU seconds: a shared host's speed drifts by +-10% between runs of the same code
+    (far more when other work shares the cores), and the fastest run is the least disturbed
+    one; CPU time is less sensitive to the neighbours than wall time."""
+    runs, cpu = [], []
+    for _ in range(n):
+        c0 = _cpu_seconds()
+        runs.append(_time_build(wh))
+        cpu.append(_cpu_seconds() - c0)
     best, steps = min(runs, key=lambda r: r[0])
     return {
         f"{key}_s": round(best, 1),
         f"{key}_runs_s": [round(r[0], 1) for r in runs],
+        f"{key}_cpu_s": [round(c, 1) for c in cpu],
         f"{key}_steps": {k: round(v, 1) for k, v in steps.items()},
     }
 

@@ -163,3 +163,30 @@ def test_build_limit_gives_the_stated_false_alarm_rate_per_year():
     alarms = (s.max(axis=1) > h).mean()
     assert 0.025 < alarms < 0.085
     assert (s.max(axis=1) > 4.5).mean() > alarms
+
+
+def test_charts_of_one_drift_band_share_one_simulation():
+    """Given two sites' years drawn from the same case mix, when the second site's h is read off
+    the first site's simulated run lengths (``shared``: its own ARL0, scaled by the drift
+    ratio), then it is within the Monte-Carlo error of the h of its own simulation and still
+    gives about a 5% false alarm rate per in-control year; a case mix with twice the risk is
+    in another band and gets its own simulation."""
+    from cmo.measures.results import cusum_limit
+
+    rng = np.random.default_rng(12)
+    site_a = np.clip(rng.beta(1.2, 8, 300), 1e-3, 0.9)
+    site_b = np.clip(rng.beta(1.2, 8, 310), 1e-3, 0.9)
+    shared: dict = {}
+    h_a, _ = cusum_limit(site_a, 2.0, shared=shared)
+    h_b, arl0_b = cusum_limit(site_b, 2.0, shared=shared)
+    assert sum(map(len, shared.values())) == 1 and arl0_b == 6200
+    own_b, _ = cusum_limit(site_b, 2.0)
+    assert h_b == pytest.approx(own_b, abs=0.25)
+    sim = np.random.default_rng(98)
+    risk = site_b[sim.integers(site_b.size, size=(3000, site_b.size))]
+    y = sim.random(risk.shape) < risk
+    c = np.cumsum(y * np.log(2.0) - np.log(1 + risk), axis=1)
+    s = c - np.minimum(np.minimum.accumulate(c, axis=1), 0)
+    assert 0.025 < (s.max(axis=1) > h_b).mean() < 0.085
+    cusum_limit(np.clip(site_a * 2, 1e-3, 0.9), 2.0, shared=shared)
+    assert sum(map(len, shared.values())) == 2

@@ -582,13 +582,21 @@ def _fit_models(
 
     Each fit runs on ``background`` while the engine pulls the next measure's sample."""
     fits: dict[str, dict[str, Any] | Future[dict[str, Any]]] = {}
+    to_fit = {
+        mid: m
+        for mid, m in measures.items()
+        if m.risk_model and mid not in plan.override and mid not in plan.use
+    }
+    both = _with_both_outcomes(ctx, to_fit, window)
     for mid, m in measures.items():
         if not m.risk_model:
             continue
         if mid in plan.override or mid in plan.use:
             fits[mid] = plan.override.get(mid) or plan.use[mid]
             continue
-        fit_rows = _fit_frame(ctx, m, window)
+        # A measure whose window lacks an outcome (a rare-event PSI in its first months) is
+        # not sampled and pulled, only counted (with the others, in one query).
+        fit_rows = _fit_frame(ctx, m, window) if mid in both else pd.DataFrame()
         if len(fit_rows) == 0 or fit_rows["outcome"].nunique() < 2:
             notes.append(
                 f"{mid}: no model: the window {window[0]} to {window[1]} lacks both outcomes"
@@ -601,6 +609,31 @@ def _fit_models(
     for key, model in fitted.items():
         notes.append(_note(key, model, key in plan.fit, key in plan.override))
     return fitted, new
+
+
+def _with_both_outcomes(
+    ctx: Context, measures: dict[str, Measure], window: tuple[date, date]
+) -> set[str]:
+    """The measures whose population in the reference window has at least two distinct
+    outcomes (the condition for a fit), from one aggregate over all of them: the sample of
+    :func:`_fit_frame` (a sort of the window's stays and a join) is pulled only for those."""
+    if not measures:
+        return set()
+    parts = []
+    for mid, m in measures.items():
+        rows = _long(m, ctx)
+        rows = rows.filter(
+            rows.in_population
+            & ~rows.excluded
+            & rows.discharge_date.between(window[0], window[1])
+            & rows.outcome.notnull()
+        )
+        parts.append(rows.select(measure_id=ibis.literal(mid), outcome=rows.outcome))
+    rows = ibis.union(*parts) if len(parts) > 1 else parts[0]
+    counts = rows.group_by("measure_id").aggregate(values=rows.outcome.nunique()).to_pandas()
+    return {
+        str(mid) for mid, n in zip(counts["measure_id"], counts["values"], strict=True) if n > 1
+    }
 
 
 def _note(key: str, model: dict[str, Any], new: bool, passed: bool) -> str:

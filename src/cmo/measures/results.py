@@ -945,36 +945,49 @@ def _windows(
         frames.append(yearly)
     monthly = complete_periods(rows[rows["period_type"] == "month"], data_end)
     if not monthly.empty:
-        month = pd.to_datetime(monthly["period_start"])
-        last = month.max()
-        sums = ["denominator", "numerator", "expected", *INTERNAL_COLUMNS]
-        sums = [c for c in sums if c in monthly.columns]
-        for window, length in FUNNEL_WINDOWS.items():
-            if window == "year":
-                continue
-            for mid, rows_m in monthly.groupby("measure_id", sort=True):
-                begin = last - pd.DateOffset(months=length - 1)
-                first_m = firsts.get(str(mid))
-                if first_m is not None and first_m > begin:
-                    begin = first_m  # the window starts where the lookback is complete
-                months_m = pd.to_datetime(rows_m["period_start"])
-                span = (last.year - begin.year) * 12 + last.month - begin.month + 1
-                if months_m.min() > begin or span < ROLLING_MIN_MONTHS[window]:
-                    continue  # the data do not cover the window
-                part = rows_m[(months_m >= begin).to_numpy()]
-                keys = ["measure_id", "level", "unit_id"]
-                agg = part.groupby(keys, sort=False, dropna=False)[sums].sum(min_count=1)
-                latest = part.sort_values("period_start").groupby(keys, sort=False).last()
-                agg = agg.join(latest[["unit_name", "site_id"]]).reset_index()
-                agg["window"] = window
-                agg["period_type"] = window
-                agg["period_start"] = begin
-                agg["period_end"] = (last + pd.DateOffset(months=1)).date()
-                agg["lookback_complete"] = True
-                frames.append(agg)
+        for window in FUNNEL_WINDOWS:
+            if window != "year":
+                frames.extend(_rolling(monthly, window, firsts))
     if not frames:
         return pd.DataFrame()
     return pd.concat(frames, ignore_index=True)
+
+
+def _rolling(
+    monthly: pd.DataFrame, window: str, firsts: dict[str, pd.Timestamp]
+) -> list[pd.DataFrame]:
+    """The rolling ``window``'s sums of the monthly rows per measure x level x unit, ending at
+    the latest complete month: one group-by over every measure (rows sorted by measure, as
+    the results are), each measure's start where its lookback is complete; a measure whose
+    data do not cover its window is left out."""
+    month = pd.to_datetime(monthly["period_start"])
+    last = month.max()
+    nominal = last - pd.DateOffset(months=FUNNEL_WINDOWS[window] - 1)
+    begins = {}
+    for mid, first_data in month.groupby(monthly["measure_id"], sort=True).min().items():
+        begin = nominal
+        first_m = firsts.get(str(mid))
+        if first_m is not None and first_m > begin:
+            begin = first_m  # the window starts where the lookback is complete
+        span = (last.year - begin.year) * 12 + last.month - begin.month + 1
+        if first_data <= begin and span >= ROLLING_MIN_MONTHS[window]:
+            begins[mid] = begin
+    if not begins:
+        return []
+    begin_of = pd.to_datetime(monthly["measure_id"].map(begins))
+    part = monthly[(begin_of.notna() & (month >= begin_of)).to_numpy()]
+    sums = ["denominator", "numerator", "expected", *INTERNAL_COLUMNS]
+    sums = [c for c in sums if c in part.columns]
+    keys = ["measure_id", "level", "unit_id"]
+    agg = part.groupby(keys, sort=False, dropna=False)[sums].sum(min_count=1)
+    latest = part.sort_values("period_start").groupby(keys, sort=False).last()
+    agg = agg.join(latest[["unit_name", "site_id"]]).reset_index()
+    agg["window"] = window
+    agg["period_type"] = window
+    agg["period_start"] = pd.to_datetime(agg["measure_id"].map(begins))
+    agg["period_end"] = (last + pd.DateOffset(months=1)).date()
+    agg["lookback_complete"] = True
+    return [agg]
 
 
 def funnel_points(
@@ -1249,16 +1262,58 @@ def mark_current(signals: pd.DataFrame, periods: pd.DataFrame) -> pd.DataFrame:
 CUSUM_MONTHS = 12
 
 
-def cusum_limit(risk: np.ndarray, odds_ratio: float, *, seed: int = 0) -> tuple[float, float]:
+def cusum_limit(
+    risk: np.ndarray,
+    odds_ratio: float,
+    *,
+    seed: int = 0,
+    shared: dict[tuple[Any, ...], list[tuple[Any, float]]] | None = None,
+) -> tuple[float, float]:
     """(h, ARL0) of one CUSUM chart: ARL0 = CUSUM_ARL_YEARS x the chart's cases in its 12
-    months, h from ``cmo.stats.cusum.limit_for_arl`` on the chart's own case mix (seeded, so a
-    build is reproducible)."""
-    from cmo.stats.cusum import limit_for_arl
+    months, h from the in-control run lengths simulated on the chart's own case mix
+    (``cmo.stats.cusum.run_lengths``, seeded, so a build is reproducible).
+
+    ``shared`` (one dict per measure and build) reuses a simulation for the charts of a
+    measure whose case mixes have about the same in-control drift E0[W] (within a factor
+    CUSUM_DRIFT_BAND) and size: a chart is simulated only when no earlier chart is that
+    close; otherwise it reads its h off the earlier chart's run-length curve, for its own
+    ARL0 scaled by the ratio of the two drifts (the in-control ARL of a CUSUM of
+    log-likelihood ratios is about (e^(h+rho) - h - rho - 1) / |E0[W]|, Siegmund,
+    Sequential Analysis, 1985, §X.2: at a given h inversely proportional to the drift). The
+    sites of a measure then share one simulation instead of one each (docs/performance.md,
+    "measures", seventh session: the h this gives against each chart's own)."""
+    from cmo.stats.cusum import run_lengths
 
     arl0 = float(CUSUM_ARL_YEARS * max(len(risk), 1))
-    horizon = min(max(2 * len(risk), CUSUM_HORIZON[0]), CUSUM_HORIZON[1])
-    h = limit_for_arl(risk, odds_ratio, arl0, seed=seed, n_sim=CUSUM_SIMULATIONS, horizon=horizon)
-    return h, arl0
+    horizon = _cusum_horizon(len(risk))
+    drift = _cusum_drift(risk, odds_ratio)
+    near = shared.setdefault((odds_ratio, seed, horizon), []) if shared is not None else []
+    for curve, drift0 in near:
+        if max(drift / drift0, drift0 / drift) <= CUSUM_DRIFT_BAND:
+            return curve.limit(arl0 * drift / drift0), arl0
+    curve = run_lengths(risk, odds_ratio, seed=seed, n_sim=CUSUM_SIMULATIONS, horizon=horizon)
+    near.append((curve, drift))
+    return curve.limit(arl0), arl0
+
+
+# Charts whose in-control drift is within this factor share one simulation (cusum_limit).
+CUSUM_DRIFT_BAND = 1.1
+
+
+def _cusum_horizon(cases: int) -> int:
+    """Simulated cases per chain: twice the chart's cases within CUSUM_HORIZON, rounded up to
+    a step of a factor sqrt(2) (so charts of about the same size share a simulation)."""
+    want = min(max(2 * cases, CUSUM_HORIZON[0]), CUSUM_HORIZON[1])
+    step = np.ceil(2 * np.log2(want / CUSUM_HORIZON[0]) - 1e-9) / 2
+    return int(min(np.ceil(CUSUM_HORIZON[0] * 2**step), CUSUM_HORIZON[1]))
+
+
+def _cusum_drift(risk: np.ndarray, odds_ratio: float) -> float:
+    """The in-control mean weight E0[W] = mean of p ln(R_A) - ln(1 - p + R_A p) (< 0)."""
+    p = np.asarray(risk, float)
+    if not p.size:
+        return -1.0
+    return float(np.mean(p * np.log(odds_ratio) - np.log(1 - p + odds_ratio * p)))
 
 
 CUSUM_ODDS = {"upper": 2.0, "lower": 0.5}  # Steiner 2000: a doubling / halving of the odds
@@ -1368,9 +1423,11 @@ def cusum_series(
     parts = []
     # ``indices``: each group's row positions, ascending (so in discharge order).
     groups: dict[Any, Any] = frame.groupby(["measure_id", "site_id"], observed=True).indices
+    shared: dict[str, dict[tuple[Any, ...], list[tuple[Any, float]]]] = {}
     for (mid, site), at in sorted(groups.items()):
+        limits_of = shared.setdefault(str(mid), {})  # one simulation per measure x band
         for seed, (side, odds) in enumerate(CUSUM_ODDS.items()):
-            h, arl0 = cusum_limit(risk[at], odds, seed=seed)
+            h, arl0 = cusum_limit(risk[at], odds, seed=seed, shared=limits_of)
             s, alarm = _reset_path(cusum_weights(outcome[at], risk[at], odds), h)
             days = day[at]
             # The day's last stay (days ascend within the group).

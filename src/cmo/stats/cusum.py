@@ -69,68 +69,111 @@ def limit_for_arl(
 
     One seeded pass simulates ``n_sim`` in-control CUSUMs (patients drawn from ``p`` with
     y ~ Bernoulli(p)) for ``horizon`` patients (default 10·ARL0: a run longer than that has
-    probability ~e^-10) and records when each one first exceeds every level; the ARL as a
-    function of h is then read off and h found by bisection, so every candidate h is judged on
-    the same random numbers (monotone in h). The ARL is the censored-exponential estimate
-    Σ min(RLᵢ, horizon) / (chains that signalled): the mean run length when every chain
-    signals, and still unbiased for the (near-geometric) in-control run length when the horizon
-    is shorter than the ARL, which lets a build ask for ARL0 = 20 site-years of cases while
-    simulating only a few site-years. The CUSUM path is computed in closed form per chunk
-    (Lindley: S_t = C_t - min(0, min_{j<=t} C_j), C_0 = S_0).
+    probability ~e^-10) and records when each one first exceeds every level
+    (:func:`run_lengths`); the ARL as a function of h is then read off and h found by bisection,
+    so every candidate h is judged on the same random numbers (monotone in h). The ARL is the
+    censored-exponential estimate Σ min(RLᵢ, horizon) / (chains that signalled): the mean run
+    length when every chain signals, and still unbiased for the (near-geometric) in-control run
+    length when the horizon is shorter than the ARL, which lets a build ask for ARL0 = 20
+    site-years of cases while simulating only a few site-years.
     """
-    pr = np.asarray(p, float)
     if arl0 < 1:
         raise ValueError("arl0 must be at least 1")
+    horizon = int(np.ceil(10 * arl0)) if horizon is None else horizon
+    return run_lengths(p, odds_ratio, seed=seed, n_sim=n_sim, horizon=horizon).limit(arl0)
+
+
+class RunLengths:
+    """The first-passage records of ``n_sim`` simulated in-control CUSUMs: the in-control ARL
+    as a function of h (:meth:`arl`) and the h of a wanted ARL (:meth:`limit`), for any number
+    of targets from one simulation."""
+
+    def __init__(
+        self, chain: np.ndarray, time: np.ndarray, value: np.ndarray, n_sim: int, horizon: int
+    ) -> None:
+        # Each chain's records rise in time and value: sorted by (chain, value), the first
+        # passage over h is the record just after h in its chain's block (one searchsorted for
+        # all chains).
+        self._span = float(value.max()) + 1.0 if value.size else 1.0
+        order = np.lexsort((value, chain))
+        chain, self._time, value = chain[order], time[order], value[order]
+        self._keyed = chain * self._span + value
+        self._block_end = np.searchsorted(chain, np.arange(n_sim), side="right")
+        self._offsets = np.arange(n_sim) * self._span
+        self.top = float(value.max()) if value.size else 1.0
+        self.horizon = horizon
+
+    def arl(self, h: float) -> float:
+        """Σ min(RLᵢ, horizon) / (chains that crossed h); inf when none did."""
+        at = np.searchsorted(self._keyed, self._offsets + h, side="right")
+        crossed = at < self._block_end
+        time = self._time
+        first = np.where(crossed, time[np.minimum(at, max(time.size - 1, 0))], self.horizon)
+        n_crossed = int(crossed.sum())
+        return float(first.sum() / n_crossed) if n_crossed else float("inf")
+
+    def limit(self, arl0: float) -> float:
+        """The h whose ARL is ``arl0`` (bisection; the highest level reached when even that
+        signals too soon)."""
+        if arl0 < 1:
+            raise ValueError("arl0 must be at least 1")
+        lo, hi = 0.0, self.top
+        if self.arl(hi) < arl0:
+            return hi
+        for _ in range(50):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if self.arl(mid) < arl0 else (lo, mid)
+        return hi
+
+
+def run_lengths(
+    p: Any, odds_ratio: float, *, seed: int = 0, n_sim: int = 400, horizon: int = 10_000
+) -> RunLengths:
+    """Simulate ``n_sim`` in-control CUSUMs of ``horizon`` patients each (risks drawn from
+    ``p``, y ~ Bernoulli(p), seeded) and keep, per chain, when its path first exceeds every
+    level it reaches. The path is computed in closed form per chunk (Lindley:
+    S_t = C_t - min(0, min_{j<=t} C_j), C_0 = S_0)."""
+    pr = np.asarray(p, float)
     rng = np.random.default_rng(seed)
-    horizon = int(np.ceil(10 * arl0)) if horizon is None else max(1, int(horizon))
+    horizon = max(1, int(horizon))
     s = np.zeros(n_sim)
     top = np.zeros(n_sim)
     chains, times, values = [], [], []
     chunk = max(1, min(4096, 2_000_000 // max(n_sim, 1)))
     log_ra = np.log(odds_ratio)
+    # W = y ln(R_A) - ln(1 - p + R_A p): the second term per case once, not per draw (a log
+    # per simulated patient was a third of the time); -L + y ln(R_A) is y ln(R_A) - L exactly.
+    w0 = -np.log(1 - pr + odds_ratio * pr)
     for start in range(0, horizon, chunk):
         steps = min(chunk, horizon - start)
-        risk = pr[rng.integers(pr.size, size=(steps, n_sim))]
-        y = rng.random((steps, n_sim)) < risk
-        w = y * log_ra - np.log(1 - risk + odds_ratio * risk)
-        c = s + np.cumsum(w, axis=0)
-        path = c - np.minimum(np.minimum.accumulate(c, axis=0), 0.0)
-        best = np.maximum(np.maximum.accumulate(path, axis=0), top)
-        before = np.empty_like(best)
-        before[0], before[1:] = top, best[:-1]
-        k, chain = np.nonzero(path > before)
-        if k.size:
-            chains.append(chain)
+        pick = rng.integers(pr.size, size=(steps, n_sim))
+        y = rng.random((steps, n_sim)) < pr[pick]
+        c = w0[pick]
+        c += y * log_ra
+        np.cumsum(c, axis=0, out=c)
+        c = np.add(s, c, out=c)
+        low = np.minimum.accumulate(c, axis=0)
+        path = np.subtract(c, np.minimum(low, 0.0, out=low), out=low)
+        # Records only in the chains that beat their running maximum in this chunk (after the
+        # first chunks, a fraction of them): the running maximum of the others is unchanged.
+        high = path.max(axis=0)
+        rising = np.flatnonzero(high > top)
+        if rising.size:
+            sub = path[:, rising]
+            best = np.maximum.accumulate(sub, axis=0)
+            np.maximum(best, top[rising], out=best)
+            before = np.empty_like(best)
+            before[0], before[1:] = top[rising], best[:-1]
+            k, col = np.nonzero(sub > before)
+            chains.append(rising[col])
             times.append(start + k + 1)
-            values.append(path[k, chain])
+            values.append(sub[k, col])
         s = path[-1]
-        top = best[-1]
+        top = np.maximum(top, high)
     chain = np.concatenate(chains) if chains else np.zeros(0, int)
     time = np.concatenate(times) if times else np.zeros(0, int)
     value = np.concatenate(values) if values else np.zeros(0)
-    # Each chain's records rise in time and value: sorted by (chain, value), the first passage
-    # over h is the record just after h in its chain's block (one searchsorted for all chains).
-    span = float(value.max()) + 1.0 if value.size else 1.0
-    order = np.lexsort((value, chain))
-    chain, time, value = chain[order], time[order], value[order]
-    keyed = chain * span + value
-    block_end = np.searchsorted(chain, np.arange(n_sim), side="right")
-    offsets = np.arange(n_sim) * span
-
-    def arl(h: float) -> float:
-        at = np.searchsorted(keyed, offsets + h, side="right")
-        crossed = at < block_end
-        first = np.where(crossed, time[np.minimum(at, max(time.size - 1, 0))], horizon)
-        n_crossed = int(crossed.sum())
-        return float(first.sum() / n_crossed) if n_crossed else float("inf")
-
-    lo, hi = 0.0, float(value.max()) if value.size else 1.0
-    if arl(hi) < arl0:  # even the highest level reached signals too soon: use it
-        return hi
-    for _ in range(50):
-        mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if arl(mid) < arl0 else (lo, mid)
-    return hi
+    return RunLengths(chain, time, value, n_sim, horizon)
 
 
 def bernoulli_cusum(
