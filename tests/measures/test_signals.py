@@ -222,3 +222,32 @@ def test_shrunk_rates_stay_within_zero_and_one():
     assert first.oe * 0.4 > 1  # the crude rate would be 133%
     assert abs(first.shrunk_ratio - 1) < abs(first.oe - 1)
     assert first.shrunk_low < first.shrunk_ratio < first.shrunk_high
+
+
+def test_icus_are_compared_only_with_icus():
+    """Given IMORT's unit level with 9 wards near O/E 1 and 3 ICUs (scored by the ICU model)
+    of which one has O/E 2, when the funnel runs with the ICUs as a peer group (as the build
+    does), then the ICUs form their own family: its overdispersion and q-values come from the
+    three ICUs alone, and the wards' family is the one the ICUs no longer widen."""
+    wards_o = [20.0, 22, 18, 21, 19, 20, 23, 17, 20]
+    icu_o = [60.0, 30, 31]
+    frame = _family(
+        wards_o + icu_o, [20.0] * 9 + [30.0] * 3, [400] * 12, level="unit", measure="IMORT"
+    )
+    icus = frame.unit_id.tolist()[9:]
+    pooled = res.funnel_points(frame, registry(), END)
+    split = res.funnel_points(frame, registry(), END, peers={"IMORT": dict.fromkeys(icus, "icu")})
+    assert len(split) == len(pooled) == 12
+    icu_rows = split[split.unit_id.isin(icus)]
+    ward_rows = split[~split.unit_id.isin(icus)]
+    # Three ICUs are too few to estimate overdispersion: exact Poisson limits among ICUs, and
+    # the ICU at O/E 2 (60 deaths against 30 expected) is outside them.
+    assert icu_rows.phi.isna().all() and (icu_rows.tau2 == 0).all()
+    assert icu_rows.set_index("unit_id").loc[icus[0], "outlier_99_8"]
+    # The wards' family without the ICUs: the same as a funnel of the wards alone.
+    alone = res.funnel_points(frame[~frame.unit_id.isin(icus)], registry(), END)
+    assert ward_rows.sort_values("unit_id").q_value.to_numpy() == pytest.approx(
+        alone.sort_values("unit_id").q_value.to_numpy()
+    )
+    # Without the peer group, the ICUs share the wards' family (one phi for all twelve).
+    assert pooled.phi.nunique() == 1 and np.isfinite(pooled.phi.iloc[0])
