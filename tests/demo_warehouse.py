@@ -47,6 +47,21 @@ def build_demo_warehouse(path: Path, *, patients: int = PATIENTS, seed: int = SE
     return path
 
 
+def build_once(path: Path) -> Path:
+    """:func:`build_demo_warehouse` at ``path`` unless it is already built there: xdist workers
+    (and test folders sharing the file) wait on a lock beside it; the first one builds."""
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.parent / "build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (path.parent / "built").exists():
+            path.unlink(missing_ok=True)
+            build_demo_warehouse(path)
+            (path.parent / "built").touch()
+    return path
+
+
 def write_safety_events(wh: Any, start: date, months: int, every: int = 20) -> None:
     """``app__safety_event`` as the app-data sync writes it after ``cmo demo`` seeds the safety
     app (here without the app: deterministic rows), so the safety measures have rows: on each

@@ -53,20 +53,10 @@ ARGS = [
 def e2e_warehouse() -> Path:
     """A real demo build (tests/demo_warehouse.py: 5,000 patients, ~15 s), in a file of its
     own."""
-    import fcntl
-
-    from demo_warehouse import build_demo_warehouse  # tests/demo_warehouse.py
+    from demo_warehouse import build_once  # tests/demo_warehouse.py
 
     path = _DATA / "e2e" / "warehouse.duckdb"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # xdist workers share the data dir: the first builds, the others wait for it.
-    with open(path.parent / "build.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (path.parent / "built").exists():
-            path.unlink(missing_ok=True)
-            build_demo_warehouse(path)
-            (path.parent / "built").touch()
-    return path
+    return build_once(path)
 
 
 @pytest.fixture

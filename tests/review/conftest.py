@@ -54,19 +54,10 @@ def _mail(settings: Any) -> None:
 @pytest.fixture(scope="session")
 def demo_build() -> Path:
     """The demo build (tests/demo_warehouse.py), shared with tests/web in one process."""
-    import fcntl
-
-    from demo_warehouse import build_demo_warehouse
+    from demo_warehouse import build_once
 
     path = Path(os.environ["CMO_WAREHOUSE"])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.parent / "build.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (path.parent / "built").exists():
-            path.unlink(missing_ok=True)
-            build_demo_warehouse(path)
-            (path.parent / "built").touch()
-    return path
+    return build_once(path)
 
 
 @pytest.fixture
@@ -81,29 +72,16 @@ def warehouse_on(demo_build: Path, settings: Any) -> Path:
 @pytest.fixture
 def role_users(db: Any) -> dict[str, Any]:
     """One user per role (``r_<role>``); the chair holds department D-CAR only."""
-    from django.contrib.auth.models import Group, User
+    from role_users import users_for_roles
 
-    from cmo.staff.roles import assign_departments
-
-    users = {}
-    for role in ROLES:
-        user = User.objects.create(username=f"r_{role}", password="!")
-        user.groups.set([Group.objects.get(name=role)])
-        if role == "department_chair":
-            assign_departments(user, CHAIR_DEPARTMENTS)
-        users[role] = user
-    return users
+    return users_for_roles(ROLES, "r", CHAIR_DEPARTMENTS)
 
 
 @pytest.fixture
 def client_for(client: Any, role_users: dict[str, Any]) -> Iterator[Any]:
-    def login(role: str | None) -> Any:
-        client.logout()
-        if role is not None:
-            client.force_login(role_users[role])
-        return client
+    from role_users import login_as
 
-    yield login
+    yield login_as(client, role_users)
 
 
 @pytest.fixture

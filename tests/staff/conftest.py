@@ -51,29 +51,16 @@ def _media(settings: Any, tmp_path: Path) -> None:
 @pytest.fixture
 def role_users(db: Any) -> dict[str, Any]:
     """One user per role (``s_<role>``); the chair holds department D-CAR."""
-    from django.contrib.auth.models import Group, User
+    from role_users import users_for_roles
 
-    from cmo.staff.roles import assign_departments
-
-    users = {}
-    for role in ROLES:
-        user = User.objects.create(username=f"s_{role}", password="!")
-        user.groups.set([Group.objects.get(name=role)])
-        if role == "department_chair":
-            assign_departments(user, CHAIR_DEPARTMENTS)
-        users[role] = user
-    return users
+    return users_for_roles(ROLES, "s", CHAIR_DEPARTMENTS)
 
 
 @pytest.fixture
 def client_for(client: Any, role_users: dict[str, Any]) -> Iterator[Any]:
-    def login(role: str | None) -> Any:
-        client.logout()
-        if role is not None:
-            client.force_login(role_users[role])
-        return client
+    from role_users import login_as
 
-    yield login
+    yield login_as(client, role_users)
 
 
 @pytest.fixture

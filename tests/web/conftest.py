@@ -47,55 +47,27 @@ from demo_warehouse import CHAIR_DEPARTMENTS  # noqa: E402  (tests/demo_warehous
 def results_warehouse() -> Path:
     """The session's results warehouse at $CMO_WAREHOUSE: the real build of a small demo
     system (tests/web/demo_warehouse.py), built once per session and shared by xdist workers."""
-    import fcntl
-
-    from demo_warehouse import build_demo_warehouse
+    from demo_warehouse import build_once
 
     path = Path(os.environ["CMO_WAREHOUSE"])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.parent / "build.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (path.parent / "built").exists():
-            path.unlink(missing_ok=True)
-            build_demo_warehouse(path)
-            (path.parent / "built").touch()
-    return path
+    return build_once(path)
 
 
 @pytest.fixture
 def role_users(db: Any) -> dict[str, Any]:
-    """One user per role (``t_<role>``); the chair sees department org-h1-cardiology only.
-
-    Passwords are left unusable (tests log in with force_login): hashing eight passwords with
-    PBKDF2 for every test would cost seconds each.
-    """
-    from django.contrib.auth.models import Group, User
-
+    """One user per role (``t_<role>``); the chair sees department org-h1-cardiology only."""
     from cmo.web.roles import all_roles
+    from role_users import users_for_roles
 
-    users = {}
-    for role in all_roles():
-        user = User.objects.create(username=f"t_{role}", password="!")
-        user.groups.set([Group.objects.get(name=role)])
-        if role == "department_chair":
-            from cmo.directory.scope import source
-
-            source.assign(user, CHAIR_DEPARTMENTS)
-        users[role] = user
-    return users
+    return users_for_roles(all_roles(), "t", CHAIR_DEPARTMENTS)
 
 
 @pytest.fixture
 def client_for(client: Any, role_users: dict[str, Any]) -> Iterator[Any]:
     """``client_for(role)`` -> the test client logged in as that role's user."""
+    from role_users import login_as
 
-    def login(role: str | None) -> Any:
-        client.logout()
-        if role is not None:
-            client.force_login(role_users[role])
-        return client
-
-    yield login
+    yield login_as(client, role_users)
 
 
 @pytest.fixture
