@@ -79,3 +79,49 @@ def test_series_has_a_point_per_day_and_the_signals_read_its_alarms(warehouse) -
     assert len(sig) == len(alarmed)
     assert sig[sig.direction == "worse"].unit_id.tolist() == ["A"]
     assert "restarted at 0" in sig.detail.iloc[0]
+
+
+def test_limits_prepared_on_a_thread_give_the_same_series(warehouse) -> None:
+    """Given the CUSUM stays prepared ahead with their limits simulated on another thread (as
+    the build does during its results step), the series equals the one computed in place; a
+    preparation cut with other lookbacks is not used (the series is the in-place one)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import ibis
+
+    from cmo.measures.results import lookback_from, prepare_cusum
+    from cmo.measures.spec import registry
+
+    rng = np.random.default_rng(5)
+    n = 400
+    frame = pd.DataFrame(
+        {
+            "measure_id": "IMORT",
+            "stay_id": [f"s{i:04d}" for i in range(n)],
+            "site_id": np.where(np.arange(n) % 2 == 0, "A", "B"),
+            "discharge_date": [date(2024, 1, 1) + pd.Timedelta(days=i // 4) for i in range(n)],
+            "period_month": [date(2024, 1 + (i // 4) // 31, 1) for i in range(n)],
+            "in_population": True,
+            "excluded": False,
+            "outcome": (rng.random(n) < 0.1).astype(float),
+            "expected": rng.uniform(0.02, 0.2, n),
+        }
+    )
+    warehouse.write("quality__measure_long", ibis.memtable(frame))
+    results = pd.DataFrame(
+        {"level": ["site", "site"], "unit_id": ["A", "B"], "unit_name": ["Site A", "Site B"]}
+    )
+    long = warehouse.table("quality__measure_long")
+    measures = registry()
+    lookbacks = lookback_from(date(2023, 1, 1), measures)
+    inline = cusum_series(long, results, measures, lookbacks)
+    with ThreadPoolExecutor(1) as pool:
+        prepared = prepare_cusum(long, measures, lookbacks, submit=pool.submit)
+        threaded = cusum_series(long, results, measures, lookbacks, prepared=prepared)
+    pd.testing.assert_frame_equal(threaded, inline)
+    assert threaded["h"].gt(0).all()
+    # Cut with a later data start (its lookback leaves out January): not these lookbacks.
+    other = prepare_cusum(long, measures, lookback_from(date(2024, 1, 1), measures))
+    assert len(other.frame) < n
+    again = cusum_series(long, results, measures, lookbacks, prepared=other)
+    pd.testing.assert_frame_equal(again, inline)

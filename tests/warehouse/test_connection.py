@@ -47,6 +47,25 @@ def test_write_in_parts_is_one_table_or_nothing(warehouse) -> None:
     assert warehouse.list_tables() == ["core__src", "core__t"]
 
 
+def test_parts_compiled_ahead_keep_order_names_and_memtables(warehouse) -> None:
+    """Several parts (compiled on a second thread on DuckDB): in-memory tables are registered,
+    columns go by name whatever their order, and a failing middle part leaves the old table."""
+    import ibis
+
+    warehouse.write("core__src", pa.table({"a": [1, 2, 3], "b": ["x", "y", "z"]}))
+    src = warehouse.table("core__src")
+    mem = ibis.memtable(pa.table({"b": ["m"], "a": [9]}))  # other column order
+    parts = [src.filter(src.a == 1), mem, src.filter(src.a > 1).select("b", "a")]
+    warehouse.write("core__t", parts[0], more=parts[1:])
+    rows = warehouse.table("core__t").order_by("a").to_pyarrow().to_pylist()
+    assert rows == [{"a": 1, "b": "x"}, {"a": 2, "b": "y"}, {"a": 3, "b": "z"}, {"a": 9, "b": "m"}]
+    bad = src.mutate(a=(src.a.cast("string") + "x").cast("int64"))
+    with pytest.raises(Exception):  # noqa: B017 - the engine's own conversion error
+        warehouse.write("core__t", parts[0], more=[mem, bad, parts[2]])
+    assert warehouse.table("core__t").count().execute() == 4
+    assert warehouse.list_tables() == ["core__src", "core__t"]
+
+
 def test_scratch_is_temporary_on_duckdb(tmp_path: Path) -> None:
     path = tmp_path / "w.duckdb"
     with connect(path) as wh:

@@ -146,6 +146,11 @@ def run(
     # runs the next query: the engine releases the GIL, so on 2 cores the two overlap instead
     # of the engine idling through ~3 s of numpy at 1M stays.
     background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cmo-build")
+    # The CUSUM limits' simulations (numpy) run on their own thread during the results step.
+    simulations = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cmo-cusum")
+    # Imports a fresh process pays later (~4 s: the ICD-10-CM code set, scipy.stats) load now,
+    # while the stays step keeps the engine busy and the main thread waits on it.
+    background.submit(_preload)
     try:
         with steps.step("stays"):
             stays_raw = core.inpatient_encounters(wh).select(id=ibis._.id)
@@ -193,6 +198,11 @@ def run(
             cards = _model_cards(wh.table("quality__measure_long"), fitted, background)
         long = wh.table("quality__measure_long")
         with steps.step("results"):
+            # The CUSUM's stays and limits are known once the long rows are: simulated on
+            # their own thread while the engine computes the results (same h: same seeds).
+            start = res.long_data_start(long)
+            lookbacks = res.lookback_from(start, measures, _missing_poa(wh))
+            cusum = res.prepare_cusum(long, measures, lookbacks, submit=simulations.submit)
             icu_rows = _icu(ctx, long, plan, window, new_models, out, background, cards)
             final = result_frame(wh, long, measures, fitted, end)
             if icu_rows is not None:  # ICUs compared only with ICUs (cmo.measures.icu)
@@ -207,7 +217,8 @@ def run(
         with steps.step("signals"):
             # What the pages show is computed here, once per build: periods, control-chart
             # points, funnel points, and the signals read off them (docs/measures/results.md).
-            for name, frame in signal_frames(wh, final, long, measures, end).items():
+            frames = signal_frames(wh, final, long, measures, end, cusum)
+            for name, frame in frames.items():
                 schema = SIGNAL_TABLES[name]
                 out.rows[name] = _write(wh, name, frame[list(schema)], schema)
         with steps.step("metadata"):
@@ -229,6 +240,7 @@ def run(
         _write_run_log(wh, out, started)
     finally:
         background.shutdown(cancel_futures=True)
+        simulations.shutdown(cancel_futures=True)
         steps.close()
     if on_step:
         for name, secs in out.seconds.items():
@@ -415,10 +427,12 @@ def signal_frames(
     long: ir.Table,
     measures: dict[str, Measure],
     end: date,
+    cusum: res.CusumInput | None = None,
 ) -> dict[str, pd.DataFrame]:
     """The signals step's tables (``SIGNAL_TABLES``) from the results: periods, each measure's
     lookback, control-chart points, funnel points and the signals read off them plus the
-    CUSUM's and the NHSN SIRs' (also run by ``python -m benchmarks signals`` on simulated
+    CUSUM's (``cusum``: prepared ahead by ``res.prepare_cusum``, used when cut with the same
+    lookbacks) and the NHSN SIRs' (also run by ``python -m benchmarks signals`` on simulated
     outcomes)."""
     period_rows = res.periods(final, end)
     # Months whose lookback reaches before the data start raise nothing.
@@ -427,10 +441,10 @@ def signal_frames(
     # ICUs are compared only with ICUs (their IMORT rows are scored by the ICU model).
     peers = {icu.MEASURE: dict.fromkeys(icu.unit_ids(wh), "icu")}
     funnels = res.funnel_points(final, measures, end, lookbacks, peers)
-    cusum = res.cusum_series(long, final, measures, lookbacks)
+    series = res.cusum_series(long, final, measures, lookbacks, prepared=cusum)
     parts = [
         res.signals(final, measures, end, charts, funnels),
-        res.cusum_signals(long, final, measures, series=cusum),
+        res.cusum_signals(long, final, measures, series=series),
         nhsn.sir_signals(final, measures, end),  # quarterly NHSN SIRs (kind "sir")
     ]
     # From records: concatenating frames whose q_value is all null warns (pandas 2.x).
@@ -443,8 +457,14 @@ def signal_frames(
         "quality__funnel_point": funnels,
         "quality__signal": sig,
         "quality__lookback": lookbacks,
-        "quality__cusum": cusum,
+        "quality__cusum": series,
     }
+
+
+def _preload() -> None:
+    """Import what later steps import on first use (see ``run``)."""
+    import scipy.stats  # noqa: F401  (cmo.stats' intervals and funnels)
+    import simple_icd_10_cm  # noqa: F401  (data_quality's ICD-10-CM validity check)
 
 
 def _long(m: Measure, ctx: Context, model: dict[str, Any] | None = None) -> ir.Table:

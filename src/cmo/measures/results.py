@@ -11,7 +11,7 @@ times too narrow).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
@@ -764,7 +764,21 @@ def lookback(
     MISSING_POA_SHARE of secondary diagnoses lack a POA indicator (``missing_poa``, from
     quality__data_issue): their comorbidities then come from the 12 months before admission,
     which the first year's stays do not have, so their expected risk is too low."""
-    start = data_start(results)
+    return lookback_from(data_start(results), measures, missing_poa)
+
+
+def long_data_start(long: ir.Table) -> date | None:
+    """:func:`data_start` read off the long rows (the population's first month), before the
+    results exist: the build cuts the CUSUM's stays with it ahead of the results step."""
+    pop = long.filter(long.in_population)
+    first = pop.period_month.min().execute()
+    return None if first is None or pd.isna(first) else pd.Timestamp(first).date()
+
+
+def lookback_from(
+    start: date | None, measures: dict[str, Measure], missing_poa: float | None = None
+) -> pd.DataFrame:
+    """:func:`lookback` for a known data ``start``."""
     poa_gap = missing_poa is not None and missing_poa > MISSING_POA_SHARE
     rows = []
     for mid, m in measures.items():
@@ -1396,38 +1410,103 @@ def _cusum_frame(
     return frame, since + timedelta(days=1)
 
 
+@dataclass
+class CusumInput:
+    """What :func:`cusum_series` reads, prepared ahead (:func:`prepare_cusum`): the stays, the
+    first day charted, the lookbacks the stays were cut with, and every chart's (h, ARL0),
+    possibly still being simulated on another thread (a ``Future``)."""
+
+    frame: pd.DataFrame
+    since: date | None
+    lookbacks: pd.DataFrame | None
+    limits: Any  # dict[(measure, site, side), (h, arl0)] or a Future of one
+
+    def resolved_limits(self) -> dict[tuple[str, str, str], tuple[float, float]]:
+        return self.limits.result() if hasattr(self.limits, "result") else self.limits
+
+
+def prepare_cusum(
+    long: ir.Table,
+    measures: dict[str, Measure],
+    lookbacks: pd.DataFrame | None = None,
+    submit: Callable[..., Any] | None = None,
+) -> CusumInput:
+    """The CUSUM's stays (one engine query) and its limits, simulated through ``submit``
+    (e.g. a thread pool's: the build runs the simulations, numpy that releases the GIL, while
+    the engine computes the results) or here."""
+    frame, since = _cusum_frame(long, measures, lookbacks)
+    limits = submit(cusum_limits, frame) if submit is not None else cusum_limits(frame)
+    return CusumInput(frame, since, lookbacks, limits)
+
+
+def _same_lookbacks(a: pd.DataFrame | None, b: pd.DataFrame | None) -> bool:
+    """Whether two quality__lookback frames cut the same months (each measure's first month)."""
+    if a is None or b is None:
+        return a is None and b is None
+    return _first_months(a) == _first_months(b)
+
+
+def _cusum_groups(frame: pd.DataFrame) -> list[tuple[tuple[Any, Any], np.ndarray]]:
+    """Each measure x site's row positions, ascending (so in discharge order), sorted."""
+    groups: dict[Any, Any] = frame.groupby(["measure_id", "site_id"], observed=True).indices
+    return sorted(groups.items())
+
+
+def _cusum_risk(frame: pd.DataFrame) -> np.ndarray:
+    return frame["expected"].clip(1e-6, 1 - 1e-6).to_numpy(float)
+
+
+def cusum_limits(frame: pd.DataFrame) -> dict[tuple[str, str, str], tuple[float, float]]:
+    """(h, ARL0) of every chart of :func:`_cusum_frame`'s stays, by (measure, site, side):
+    :func:`cusum_limit`, one simulation shared by the sites of a measure whose drifts are
+    close (in the same order and with the same seeds whatever thread runs it)."""
+    if frame.empty:
+        return {}
+    risk = _cusum_risk(frame)
+    shared: dict[str, dict[tuple[Any, ...], list[tuple[Any, float]]]] = {}
+    out = {}
+    for (mid, site), at in _cusum_groups(frame):
+        limits_of = shared.setdefault(str(mid), {})  # one simulation per measure x band
+        for seed, (side, odds) in enumerate(CUSUM_ODDS.items()):
+            out[(str(mid), str(site), side)] = cusum_limit(
+                risk[at], odds, seed=seed, shared=limits_of
+            )
+    return out
+
+
 def cusum_series(
     long: ir.Table,
     results: pd.DataFrame,
     measures: dict[str, Measure],
     lookbacks: pd.DataFrame | None = None,
+    prepared: CusumInput | None = None,
 ) -> pd.DataFrame:
     """quality__cusum: the risk-adjusted Bernoulli CUSUM (Steiner et al., Biostatistics
     2000;1:441; OR 2 up, 1/2 down) of each site's stays of the last 12 months, in discharge
     order, for the risk-adjusted proportions, with h for an in-control ARL of CUSUM_ARL_YEARS
     years of the site's cases (:func:`cusum_limit`), restarted at 0 after each alarm
     (:func:`_reset_path`). Stays of months whose lookback is incomplete are left out.
+    ``prepared`` (:func:`prepare_cusum`) is used when it was cut with these ``lookbacks``.
 
     One row per measure x site x side x discharge day (``CUSUM_COLUMNS``): the pages draw it
     and :func:`cusum_signals` reads its alarms."""
     from cmo.stats.cusum import cusum_weights
 
-    frame, since = _cusum_frame(long, measures, lookbacks)
+    if prepared is None or not _same_lookbacks(prepared.lookbacks, lookbacks):
+        prepared = prepare_cusum(long, measures, lookbacks)
+    frame, since = prepared.frame, prepared.since
     if frame.empty:
         return pd.DataFrame(columns=CUSUM_COLUMNS)
+    limits = prepared.resolved_limits()
     outcome = frame["outcome"].to_numpy(float)
-    risk = frame["expected"].clip(1e-6, 1 - 1e-6).to_numpy(float)
+    risk = _cusum_risk(frame)
     day = pd.to_datetime(frame["discharge_date"]).to_numpy("datetime64[D]")
     names = results[results["level"] == "site"].drop_duplicates("unit_id")
     site_name = dict(zip(names["unit_id"], names["unit_name"], strict=True))
     parts = []
-    # ``indices``: each group's row positions, ascending (so in discharge order).
-    groups: dict[Any, Any] = frame.groupby(["measure_id", "site_id"], observed=True).indices
-    shared: dict[str, dict[tuple[Any, ...], list[tuple[Any, float]]]] = {}
-    for (mid, site), at in sorted(groups.items()):
-        limits_of = shared.setdefault(str(mid), {})  # one simulation per measure x band
-        for seed, (side, odds) in enumerate(CUSUM_ODDS.items()):
-            h, arl0 = cusum_limit(risk[at], odds, seed=seed, shared=limits_of)
+    for (mid, site), at in _cusum_groups(frame):
+        for side, odds in CUSUM_ODDS.items():
+            h, arl0 = limits[(str(mid), str(site), side)]
             s, alarm = _reset_path(cusum_weights(outcome[at], risk[at], odds), h)
             days = day[at]
             # The day's last stay (days ascend within the group).
