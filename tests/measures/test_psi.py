@@ -419,8 +419,8 @@ def test_flag_table_columns_are_exactly_what_the_rules_read(psi_built):
 def test_flag_table_masks_read_as_the_named_flags(psi_built):
     """Given the scenario's flag table, then the decoded flags are the stays' roles: a new
     sacral ulcer is a secondary diagnosis not POA, a POA one is secondary POA, the hemorrhage
-    treatment is a procedure in HEMOTH2P, and a pneumonia stay has only its principal
-    infection flag."""
+    treatment is a procedure in HEMOTH2P, peritoneal dialysis is in DIALYIP, and a pneumonia
+    stay has only its principal infection flag."""
     from cmo.measures.library.psi_rules import decode
 
     t = decode(psi_built.table("core__psi_stay")).to_pandas().set_index("stay_id")
@@ -432,7 +432,7 @@ def test_flag_table_masks_read_as_the_named_flags(psi_built):
     assert t.loc["p03-poa", ["sdx_DECUBVD", "sdxpoa_DECUBVD"]].tolist() == [True, True]
     assert t.loc["p09-num", "pr_HEMOTH2P"] and not t.loc["p09-noproc", "pr_HEMOTH2P"]
     assert t.loc["p09-num", "first_HEMOTH2P"] == 2 and t.loc["p09-num", "or_day"] == 0
-    assert t.loc["p10-num", "anypoa_SOLKIDD"] == False  # noqa: E712
+    assert t.loc["p10-peritoneal", "pr_DIALYIP"] and t.loc["p10-peritoneal", "first_DIALYIP"] == 2
     # p03-none: pneumonia (J18.9, in INFECID) with E11.9 (in no list) and no procedure.
     flags = t.loc["p03-none"].filter(regex="^(any|pdx|sdx|sdxpoa|anypoa|pr)_")
     assert set(flags[flags.astype(bool)].index) == {"pdx_INFECID"}
