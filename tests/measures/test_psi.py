@@ -384,6 +384,60 @@ def test_psi90_component_without_model_uses_ahrq_reference_rate():
     assert c["value"] == pytest.approx(1 - p["PSI12"]["weight"] * a)
 
 
+# -- the flag table holds what the rules read, and no more ----------------------------------------
+def _read_by_rules(t: Any) -> set[str]:
+    """The columns of ``t`` that the PSI rules, COMPL and the long rows read."""
+    import ibis.expr.operations as ops
+
+    from cmo.measures.library.psi_rules import PSI_IDS, rules
+
+    exprs = [t.or_count, t.surgeon_id, t.attending_id, t.stay_id, t.patient_id]
+    exprs += [t.discharge_date, t.site_id, t.department_id, t.unit_id]
+    for psi in PSI_IDS:
+        include, exclusions, num = rules(psi, t)
+        exprs += [include, num, *[c for c, _ in exclusions]]
+    return {f.name for e in exprs for f in e.op().find(ops.Field) if f.rel == t.op()}
+
+
+def test_flag_table_columns_are_exactly_what_the_rules_read(psi_built):
+    """Given the built flag table read as named flags, when every PSI's rules are built over it,
+    then every declared flag is read (nothing is computed for nobody), every column the rules
+    read exists, and a flag nobody declared is an error, not a silent false."""
+    from cmo.measures.library.psi_rules import DX_BITS, DX_ROLES, PROC_BITS, PROC_FLAGS, decode
+
+    t = decode(psi_built.table("core__psi_stay"))
+    read = _read_by_rules(t)
+    declared = {f"{role}_{n}" for role, names in DX_ROLES.items() for n in names}
+    declared |= {f"{agg}_{n}" for agg, names in PROC_FLAGS.items() for n in names}
+    assert declared <= read, sorted(declared - read)
+    assert read <= set(t.columns)
+    assert len(DX_BITS) <= 63 and len(PROC_BITS) <= 63
+    with pytest.raises(AttributeError):
+        t.first_ECMOP  # noqa: B018 (not declared in PROC_FLAGS)
+
+
+def test_flag_table_masks_read_as_the_named_flags(psi_built):
+    """Given the scenario's flag table, then the decoded flags are the stays' roles: a new
+    sacral ulcer is a secondary diagnosis not POA, a POA one is secondary POA, the hemorrhage
+    treatment is a procedure in HEMOTH2P, peritoneal dialysis is in DIALYIP, and a pneumonia
+    stay has only its principal infection flag."""
+    from cmo.measures.library.psi_rules import decode
+
+    t = decode(psi_built.table("core__psi_stay")).to_pandas().set_index("stay_id")
+    assert t.loc["p03-num", ["sdx_DECUBVD", "sdxpoa_DECUBVD", "pdx_DECUBVD"]].tolist() == [
+        True,
+        False,
+        False,
+    ]
+    assert t.loc["p03-poa", ["sdx_DECUBVD", "sdxpoa_DECUBVD"]].tolist() == [True, True]
+    assert t.loc["p09-num", "pr_HEMOTH2P"] and not t.loc["p09-noproc", "pr_HEMOTH2P"]
+    assert t.loc["p09-num", "first_HEMOTH2P"] == 2 and t.loc["p09-num", "or_day"] == 0
+    assert t.loc["p10-peritoneal", "pr_DIALYIP"] and t.loc["p10-peritoneal", "first_DIALYIP"] == 2
+    # p03-none: pneumonia (J18.9, in INFECID) with E11.9 (in no list) and no procedure.
+    flags = t.loc["p03-none"].filter(regex="^(any|pdx|sdx|sdxpoa|anypoa|pr)_")
+    assert set(flags[flags.astype(bool)].index) == {"pdx_INFECID"}
+
+
 # -- portability: the same rows on Spark -------------------------------------------------------
 @pytest.mark.spark
 @pytest.mark.slow
@@ -396,6 +450,14 @@ def test_psi_rows_on_spark_equal_duckdb(psi_built, spark_warehouse, tmp_path):
     from cmo.measures.core import FHIR_SCHEMAS
 
     from .test_spark import _frame, _same
+
+    def decoded(wh: Any) -> Any:
+        from cmo.measures.library.psi_rules import decode
+
+        return decode(wh.table("core__psi_stay"))
+
+    def _sorted(t: Any) -> pd.DataFrame:
+        return t.to_pandas().sort_values("stay_id").reset_index(drop=True)
 
     spark = spark_warehouse.spark
     duck_tables = set(psi_built.list_tables("fhir"))
@@ -414,12 +476,10 @@ def test_psi_rows_on_spark_equal_duckdb(psi_built, spark_warehouse, tmp_path):
         if card and card.get("model"):
             models[m["measure_id"]] = card["model"]
     run(spark_warehouse, models=models, progress=False)
-    _same(
-        _frame(psi_built, "core__psi_stay", ["stay_id"]),
-        _frame(spark_warehouse, "core__psi_stay", ["stay_id"])[
-            list(psi_built.table("core__psi_stay").columns)
-        ],
-    )
+    # The stored masks, and the named flags the rules read from them (bit tests on both).
+    for view in (lambda wh: wh.table("core__psi_stay"), decoded):
+        duck, spark_t = view(psi_built), view(spark_warehouse)
+        _same(_sorted(duck), _sorted(spark_t)[list(duck.columns)])
     keys = ["measure_id", "stay_id"]
     duck_long = _frame(psi_built, "quality__measure_long", keys)
     spark_long = _frame(spark_warehouse, "quality__measure_long", keys)

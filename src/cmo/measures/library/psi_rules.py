@@ -10,7 +10,11 @@ ahrq_psi_v2024_codes.csv``, made by ``scripts/extract_ahrq_psi.py`` (see
 Everything is set-based in the engine: diagnoses are joined to the ICD-10-CM lists by exact
 code, the distinct procedure codes are matched to the ICD-10-PCS patterns (SQL ``LIKE``) and
 joined back, and one table per build (``core__psi_stay``, ``Context.shared``) holds every flag
-the PSIs read, one row per stay; each PSI module is then a select over it.
+the PSIs read, one row per stay; each PSI module is then a select over it. That table stores
+the list flags as bit masks (one BIGINT per diagnosis role and one for the procedures, each
+the ``bit_or`` of the codes' list bits, as ``core.comorbidity`` does for Elixhauser) and only
+the procedure aggregates and stay columns the rules read; :func:`stay_flags` reads the masks
+back as the named booleans (``sdx_FXID``, ``pr_ECMOP``) the rules use.
 
 AHRQ's macros, as read here (the stay's diagnoses are DX1 = principal, DX2.. = secondary):
 ``MDX`` any diagnosis, ``MDX1`` the principal, ``MDX2`` a secondary (whatever its POA flag),
@@ -29,9 +33,9 @@ from typing import TYPE_CHECKING, Any
 import ibis
 import pandas as pd
 
-from cmo.measures.core import source
+from cmo.measures.core import _bit_or, source
 from cmo.measures.library.common import ADULT_AGE, reason, skeleton
-from cmo.measures.spec import MeasureSpec
+from cmo.measures.spec import ATTRIBUTION_RULES, MeasureSpec
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -55,7 +59,7 @@ DX_ROLES: dict[str, tuple[str, ...]] = {
         "ACURF3D", "DEEPVIB", "PULMOID", "SEPTI2D", "INFECID", "ABWALLCD", "APLD",
     ),
     "sdx": (
-        "DECUBVD", "IATROID", "FXID", "HIPFXID", "POHMRI2D", "PHYSIDB", "ACURF2D", "DEEPVIB",
+        "DECUBVD", "IATROID", "FXID", "POHMRI2D", "PHYSIDB", "ACURF2D", "DEEPVIB",
         "PULMOID", "HITD", "SEPTI2D", "APLD",
     ),
     "sdxpoa": (
@@ -65,13 +69,36 @@ DX_ROLES: dict[str, tuple[str, ...]] = {
     ),
     "anypoa": ("SOLKIDD", "NEUROMD", "TRACHID", "DGNEUID", "NEURTRAD"),
 }  # fmt: skip
-# Procedure lists: any (``MPR``), first and last day, and how many OR procedures are in it.
-PROC_LISTS = (
-    "THORAIP", "CARDSIP", "HEMOTH2P", "THROMBOLYTICP", "DIALYIP", "DIALY2P", "PNEPHREP",
-    "PR9604P", "PR9671P", "PR9672P", "TRACHIP", "NUCRANP", "PRESOPP", "LUNGCIP", "LUNGTRANSP",
-    "VENACIP", "THROMP", "ECMOP", "ABDOMIPOPEN", "ABDOMIPOTHER", "RECLOIP",
+# Which aggregate of which procedure list the rules read, and nothing more (the flag table is
+# 1 row per stay, so every column costs): ``pr`` any procedure in the list (``MPR``), ``first``
+# and ``last`` the first and last day of one, ``orin`` how many OR procedures are in the list,
+# ``or_day_not`` the first OR-procedure day not in the list (AHRQ %ORDAY(fmt)). A rule reading
+# an undeclared column fails (no such column); tests/measures/test_psi.py checks every declared
+# column is read.
+PROC_FLAGS: dict[str, tuple[str, ...]] = {
+    "pr": (
+        "THORAIP", "CARDSIP", "HEMOTH2P", "DIALYIP", "PNEPHREP", "NUCRANP", "PRESOPP", "LUNGCIP",
+        "LUNGTRANSP", "ECMOP", "ABDOMIPOPEN", "ABDOMIPOTHER", "RECLOIP",
+    ),
+    "first": (
+        "HEMOTH2P", "THROMBOLYTICP", "DIALYIP", "DIALY2P", "TRACHIP", "VENACIP", "THROMP",
+        "ABDOMIPOPEN", "ABDOMIPOTHER",
+    ),
+    "last": ("PR9604P", "PR9671P", "PR9672P", "RECLOIP", "ABDOMIPOPEN", "ABDOMIPOTHER"),
+    "orin": ("HEMOTH2P", "TRACHIP", "VENACIP", "THROMP"),
+    "or_day_not": ("HEMOTH2P", "TRACHIP", "VENACIP", "THROMP"),
+}  # fmt: skip
+PROC_LISTS = tuple(sorted({n for names in PROC_FLAGS.values() for n in names}))
+# One bit per list: a stay's diagnoses (per role) and procedures are each one BIGINT, the OR of
+# its codes' masks (bit 63 unused, so a mask is never negative).
+DX_BITS = {n: 1 << i for i, n in enumerate(sorted({n for v in DX_ROLES.values() for n in v}))}
+PROC_BITS = {n: 1 << i for i, n in enumerate(("ORPROC", *PROC_LISTS))}
+# The stay columns the rules and the long rows read (``skeleton``, every attribution rule).
+STAY_COLUMNS = (
+    "stay_id", "patient_id", "discharge_date", "site_id", "department_id", "unit_id",
+    *sorted(set(ATTRIBUTION_RULES.values())), "age", "acute", "principal_dx", "los_days",
+    "priority",
 )  # fmt: skip
-OR_DAY_EXCEPT = ("HEMOTH2P", "TRACHIP", "VENACIP", "THROMP")
 PSI_IDS = ("PSI03", "PSI06", "PSI08", "PSI09", "PSI10", "PSI11", "PSI12", "PSI13", "PSI14", "PSI15")
 
 
@@ -133,83 +160,124 @@ def procedure_days(ctx: Context) -> ir.Table:
     )
 
 
-def _code_lists(codes: ir.Table) -> ir.Table:
-    """Each distinct procedure ``code`` with one boolean per PCS list (``is_or`` for ORPROC,
-    ``in_<LIST>`` for the others): a small cross join of the distinct codes and the patterns,
-    then one row per code."""
-    pats = pcs_pattern_table()
+def _bit(mask: Any, bit: int) -> ir.BooleanValue:
+    """Is ``bit`` set in ``mask`` (an int64 literal, so both engines compare BIGINTs)."""
+    return (mask & ibis.literal(bit, "int64")) != 0
+
+
+@cache
+def _dx_mask_rows() -> tuple[tuple[str, int], ...]:
+    """(code, mask): each ICD-10-CM code of a list the rules read, with its lists' bits."""
+    masks: dict[str, int] = {}
+    for name, system, value in code_rows():
+        if system == "icd10cm" and name in DX_BITS:
+            masks[value] = masks.get(value, 0) | DX_BITS[name]
+    return tuple(sorted(masks.items()))
+
+
+def dx_mask_table() -> ir.Table:
+    """(``_code``, ``_mask``): the diagnosis codes' list bits (``DX_BITS``), a small table."""
+    frame = pd.DataFrame(list(_dx_mask_rows()), columns=["_code", "_mask"])
+    return ibis.memtable(frame, schema=ibis.schema({"_code": "string", "_mask": "int64"}))
+
+
+def _code_masks(codes: ir.Table) -> ir.Table:
+    """Each distinct procedure ``code`` that matches a PCS pattern of ORPROC or a list the rules
+    read, with ``_pmask``, the bits (``PROC_BITS``) of its lists: a small cross join of the
+    distinct codes and the patterns, then one row per code."""
+    pats = pcs_pattern_table(set(PROC_BITS))
+    bits = ibis.memtable(
+        pd.DataFrame(list(PROC_BITS.items()), columns=["_list", "_bit"]),
+        schema=ibis.schema({"_list": "string", "_bit": "int64"}),
+    )
+    pats = pats.join(bits, "_list")
     j = codes.cross_join(pats)
     m = j.filter(j.code.like(j._pattern))
-    flags = {"is_or": (m._list == "ORPROC").any()}
-    flags.update({f"in_{name}": (m._list == name).any() for name in PROC_LISTS})
-    return m.group_by("code").aggregate(**flags)
+    return m.group_by("code").aggregate(_pmask=_bit_or(m._bit))
 
 
 def stay_flags(ctx: Context) -> ir.Table:
-    """One row per stay with every flag the PSIs read (see module doc), built once per build."""
-    return ctx.shared("psi_stay", lambda: _stay_flags(ctx))
+    """One row per stay with every flag the PSIs read (see module doc): the scratch table
+    built once per build (``_stay_flags``), its masks read as named booleans (``decode``)."""
+    return decode(ctx.shared("psi_stay", lambda: _stay_flags(ctx)))
 
 
-def _stay_flags(ctx: Context) -> ir.Table:
-    # Diagnoses in any list, with their role and POA.
+def decode(t: ir.Table) -> ir.Table:
+    """The flag table with its bit masks as the named booleans the rules read:
+    ``<role>_<LIST>`` for the diagnoses (``DX_ROLES``) and ``pr_<LIST>`` for the procedures."""
+    flags: dict[str, Any] = {
+        f"{role}_{name}": _bit(t[f"dx_{role}"], DX_BITS[name])
+        for role, names in DX_ROLES.items()
+        for name in names
+    }
+    flags.update({f"pr_{n}": _bit(t.pr_mask, PROC_BITS[n]) for n in PROC_FLAGS["pr"]})
+    return t.mutate(**flags).drop("pr_mask", *[f"dx_{role}" for role in DX_ROLES])
+
+
+def _dx_flags(ctx: Context) -> tuple[ir.Table, ir.Table]:
+    """(``_dxs``, ``dx_<role>``): per stay and diagnosis role, the OR of its listed codes'
+    masks; and (``_pus``, ``psi03_new_site``), PSI 03's site rule."""
     dx = ctx.wh.table("core__stay_diagnosis").select("stay_id", "code", "is_principal", "poa")
-    lists = dx_list_table()
-    d = dx.join(lists, dx.code == lists._code)
+    masks = dx_mask_table()
+    d = dx.join(masks, dx.code == masks._code)
     poa = d.poa.isin(POA_YES).fill_null(False)
     sec = ~d.is_principal
-    aggs: dict[str, Any] = {}
-    for role, names in DX_ROLES.items():
-        for name in names:
-            hit = d._list == name
-            cond = {
-                "any": hit,
-                "pdx": hit & d.is_principal,
-                "sdx": hit & sec,
-                "sdxpoa": hit & sec & poa,
-                "anypoa": hit & poa,
-            }[role]
-            aggs[f"{role}_{name}"] = cond.any()
-    dxf = d.group_by(_dxs=d.stay_id).aggregate(**aggs)
+    roles = {"pdx": d.is_principal, "sdx": sec, "sdxpoa": sec & poa, "anypoa": poa}
+    aggs = {f"dx_{r}": _bit_or(ibis.ifelse(c, d._mask, 0)) for r, c in roles.items()}
+    dxf = d.group_by(_dxs=d.stay_id).aggregate(dx_any=_bit_or(d._mask), **aggs)
     # PSI 03 is site-specific: a stage 3-4/unstageable/DTI pressure ulcer not POA at a site
     # (the code's first five characters, e.g. L8915 sacral region) with none POA there.
-    pu = d.filter((d._list == "DECUBVD") & sec)
+    pu = d.filter(_bit(d._mask, DX_BITS["DECUBVD"]) & sec)
     sites = pu.group_by(_pus=pu.stay_id, _site=pu.code.substr(0, 5)).aggregate(
         _new=(~pu.poa.isin(POA_YES).fill_null(False)).any(),
         _old=pu.poa.isin(POA_YES).fill_null(False).any(),
     )
     puf = sites.group_by("_pus").aggregate(psi03_new_site=(sites._new & ~sites._old).any())
+    return dxf, puf
 
-    # Procedures: the distinct codes matched to the PCS patterns once, then joined back.
+
+def _proc_flags(ctx: Context) -> ir.Table:
+    """(``_prs``, the ``PROC_FLAGS`` aggregates, ``pr_mask``, ``or_count``, ``or_day``) per
+    stay: the distinct codes matched to the PCS patterns once, then joined back."""
     days = procedure_days(ctx)
-    lists = _code_lists(days.select("code").distinct())
-    p = days.join(lists, "code")
-    paggs: dict[str, Any] = {
-        "or_count": p.is_or.sum(),
-        "or_day": p.first_day.min(where=p.is_or),
+    # The codes' masks depend on the code alone: take the distinct codes from the procedure
+    # table, not from ``days`` (which would compute its joins a second time).
+    p = days.join(_code_masks(ctx.procedures.select("code").distinct()), "code")
+    is_or = _bit(p._pmask, PROC_BITS["ORPROC"])
+    aggs: dict[str, Any] = {
+        "pr_mask": _bit_or(p._pmask),
+        "or_count": is_or.sum(),
+        "or_day": p.first_day.min(where=is_or),
     }
-    for name in PROC_LISTS:
-        hit = p[f"in_{name}"]
-        paggs[f"pr_{name}"] = hit.any()
-        paggs[f"first_{name}"] = p.first_day.min(where=hit)
-        paggs[f"last_{name}"] = p.last_day.max(where=hit)
-        paggs[f"orin_{name}"] = (hit & p.is_or).sum()
-    for name in OR_DAY_EXCEPT:
+    for name in PROC_FLAGS["first"]:
+        aggs[f"first_{name}"] = p.first_day.min(where=_bit(p._pmask, PROC_BITS[name]))
+    for name in PROC_FLAGS["last"]:
+        aggs[f"last_{name}"] = p.last_day.max(where=_bit(p._pmask, PROC_BITS[name]))
+    for name in PROC_FLAGS["orin"]:
+        aggs[f"orin_{name}"] = (_bit(p._pmask, PROC_BITS[name]) & is_or).sum()
+    for name in PROC_FLAGS["or_day_not"]:
         # AHRQ %ORDAY(fmt): the first OR procedure that is not itself in the list.
-        paggs[f"or_day_not_{name}"] = p.first_day.min(where=p.is_or & ~p[f"in_{name}"])
-    prf = p.group_by(_prs=p.stay_id).aggregate(**paggs)
+        hit = _bit(p._pmask, PROC_BITS[name])
+        aggs[f"or_day_not_{name}"] = p.first_day.min(where=is_or & ~hit)
+    return p.group_by(_prs=p.stay_id).aggregate(**aggs)
 
-    s = ctx.stays.drop("secondary_dx", "procedures")
+
+def _stay_flags(ctx: Context) -> ir.Table:
+    """The flag table as stored (masks not decoded): the stays' columns the rules read, their
+    MS-DRG type and MDC, and the diagnosis and procedure aggregates, one row per stay."""
+    dxf, puf = _dx_flags(ctx)
+    prf = _proc_flags(ctx)
+    s = ctx.stays.select(*STAY_COLUMNS)
     drg = ctx.drg.select(_drgs=ctx.drg.stay_id, mdc=ctx.drg.mdc, drg_type=ctx.drg.drg_type)
     t = s.left_join(drg, s.stay_id == drg._drgs)
     t = t.left_join(dxf, t.stay_id == dxf._dxs)
     t = t.left_join(puf, t.stay_id == puf._pus)
     t = t.left_join(prf, t.stay_id == prf._prs)
-    fills: dict[str, Any] = {k: t[k].fill_null(False) for k in aggs}
+    fills: dict[str, Any] = {f"dx_{role}": t[f"dx_{role}"].fill_null(0) for role in DX_ROLES}
     fills["psi03_new_site"] = t.psi03_new_site.fill_null(False)
+    fills["pr_mask"] = t.pr_mask.fill_null(0)
     fills["or_count"] = t.or_count.fill_null(0)
-    for name in PROC_LISTS:
-        fills[f"pr_{name}"] = t[f"pr_{name}"].fill_null(False)
-        fills[f"orin_{name}"] = t[f"orin_{name}"].fill_null(0)
+    fills.update({f"orin_{n}": t[f"orin_{n}"].fill_null(0) for n in PROC_FLAGS["orin"]})
     return t.mutate(**fills).drop("_drgs", "_dxs", "_pus", "_prs")
 
 
