@@ -770,7 +770,7 @@ def _chain_windows(stays: ir.Table) -> ir.Table:
 
 # -- comorbidity ---------------------------------------------------------------------------------
 @ibis.udf.agg.builtin(name="bit_or")
-def _bit_or(x: int) -> int:  # type: ignore[empty-body]
+def bit_or(x: int) -> int:  # type: ignore[empty-body]
     """Bitwise OR of a group: BIT_OR in DuckDB and in Spark SQL (3.0+). Declared as a builtin
     because Ibis 12 has no pyspark rule for its own ``bit_or``."""
 
@@ -850,7 +850,7 @@ def comorbidity(diagnoses: ir.Table, stays: ir.Table) -> ir.Table:
     hits = dx.join(masks, "code")
     # One int64 OR per stay instead of a distinct (stay, category) list pivoted by 48 bool_or
     # aggregates (5.4M prefix rows made distinct, then the pivot: ~3.6 s at 1M stays).
-    wide = hits.group_by("stay_id").aggregate(mask=_bit_or(hits.mask))
+    wide = hits.group_by("stay_id").aggregate(mask=bit_or(hits.mask))
     base = stays.select("stay_id").left_join(wide, "stay_id")
     base = base.select("stay_id", mask=base.mask.fill_null(0))
     # Flags, hierarchy and scores once per distinct mask (45K of them for 1M stays), then

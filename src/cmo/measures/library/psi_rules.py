@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import ibis
 import pandas as pd
 
-from cmo.measures.core import _bit_or, source
+from cmo.measures.core import bit_or, source
 from cmo.measures.library.common import ADULT_AGE, reason, skeleton
 from cmo.measures.spec import ATTRIBUTION_RULES, MeasureSpec
 
@@ -193,7 +193,7 @@ def _code_masks(codes: ir.Table) -> ir.Table:
     pats = pats.join(bits, "_list")
     j = codes.cross_join(pats)
     m = j.filter(j.code.like(j._pattern))
-    return m.group_by("code").aggregate(_pmask=_bit_or(m._bit))
+    return m.group_by("code").aggregate(_pmask=bit_or(m._bit))
 
 
 def stay_flags(ctx: Context) -> ir.Table:
@@ -223,8 +223,8 @@ def _dx_flags(ctx: Context) -> tuple[ir.Table, ir.Table]:
     poa = d.poa.isin(POA_YES).fill_null(False)
     sec = ~d.is_principal
     roles = {"pdx": d.is_principal, "sdx": sec, "sdxpoa": sec & poa, "anypoa": poa}
-    aggs = {f"dx_{r}": _bit_or(ibis.ifelse(c, d._mask, 0)) for r, c in roles.items()}
-    dxf = d.group_by(_dxs=d.stay_id).aggregate(dx_any=_bit_or(d._mask), **aggs)
+    aggs = {f"dx_{r}": bit_or(ibis.ifelse(c, d._mask, 0)) for r, c in roles.items()}
+    dxf = d.group_by(_dxs=d.stay_id).aggregate(dx_any=bit_or(d._mask), **aggs)
     # PSI 03 is site-specific: a stage 3-4/unstageable/DTI pressure ulcer not POA at a site
     # (the code's first five characters, e.g. L8915 sacral region) with none POA there.
     pu = d.filter(_bit(d._mask, DX_BITS["DECUBVD"]) & sec)
@@ -245,7 +245,7 @@ def _proc_flags(ctx: Context) -> ir.Table:
     p = days.join(_code_masks(ctx.procedures.select("code").distinct()), "code")
     is_or = _bit(p._pmask, PROC_BITS["ORPROC"])
     aggs: dict[str, Any] = {
-        "pr_mask": _bit_or(p._pmask),
+        "pr_mask": bit_or(p._pmask),
         "or_count": is_or.sum(),
         "or_day": p.first_day.min(where=is_or),
     }
