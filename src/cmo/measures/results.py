@@ -24,6 +24,7 @@ from cmo.measures.core import source
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
+    import pyarrow as pa
 
     from cmo.measures.spec import Measure
     from cmo.warehouse import Warehouse
@@ -1372,17 +1373,17 @@ def _reset_path(w: np.ndarray, h: float) -> tuple[np.ndarray, np.ndarray]:
     return s, alarm
 
 
-def _cusum_frame(
-    long: ir.Table, measures: dict[str, Measure], lookbacks: pd.DataFrame | None
-) -> tuple[pd.DataFrame, date | None]:
-    """The CUSUM's stays: risk-adjusted, signalled measures, the last 12 months, in discharge
-    order, without months whose lookback is incomplete; and the first day charted."""
+def _cusum_query(
+    long: ir.Table, measures: dict[str, Measure]
+) -> tuple[ir.Table | None, date | None]:
+    """The CUSUM's stays as a query (risk-adjusted, signalled measures, the last 12 months, in
+    discharge order) and the first day charted; (None, None) when there are none."""
     ids = [mid for mid, m in measures.items() if m.risk_model and signalled(m)]
     if not ids:
-        return pd.DataFrame(), None
+        return None, None
     last = long.discharge_date.max().execute()
     if last is None or pd.isna(last):
-        return pd.DataFrame(), None
+        return None, None
     since = pd.Timestamp(last).date() - timedelta(days=365 * CUSUM_MONTHS // 12)
     t = long.filter(
         long.measure_id.isin(ids)
@@ -1394,35 +1395,37 @@ def _cusum_frame(
     # Ordered in the engine by (discharge_date, stay_id) only; the groups below keep that
     # order within each measure x site. With the measure and site as leading string sort keys
     # DuckDB took ~1.5 s for the ~1.3M rows of 1M stays, without them ~0.5 s (and a sort by
-    # the string ids in pandas is slower still). Strings come as categoricals (encoded by
-    # Arrow; grouping Python strings cost ~0.3 s).
-    frame = (
-        t.order_by(["discharge_date", "stay_id"])
-        .select("measure_id", "site_id", "discharge_date", "outcome", "expected")
-        .to_pyarrow()
-        .to_pandas(strings_to_categorical=True, date_as_object=False)
+    # the string ids in pandas is slower still).
+    query = t.order_by(["discharge_date", "stay_id"]).select(
+        "measure_id", "site_id", "discharge_date", "outcome", "expected"
     )
+    return query, since + timedelta(days=1)
+
+
+def _cusum_rows(rows: pa.Table, lookbacks: pd.DataFrame | None) -> pd.DataFrame:
+    """The query's rows without the months whose lookback is incomplete. Strings come as
+    categoricals (encoded by Arrow; grouping Python strings cost ~0.3 s)."""
+    frame = rows.to_pandas(strings_to_categorical=True, date_as_object=False)
     firsts = _first_months(lookbacks)
     if firsts and len(frame):
         first = pd.to_datetime(frame["measure_id"].astype(str).map(firsts))
         day = pd.to_datetime(frame["discharge_date"])
         frame = frame[(first.isna() | (day >= first)).to_numpy()].reset_index(drop=True)
-    return frame, since + timedelta(days=1)
+    return frame
 
 
 @dataclass
 class CusumInput:
-    """What :func:`cusum_series` reads, prepared ahead (:func:`prepare_cusum`): the stays, the
-    first day charted, the lookbacks the stays were cut with, and every chart's (h, ARL0),
-    possibly still being simulated on another thread (a ``Future``)."""
+    """What :func:`cusum_series` reads, prepared ahead (:func:`prepare_cusum`): the first day
+    charted, the lookbacks the stays were cut with, and (the stays, every chart's (h, ARL0)),
+    possibly still being fetched and simulated on another thread (a ``Future``)."""
 
-    frame: pd.DataFrame
     since: date | None
     lookbacks: pd.DataFrame | None
-    limits: Any  # dict[(measure, site, side), (h, arl0)] or a Future of one
+    work: Any  # (frame, {(measure, site, side): (h, arl0)}) or a Future of it
 
-    def resolved_limits(self) -> dict[tuple[str, str, str], tuple[float, float]]:
-        return self.limits.result() if hasattr(self.limits, "result") else self.limits
+    def resolved(self) -> tuple[pd.DataFrame, dict[tuple[str, str, str], tuple[float, float]]]:
+        return self.work.result() if hasattr(self.work, "result") else self.work
 
 
 def prepare_cusum(
@@ -1430,13 +1433,22 @@ def prepare_cusum(
     measures: dict[str, Measure],
     lookbacks: pd.DataFrame | None = None,
     submit: Callable[..., Any] | None = None,
+    fetcher: Callable[[ir.Table], Callable[[], pa.Table]] | None = None,
 ) -> CusumInput:
-    """The CUSUM's stays (one engine query) and its limits, simulated through ``submit``
-    (e.g. a thread pool's: the build runs the simulations, numpy that releases the GIL, while
-    the engine computes the results) or here."""
-    frame, since = _cusum_frame(long, measures, lookbacks)
-    limits = submit(cusum_limits, frame) if submit is not None else cusum_limits(frame)
-    return CusumInput(frame, since, lookbacks, limits)
+    """The CUSUM's stays and their limits, computed through ``submit`` (e.g. a thread pool's:
+    the build fetches them and runs the simulations, numpy that releases the GIL, while the
+    engine computes the results) or here. ``fetcher`` (``Warehouse.fetcher``) gives a
+    function that reads the rows on that thread."""
+    query, since = _cusum_query(long, measures)
+    if query is None:
+        return CusumInput(None, lookbacks, (pd.DataFrame(), {}))
+    fetch = fetcher(query) if fetcher is not None else query.to_pyarrow
+
+    def work() -> tuple[pd.DataFrame, dict[tuple[str, str, str], tuple[float, float]]]:
+        frame = _cusum_rows(fetch(), lookbacks)
+        return frame, cusum_limits(frame)
+
+    return CusumInput(since, lookbacks, submit(work) if submit is not None else work())
 
 
 def _same_lookbacks(a: pd.DataFrame | None, b: pd.DataFrame | None) -> bool:
@@ -1457,7 +1469,7 @@ def _cusum_risk(frame: pd.DataFrame) -> np.ndarray:
 
 
 def cusum_limits(frame: pd.DataFrame) -> dict[tuple[str, str, str], tuple[float, float]]:
-    """(h, ARL0) of every chart of :func:`_cusum_frame`'s stays, by (measure, site, side):
+    """(h, ARL0) of every chart of :func:`_cusum_rows`' stays, by (measure, site, side):
     :func:`cusum_limit`, one simulation shared by the sites of a measure whose drifts are
     close (in the same order and with the same seeds whatever thread runs it)."""
     if frame.empty:
@@ -1494,10 +1506,9 @@ def cusum_series(
 
     if prepared is None or not _same_lookbacks(prepared.lookbacks, lookbacks):
         prepared = prepare_cusum(long, measures, lookbacks)
-    frame, since = prepared.frame, prepared.since
+    (frame, limits), since = prepared.resolved(), prepared.since
     if frame.empty:
         return pd.DataFrame(columns=CUSUM_COLUMNS)
-    limits = prepared.resolved_limits()
     outcome = frame["outcome"].to_numpy(float)
     risk = _cusum_risk(frame)
     day = pd.to_datetime(frame["discharge_date"]).to_numpy("datetime64[D]")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -108,6 +108,27 @@ class Warehouse:
             return self.con.table(name)
         self.write(name, obj)
         return self.table(name)
+
+    def fetcher(self, expr: ir.Table) -> Callable[[], pa.Table]:
+        """A function that returns ``expr``'s rows as Arrow and may run on another thread.
+
+        On DuckDB the SQL is compiled here and run, when called, on a cursor of its own (a
+        DuckDB connection must not serve two threads at once; a cursor sees the committed
+        tables, not this connection's temp tables). On Spark the rows are fetched here."""
+        if self.engine != "duckdb":
+            rows = expr.to_pyarrow()
+            return lambda: rows
+        self.con._run_pre_execute_hooks(expr)
+        sql = self.con.compile(expr)
+        cursor = self.con.con.cursor()
+
+        def fetch() -> pa.Table:
+            try:
+                return cursor.execute(sql).fetch_arrow_table()
+            finally:
+                cursor.close()
+
+        return fetch
 
     def _stage(self, staging: str, obj: Any) -> None:
         """Materialise ``obj`` under the staging name."""
