@@ -83,8 +83,9 @@ def test_series_has_a_point_per_day_and_the_signals_read_its_alarms(warehouse) -
 
 def test_limits_prepared_on_a_thread_give_the_same_series(warehouse) -> None:
     """Given the CUSUM stays fetched (on a cursor of their own) and their limits simulated on
-    another thread (as the build does during its results step), the series equals the one computed in place; a
-    preparation cut with other lookbacks is not used (the series is the in-place one)."""
+    another thread (as the build does during its results step), the series equals the one
+    computed in place; a preparation cut with other lookbacks is not used (the series is the
+    in-place one)."""
     from concurrent.futures import ThreadPoolExecutor
 
     import ibis

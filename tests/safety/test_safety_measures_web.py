@@ -38,14 +38,17 @@ def test_dashboard_tiles_show_the_safety_measures(client_for: Any) -> None:
     events = _latest("SAFETY_EVENTS")
     tile = html[html.index('id="tile-SAFETY_EVENTS"') :][:3000]
     days = f"{events['exposure']:,.0f} patient days"
-    assert f'class="big">{events["rate"]:.2f} per 1,000 patient days · {days}<' in tile
+    # The number in the headline font; the unit beside it, the patient days in the small line.
+    unit = '<span class="unit">per 1,000 patient days<'
+    assert f'class="big">{events["rate"]:.2f}</span> {unit}' in tile
+    assert f">{days} · " in tile
     near = _latest("NEAR_MISS_RATIO")
     tile = html[html.index('id="tile-NEAR_MISS_RATIO"') :][:3000]
     assert f'class="big">{near["rate"] * 100:.1f}%<' in tile
     assert f"{near['denominator']} events" in tile
     close = _latest("SAFETY_CLOSE")
     tile = html[html.index('id="tile-SAFETY_CLOSE"') :][:3000]
-    assert f'class="big">{close["median"]:.2f} days<' in tile  # the median, not the mean
+    assert f'class="big">{close["median"]:.2f}</span> <span class="unit">days<' in tile  # median
 
 
 def test_measure_page_shows_the_builds_u_chart(client_for: Any) -> None:

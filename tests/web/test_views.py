@@ -23,7 +23,9 @@ def test_dashboard_has_a_tile_per_measure_with_people_formatted_numbers(client_f
     assert len(re.findall(r'<article class="tile', html)) == len(measures)
     assert re.search(r'class="big">\d+\.\d%<', html), "proportions shown as percentages"
     assert re.search(r"\d\.\d\d \(95% CI \d\.\d\d–\d\.\d\d\)", html), "O/E with its CI"
-    assert re.search(r'class="big">\d+\.\d\d days<', html), "means with their unit"
+    assert re.search(r'class="big">\d+\.\d\d</span> <span class="unit">days<', html), (
+        "means with their unit"
+    )
     # Tiles show the latest complete quarter of the build (quality__period), the header its
     # latest complete month.
     assert "Q4 2024" in html and "data to Dec 2024" in html

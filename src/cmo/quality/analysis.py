@@ -67,6 +67,19 @@ def fmt_value(v: Any, measure: Mapping[str, Any]) -> str:
     return f"{f:.2f} {unit}".strip()
 
 
+def fmt_number(v: Any, measure: Mapping[str, Any]) -> str:
+    """:func:`fmt_value` without the unit (percentages keep their sign)."""
+    f = num(v)
+    if f is None:
+        return "–"
+    return f"{f * 100:.1f}%" if is_percent(measure) else f"{f:.2f}"
+
+
+def value_unit(measure: Mapping[str, Any]) -> str:
+    """The unit :func:`fmt_value` writes after the number ("" for percentages)."""
+    return "" if is_percent(measure) else str(measure.get("unit") or "")
+
+
 def fmt_exposure(result: Mapping[str, Any], measure: Mapping[str, Any]) -> str | None:
     """What a result's ``exposure`` says beside its value: the device or patient days of a rate
     (NHSN), or the response rate of a survey measure (responders / eligible; a low response

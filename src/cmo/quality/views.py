@@ -148,7 +148,11 @@ def _tile(
         "spark": spark,
         "spark_id": f"spark-{mid}",
         "period": an.period_label("quarter", cur["period_start"]) if cur else "–",
-        "value": _with_exposure(cur, m) if cur else "–",
+        # The number in the headline font; its unit and its device days or response rate
+        # in the small line beside the period.
+        "value": an.fmt_number(cur.get("rate"), m) if cur else "–",
+        "value_unit": an.value_unit(m) if cur else "",
+        "exposure": an.fmt_exposure(cur, m) if cur else None,  # type: ignore[arg-type]
         "n": int(cur["denominator"])
         if cur and an.num(cur.get("denominator")) and m.get("kind") != "rate"
         else None,
