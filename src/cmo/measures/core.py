@@ -355,10 +355,12 @@ def _prior_12m(wh: Warehouse, dx: ir.Table, cond: ir.Table, claim_dx: ir.Table) 
     enc = source(wh, "fhir__encounter")
     enc = enc.filter(enc.status.isnull() | ~enc.status.isin(("cancelled", "entered-in-error")))
     when = enc.select(e_id=enc.id, e_patient=enc.subject_id, e_day=enc.period_start_date)
+    # UNION ALL: a (encounter, code) coded twice only repeats pairs, and ``prior`` below is
+    # distinct anyway; hashing the 3.9M rows for a distinct cost ~1 s at 1M stays.
     coded = ibis.union(
         cond.filter(cond.usable).select(h_enc=cond.encounter_id, h_code=cond.code),
         claim_dx.select(h_enc=claim_dx.stay_id, h_code=claim_dx.code),
-        distinct=True,
+        distinct=False,
     )
     history = coded.join(when, coded.h_enc == when.e_id).select("h_code", "e_patient", "e_day")
     todo = dx.filter(~dx.is_principal & dx.poa.isnull()).select("stay_id", "code")
