@@ -37,7 +37,7 @@ from cmo.measures.library.common import (
     reason,
     skeleton,
 )
-from cmo.measures.spec import Measure, MeasureSpec
+from cmo.measures.spec import ATTRIBUTION_RULES, Measure, MeasureSpec
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -70,6 +70,23 @@ SPEC = MeasureSpec(
 )
 
 
+# The stay columns the index table's readers use (READM30's long rows and outcomes, LACE): the
+# long-row skeleton's, the index discharge and LACE's length of stay and priority. The
+# episode's other columns and the procedure flags are not read again.
+INDEX_COLUMNS = (
+    "stay_id",
+    "patient_id",
+    "site_id",
+    "department_id",
+    "unit_id",
+    *sorted(set(ATTRIBUTION_RULES.values())),
+    "discharge_date",
+    "discharge_ts",
+    "los_days",
+    "priority_code",
+)
+
+
 def index_stays(ctx: Context) -> ir.Table:
     """Every stay with its index-eligibility exclusion reason (null = an eligible index).
     Read three times per build (READM30's rows and outcomes, LACE): materialised once."""
@@ -96,7 +113,7 @@ def _index_stays(ctx: Context) -> ir.Table:
         (e._psych_dx, "psychiatric"),
         (e._rehab_dx, "rehabilitation"),
     )
-    return e.mutate(exclusion_reason=why).drop(*EXCLUDED_DX)
+    return e.select(*INDEX_COLUMNS, exclusion_reason=why)
 
 
 def planned(ctx: Context) -> ir.Table:
