@@ -113,12 +113,12 @@ class Warehouse:
         """A function that returns ``expr``'s rows as Arrow and may run on another thread.
 
         On DuckDB the SQL is compiled here and run, when called, on a cursor of its own (a
-        DuckDB connection must not serve two threads at once; a cursor sees the committed
-        tables, not this connection's temp tables). On Spark the rows are fetched here."""
+        DuckDB connection must not serve two threads at once). A cursor sees the committed
+        tables only, not this connection's temp tables, in-memory tables or UDFs: ``expr``
+        must read warehouse tables. On Spark the rows are fetched here."""
         if self.engine != "duckdb":
             rows = expr.to_pyarrow()
             return lambda: rows
-        self.con._run_pre_execute_hooks(expr)
         sql = self.con.compile(expr)
         cursor = self.con.con.cursor()
 
