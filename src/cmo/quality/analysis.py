@@ -58,13 +58,8 @@ def is_percent(measure: Mapping[str, Any]) -> bool:
 
 def fmt_value(v: Any, measure: Mapping[str, Any]) -> str:
     """A rate for people: proportions as percentages, means with their unit."""
-    f = num(v)
-    if f is None:
-        return "–"
-    if is_percent(measure):
-        return f"{f * 100:.1f}%"
-    unit = measure.get("unit") or ""
-    return f"{f:.2f} {unit}".strip()
+    number = fmt_number(v, measure)
+    return number if number == "–" else f"{number} {value_unit(measure)}".strip()
 
 
 def fmt_number(v: Any, measure: Mapping[str, Any]) -> str:
