@@ -47,9 +47,9 @@ def test_write_in_parts_is_one_table_or_nothing(warehouse) -> None:
     assert warehouse.list_tables() == ["core__src", "core__t"]
 
 
-def test_parts_compiled_ahead_keep_order_names_and_memtables(warehouse) -> None:
-    """Several parts (compiled on a second thread on DuckDB): in-memory tables are registered,
-    columns go by name whatever their order, and a failing middle part leaves the old table."""
+def test_parts_keep_names_and_memtables(warehouse) -> None:
+    """Several parts: in-memory tables are registered, columns go by name whatever their
+    order, and a failing middle part leaves the old table."""
     import ibis
 
     warehouse.write("core__src", pa.table({"a": [1, 2, 3], "b": ["x", "y", "z"]}))
