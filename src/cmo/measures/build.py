@@ -746,7 +746,11 @@ def _model_cards(
     cards = {}
     for mid, model in fitted.items():
         pop = long.filter((long.measure_id == mid) & long.in_population & ~long.excluded)
-        yp = pop.select("outcome", "expected", "discharge_date").to_pyarrow().to_pandas()
+        yp = (
+            pop.select("outcome", "expected", "discharge_date")
+            .to_pyarrow()
+            .to_pandas(date_as_object=False)
+        )
         cards[mid] = background.submit(
             risk.model_card, yp, model, yp["expected"].to_numpy(float), yp["discharge_date"]
         )

@@ -742,7 +742,7 @@ def data_start(results: pd.DataFrame) -> date | None:
     months = results[results["period_type"] == "month"]["period_start"]
     if months.empty:
         return None
-    return pd.Timestamp(min(pd.to_datetime(months))).date()
+    return pd.Timestamp(pd.to_datetime(months).min()).date()  # builtin min: 0.3 s of Python
 
 
 def lookback(
@@ -1360,9 +1360,16 @@ def _cusum_rows(rows: pa.Table, lookbacks: pd.DataFrame | None) -> pd.DataFrame:
     frame = rows.to_pandas(strings_to_categorical=True, date_as_object=False)
     firsts = _first_months(lookbacks)
     if firsts and len(frame):
-        first = pd.to_datetime(frame["measure_id"].astype(str).map(firsts))
-        day = pd.to_datetime(frame["discharge_date"])
-        frame = frame[(first.isna() | (day >= first)).to_numpy()].reset_index(drop=True)
+        # Each measure's first month as an array over its categories, taken by the rows'
+        # codes (a string per row and a map over 1M rows cost ~0.2 s).
+        measure = frame["measure_id"].cat
+        first = np.array(
+            [firsts.get(str(m), pd.NaT) for m in measure.categories], dtype="datetime64[ns]"
+        )[measure.codes.to_numpy()]
+        day = frame["discharge_date"].to_numpy().astype("datetime64[ns]")
+        keep = np.isnat(first) | (day >= first)
+        if not keep.all():
+            frame = frame[keep].reset_index(drop=True)
     return frame
 
 

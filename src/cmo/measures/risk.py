@@ -246,9 +246,15 @@ def choose_terms(cov: pd.DataFrame, y: np.ndarray, extras: tuple[str, ...] = ())
 
 
 def newton_logit(
-    x: np.ndarray, y: np.ndarray, *, max_iter: int = 50, tol: float = 1e-10
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    max_iter: int = 50,
+    tol: float = 1e-10,
+    start: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, bool]:
-    """Maximum-likelihood logistic regression by Newton-Raphson: (beta, se, converged).
+    """Maximum-likelihood logistic regression by Newton-Raphson: (beta, se, converged), from
+    ``start`` (default zeros).
 
     The same estimator as statsmodels ``Logit(...).fit(method="newton")`` (tests compare them);
     written out because statsmodels spent ~7 s per model on 50,000 stays here (a rank-check QR
@@ -257,13 +263,13 @@ def newton_logit(
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1, user_api="blas"):
-        return _newton(x, y, max_iter, tol)
+        return _newton(x, y, max_iter, tol, start)
 
 
 def _newton(
-    x: np.ndarray, y: np.ndarray, max_iter: int, tol: float
+    x: np.ndarray, y: np.ndarray, max_iter: int, tol: float, start: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, bool]:
-    beta = np.zeros(x.shape[1])
+    beta = np.zeros(x.shape[1]) if start is None else np.array(start, float)
     converged = False
     for _ in range(max_iter):
         eta = np.clip(x @ beta, -30, 30)
@@ -363,12 +369,14 @@ def predict(frame: pd.DataFrame, model: dict[str, Any]) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-eta))
 
 
-def tie_ranks(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def tie_ranks(p: np.ndarray, order: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """1-based ranks of ``p`` with ties given their lowest rank and their average rank (as
     ``scipy.stats.rankdata`` methods "min" and "average"), from one sort: rankdata took ~0.3 s
-    per call at 1M stays, this ~0.2 s for both."""
+    per call at 1M stays, this ~0.2 s for both. ``order`` is ``p``'s stable argsort when the
+    caller has it (:func:`sub_order`)."""
     p = np.asarray(p, float)
-    order = np.argsort(p, kind="stable")
+    if order is None:
+        order = np.argsort(p, kind="stable")
     ordered = p[order]
     starts_run = np.empty(len(p), bool)
     starts_run[:1] = True
@@ -412,22 +420,22 @@ def calibration(
     if ranks is None:
         ranks = tie_ranks(p)[0]
     group = np.minimum((ranks - 1) * groups // n, groups - 1).astype(int)
-    out = []
-    for i in range(groups):
-        idx = np.flatnonzero(group == i)
-        if len(idx) == 0:
-            continue
-        out.append(
-            {
-                "decile": i + 1,
-                "n": int(len(idx)),
-                "observed": float(y[idx].sum()),
-                "expected": float(p[idx].sum()),
-                "observed_rate": float(y[idx].mean()),
-                "expected_rate": float(p[idx].mean()),
-            }
-        )
-    return out
+    # One pass per sum instead of a mask per decile (10 passes over 1M rows per table).
+    count = np.bincount(group, minlength=groups)
+    observed = np.bincount(group, np.asarray(y, float), minlength=groups)
+    expected = np.bincount(group, np.asarray(p, float), minlength=groups)
+    return [
+        {
+            "decile": i + 1,
+            "n": int(count[i]),
+            "observed": float(observed[i]),
+            "expected": float(expected[i]),
+            "observed_rate": float(observed[i] / count[i]),
+            "expected_rate": float(expected[i] / count[i]),
+        }
+        for i in range(groups)
+        if count[i]
+    ]
 
 
 def calibration_spec(rows: list[dict[str, float]], title: str) -> dict[str, Any]:
@@ -503,7 +511,10 @@ def calibration_fit(y: np.ndarray, p: np.ndarray) -> dict[str, float | None]:
     out = dict(empty)
     with np.errstate(all="ignore"):
         try:
-            beta, se, ok = newton_logit(np.column_stack([np.ones(len(lp)), lp]), y)
+            # From a calibrated model's (0, 1): half the iterations of a start at zero.
+            beta, se, ok = newton_logit(
+                np.column_stack([np.ones(len(lp)), lp]), y, start=np.array([0.0, 1.0])
+            )
             if ok and np.all(np.isfinite(se)):
                 out.update(
                     slope=float(beta[1]),
@@ -529,12 +540,23 @@ def calibration_fit(y: np.ndarray, p: np.ndarray) -> dict[str, float | None]:
     return out
 
 
-def validation(y: np.ndarray, p: np.ndarray, title: str) -> dict[str, Any]:
+def sub_order(order: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The stable argsort of ``p[mask]`` from ``order``, the stable argsort of ``p``: the masked
+    rows keep their sorted order, renumbered to their positions within ``p[mask]`` (no second
+    sort)."""
+    position = np.cumsum(mask) - 1
+    return position[order[mask[order]]]
+
+
+def validation(
+    y: np.ndarray, p: np.ndarray, title: str, order: np.ndarray | None = None
+) -> dict[str, Any]:
     """n, events, expected, O/E, C-statistic, calibration slope and intercept, the decile table
-    and its chart spec for outcomes ``y`` scored ``p`` by a frozen model."""
+    and its chart spec for outcomes ``y`` scored ``p`` by a frozen model (``order``: ``p``'s
+    stable argsort, when known)."""
     y = np.asarray(y, float)
     p = np.asarray(p, float)
-    low, avg = tie_ranks(p) if len(p) else (p, p)
+    low, avg = tie_ranks(p, order) if len(p) else (p, p)
     deciles = calibration(y, p, ranks=low) if len(p) else []
     expected = float(p.sum())
     return {
@@ -560,7 +582,9 @@ def model_card(
     :func:`validation` of each. The top-level n, C-statistic and calibration stay those of
     every row scored by the build."""
     y = frame["outcome"].to_numpy(float)
-    low, avg = tie_ranks(p)
+    p = np.asarray(p, float)
+    order = np.argsort(p, kind="stable")  # one sort for the card and both of its subsets
+    low, avg = tie_ranks(p, order)
     deciles = calibration(y, p, ranks=low)
     coefs = []
     z = 1.959963984540054
@@ -586,8 +610,15 @@ def model_card(
         inside = (d >= lo) & (d <= hi)
         after = d > hi
         mid = model["measure_id"]
-        extra["development"] = validation(y[inside], p[inside], f"{mid} in the fitting window")
-        oot = validation(y[after], p[after], f"{mid} after the fitting window (out of time)")
+        extra["development"] = validation(
+            y[inside], p[inside], f"{mid} in the fitting window", sub_order(order, inside)
+        )
+        oot = validation(
+            y[after],
+            p[after],
+            f"{mid} after the fitting window (out of time)",
+            sub_order(order, after),
+        )
         if len(y[after]):
             dd = d[after]
             oot["period_start"] = str(np.datetime_as_string(dd.min(), unit="D"))
