@@ -1430,18 +1430,13 @@ def _cusum_risk(frame: pd.DataFrame) -> np.ndarray:
 def cusum_limits(frame: pd.DataFrame) -> dict[tuple[str, str, str], tuple[float, float]]:
     """(h, ARL0) of every chart of :func:`_cusum_rows`' stays, by (measure, site, side):
     :func:`cusum_limit`."""
-    from threadpoolctl import threadpool_limits
-
     if frame.empty:
         return {}
     risk = _cusum_risk(frame)
     out = {}
-    # One BLAS thread: the LU factorisations run beside the engine's threads, and OpenBLAS's
-    # own second thread spun against them (the limits took 2.2 s of wall time instead of 0.6).
-    with threadpool_limits(1, user_api="blas"):
-        for (mid, site), at in _cusum_groups(frame):
-            for side, odds in CUSUM_ODDS.items():
-                out[(str(mid), str(site), side)] = cusum_limit(risk[at], odds)
+    for (mid, site), at in _cusum_groups(frame):
+        for side, odds in CUSUM_ODDS.items():
+            out[(str(mid), str(site), side)] = cusum_limit(risk[at], odds)
     return out
 
 
