@@ -53,7 +53,7 @@ def run(quick: bool) -> dict:
 
     p = np.clip(rng.beta(1, 15, 2000), 1e-3, 0.95)
     arl0 = 500 if quick else 5000
-    t_cusum, h = _timed(lambda: limit_for_arl(p, 2.0, arl0))
+    t_cusum, h = _timed(lambda: limit_for_arl(p, 2.0, arl0, seed=0))
 
     n_sir = 1000 if quick else 100000
     t_sir, _ = _timed(lambda: sir_midp(rng.poisson(8, n_sir), rng.uniform(1, 20, n_sir)))

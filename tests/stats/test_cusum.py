@@ -1,5 +1,5 @@
 """Risk-adjusted CUSUM and VLAD: published weights (Steiner 2014, Rigdon & Fricker 2015 via
-the R package vlad), the Markov-chain ARL calibration against simulation, and properties."""
+the R package vlad), the seeded ARL calibration, and properties."""
 
 from __future__ import annotations
 
@@ -12,8 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.special import expit
 
-from cmo.stats import cusum
-from cmo.stats.cusum import arl_curve, bernoulli_cusum, cusum_weights, limit_for_arl, vlad
+from cmo.stats.cusum import bernoulli_cusum, cusum_weights, limit_for_arl, vlad
 
 
 def test_published_weights_risks_and_vlad(reference_dir):
@@ -60,12 +59,12 @@ def test_cusum_recursion_and_signal():
     assert not d["signal_lower"].any()
 
 
-def test_limit_for_arl_is_deterministic_and_gives_the_asked_arl():
+def test_limit_for_arl_is_seeded_and_gives_the_asked_arl():
     rng = np.random.default_rng(4)
     p = np.clip(rng.beta(1, 15, 500), 1e-3, 0.9)
-    h = limit_for_arl(p, 2.0, 300)
-    assert h == limit_for_arl(p, 2.0, 300)
-    assert limit_for_arl(p, 2.0, 1200) > h
+    h = limit_for_arl(p, 2.0, 300, seed=3)
+    assert h == limit_for_arl(p, 2.0, 300, seed=3)
+    assert limit_for_arl(p, 2.0, 1200, seed=3) > h
     # Independent check: run-lengths simulated afresh average close to 300.
     sim = np.random.default_rng(123)
     lengths = []
@@ -79,87 +78,11 @@ def test_limit_for_arl_is_deterministic_and_gives_the_asked_arl():
     assert np.mean(lengths) == pytest.approx(300, rel=0.15)
 
 
-def test_default_limit_comes_from_arl0():
+def test_default_limit_comes_from_simulation():
     p = np.full(50, 0.1)
-    d = bernoulli_cusum(np.zeros(50), p, arl0=200)
+    d = bernoulli_cusum(np.zeros(50), p, arl0=200, seed=1)
     assert d.attrs["arl0"] == 200 and d.attrs["h_upper"] > 0 and d.attrs["h_lower"] > 0
     assert (d["h_upper"] == d.attrs["h_upper"]).all()
-    assert d.attrs["h_upper"] == pytest.approx(limit_for_arl(p, 2.0, 200))
-    assert d.attrs["h_lower"] == pytest.approx(limit_for_arl(p, 0.5, 200))
-
-
-def _simulated_arl(p: np.ndarray, odds: float, h: float, chains: int, seed: int) -> float:
-    """Mean run length of ``chains`` in-control CUSUMs from 0 (cases drawn from ``p``)."""
-    rng = np.random.default_rng(seed)
-    s = np.zeros(chains)
-    length = np.zeros(chains, int)
-    alive = np.ones(chains, bool)
-    t = 0
-    while alive.any():
-        t += 1
-        risk = p[rng.integers(p.size, size=chains)]
-        w = (rng.random(chains) < risk) * np.log(odds) - np.log(1 - risk + odds * risk)
-        s = np.where(alive, np.maximum(0.0, s + w), s)
-        crossed = alive & (s > h)
-        length[crossed] = t
-        alive &= ~crossed
-    return float(length.mean())
-
-
-@pytest.mark.parametrize("odds", [2.0, 0.5])
-def test_markov_chain_arl_agrees_with_simulation(odds):
-    """Given a case mix and h = 2 and 3 on either side, when the ARL of the Markov chain
-    (Brook and Evans 1972) is compared with 3,000 simulated in-control CUSUMs, then they agree
-    within the simulation's error (SE ~2%)."""
-    rng = np.random.default_rng(21)
-    p = np.clip(rng.beta(1.2, 10, 800), 1e-3, 0.9)
-    hs, arl = arl_curve(p, odds, 3.2)
-    for h in (2.0, 3.0):
-        k = int(np.argmin(np.abs(hs - h)))
-        simulated = _simulated_arl(p, odds, float(hs[k]), 3000, seed=int(10 * h))
-        assert arl[k] == pytest.approx(simulated, rel=0.07)
-
-
-def test_arl_prefix_equals_each_chain_solved_alone():
-    """The ARLs of every grid level from one factorisation (the leading blocks' prefix) are the
-    ARLs of each cut chain solved on its own."""
-    rng = np.random.default_rng(3)
-    mix = cusum._case_mix(np.clip(rng.beta(1.2, 10, 300), 1e-3, 0.9))
-    a = cusum._chain(mix, 0.5, np.log(2) / 16, 120)
-    arl = cusum._arls(a)
-    assert arl.size == 120
-    for k in (1, 2, 17, 60, 120):
-        assert arl[k - 1] == pytest.approx(cusum._arl_direct(a, k), rel=1e-9)
-
-
-def test_limit_past_a_row_exchange_is_the_same(monkeypatch):
-    """When the factorisation stops early (a row exchange), the limit found by bisection with
-    one solve per cut is the one the full prefix gives."""
-    rng = np.random.default_rng(5)
-    p = np.clip(rng.beta(1.2, 10, 400), 1e-3, 0.9)
-    whole = limit_for_arl(p, 2.0, 5000)
-    arls = cusum._arls
-    monkeypatch.setattr(cusum, "_arls", lambda a: arls(a)[:7])
-    assert limit_for_arl(p, 2.0, 5000) == pytest.approx(whole, abs=1e-9)
-
-
-@pytest.mark.parametrize(
-    "case, odds",
-    [(case, odds) for case in ("common", "rare", "small") for odds in (2.0, 0.5)],
-)
-def test_limit_is_close_to_a_4_times_finer_grid(case, odds):
-    """The extrapolated limit of the default grids (16, 32 and 64 cells per ln R_A) against
-    one grid of 256 cells, at a build's ARL0 (20 years of the chart's cases): a ward's deaths
-    and a small unit within 0.005, a rare harm (p ~ 0.2%, a first-order grid error) within
-    0.03, about 3% of the ARL (the 256-cell grid is itself ~0.005 above the limit there)."""
-    rng = np.random.default_rng(8)
-    n, a, b = {"common": (20000, 1.2, 20), "rare": (40000, 1.0, 500), "small": (300, 1.5, 8)}[case]
-    p = np.clip(rng.beta(a, b, n), 1e-5, 0.9)
-    arl0 = 20.0 * n
-    h = limit_for_arl(p, odds, arl0)
-    fine = cusum._limit_on_grid(cusum._case_mix(p), odds, arl0, h + 0.5, 256)
-    assert h == pytest.approx(fine, abs=0.03 if case == "rare" else 0.005)
-    assert 0 < h <= np.log(arl0)  # Lorden 1971: ARL0 >= e^h
 
 
 def test_invalid_input():
@@ -209,6 +132,17 @@ def test_vlad_ends_at_expected_minus_observed(data):
     assert vlad(y, p)[-1] == pytest.approx(p.sum() - y.sum())
 
 
+def test_short_horizon_estimates_the_same_limit():
+    """Given a case mix, when h for ARL0 = 2000 is found from chains simulated for only 500
+    cases (the censored-exponential ARL), then it agrees with the full simulation (10 x ARL0)
+    within the Monte-Carlo error."""
+    rng = np.random.default_rng(9)
+    p = np.clip(rng.beta(1, 12, 400), 1e-3, 0.9)
+    full = limit_for_arl(p, 2.0, 2000, seed=5, n_sim=400)
+    short = limit_for_arl(p, 2.0, 2000, seed=5, n_sim=2000, horizon=500)
+    assert short == pytest.approx(full, rel=0.12)
+
+
 def test_build_limit_gives_the_stated_false_alarm_rate_per_year():
     """Given a site's year of 300 in-control stays, when h comes from the build's ARL0 (20 x the
     year's cases), then a fresh simulation of in-control years signals in about 1 - e^(-1/20)
@@ -229,3 +163,30 @@ def test_build_limit_gives_the_stated_false_alarm_rate_per_year():
     alarms = (s.max(axis=1) > h).mean()
     assert 0.025 < alarms < 0.085
     assert (s.max(axis=1) > 4.5).mean() > alarms
+
+
+def test_charts_of_one_drift_band_share_one_simulation():
+    """Given two sites' years drawn from the same case mix, when the second site's h is read off
+    the first site's simulated run lengths (``shared``: its own ARL0, scaled by the drift
+    ratio), then it is within the Monte-Carlo error of the h of its own simulation and still
+    gives about a 5% false alarm rate per in-control year; a case mix with twice the risk is
+    in another band and gets its own simulation."""
+    from cmo.measures.results import cusum_limit
+
+    rng = np.random.default_rng(12)
+    site_a = np.clip(rng.beta(1.2, 8, 300), 1e-3, 0.9)
+    site_b = np.clip(rng.beta(1.2, 8, 310), 1e-3, 0.9)
+    shared: dict = {}
+    h_a, _ = cusum_limit(site_a, 2.0, shared=shared)
+    h_b, arl0_b = cusum_limit(site_b, 2.0, shared=shared)
+    assert sum(map(len, shared.values())) == 1 and arl0_b == 6200
+    own_b, _ = cusum_limit(site_b, 2.0)
+    assert h_b == pytest.approx(own_b, abs=0.25)
+    sim = np.random.default_rng(98)
+    risk = site_b[sim.integers(site_b.size, size=(3000, site_b.size))]
+    y = sim.random(risk.shape) < risk
+    c = np.cumsum(y * np.log(2.0) - np.log(1 + risk), axis=1)
+    s = c - np.minimum(np.minimum.accumulate(c, axis=1), 0)
+    assert 0.025 < (s.max(axis=1) > h_b).mean() < 0.085
+    cusum_limit(np.clip(site_a * 2, 1e-3, 0.9), 2.0, shared=shared)
+    assert sum(map(len, shared.values())) == 2

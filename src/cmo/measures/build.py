@@ -146,9 +146,8 @@ def run(
     # runs the next query: the engine releases the GIL, so on 2 cores the two overlap instead
     # of the engine idling through ~3 s of numpy at 1M stays.
     background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cmo-build")
-    # The CUSUM's stays are fetched and its limits computed on their own thread during the
-    # results step.
-    cusum_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cmo-cusum")
+    # The CUSUM limits' simulations (numpy) run on their own thread during the results step.
+    simulations = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cmo-cusum")
     # Imports a fresh process pays later (~4 s: the ICD-10-CM code set, scipy.stats) load now,
     # while the stays step keeps the engine busy and the main thread waits on it.
     background.submit(_preload)
@@ -200,11 +199,12 @@ def run(
         long = wh.table("quality__measure_long")
         with steps.step("results"):
             # The CUSUM's stays and limits are known once the long rows are: fetched and
-            # computed on their own thread while the engine computes the results.
+            # simulated on their own thread while the engine computes the results (same h:
+            # same seeds).
             start = res.long_data_start(long)
             lookbacks = res.lookback_from(start, measures, _missing_poa(wh))
             cusum = res.prepare_cusum(
-                long, measures, lookbacks, submit=cusum_worker.submit, fetcher=wh.fetcher
+                long, measures, lookbacks, submit=simulations.submit, fetcher=wh.fetcher
             )
             icu_rows = _icu(ctx, long, plan, window, new_models, out, background, cards)
             final = result_frame(wh, long, measures, fitted, end)
@@ -243,7 +243,7 @@ def run(
         _write_run_log(wh, out, started)
     finally:
         background.shutdown(cancel_futures=True)
-        cusum_worker.shutdown(cancel_futures=True)
+        simulations.shutdown(cancel_futures=True)
         steps.close()
     if on_step:
         for name, secs in out.seconds.items():

@@ -81,6 +81,11 @@ ROLLING_MIN_MONTHS = {"rolling12": 12, "rolling24": 13}
 # CUSUM in-control ARL = this many years of the site's cases: one false alarm expected per
 # 20 site-years of a chart, ~5% per chart per year (1 - exp(-1/20)).
 CUSUM_ARL_YEARS = 20
+CUSUM_SIMULATIONS = 1000
+# Simulated cases per chain: twice the chart's cases (so ~100 of the 1,000 chains signal
+# before the horizon at ARL0 = 20 years of cases), within these bounds (the ARL is the
+# censored-exponential estimate beyond the horizon; cmo.stats.cusum.limit_for_arl).
+CUSUM_HORIZON = (500, 20000)
 # A diagnosis without a POA indicator counts as a comorbidity only when coded in the 12
 # months before admission (core.LOOKBACK_DAYS): when more than this share of secondary
 # diagnoses lacks POA, the risk-adjusted measures' first 12 months raise no signal.
@@ -1272,15 +1277,58 @@ def mark_current(signals: pd.DataFrame, periods: pd.DataFrame) -> pd.DataFrame:
 CUSUM_MONTHS = 12
 
 
-def cusum_limit(risk: np.ndarray, odds_ratio: float) -> tuple[float, float]:
+def cusum_limit(
+    risk: np.ndarray,
+    odds_ratio: float,
+    *,
+    seed: int = 0,
+    shared: dict[tuple[Any, ...], list[tuple[Any, float]]] | None = None,
+) -> tuple[float, float]:
     """(h, ARL0) of one CUSUM chart: ARL0 = CUSUM_ARL_YEARS x the chart's cases in its 12
-    months, h the limit whose in-control ARL on the chart's own case mix is ARL0, from the
-    Markov-chain approximation of ``cmo.stats.cusum.limit_for_arl`` (Steiner et al. 2000 §3;
-    deterministic, so a build is reproducible)."""
-    from cmo.stats.cusum import limit_for_arl
+    months, h from the in-control run lengths simulated on the chart's own case mix
+    (``cmo.stats.cusum.run_lengths``, seeded, so a build is reproducible).
+
+    ``shared`` (one dict per measure and build) reuses a simulation for the charts of a
+    measure whose case mixes have about the same in-control drift E0[W] (within a factor
+    CUSUM_DRIFT_BAND) and size: a chart is simulated only when no earlier chart is that
+    close; otherwise it reads its h off the earlier chart's run-length curve, for its own
+    ARL0 scaled by the ratio of the two drifts (the in-control ARL of a CUSUM of
+    log-likelihood ratios is about (e^(h+rho) - h - rho - 1) / |E0[W]|, Siegmund,
+    Sequential Analysis, 1985, §X.2: at a given h inversely proportional to the drift). The
+    sites of a measure then share one simulation instead of one each (docs/performance.md,
+    "measures", seventh session: the h this gives against each chart's own)."""
+    from cmo.stats.cusum import run_lengths
 
     arl0 = float(CUSUM_ARL_YEARS * max(len(risk), 1))
-    return limit_for_arl(risk, odds_ratio, arl0), arl0
+    horizon = _cusum_horizon(len(risk))
+    drift = _cusum_drift(risk, odds_ratio)
+    near = shared.setdefault((odds_ratio, seed, horizon), []) if shared is not None else []
+    for curve, drift0 in near:
+        if max(drift / drift0, drift0 / drift) <= CUSUM_DRIFT_BAND:
+            return curve.limit(arl0 * drift / drift0), arl0
+    curve = run_lengths(risk, odds_ratio, seed=seed, n_sim=CUSUM_SIMULATIONS, horizon=horizon)
+    near.append((curve, drift))
+    return curve.limit(arl0), arl0
+
+
+# Charts whose in-control drift is within this factor share one simulation (cusum_limit).
+CUSUM_DRIFT_BAND = 1.1
+
+
+def _cusum_horizon(cases: int) -> int:
+    """Simulated cases per chain: twice the chart's cases within CUSUM_HORIZON, rounded up to
+    a step of a factor sqrt(2) (so charts of about the same size share a simulation)."""
+    want = min(max(2 * cases, CUSUM_HORIZON[0]), CUSUM_HORIZON[1])
+    step = np.ceil(2 * np.log2(want / CUSUM_HORIZON[0]) - 1e-9) / 2
+    return int(min(np.ceil(CUSUM_HORIZON[0] * 2**step), CUSUM_HORIZON[1]))
+
+
+def _cusum_drift(risk: np.ndarray, odds_ratio: float) -> float:
+    """The in-control mean weight E0[W] = mean of p ln(R_A) - ln(1 - p + R_A p) (< 0)."""
+    p = np.asarray(risk, float)
+    if not p.size:
+        return -1.0
+    return float(np.mean(p * np.log(odds_ratio) - np.log(1 - p + odds_ratio * p)))
 
 
 CUSUM_ODDS = {"upper": 2.0, "lower": 0.5}  # Steiner 2000: a doubling / halving of the odds
@@ -1377,7 +1425,7 @@ def _cusum_rows(rows: pa.Table, lookbacks: pd.DataFrame | None) -> pd.DataFrame:
 class CusumInput:
     """What :func:`cusum_series` reads, prepared ahead (:func:`prepare_cusum`): the first day
     charted, the lookbacks the stays were cut with, and (the stays, every chart's (h, ARL0)),
-    possibly still being fetched and computed on another thread (a ``Future``)."""
+    possibly still being fetched and simulated on another thread (a ``Future``)."""
 
     since: date | None
     lookbacks: pd.DataFrame | None
@@ -1395,8 +1443,8 @@ def prepare_cusum(
     fetcher: Callable[[ir.Table], Callable[[], pa.Table]] | None = None,
 ) -> CusumInput:
     """The CUSUM's stays and their limits, computed through ``submit`` (e.g. a thread pool's:
-    the build fetches them and computes the limits, numpy and LAPACK that release the GIL,
-    while the engine computes the results) or here. ``fetcher`` (``Warehouse.fetcher``) gives a
+    the build fetches them and runs the simulations, numpy that releases the GIL, while the
+    engine computes the results) or here. ``fetcher`` (``Warehouse.fetcher``) gives a
     function that reads the rows on that thread."""
     query, since = _cusum_query(long, measures)
     if query is None:
@@ -1429,14 +1477,19 @@ def _cusum_risk(frame: pd.DataFrame) -> np.ndarray:
 
 def cusum_limits(frame: pd.DataFrame) -> dict[tuple[str, str, str], tuple[float, float]]:
     """(h, ARL0) of every chart of :func:`_cusum_rows`' stays, by (measure, site, side):
-    :func:`cusum_limit`."""
+    :func:`cusum_limit`, one simulation shared by the sites of a measure whose drifts are
+    close (in the same order and with the same seeds whatever thread runs it)."""
     if frame.empty:
         return {}
     risk = _cusum_risk(frame)
+    shared: dict[str, dict[tuple[Any, ...], list[tuple[Any, float]]]] = {}
     out = {}
     for (mid, site), at in _cusum_groups(frame):
-        for side, odds in CUSUM_ODDS.items():
-            out[(str(mid), str(site), side)] = cusum_limit(risk[at], odds)
+        limits_of = shared.setdefault(str(mid), {})  # one simulation per measure x band
+        for seed, (side, odds) in enumerate(CUSUM_ODDS.items()):
+            out[(str(mid), str(site), side)] = cusum_limit(
+                risk[at], odds, seed=seed, shared=limits_of
+            )
     return out
 
 

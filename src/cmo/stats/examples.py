@@ -108,7 +108,7 @@ def _cusum() -> tuple[dict[str, Any], dict[str, Any]]:
     odds = np.where(np.arange(500) >= 300, 2.2, 1.0)  # odds of death double from case 301
     risk = odds * p / (1 - p + odds * p)
     y = (rng.random(500) < risk).astype(float)
-    d = bernoulli_cusum(y, p, odds_ratio=2.0, arl0=2000)
+    d = bernoulli_cusum(y, p, odds_ratio=2.0, arl0=2000, seed=1)
     c = charts.cusum_spec(d, title="Risk-adjusted CUSUM: cardiac surgery mortality")
     v = charts.vlad_spec(vlad(y, p), title="VLAD: cardiac surgery, lives saved vs expected")
     return c, v
