@@ -83,7 +83,7 @@ def test_series_has_a_point_per_day_and_the_signals_read_its_alarms(warehouse) -
 
 def test_limits_prepared_on_a_thread_give_the_same_series(warehouse) -> None:
     """Given the CUSUM stays fetched (on a cursor of their own) and their limits simulated on
-    another thread (as the build does during its results step), the series equals the one
+    other threads (as the build does during its results step), the series equals the one
     computed in place; a preparation cut with other lookbacks is not used (the series is the
     in-place one)."""
     from concurrent.futures import ThreadPoolExecutor
@@ -116,12 +116,15 @@ def test_limits_prepared_on_a_thread_give_the_same_series(warehouse) -> None:
     measures = registry()
     lookbacks = lookback_from(date(2023, 1, 1), measures)
     inline = cusum_series(long, results, measures, lookbacks)
-    with ThreadPoolExecutor(1) as pool:
-        prepared = prepare_cusum(
-            long, measures, lookbacks, submit=pool.submit, fetcher=warehouse.fetcher
-        )
-        threaded = cusum_series(long, results, measures, lookbacks, prepared=prepared)
-    pd.testing.assert_frame_equal(threaded, inline)
+    # One worker (the fetch, then each side in turn) or two (the build's: the sides' limits
+    # side by side): the same series.
+    for workers in (1, 2):
+        with ThreadPoolExecutor(workers) as pool:
+            prepared = prepare_cusum(
+                long, measures, lookbacks, submit=pool.submit, fetcher=warehouse.fetcher
+            )
+            threaded = cusum_series(long, results, measures, lookbacks, prepared=prepared)
+        pd.testing.assert_frame_equal(threaded, inline)
     assert threaded["h"].gt(0).all()
     # Cut with a later data start (its lookback leaves out January): not these lookbacks.
     other = prepare_cusum(long, measures, lookback_from(date(2024, 1, 1), measures))

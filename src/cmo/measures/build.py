@@ -146,8 +146,9 @@ def run(
     # runs the next query: the engine releases the GIL, so on 2 cores the two overlap instead
     # of the engine idling through ~3 s of numpy at 1M stays.
     background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cmo-build")
-    # The CUSUM limits' simulations (numpy) run on their own thread during the results step.
-    simulations = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cmo-cusum")
+    # The CUSUM's stays are fetched, then its limits simulated (numpy, one worker per side),
+    # on threads of their own during the results step.
+    simulations = ThreadPoolExecutor(max_workers=2, thread_name_prefix="cmo-cusum")
     # Imports a fresh process pays later (~4 s: the ICD-10-CM code set, scipy.stats) load now,
     # while the stays step keeps the engine busy and the main thread waits on it.
     background.submit(_preload)

@@ -11,7 +11,7 @@ times too narrow).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
@@ -1450,12 +1450,29 @@ def prepare_cusum(
     if query is None:
         return CusumInput(None, lookbacks, (pd.DataFrame(), {}))
     fetch = fetcher(query) if fetcher is not None else query.to_pyarrow
-
-    def work() -> tuple[pd.DataFrame, dict[tuple[str, str, str], tuple[float, float]]]:
+    if submit is None:
         frame = _cusum_rows(fetch(), lookbacks)
-        return frame, cusum_limits(frame)
+        return CusumInput(since, lookbacks, (frame, cusum_limits(frame)))
+    # The fetch first, then one task per side (the sides never share a simulation: the same
+    # h as one task): with two workers the sides' simulations run side by side; with one,
+    # in turn (queued after the fetch they wait on).
+    rows = submit(lambda: _cusum_rows(fetch(), lookbacks))
+    sides = [submit(lambda side=side: cusum_limits(rows.result(), (side,))) for side in CUSUM_ODDS]
+    return CusumInput(since, lookbacks, _PendingCusum(rows, sides))
 
-    return CusumInput(since, lookbacks, submit(work) if submit is not None else work())
+
+@dataclass
+class _PendingCusum:
+    """The futures of :func:`prepare_cusum`: the stays, and each side's limits."""
+
+    rows: Any
+    sides: list[Any]
+
+    def result(self) -> tuple[pd.DataFrame, dict[tuple[str, str, str], tuple[float, float]]]:
+        limits: dict[tuple[str, str, str], tuple[float, float]] = {}
+        for side in self.sides:
+            limits.update(side.result())
+        return self.rows.result(), limits
 
 
 def _same_lookbacks(a: pd.DataFrame | None, b: pd.DataFrame | None) -> bool:
@@ -1475,10 +1492,13 @@ def _cusum_risk(frame: pd.DataFrame) -> np.ndarray:
     return frame["expected"].clip(1e-6, 1 - 1e-6).to_numpy(float)
 
 
-def cusum_limits(frame: pd.DataFrame) -> dict[tuple[str, str, str], tuple[float, float]]:
-    """(h, ARL0) of every chart of :func:`_cusum_rows`' stays, by (measure, site, side):
-    :func:`cusum_limit`, one simulation shared by the sites of a measure whose drifts are
-    close (in the same order and with the same seeds whatever thread runs it)."""
+def cusum_limits(
+    frame: pd.DataFrame, sides: Collection[str] = tuple(CUSUM_ODDS)
+) -> dict[tuple[str, str, str], tuple[float, float]]:
+    """(h, ARL0) of every chart of :func:`_cusum_rows`' stays on ``sides``, by (measure, site,
+    side): :func:`cusum_limit`, one simulation shared by the sites of a measure whose drifts
+    are close (in the same order and with the same seeds whatever thread runs it, and
+    whichever sides are asked for: a side's seed is its place in CUSUM_ODDS)."""
     if frame.empty:
         return {}
     risk = _cusum_risk(frame)
@@ -1487,9 +1507,10 @@ def cusum_limits(frame: pd.DataFrame) -> dict[tuple[str, str, str], tuple[float,
     for (mid, site), at in _cusum_groups(frame):
         limits_of = shared.setdefault(str(mid), {})  # one simulation per measure x band
         for seed, (side, odds) in enumerate(CUSUM_ODDS.items()):
-            out[(str(mid), str(site), side)] = cusum_limit(
-                risk[at], odds, seed=seed, shared=limits_of
-            )
+            if side in sides:
+                out[(str(mid), str(site), side)] = cusum_limit(
+                    risk[at], odds, seed=seed, shared=limits_of
+                )
     return out
 
 

@@ -149,26 +149,29 @@ def run_lengths(
         pick = rng.integers(pr.size, size=(steps, n_sim))
         y = rng.random((steps, n_sim)) < pr[pick]
         c = w0[pick]
-        c += y * log_ra
-        np.cumsum(c, axis=0, out=c)
-        c = np.add(s, c, out=c)
-        low = np.minimum.accumulate(c, axis=0)
+        np.add(c, log_ra, out=c, where=y)
+        # One row per chain: the running sums and minima then walk contiguous memory (along
+        # the draws' first axis they took ~40% more time), with the same sums in the same order.
+        c = np.ascontiguousarray(c.T)
+        np.cumsum(c, axis=1, out=c)
+        c += s[:, None]
+        low = np.minimum.accumulate(c, axis=1)
         path = np.subtract(c, np.minimum(low, 0.0, out=low), out=low)
         # Records only in the chains that beat their running maximum in this chunk (after the
         # first chunks, a fraction of them): the running maximum of the others is unchanged.
-        high = path.max(axis=0)
+        high = path.max(axis=1)
         rising = np.flatnonzero(high > top)
         if rising.size:
-            sub = path[:, rising]
-            best = np.maximum.accumulate(sub, axis=0)
-            np.maximum(best, top[rising], out=best)
+            sub = path[rising]
+            best = np.maximum.accumulate(sub, axis=1)
+            np.maximum(best, top[rising][:, None], out=best)
             before = np.empty_like(best)
-            before[0], before[1:] = top[rising], best[:-1]
-            k, col = np.nonzero(sub > before)
+            before[:, 0], before[:, 1:] = top[rising], best[:, :-1]
+            col, k = np.nonzero(sub > before)
             chains.append(rising[col])
             times.append(start + k + 1)
-            values.append(sub[k, col])
-        s = path[-1]
+            values.append(sub[col, k])
+        s = path[:, -1].copy()
         top = np.maximum(top, high)
     chain = np.concatenate(chains) if chains else np.zeros(0, int)
     time = np.concatenate(times) if times else np.zeros(0, int)
