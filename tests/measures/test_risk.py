@@ -82,6 +82,24 @@ def test_tie_ranks_match_scipy_rankdata():
     assert risk.c_statistic(y, np.array([0.5, 0.5, 0.5, 0.5])) == 0.5  # all tied
 
 
+def test_subset_ranks_from_the_whole_sort_equal_the_subset_sorted_alone():
+    """``sub_order`` (a model card's development and out-of-time subsets) gives the subset the
+    ranks a sort of its own would, ties included, and the same deciles."""
+    rng = np.random.default_rng(4)
+    p = np.round(rng.uniform(0, 1, 5_000), 2)
+    y = (rng.uniform(0, 1, p.size) < p).astype(float)
+    mask = rng.uniform(0, 1, p.size) < 0.3
+    order = np.argsort(p, kind="stable")
+    sub = risk.sub_order(order, mask)
+    assert np.array_equal(sub, np.argsort(p[mask], kind="stable"))
+    for mine, own in zip(risk.tie_ranks(p[mask], sub), risk.tie_ranks(p[mask]), strict=True):
+        assert np.array_equal(mine, own)
+    low = risk.tie_ranks(p[mask], sub)[0]
+    deciles = risk.calibration(y[mask], p[mask], ranks=low)
+    assert sum(d["n"] for d in deciles) == mask.sum()
+    assert sum(d["observed"] for d in deciles) == pytest.approx(y[mask].sum())
+
+
 def test_body_system_and_age_band():
     codes = pd.Series(["I509", "J189", "C3490", "D509", "S72002A", None])
     assert risk.body_system(codes).tolist() == ["CIR", "RSP", "NEO", "BLD", "INJ", "UNK"]
