@@ -1425,11 +1425,11 @@ def _cusum_rows(rows: pa.Table, lookbacks: pd.DataFrame | None) -> pd.DataFrame:
 class CusumInput:
     """What :func:`cusum_series` reads, prepared ahead (:func:`prepare_cusum`): the first day
     charted, the lookbacks the stays were cut with, and (the stays, every chart's (h, ARL0)),
-    possibly still being fetched and simulated on another thread (a ``Future``)."""
+    possibly still being fetched and simulated on other threads (:class:`_PendingCusum`)."""
 
     since: date | None
     lookbacks: pd.DataFrame | None
-    work: Any  # (frame, {(measure, site, side): (h, arl0)}) or a Future of it
+    work: Any  # (frame, {(measure, site, side): (h, arl0)}) or a _PendingCusum of it
 
     def resolved(self) -> tuple[pd.DataFrame, dict[tuple[str, str, str], tuple[float, float]]]:
         return self.work.result() if hasattr(self.work, "result") else self.work
