@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from cmo import terminology
+from cmo.stats.threads import one_blas_thread
 
 AGE_BANDS = ((18, "18-44"), (45, "45-64"), (65, "65-74"), (75, "75-84"), (85, "85+"))
 MIN_FLAG_COUNT = 20
@@ -260,9 +261,7 @@ def newton_logit(
     written out because statsmodels spent ~7 s per model on 50,000 stays here (a rank-check QR
     and a Hessian recomputed per call), which the 1M-stay budget cannot afford.
     """
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(1, user_api="blas"):
+    with one_blas_thread():
         return _newton(x, y, max_iter, tol, start)
 
 
@@ -339,9 +338,7 @@ def fit(
 
 def _ridge_logit(x: np.ndarray, y: np.ndarray, lam: float = 1.0) -> np.ndarray:
     """Newton-Raphson for logistic regression with an L2 penalty (intercept unpenalised)."""
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(1, user_api="blas"):
+    with one_blas_thread():
         return _ridge(x, y, lam)
 
 
@@ -361,10 +358,8 @@ def _ridge(x: np.ndarray, y: np.ndarray, lam: float) -> np.ndarray:
 
 
 def predict(frame: pd.DataFrame, model: dict[str, Any]) -> np.ndarray:
-    from threadpoolctl import threadpool_limits
-
     x = design(covariates(frame), model)
-    with threadpool_limits(1, user_api="blas"):
+    with one_blas_thread():
         eta = x @ np.asarray(model["coef"], dtype=float)
     return 1.0 / (1.0 + np.exp(-eta))
 
