@@ -26,7 +26,7 @@ def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
 
 def run(quick: bool) -> dict:
     from cmo.stats import charts
-    from cmo.stats.cusum import limit_for_arl
+    from cmo.stats.cusum import limit_for_arl, markov_limit_for_arl
     from cmo.stats.funnel import funnel
     from cmo.stats.intervals import sir_midp
     from cmo.stats.spc import control_chart
@@ -54,6 +54,9 @@ def run(quick: bool) -> dict:
     p = np.clip(rng.beta(1, 15, 2000), 1e-3, 0.95)
     arl0 = 500 if quick else 5000
     t_cusum, h = _timed(lambda: limit_for_arl(p, 2.0, arl0, seed=0))
+    # The build's limit for a large site: ARL0 = 20 years of 150,000 cases, by Markov chain.
+    site = np.clip(rng.beta(1.2, 20, 15_000 if quick else 150_000), 1e-4, 0.9)
+    t_markov, h_markov = _timed(lambda: markov_limit_for_arl(site, 2.0, 20.0 * site.size))
 
     n_sir = 1000 if quick else 100000
     t_sir, _ = _timed(lambda: sir_midp(rng.poisson(8, n_sir), rng.uniform(1, 20, n_sir)))
@@ -73,6 +76,9 @@ def run(quick: bool) -> dict:
         "cusum_arl0": arl0,
         "cusum_limit_s": round(t_cusum, 2),
         "cusum_h": round(float(h), 3),
+        "cusum_markov_cases": site.size,
+        "cusum_markov_limit_s": round(t_markov, 3),
+        "cusum_markov_h": round(float(h_markov), 3),
         "sir_midp_n": n_sir,
         "sir_midp_s": round(t_sir, 3),
         "svg_render_s": round(t_svg, 3),

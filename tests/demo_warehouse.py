@@ -47,7 +47,7 @@ def build_demo_warehouse(path: Path, *, patients: int = PATIENTS, seed: int = SE
     return path
 
 
-def build_once(path: Path) -> Path:
+def build_once(path: Path, seed: int = SEED) -> Path:
     """:func:`build_demo_warehouse` at ``path`` unless it is already built there: xdist workers
     (and test folders sharing the file) wait on a lock beside it; the first one builds."""
     import fcntl
@@ -57,7 +57,7 @@ def build_once(path: Path) -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (path.parent / "built").exists():
             path.unlink(missing_ok=True)
-            build_demo_warehouse(path)
+            build_demo_warehouse(path, seed=seed)
             (path.parent / "built").touch()
     return path
 

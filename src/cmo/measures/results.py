@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from cmo.measures.core import source
+from cmo.stats.threads import one_blas_thread
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -81,11 +82,12 @@ ROLLING_MIN_MONTHS = {"rolling12": 12, "rolling24": 13}
 # CUSUM in-control ARL = this many years of the site's cases: one false alarm expected per
 # 20 site-years of a chart, ~5% per chart per year (1 - exp(-1/20)).
 CUSUM_ARL_YEARS = 20
+# A chart of at most this many cases in its 12 months gets h from simulated in-control years
+# (cusum_limit); a larger one from the Markov chain's ARL.
+CUSUM_SIMULATED_CASES = 20000
 CUSUM_SIMULATIONS = 1000
-# Simulated cases per chain: twice the chart's cases (so ~100 of the 1,000 chains signal
-# before the horizon at ARL0 = 20 years of cases), within these bounds (the ARL is the
-# censored-exponential estimate beyond the horizon; cmo.stats.cusum.limit_for_arl).
-CUSUM_HORIZON = (500, 20000)
+# Simulated cases per chain: the chart's year of cases, within these bounds.
+CUSUM_HORIZON = (500, CUSUM_SIMULATED_CASES)
 # A diagnosis without a POA indicator counts as a comorbidity only when coded in the 12
 # months before admission (core.LOOKBACK_DAYS): when more than this share of secondary
 # diagnoses lacks POA, the risk-adjusted measures' first 12 months raise no signal.
@@ -1284,31 +1286,47 @@ def cusum_limit(
     seed: int = 0,
     shared: dict[tuple[Any, ...], list[tuple[Any, float]]] | None = None,
 ) -> tuple[float, float]:
-    """(h, ARL0) of one CUSUM chart: ARL0 = CUSUM_ARL_YEARS x the chart's cases in its 12
-    months, h from the in-control run lengths simulated on the chart's own case mix
-    (``cmo.stats.cusum.run_lengths``, seeded, so a build is reproducible).
+    """(h, ARL0) of one CUSUM chart of n cases in its 12 months, for one false alarm in
+    CUSUM_ARL_YEARS in-control years: P(an alarm within the year's n cases | in control,
+    S_0 = 0) = 1 - e^(-1/20), 4.9% (ARL0 = 20 n, the ARL of a geometric run length with that
+    rate, is reported beside h).
+
+    - n <= CUSUM_SIMULATED_CASES: h is read off 1,000 simulated in-control years of the
+      chart's case mix (``cmo.stats.cusum.run_lengths``, seeded so a build is reproducible):
+      the empirical 95.1% quantile of their highest value (``RunLengths.limit_within``).
+      A chart that starts at 0 needs time to climb, and a year of a few hundred cases is
+      short beside that: its h is lower than the h of ARL0 = 20 n, which would give such a
+      site far fewer than 4.9% false alarms a year (docs/statistics.md).
+    - larger: h whose in-control ARL from S_0 = 0 is 20 n, from the Markov chain of
+      ``cmo.stats.cusum.markov_limit_for_arl`` (Steiner et al. 2000 §3; deterministic). At
+      tens of thousands of cases a year the climb from 0 is short beside the year and the
+      run length near geometric: the ARL gives 5.0-5.3% a year (docs/performance.md,
+      "measures", ninth session), where simulating the years would cost ~20x more draws.
 
     ``shared`` (one dict per measure and build) reuses a simulation for the charts of a
     measure whose case mixes have about the same in-control drift E0[W] (within a factor
     CUSUM_DRIFT_BAND) and size: a chart is simulated only when no earlier chart is that
-    close; otherwise it reads its h off the earlier chart's run-length curve, for its own
-    ARL0 scaled by the ratio of the two drifts (the in-control ARL of a CUSUM of
+    close; otherwise it reads its h off the earlier chart's simulated years for its own n
+    scaled by the ratio of the two drifts (the in-control run length of a CUSUM of
     log-likelihood ratios is about (e^(h+rho) - h - rho - 1) / |E0[W]|, Siegmund,
-    Sequential Analysis, 1985, §X.2: at a given h inversely proportional to the drift). The
-    sites of a measure then share one simulation instead of one each (docs/performance.md,
-    "measures", seventh session: the h this gives against each chart's own)."""
-    from cmo.stats.cusum import run_lengths
+    Sequential Analysis, 1985, §X.2: at a given h inversely proportional to the drift)."""
+    from cmo.stats.cusum import markov_limit_for_arl, run_lengths
 
-    arl0 = float(CUSUM_ARL_YEARS * max(len(risk), 1))
-    horizon = _cusum_horizon(len(risk))
+    cases = max(len(risk), 1)
+    arl0 = float(CUSUM_ARL_YEARS * cases)
+    if cases > CUSUM_SIMULATED_CASES:
+        return markov_limit_for_arl(risk, odds_ratio, arl0), arl0
+    rate = 1.0 - float(np.exp(-1.0 / CUSUM_ARL_YEARS))
+    horizon = _cusum_horizon(cases)
     drift = _cusum_drift(risk, odds_ratio)
     near = shared.setdefault((odds_ratio, seed, horizon), []) if shared is not None else []
     for curve, drift0 in near:
-        if max(drift / drift0, drift0 / drift) <= CUSUM_DRIFT_BAND:
-            return curve.limit(arl0 * drift / drift0), arl0
+        scaled = cases * drift / drift0
+        if max(drift / drift0, drift0 / drift) <= CUSUM_DRIFT_BAND and scaled <= horizon:
+            return curve.limit_within(scaled, rate), arl0
     curve = run_lengths(risk, odds_ratio, seed=seed, n_sim=CUSUM_SIMULATIONS, horizon=horizon)
     near.append((curve, drift))
-    return curve.limit(arl0), arl0
+    return curve.limit_within(cases, rate), arl0
 
 
 # Charts whose in-control drift is within this factor share one simulation (cusum_limit).
@@ -1316,9 +1334,9 @@ CUSUM_DRIFT_BAND = 1.1
 
 
 def _cusum_horizon(cases: int) -> int:
-    """Simulated cases per chain: twice the chart's cases within CUSUM_HORIZON, rounded up to
-    a step of a factor sqrt(2) (so charts of about the same size share a simulation)."""
-    want = min(max(2 * cases, CUSUM_HORIZON[0]), CUSUM_HORIZON[1])
+    """Simulated cases per chain: the chart's cases within CUSUM_HORIZON, rounded up to a step
+    of a factor sqrt(2) (so charts of about the same size share a simulation)."""
+    want = min(max(cases, CUSUM_HORIZON[0]), CUSUM_HORIZON[1])
     step = np.ceil(2 * np.log2(want / CUSUM_HORIZON[0]) - 1e-9) / 2
     return int(min(np.ceil(CUSUM_HORIZON[0] * 2**step), CUSUM_HORIZON[1]))
 
@@ -1504,13 +1522,17 @@ def cusum_limits(
     risk = _cusum_risk(frame)
     shared: dict[str, dict[tuple[Any, ...], list[tuple[Any, float]]]] = {}
     out = {}
-    for (mid, site), at in _cusum_groups(frame):
-        limits_of = shared.setdefault(str(mid), {})  # one simulation per measure x band
-        for seed, (side, odds) in enumerate(CUSUM_ODDS.items()):
-            if side in sides:
-                out[(str(mid), str(site), side)] = cusum_limit(
-                    risk[at], odds, seed=seed, shared=limits_of
-                )
+    # One BLAS thread: the Markov chains' LU factorisations run beside the engine's threads,
+    # and OpenBLAS' second thread spun against them (1.7 s of wall time per side instead of
+    # 0.3 at 1M stays).
+    with one_blas_thread():
+        for (mid, site), at in _cusum_groups(frame):
+            limits_of = shared.setdefault(str(mid), {})  # one simulation per measure x band
+            for seed, (side, odds) in enumerate(CUSUM_ODDS.items()):
+                if side in sides:
+                    out[(str(mid), str(site), side)] = cusum_limit(
+                        risk[at], odds, seed=seed, shared=limits_of
+                    )
     return out
 
 
