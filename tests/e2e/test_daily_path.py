@@ -111,8 +111,9 @@ def test_chair_starts_on_their_department_and_reaches_a_practitioners_stays(
 def test_cmo_reads_a_cusum_alarm_on_its_chart_picks_rolling_24_and_sees_mrns(
     page: Any, live_server: Any, e2e_measures: list[dict[str, Any]]
 ) -> None:
-    """Dashboard -> a CUSUM alarm -> its site's CUSUM chart (drawn, limits and ARL stated) ->
-    the rolling 24 months in the period choice -> the stays behind a row, with their MRNs."""
+    """Dashboard -> a CUSUM alarm -> its site's CUSUM chart (drawn, limits and their false-alarm
+    rate stated) -> the rolling 24 months in the period choice -> the stays behind a row, with
+    their MRNs."""
     from playwright.sync_api import expect
 
     from cmo.web.models import AccessLog
@@ -131,7 +132,7 @@ def test_cmo_reads_a_cusum_alarm_on_its_chart_picks_rolling_24_and_sees_mrns(
     expect(chart.locator("svg")).to_be_visible()
     # The red alarm marks are drawn (Vega's SVG symbols), and the caption states the ARL.
     expect(chart.locator("path[fill='#C8102E']").first).to_be_attached()
-    expect(page.locator("#cusum figcaption").first).to_contain_text("in-control average run length")
+    expect(page.locator("#cusum figcaption").first).to_contain_text("one false alarm in")
 
     page.locator("#period").select_option("rolling24")
     page.get_by_role("form", name="Choose the period").get_by_role("button", name="Apply").click()

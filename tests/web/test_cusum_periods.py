@@ -70,7 +70,8 @@ def test_measure_page_draws_the_site_cusum_with_limit_alarms_and_arl(client_for:
     points = next(layer for layer in spec["layer"] if layer["mark"]["type"] == "point")
     assert len(points["data"]["values"]) == int(chart["alarm"].sum())
     arl0 = float(chart["arl0"].iloc[0])
-    assert f"in-control average run length of {arl0:,.0f} stays" in html
+    assert f"set for one false alarm in {arl0:,.0f} in-control stays" in html
+    assert "a 4.9% chance of one within a year" in html
     # System view: only the sites whose CUSUM alarmed are drawn.
     system = client_for("cmo").get(f"/quality/measure/{mid}/").content.decode()
     for s in set(series[series["measure_id"] == mid]["unit_id"]):

@@ -79,8 +79,8 @@ FUNNEL_WINDOWS = {"year": 12, "rolling12": 12, "rolling24": 24}
 # than its nominal start; it is kept only when it still spans this many months (a rolling 24
 # of 12 months would repeat the rolling 12).
 ROLLING_MIN_MONTHS = {"rolling12": 12, "rolling24": 13}
-# CUSUM in-control ARL = this many years of the site's cases: one false alarm expected per
-# 20 site-years of a chart, ~5% per chart per year (1 - exp(-1/20)).
+# CUSUM limits for one false alarm in this many in-control years of the site's cases: ~5%
+# per chart per year (1 - exp(-1/20); cusum_limit).
 CUSUM_ARL_YEARS = 20
 # A chart of at most this many cases in its 12 months gets h from simulated in-control years
 # (cusum_limit); a larger one from the Markov chain's ARL.
@@ -1363,7 +1363,7 @@ CUSUM_COLUMNS = [
     "s",  # the CUSUM after the day's last stay
     "s_max",  # its highest value during the day (an alarm's crossing)
     "h",  # the control limit
-    "arl0",  # the in-control ARL h was chosen for, in stays
+    "arl0",  # one false alarm in this many in-control stays (20 years' worth: cusum_limit)
     "odds_ratio",
     "alarm",  # the CUSUM crossed h during the day
     "reset",  # it restarted at 0 after an alarm during the day
@@ -1545,8 +1545,8 @@ def cusum_series(
 ) -> pd.DataFrame:
     """quality__cusum: the risk-adjusted Bernoulli CUSUM (Steiner et al., Biostatistics
     2000;1:441; OR 2 up, 1/2 down) of each site's stays of the last 12 months, in discharge
-    order, for the risk-adjusted proportions, with h for an in-control ARL of CUSUM_ARL_YEARS
-    years of the site's cases (:func:`cusum_limit`), restarted at 0 after each alarm
+    order, for the risk-adjusted proportions, with h for one false alarm in CUSUM_ARL_YEARS
+    in-control years of the site's cases (:func:`cusum_limit`), restarted at 0 after each alarm
     (:func:`_reset_path`). Stays of months whose lookback is incomplete are left out.
     ``prepared`` (:func:`prepare_cusum`) is used when it was cut with these ``lookbacks``.
 
@@ -1630,7 +1630,8 @@ def cusum_signals(
                 "kind": "cusum",
                 "direction": "worse" if side == "upper" else "better",
                 "detail": f"risk-adjusted CUSUM ({side}, OR {latest['odds_ratio']:g}) above "
-                f"h = {latest['h']:.2f} (in-control ARL {latest['arl0']:,.0f} cases) on "
+                f"h = {latest['h']:.2f} (one false alarm in {latest['arl0']:,.0f} in-control "
+                f"cases) on "
                 f"{n} day{'s' if n > 1 else ''}, restarted at 0 after each alarm, of "
                 f"{int(chart['cases'].max())} stays since {latest['since']}",
                 "q_value": None,

@@ -3,13 +3,15 @@
 ``cmo measures run`` writes each site's risk-adjusted Bernoulli CUSUM (Steiner SH, Cook RJ,
 Farewell VT, Treasure T. Biostatistics 2000;1:441-452) of the last 12 months to
 ``quality__cusum`` (``cmo.measures.results.cusum_series``): one point per discharge day and
-side, the limit h chosen for the stated in-control average run length (ARL0), the alarms and
-the restarts at 0 after them. This module only turns those rows into a Vega-Lite spec (the
-charts library of every other page chart) and a caption; it computes no statistic.
+side, the limit h chosen for one false alarm in ARL0 in-control stays (20 years of the site's
+stays: a 4.9% chance a year), the alarms and the restarts at 0 after them. This module only
+turns those rows into a Vega-Lite spec (the charts library of every other page chart) and a
+caption; it computes no statistic.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -124,15 +126,19 @@ def _chart(site: str, rows: list[CusumPoint], title: str) -> dict[str, Any]:
         ],
     }
     years = arl0 / cases if cases else None
+    # The build chose h for a chance of 1 - e^(-cases / ARL0) of an in-control alarm within
+    # the year (cmo.measures.results.cusum_limit): one false alarm per ARL0 stays.
+    rate = -math.expm1(-cases / arl0) if cases and arl0 else None
     caption = (
         f"Risk-adjusted Bernoulli CUSUM (Steiner et al., Biostatistics 2000) of {name}'s "
         f"{cases:,} stays since {_since(rows)}, in discharge order: upward for a "
         f"doubling of the odds of the outcome (odds ratio {odds.get('upper', 2.0):g}), "
         f"downward for a halving ({odds.get('lower', 0.5):g}). Limits h = "
         f"{limits.get('upper', float('nan')):.2f} (worse) and "
-        f"{limits.get('lower', float('nan')):.2f} (better) give an in-control average run "
-        f"length of {arl0:,.0f} stays between false alarms"
+        f"{limits.get('lower', float('nan')):.2f} (better) are set for one false alarm in "
+        f"{arl0:,.0f} in-control stays"
         + (f" (about {years:.0f} years of this site's stays)" if years else "")
+        + (f", a {rate:.1%} chance of one within a year" if rate else "")
         + "; the chart restarts at 0 after each alarm (red diamonds)."
     )
     return {
