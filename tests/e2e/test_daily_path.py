@@ -130,7 +130,7 @@ def test_cmo_reads_a_cusum_alarm_on_its_chart_picks_rolling_24_and_sees_mrns(
     page.wait_for_url(re.compile(rf".*/quality/measure/{measure}/\?site={site}#cusum"))
     chart = page.locator(f"#cusum-chart-{site}")
     expect(chart.locator("svg")).to_be_visible()
-    # The red alarm marks are drawn (Vega's SVG symbols), and the caption states the ARL.
+    # The red alarm marks are drawn (Vega's SVG symbols); the caption states what h is set for.
     expect(chart.locator("path[fill='#C8102E']").first).to_be_attached()
     expect(page.locator("#cusum figcaption").first).to_contain_text("one false alarm in")
 

@@ -1301,7 +1301,7 @@ def cusum_limit(
       ``cmo.stats.cusum.markov_limit_for_arl`` (Steiner et al. 2000 §3; deterministic). At
       tens of thousands of cases a year the climb from 0 is short beside the year and the
       run length near geometric: the ARL gives 5.0-5.3% a year (docs/performance.md,
-      "measures", ninth session), where simulating the years would cost ~20x more draws.
+      "measures", ninth session), where simulating 1,000 such years would take ~10^8 draws.
 
     ``shared`` (one dict per measure and build) reuses a simulation for the charts of a
     measure whose case mixes have about the same in-control drift E0[W] (within a factor
@@ -1523,8 +1523,8 @@ def cusum_limits(
     shared: dict[str, dict[tuple[Any, ...], list[tuple[Any, float]]]] = {}
     out = {}
     # One BLAS thread: the Markov chains' LU factorisations run beside the engine's threads,
-    # and OpenBLAS' second thread spun against them (1.7 s of wall time per side instead of
-    # 0.3 at 1M stays).
+    # and OpenBLAS' second thread spun against them (at 1M stays 1.7 s of wall time per side
+    # in the build instead of 1.1; 0.4 alone).
     with one_blas_thread():
         for (mid, site), at in _cusum_groups(frame):
             limits_of = shared.setdefault(str(mid), {})  # one simulation per measure x band
