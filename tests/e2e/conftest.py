@@ -16,11 +16,6 @@ import pytest
 _KEY = f"CMO_TEST_DATA_DIR_{os.getpid()}"
 _DATA = Path(os.environ.get(_KEY) or tempfile.mkdtemp(prefix="cmo-web-"))
 os.environ[_KEY] = str(_DATA)
-# A seed whose 5,000-patient build has current CUSUM alarms (Northgate's IMORT, December 2024,
-# the planted ICU rise; MORT30 there, October), for the daily path from a CUSUM alarm to its
-# chart: at this size a site's CUSUM alarms in the last 3 months of some seeds only (seed 7,
-# the web tests', has none since the limits hold 4.9% false alarms a year).
-E2E_SEED = 4
 # Set, not setdefault: an xdist controller that imported this file first passes its values on
 # to the workers. The PostgreSQL pass hands its warehouse over in CMO_TEST_WAREHOUSE.
 os.environ["CMO_DATA_DIR"] = str(_DATA)
@@ -56,12 +51,11 @@ ARGS = [
 
 @pytest.fixture(scope="session")
 def e2e_warehouse() -> Path:
-    """A real demo build (tests/demo_warehouse.py: 5,000 patients, ~15 s), in a file of its
-    own, of E2E_SEED."""
-    from demo_warehouse import build_once  # tests/demo_warehouse.py
+    """A real demo build (tests/demo_warehouse.py: 5,000 patients, ~15 s) of ALARM_SEED, whose
+    dashboard has a current CUSUM alarm, in a file of its own."""
+    from demo_warehouse import alarm_warehouse  # tests/demo_warehouse.py
 
-    path = _DATA / f"e2e-seed{E2E_SEED}" / "warehouse.duckdb"
-    return build_once(path, seed=E2E_SEED)
+    return alarm_warehouse()
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from demo_warehouse import read_table
+from demo_warehouse import alarm_warehouse, read_table
 
 pytestmark = pytest.mark.django_db
 
@@ -81,15 +81,23 @@ def test_measure_page_draws_the_site_cusum_with_limit_alarms_and_arl(client_for:
         assert (f'id="cusum-chart-{s}"' in system) == has_alarm
 
 
-def test_a_cusum_signal_links_to_its_chart(client_for: Any) -> None:
-    signals = read_table("quality__signal")
+def test_a_cusum_signal_links_to_its_chart(client_for: Any, settings: Any) -> None:
+    """On the build of ALARM_SEED (the session's seed has no current CUSUM alarm), every current
+    CUSUM signal on the dashboard links to its site's chart."""
+    from cmo.web import warehouse
+
+    path = alarm_warehouse()
+    signals = read_table("quality__signal", path)
     current = signals[(signals["kind"] == "cusum") & signals["current"]]
-    if current.empty:
-        pytest.skip("the demo build has no current CUSUM alarm (the chart test covers drawing)")
-    html = client_for("cmo").get("/quality/").content.decode()
-    s = current.iloc[0]
-    link = f"/quality/measure/{s['measure_id']}/?site={s['unit_id']}#cusum"
-    assert link in html.replace("&amp;", "&")
+    assert not current.empty, "the alarm seed's build has a current CUSUM alarm"
+    settings.WAREHOUSE = path
+    warehouse.clear_cache()
+    try:
+        html = client_for("cmo").get("/quality/").content.decode().replace("&amp;", "&")
+    finally:
+        warehouse.clear_cache()  # the next test reads the session's build (settings restored)
+    for _, s in current.iterrows():
+        assert f"/quality/measure/{s['measure_id']}/?site={s['unit_id']}#cusum" in html
 
 
 # --- rolling periods --------------------------------------------------------------------------
