@@ -146,8 +146,9 @@ def run(
     # runs the next query: the engine releases the GIL, so on 2 cores the two overlap instead
     # of the engine idling through ~3 s of numpy at 1M stays.
     background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cmo-build")
-    # The CUSUM's stays are fetched, then its limits simulated (numpy, one worker per side),
-    # on threads of their own during the results step.
+    # The CUSUM's stays are fetched, then its limits computed (simulations or a Markov chain's
+    # LU factorisations, numpy that releases the GIL; one worker per side), on threads of
+    # their own during the results step.
     simulations = ThreadPoolExecutor(max_workers=2, thread_name_prefix="cmo-cusum")
     # Imports a fresh process pays later (~4 s: the ICD-10-CM code set, scipy.stats) load now,
     # while the stays step keeps the engine busy and the main thread waits on it.
@@ -200,7 +201,7 @@ def run(
         long = wh.table("quality__measure_long")
         with steps.step("results"):
             # The CUSUM's stays and limits are known once the long rows are: fetched and
-            # simulated on their own thread while the engine computes the results (same h:
+            # computed on their own threads while the engine computes the results (same h:
             # same seeds).
             start = res.long_data_start(long)
             lookbacks = res.lookback_from(start, measures, _missing_poa(wh))

@@ -1461,7 +1461,7 @@ def prepare_cusum(
     fetcher: Callable[[ir.Table], Callable[[], pa.Table]] | None = None,
 ) -> CusumInput:
     """The CUSUM's stays and their limits, computed through ``submit`` (e.g. a thread pool's:
-    the build fetches them and runs the simulations, numpy that releases the GIL, while the
+    the build fetches them and computes the limits, numpy that releases the GIL, while the
     engine computes the results) or here. ``fetcher`` (``Warehouse.fetcher``) gives a
     function that reads the rows on that thread."""
     query, since = _cusum_query(long, measures)
@@ -1472,7 +1472,7 @@ def prepare_cusum(
         frame = _cusum_rows(fetch(), lookbacks)
         return CusumInput(since, lookbacks, (frame, cusum_limits(frame)))
     # The fetch first, then one task per side (the sides never share a simulation: the same
-    # h as one task): with two workers the sides' simulations run side by side; with one,
+    # h as one task): with two workers the sides' limits are computed side by side; with one,
     # in turn (queued after the fetch they wait on).
     rows = submit(lambda: _cusum_rows(fetch(), lookbacks))
     sides = [submit(lambda side=side: cusum_limits(rows.result(), (side,))) for side in CUSUM_ODDS]

@@ -106,12 +106,20 @@ class RunLengths:
         self.top = float(value.max()) if value.size else 1.0
         self.horizon = horizon
 
-    def arl(self, h: float) -> float:
-        """Σ min(RLᵢ, horizon) / (chains that crossed h); inf when none did."""
+    def _first_passage(self, h: float) -> tuple[np.ndarray, np.ndarray]:
+        """Each chain's first case above ``h`` (the horizon when it never got there), and
+        whether it got there."""
         at = np.searchsorted(self._keyed, self._offsets + h, side="right")
         crossed = at < self._block_end
-        time = self._time
-        first = np.where(crossed, time[np.minimum(at, max(time.size - 1, 0))], self.horizon)
+        if not self._time.size:  # no chain ever left 0
+            return np.full(at.size, self.horizon), crossed
+        return np.where(
+            crossed, self._time[np.minimum(at, self._time.size - 1)], self.horizon
+        ), crossed
+
+    def arl(self, h: float) -> float:
+        """Σ min(RLᵢ, horizon) / (chains that crossed h); inf when none did."""
+        first, crossed = self._first_passage(h)
         n_crossed = int(crossed.sum())
         return float(first.sum() / n_crossed) if n_crossed else float("inf")
 
@@ -127,10 +135,8 @@ class RunLengths:
         (``n`` at most the horizon): the chance of an in-control alarm within n cases."""
         if n > self.horizon:
             raise ValueError(f"n = {n} is beyond the simulated horizon {self.horizon}")
-        at = np.searchsorted(self._keyed, self._offsets + h, side="right")
-        crossed = at < self._block_end
-        first = self._time[np.minimum(at, max(self._time.size - 1, 0))]
-        return float(np.mean(crossed & (first <= n))) if self._time.size else 0.0
+        first, crossed = self._first_passage(h)
+        return float(np.mean(crossed & (first <= n)))
 
     def limit_within(self, n: float, rate: float) -> float:
         """The h whose chance of an in-control alarm within ``n`` cases is ``rate``
