@@ -131,3 +131,34 @@ def test_limits_prepared_on_a_thread_give_the_same_series(warehouse) -> None:
     assert len(other.resolved()[0]) < n
     again = cusum_series(long, results, measures, lookbacks, prepared=other)
     pd.testing.assert_frame_equal(again, inline)
+
+
+def test_window_ends_at_the_charted_stays_not_at_other_measures_rows(warehouse) -> None:
+    """Given IMORT stays discharged in 2024 and a safety measure's rows dated two years later
+    (the safety app's events run up to today), the CUSUM still charts IMORT's last 12 months:
+    the window ends at the charted stays' last discharge."""
+    import ibis
+
+    from cmo.measures.spec import registry
+
+    n = 40
+    imort = pd.DataFrame(
+        {
+            "measure_id": "IMORT",
+            "stay_id": [f"s{i:03d}" for i in range(n)],
+            "site_id": "A",
+            "discharge_date": [date(2024, 6, 1) + pd.Timedelta(days=i) for i in range(n)],
+            "in_population": True,
+            "excluded": False,
+            "outcome": [1.0 if i % 4 == 0 else 0.0 for i in range(n)],
+            "expected": 0.05,
+        }
+    )
+    later = imort.head(3).assign(
+        measure_id="SAFETY_EVENTS", discharge_date=date(2026, 11, 30), expected=None
+    )
+    warehouse.write("quality__measure_long", ibis.memtable(pd.concat([imort, later])))
+    results = pd.DataFrame({"level": ["site"], "unit_id": ["A"], "unit_name": ["Site A"]})
+    series = cusum_series(warehouse.table("quality__measure_long"), results, registry())
+    assert set(series["measure_id"]) == {"IMORT"}
+    assert series["day"].max() == date(2024, 7, 10) and series["cases"].max() == n

@@ -1399,17 +1399,16 @@ def _cusum_query(
     ids = [mid for mid, m in measures.items() if m.risk_model and signalled(m)]
     if not ids:
         return None, None
-    last = long.discharge_date.max().execute()
+    charted = long.filter(
+        long.measure_id.isin(ids) & long.in_population & ~long.excluded & long.expected.notnull()
+    )
+    # The last 12 months of the charted stays themselves: another measure's rows (the safety
+    # app's events, dated up to today) may run past the EHR data and would empty the window.
+    last = charted.discharge_date.max().execute()
     if last is None or pd.isna(last):
         return None, None
     since = pd.Timestamp(last).date() - timedelta(days=365 * CUSUM_MONTHS // 12)
-    t = long.filter(
-        long.measure_id.isin(ids)
-        & long.in_population
-        & ~long.excluded
-        & long.expected.notnull()
-        & (long.discharge_date > since)
-    )
+    t = charted.filter(charted.discharge_date > since)
     # Ordered in the engine by (discharge_date, stay_id) only; the groups below keep that
     # order within each measure x site. With the measure and site as leading string sort keys
     # DuckDB took ~1.5 s for the ~1.3M rows of 1M stays, without them ~0.5 s (and a sort by
