@@ -197,19 +197,20 @@ def run(
             wh.write("quality__measure_long", parts[0], more=parts[1:])
             out.rows["quality__measure_long"] = wh.count("quality__measure_long")
             out.inputs = list(ctx.extra.get("notes", []))
-            cards = _model_cards(wh.table("quality__measure_long"), fitted, background)
         long = wh.table("quality__measure_long")
         with steps.step("results"):
-            # The CUSUM's stays and limits are known once the long rows are: fetched and
-            # computed on their own threads while the engine computes the results (same h:
-            # same seeds).
+            counts = result_counts(wh, long, measures)
+            # The model cards and the CUSUM's limits (numpy on worker threads) start once the
+            # engine's scans are done: beside them they slowed the scans by more than they
+            # took; beside the pandas of the results and signals they use the idle core.
+            cards = _model_cards(long, fitted, background)
             start = res.long_data_start(long)
             lookbacks = res.lookback_from(start, measures, _missing_poa(wh))
             cusum = res.prepare_cusum(
                 long, measures, lookbacks, submit=simulations.submit, fetcher=wh.fetcher
             )
             icu_rows = _icu(ctx, long, plan, window, new_models, out, background, cards)
-            final = result_frame(wh, long, measures, fitted, end)
+            final = result_frame(wh, long, measures, fitted, end, counts=counts)
             if icu_rows is not None:  # ICUs compared only with ICUs (cmo.measures.icu)
                 scored, units, rate = icu_rows
                 icu_final = icu.unit_results(
@@ -404,18 +405,25 @@ RUN_SCHEMA = {
 }
 
 
+def result_counts(wh: Warehouse, long: ir.Table, measures: dict[str, Measure]) -> res.Counts:
+    """The engine's part of the results: the long rows counted (``results.count_rows``)."""
+    located = tuple(mid for mid, m in measures.items() if m.located)
+    return res.count_rows(long, wh.table("core__stay_unit"), located)
+
+
 def result_frame(
     wh: Warehouse,
     long: ir.Table,
     measures: dict[str, Measure],
     fitted: dict[str, dict[str, Any]],
     end: date | None = None,
+    counts: res.Counts | None = None,
 ) -> pd.DataFrame:
     """quality__measure_result from the long rows (with the internal columns the signals step
     reads: ``results.INTERNAL_COLUMNS``); with the data ``end``, the rolling 12 and 24 months
-    too (``results.ROLLING_PERIODS``)."""
-    located = tuple(mid for mid, m in measures.items() if m.located)
-    counts = res.count_rows(long, wh.table("core__stay_unit"), located)
+    too (``results.ROLLING_PERIODS``). ``counts``: :func:`result_counts`, when already read."""
+    if counts is None:
+        counts = result_counts(wh, long, measures)
     agg = res.aggregate(counts, rolling_end=end)
     ref_rates = _reference_rates(agg, fitted)
     sites = res.unit_sites(counts)
