@@ -2,9 +2,9 @@
 hospital on the same or the next day is a transfer).
 
 Given one patient's acute stays at two sites, when ``cmo.measures.core.add_chains`` runs on a
-real DuckDB, then an admission exactly 24 h after a discharge elsewhere (or up to 24 h before
-it, overlapping) continues the chain, one second later does not, and neither does an admission
-at the same site or after a non-acute stay.
+real DuckDB, then an admission exactly 24 h after a discharge elsewhere continues the chain,
+one second later does not, and neither does an admission at the same site or after a non-acute
+stay.
 """
 
 from __future__ import annotations
