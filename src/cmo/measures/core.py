@@ -495,7 +495,16 @@ def build_stays(wh: Warehouse, diagnoses: ir.Table, procedures: ir.Table) -> ir.
         discharge_disposition=ibis.coalesce(e.hl7_code, e._disposition_first),
     ).drop("encounter_id", "hl7_code", "_disposition_first")
     e = _disposition_meaning(e)
-    e = add_chains(e)
+    # The close pairs read the encounters themselves: read off ``e``, its joins (patient,
+    # dispositions) ran once more for each side of their self-join.
+    narrow = enc.select(
+        stay_id=enc.id,
+        patient_id=enc.subject_id,
+        admit_ts=enc.period_start_ts,
+        discharge_ts=enc.period_end_ts,
+        acute=enc.class_code.isin(ACUTE_CLASSES),
+    )
+    e = add_chains(e, candidates=narrow)
 
     s = e.left_join(attending, e.stay_id == attending.encounter_id)
     s = s.left_join(last_loc, s.stay_id == last_loc.encounter_id)
@@ -710,7 +719,7 @@ def stays_in_unit(wh: Warehouse, unit_id: str) -> ir.Table:
     return su.filter(su.unit_id == unit_id).select("stay_id").distinct()
 
 
-def add_chains(stays: ir.Table) -> ir.Table:
+def add_chains(stays: ir.Table, candidates: ir.Table | None = None) -> ir.Table:
     """Transfer chains: link an acute stay to the previous one when it is an acute admission at
     another site within 24 h of that stay's discharge (CMS: an admission to another acute care
     hospital on the same or the next day is a transfer, whatever the discharge status).
@@ -719,12 +728,16 @@ def add_chains(stays: ir.Table) -> ir.Table:
     last stay; ``transfer_in`` marks stays that continue a chain or arrive with admitSource
     ``hosp-trans``; ``transfer_out`` marks stays that continue in a chain or were discharged to
     another acute hospital (disposition category ``acute_transfer``).
+
+    ``candidates`` (default ``stays``): the same stays' patient_id, stay_id, admit_ts,
+    discharge_ts and acute alone, to find the patients who may have a chain.
     """
     # Only a patient with two acute stays, one admitted within the transfer gap of the other's
     # discharge, can have a chain. The chain windows (three passes over the stays) run on those
     # patients' stays alone: 864K of 1M stays belong to patients with two or more acute stays,
     # a few thousand to patients with such a pair.
-    t = stays.mutate(_may_link=stays.patient_id.isin(_close_pairs(stays)).fill_null(False))
+    pairs = _close_pairs(stays if candidates is None else candidates)
+    t = stays.mutate(_may_link=stays.patient_id.isin(pairs).fill_null(False))
     one = ibis.literal(1, "int64")
     alone = t.filter(~t._may_link).mutate(
         _linked=False, chain_id=t.stay_id, chain_seq=one, chain_size=one
