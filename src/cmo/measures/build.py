@@ -142,14 +142,12 @@ def run(
     out = BuildResult(run_id=run_id, as_of=as_of, data_end=end)
     # Stale stored models stop the build here, before any step runs.
     plan = _model_plan(wh, measures, models, refit, on_stale, reference)
-    # Python work (model fits, model cards) runs on this one worker thread while the engine
-    # runs the next query: the engine releases the GIL, so on 2 cores the two overlap instead
-    # of the engine idling through ~3 s of numpy at 1M stays.
+    # Python work (model fits, the CUSUM's limits, model cards) runs on this one worker thread
+    # while the engine or the main thread works: numpy releases the GIL, so on 2 cores the two
+    # overlap. One worker, not more: with the CUSUM's two sides and the cards on three threads
+    # beside the main one, each waited on the GIL for half its time (the results and signals
+    # steps 1 s slower at 1M stays).
     background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cmo-build")
-    # The CUSUM's stays are fetched, then its limits computed (simulations or a Markov chain's
-    # LU factorisations, numpy that releases the GIL; one worker per side), on threads of
-    # their own during the results step.
-    simulations = ThreadPoolExecutor(max_workers=2, thread_name_prefix="cmo-cusum")
     # Imports a fresh process pays later (~4 s: the ICD-10-CM code set, scipy.stats) load now,
     # while the stays step keeps the engine busy and the main thread waits on it.
     background.submit(_preload)
@@ -200,15 +198,15 @@ def run(
         long = wh.table("quality__measure_long")
         with steps.step("results"):
             counts = result_counts(wh, long, measures)
-            # The model cards and the CUSUM's limits (numpy on worker threads) start once the
-            # engine's scans are done: beside them they slowed the scans by more than they
+            # The CUSUM's limits, then the model cards (numpy on the worker thread) start once
+            # the engine's scans are done: beside them they slowed the scans by more than they
             # took; beside the pandas of the results and signals they use the idle core.
-            cards = _model_cards(long, fitted, background)
             start = res.long_data_start(long)
             lookbacks = res.lookback_from(start, measures, _missing_poa(wh))
             cusum = res.prepare_cusum(
-                long, measures, lookbacks, submit=simulations.submit, fetcher=wh.fetcher
+                long, measures, lookbacks, submit=background.submit, fetcher=wh.fetcher
             )
+            cards = _model_cards(long, fitted, background)
             icu_rows = _icu(ctx, long, plan, window, new_models, out, background, cards)
             final = result_frame(wh, long, measures, fitted, end, counts=counts)
             if icu_rows is not None:  # ICUs compared only with ICUs (cmo.measures.icu)
@@ -246,7 +244,6 @@ def run(
         _write_run_log(wh, out, started)
     finally:
         background.shutdown(cancel_futures=True)
-        simulations.shutdown(cancel_futures=True)
         steps.close()
     if on_step:
         for name, secs in out.seconds.items():
