@@ -127,6 +127,38 @@ def test_newton_equals_statsmodels_logit():
     np.testing.assert_allclose(se, ref.bse, rtol=1e-6)
 
 
+def test_grouped_binomial_newton_equals_the_fit_on_single_cases():
+    """Given cases sharing few distinct covariate rows, when they are fitted grouped (events
+    and trials per distinct row), then the estimates and SEs are those of the case-by-case
+    fit (the same binomial likelihood); and the calibration fit, which groups by distinct
+    prediction, gives the slope and intercept of a case-by-case Newton-Raphson."""
+    rng = np.random.default_rng(11)
+    p = rng.choice([0.02, 0.05, 0.1, 0.2, 0.35], 20_000)
+    y = (rng.random(p.size) < np.clip(1.4 * p, 0, 1)).astype(float)
+    lp = np.log(p / (1 - p))
+    x = np.column_stack([np.ones(p.size), lp])
+    beta, se, ok = risk.newton_logit(x, y)
+    values, inverse = np.unique(lp, return_inverse=True)
+    events = np.bincount(inverse, weights=y)
+    trials = np.bincount(inverse).astype(float)
+    gx = np.column_stack([np.ones(values.size), values])
+    gbeta, gse, gok = risk.newton_logit(gx, events, trials=trials)
+    assert ok and gok
+    np.testing.assert_allclose(gbeta, beta, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(gse, se, rtol=1e-9)
+    fit = risk.calibration_fit(y, p)
+    assert fit["slope"] == pytest.approx(beta[1], abs=1e-9)
+    assert fit["slope_low"] == pytest.approx(beta[1] - 1.959963984540054 * se[1], abs=1e-9)
+    # Intercept with lp as an offset, case by case.
+    a = 0.0
+    for _ in range(100):
+        q = 1 / (1 + np.exp(-(a + lp)))
+        step = (y - q).sum() / (q * (1 - q)).sum()
+        a += step
+    assert fit["intercept"] == pytest.approx(a, abs=1e-9)
+    assert fit["intercept"] > 0  # 1.4x the predicted events: more events than predicted
+
+
 def test_separation_falls_back_to_a_penalised_fit():
     frame = synthetic(400, seed=4)
     frame["outcome"] = (frame["priority"] == "emergency").astype(float)  # perfectly separated
