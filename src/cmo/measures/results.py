@@ -1447,9 +1447,18 @@ class CusumInput:
     since: date | None
     lookbacks: pd.DataFrame | None
     work: Any  # (frame, {(measure, site, side): (h, arl0)}) or a _PendingCusum of it
+    # The unnamed series (:func:`_cusum_paths`) being computed on the worker, or None.
+    paths: Any = None
 
     def resolved(self) -> tuple[pd.DataFrame, dict[tuple[str, str, str], tuple[float, float]]]:
         return self.work.result() if hasattr(self.work, "result") else self.work
+
+    def series(self) -> pd.DataFrame:
+        """The CUSUM series without site names (:func:`_cusum_paths`)."""
+        if self.paths is not None:
+            return self.paths.result()  # type: ignore[no-any-return]
+        frame, limits = self.resolved()
+        return _cusum_paths(frame, limits, self.since)
 
 
 def prepare_cusum(
@@ -1471,11 +1480,14 @@ def prepare_cusum(
         frame = _cusum_rows(fetch(), lookbacks)
         return CusumInput(since, lookbacks, (frame, cusum_limits(frame)))
     # The fetch first, then one task per side (the sides never share a simulation: the same
-    # h as one task): with two workers the sides' limits are computed side by side; with one,
-    # in turn (queued after the fetch they wait on).
+    # h as one task): the build's one worker runs them in turn (queued after the fetch they
+    # wait on); a pool of two would compute the sides side by side.
     rows = submit(lambda: _cusum_rows(fetch(), lookbacks))
     sides = [submit(lambda side=side: cusum_limits(rows.result(), (side,))) for side in CUSUM_ODDS]
-    return CusumInput(since, lookbacks, _PendingCusum(rows, sides))
+    work = _PendingCusum(rows, sides)
+    # The charts' paths too (numpy, ~0.2 s at 1M stays), off the main thread's signals step.
+    paths = submit(lambda: _cusum_paths(*work.result(), since))
+    return CusumInput(since, lookbacks, work, paths)
 
 
 @dataclass
@@ -1551,18 +1563,31 @@ def cusum_series(
 
     One row per measure x site x side x discharge day (``CUSUM_COLUMNS``): the pages draw it
     and :func:`cusum_signals` reads its alarms."""
-    from cmo.stats.cusum import cusum_weights
-
     if prepared is None or not _same_lookbacks(prepared.lookbacks, lookbacks):
         prepared = prepare_cusum(long, measures, lookbacks)
-    (frame, limits), since = prepared.resolved(), prepared.since
+    series = prepared.series()
+    if series.empty:
+        return series
+    names = results[results["level"] == "site"].drop_duplicates("unit_id")
+    site_name = pd.Series(names["unit_name"].to_numpy(), index=names["unit_id"].to_numpy())
+    series["unit_name"] = series["site_id"].map(site_name).fillna(series["site_id"])
+    return series
+
+
+def _cusum_paths(
+    frame: pd.DataFrame,
+    limits: dict[tuple[str, str, str], tuple[float, float]],
+    since: date | None,
+) -> pd.DataFrame:
+    """:func:`cusum_series`' rows from the stays and limits of :func:`prepare_cusum`, with the
+    site id as ``unit_name`` (the names are set by the caller, from the results)."""
+    from cmo.stats.cusum import cusum_weights
+
     if frame.empty:
         return pd.DataFrame(columns=CUSUM_COLUMNS)
     outcome = frame["outcome"].to_numpy(float)
     risk = _cusum_risk(frame)
     day = pd.to_datetime(frame["discharge_date"]).to_numpy("datetime64[D]")
-    names = results[results["level"] == "site"].drop_duplicates("unit_id")
-    site_name = dict(zip(names["unit_id"], names["unit_name"], strict=True))
     parts = []
     for (mid, site), at in _cusum_groups(frame):
         for side, odds in CUSUM_ODDS.items():
@@ -1579,7 +1604,7 @@ def cusum_series(
                         "measure_id": str(mid),
                         "level": "site",
                         "unit_id": str(site),
-                        "unit_name": site_name.get(site, site),
+                        "unit_name": str(site),
                         "site_id": str(site),
                         "side": side,
                         "day": pd.to_datetime(days[ends]).date,
