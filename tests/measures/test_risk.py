@@ -70,34 +70,49 @@ def test_c_statistic_edges():
     assert risk.c_statistic(np.zeros(3), np.array([0.1, 0.2, 0.3])) is None
 
 
-def test_tie_ranks_match_scipy_rankdata():
+def test_ranks_and_c_statistic_match_scipy_rankdata():
+    """The histogram's first ranks are rankdata's "min" ranks of its values, and the
+    C-statistic from it is the Mann-Whitney U of rankdata's average ranks, ties included."""
     from scipy.stats import rankdata
 
     rng = np.random.default_rng(3)
     p = np.round(rng.uniform(0, 1, 5_000), 2)  # many ties
-    low, avg = risk.tie_ranks(p)
-    assert np.array_equal(low, rankdata(p, method="min"))
-    assert np.array_equal(avg, rankdata(p))
+    y = (rng.uniform(0, 1, p.size) < p).astype(float)
+    h = risk.RiskHistogram.of(y, p)
+    low = rankdata(p, method="min")
+    assert np.array_equal(h.first_ranks(), [low[p == v][0] for v in h.p])
+    ranks = rankdata(p)
+    n1, n0 = y.sum(), (1 - y).sum()
+    u = (ranks[y == 1].sum() - n1 * (n1 + 1) / 2) / (n1 * n0)
+    assert risk.c_statistic(y, p) == pytest.approx(u, abs=1e-12)
     y = np.array([0, 1, 0, 1.0])
     assert risk.c_statistic(y, np.array([0.5, 0.5, 0.5, 0.5])) == 0.5  # all tied
 
 
-def test_subset_ranks_from_the_whole_sort_equal_the_subset_sorted_alone():
-    """``sub_order`` (a model card's development and out-of-time subsets) gives the subset the
-    ranks a sort of its own would, ties included, and the same deciles."""
+def test_subset_histogram_equals_the_subset_alone():
+    """A model card's development and out-of-time subsets, taken from the whole card's one
+    factorisation, are the histograms of the subsets on their own, with the deciles of the
+    rank rule (tied predictions in one decile)."""
+    from scipy.stats import rankdata
+
     rng = np.random.default_rng(4)
     p = np.round(rng.uniform(0, 1, 5_000), 2)
     y = (rng.uniform(0, 1, p.size) < p).astype(float)
     mask = rng.uniform(0, 1, p.size) < 0.3
-    order = np.argsort(p, kind="stable")
-    sub = risk.sub_order(order, mask)
-    assert np.array_equal(sub, np.argsort(p[mask], kind="stable"))
-    for mine, own in zip(risk.tie_ranks(p[mask], sub), risk.tie_ranks(p[mask]), strict=True):
-        assert np.array_equal(mine, own)
-    low = risk.tie_ranks(p[mask], sub)[0]
-    deciles = risk.calibration(y[mask], p[mask], ranks=low)
-    assert sum(d["n"] for d in deciles) == mask.sum()
-    assert sum(d["observed"] for d in deciles) == pytest.approx(y[mask].sum())
+    codes, values = pd.factorize(p, sort=True)
+    sub = risk.RiskHistogram.from_codes(codes, np.asarray(values), y, mask)
+    alone = risk.RiskHistogram.of(y[mask], p[mask])
+    np.testing.assert_array_equal(sub.p, alone.p)
+    np.testing.assert_array_equal(sub.cases, alone.cases)
+    np.testing.assert_array_equal(sub.events, alone.events)
+    deciles = risk.calibration(y[mask], p[mask])
+    rank = rankdata(p[mask], method="min")
+    decile = np.minimum((rank - 1) * 10 // mask.sum(), 9)
+    assert [d["n"] for d in deciles] == np.bincount(decile, minlength=10).tolist()
+    observed = np.bincount(decile, weights=y[mask], minlength=10)
+    assert [d["observed"] for d in deciles] == pytest.approx(observed.tolist())
+    # Without ties, ten equal deciles.
+    assert [d["n"] for d in risk.calibration(np.zeros(20), np.linspace(0.01, 0.2, 20))] == [2] * 10
 
 
 def test_body_system_and_age_band():
