@@ -48,6 +48,7 @@ from cmo.measures.spec import LONG_SCHEMA, Context, Measure, registry
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
+    import pyarrow as pa
 
     from cmo.warehouse import Warehouse
 
@@ -206,7 +207,7 @@ def run(
             cusum = res.prepare_cusum(
                 long, measures, lookbacks, submit=background.submit, fetcher=wh.fetcher
             )
-            cards = _model_cards(long, fitted, background)
+            cards = _model_cards(long, fitted, background, wh.fetcher)
             icu_rows = _icu(ctx, long, plan, window, new_models, out, background, cards)
             final = result_frame(wh, long, measures, fitted, end, counts=counts)
             if icu_rows is not None:  # ICUs compared only with ICUs (cmo.measures.icu)
@@ -743,25 +744,28 @@ def _icu(
 
 
 def _model_cards(
-    long: ir.Table, fitted: dict[str, dict[str, Any]], background: ThreadPoolExecutor
+    long: ir.Table,
+    fitted: dict[str, dict[str, Any]],
+    background: ThreadPoolExecutor,
+    fetcher: Callable[[ir.Table], Callable[[], pa.Table]],
 ) -> dict[str, Future[dict[str, Any]]]:
     """A model card per fitted model from the population's (outcome, expected, discharge
-    date) in the long table, computed on ``background`` (the results step does not need
-    them). No ordering is needed (the card's statistics do not depend on row order), which
-    spares sorting a million stay ids per model. The discharge dates split the rows at the
-    model's window for the out-of-time validation (``risk.model_card``)."""
+    date) in the long table, fetched and computed on ``background`` (the results step does not
+    need them; ``fetcher``: ``Warehouse.fetcher``, a cursor of the worker's own). No ordering
+    is needed (the card's statistics do not depend on row order), which spares sorting a
+    million stay ids per model. The discharge dates split the rows at the model's window for
+    the out-of-time validation (``risk.model_card``)."""
     cards = {}
     for mid, model in fitted.items():
         pop = long.filter((long.measure_id == mid) & long.in_population & ~long.excluded)
-        yp = (
-            pop.select("outcome", "expected", "discharge_date")
-            .to_pyarrow()
-            .to_pandas(date_as_object=False)
-        )
-        cards[mid] = background.submit(
-            risk.model_card, yp, model, yp["expected"].to_numpy(float), yp["discharge_date"]
-        )
+        fetch = fetcher(pop.select("outcome", "expected", "discharge_date"))
+        cards[mid] = background.submit(_model_card, fetch, model)
     return cards
+
+
+def _model_card(fetch: Callable[[], pa.Table], model: dict[str, Any]) -> dict[str, Any]:
+    yp = fetch().to_pandas(date_as_object=False)
+    return risk.model_card(yp, model, yp["expected"].to_numpy(float), yp["discharge_date"])
 
 
 def _reference_rates(agg: pd.DataFrame, fitted: dict[str, dict[str, Any]]) -> dict[str, float]:
