@@ -111,6 +111,9 @@ def test_subset_histogram_equals_the_subset_alone():
     assert [d["n"] for d in deciles] == np.bincount(decile, minlength=10).tolist()
     observed = np.bincount(decile, weights=y[mask], minlength=10)
     assert [d["observed"] for d in deciles] == pytest.approx(observed.tolist())
+    # A row without a prediction is left out, not an error.
+    gap = risk.RiskHistogram.of(np.array([1.0, 0.0, 1.0]), np.array([0.2, np.nan, 0.4]))
+    assert gap.n == 2 and gap.events.tolist() == [1.0, 1.0]
     # Without ties, ten equal deciles.
     assert [d["n"] for d in risk.calibration(np.zeros(20), np.linspace(0.01, 0.2, 20))] == [2] * 10
 

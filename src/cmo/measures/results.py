@@ -1565,7 +1565,7 @@ def cusum_series(
     and :func:`cusum_signals` reads its alarms."""
     if prepared is None or not _same_lookbacks(prepared.lookbacks, lookbacks):
         prepared = prepare_cusum(long, measures, lookbacks)
-    series = prepared.series()
+    series = prepared.series().copy()  # the worker's frame stays as computed
     if series.empty:
         return series
     names = results[results["level"] == "site"].drop_duplicates("unit_id")

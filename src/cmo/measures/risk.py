@@ -398,10 +398,13 @@ class RiskHistogram:
         cls, codes: np.ndarray, values: np.ndarray, y: np.ndarray, mask: Any = None
     ) -> RiskHistogram:
         """From the rows' codes into ``values`` (``pd.factorize(p, sort=True)``), the rows in
-        ``mask`` (all by default): one factorisation serves a card and its subsets."""
+        ``mask`` (all by default): one factorisation serves a card and its subsets. A row
+        without a prediction (code -1) is left out."""
         w = np.ones(len(codes)) if mask is None else np.asarray(mask, float)
-        cases = np.bincount(codes, weights=w, minlength=len(values))
-        events = np.bincount(codes, weights=w * y, minlength=len(values))
+        w = np.where(codes >= 0, w, 0.0)
+        at = np.maximum(codes, 0)
+        cases = np.bincount(at, weights=w, minlength=len(values))
+        events = np.bincount(at, weights=w * np.nan_to_num(y), minlength=len(values))
         kept = cases > 0
         return cls(values[kept], cases[kept], events[kept])
 
