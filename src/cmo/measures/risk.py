@@ -390,14 +390,20 @@ class RiskHistogram:
 
     @classmethod
     def of(cls, y: Any, p: Any) -> RiskHistogram:
-        codes, values = pd.factorize(np.asarray(p, float), sort=True)  # hashed, then sorted
-        return cls.from_codes(codes, np.asarray(values, float), np.asarray(y, float))
+        return cls.from_codes(*cls.factorize(p), np.asarray(y, float))
+
+    @staticmethod
+    def factorize(p: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Each row's code into the distinct predictions, and those predictions ascending
+        (hashed, then the distinct values sorted: no sort of the rows; a null gets -1)."""
+        codes, values = pd.factorize(np.asarray(p, float), sort=True)
+        return codes, np.asarray(values, float)
 
     @classmethod
     def from_codes(
         cls, codes: np.ndarray, values: np.ndarray, y: np.ndarray, mask: Any = None
     ) -> RiskHistogram:
-        """From the rows' codes into ``values`` (``pd.factorize(p, sort=True)``), the rows in
+        """From the rows' codes into ``values`` (:meth:`factorize`), the rows in
         ``mask`` (all by default): one factorisation serves a card and its subsets. A row
         without a prediction (code -1) is left out."""
         w = np.ones(len(codes)) if mask is None else np.asarray(mask, float)
@@ -608,8 +614,7 @@ def model_card(
     every row scored by the build."""
     y = frame["outcome"].to_numpy(float)
     # One factorisation of the predictions for the card and both of its subsets.
-    codes, values = pd.factorize(np.asarray(p, float), sort=True)
-    values = np.asarray(values, float)
+    codes, values = RiskHistogram.factorize(p)
     whole = RiskHistogram.from_codes(codes, values, y)
     deciles = _calibration(whole)
     coefs = []
