@@ -97,7 +97,7 @@ def test_api_reads_the_contract_tables(built):
     assert api.model_card(built, "LACE") is None
     status = api.data_status(built)
     assert status["tables"]["core__inpatient_stay"] == 58
-    assert [s["step"] for s in status["build_steps"]][:3] == ["stays", "comorbidity", "drg"]
+    assert [s["step"] for s in status["build_steps"]][:3] == ["stays", "core", "risk"]
     assert isinstance(api.signals(built), list)
 
 

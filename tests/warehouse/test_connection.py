@@ -66,6 +66,33 @@ def test_parts_keep_names_and_memtables(warehouse) -> None:
     assert warehouse.list_tables() == ["core__src", "core__t"]
 
 
+def test_write_on_a_worker_beside_the_callers_writes(warehouse) -> None:
+    """``write_on``: the worker's cursor sees the committed tables and the expression's
+    in-memory tables while this thread writes another table; a failing write raises from
+    ``result()`` and keeps the previous table, with no staging table left."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import ibis
+
+    warehouse.write("core__src", pa.table({"a": [1, 2, 3]}))
+    src = warehouse.table("core__src")
+    names = ibis.memtable(pa.table({"a": [1, 3], "name": ["one", "three"]}))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        done = warehouse.write_on(pool, "core__named", src.join(names, "a"))
+        warehouse.write("core__other", src.filter(src.a > 1))
+        assert done.result() is None
+        bad = src.mutate(a=(src.a.cast("string") + "x").cast("int64"))
+        failed = warehouse.write_on(pool, "core__named", bad)
+        with pytest.raises(Exception):  # noqa: B017 - the engine's own conversion error
+            failed.result()
+    rows = warehouse.table("core__named").order_by("a").to_pyarrow().to_pylist()
+    assert rows == [{"a": 1, "name": "one"}, {"a": 3, "name": "three"}]
+    assert warehouse.table("core__other").count().execute() == 2
+    assert warehouse.list_tables() == ["core__named", "core__other", "core__src"]
+    leftovers = warehouse.sql("SELECT table_name FROM duckdb_tables()").fetchall()
+    assert not [t for (t,) in leftovers if t.startswith("_staging__")]
+
+
 def test_scratch_is_temporary_on_duckdb(tmp_path: Path) -> None:
     path = tmp_path / "w.duckdb"
     with connect(path) as wh:
@@ -121,6 +148,18 @@ def test_spark_replace_and_append(spark_warehouse) -> None:
     wh.write("fhir__sx", pa.table({"a": [6]}), mode="append")
     assert sorted(wh.table("fhir__sx").to_pyarrow()["a"].to_pylist()) == [5, 6]
     assert "fhir__sx" in wh.list_tables("fhir")
+
+
+@pytest.mark.spark
+def test_spark_write_on_writes_before_returning(spark_warehouse) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    import ibis
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        done = spark_warehouse.write_on(pool, "fhir__sw", ibis.memtable(pa.table({"a": [4]})))
+        assert done.done()  # Spark has no second cursor: written on this thread
+    assert spark_warehouse.table("fhir__sw").to_pyarrow()["a"].to_pylist() == [4]
 
 
 @pytest.mark.spark

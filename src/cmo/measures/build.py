@@ -1,26 +1,26 @@
 """``cmo measures run``: build the core tables, every registered measure, models and results.
 
 Steps (each timed into ``quality__build_run``):
-1. ``stays``: core__stay_diagnosis, core__stay_procedure, core__inpatient_stay (with chains),
-   core__stay_unit (unit exposure);
-2. ``comorbidity``: core__comorbidity (Charlson/Elixhauser per stay);
-3. ``drg``: core__drg (MS-DRG, weight, GMLOS, AMLOS; only changed stays are grouped again);
-4. ``risk``: each risk-adjusted measure's frozen reference model from quality__reference_model
+1. ``stays``: core__stay_diagnosis, core__stay_procedure, core__inpatient_stay (with chains);
+2. ``core``: core__stay_unit (unit exposure), quality__data_issue, core__comorbidity
+   (Charlson/Elixhauser per stay), written on the writer thread's cursor while the main thread
+   writes core__drg (MS-DRG, weight, GMLOS, AMLOS; only changed stays are grouped again);
+3. ``risk``: each risk-adjusted measure's frozen reference model from quality__reference_model
    (``cmo.measures.reference``); fitted on the reference window and stored as a new version
    only when there is none, on ``refit``, or (``on_stale="refit"``) when the spec changed;
    ``models`` overrides them; tables several measures read are materialised once
    (``Context.shared``);
-5. ``long``: every measure's patient-level rows, written once: the risk-adjusted rows are
+4. ``long``: every measure's patient-level rows, written once: the risk-adjusted rows are
    scored in the engine; the model cards then read (outcome, expected) back;
-6. ``results``: quality__measure_result (period, with the rolling 12 and 24 months, x level x
+5. ``results``: quality__measure_result (period, with the rolling 12 and 24 months, x level x
    unit); IMORT's ICU unit rows are
    scored by the ICU model (``cmo.measures.icu``: ICUs compared only with ICUs);
-7. ``signals``: quality__period (complete periods), quality__lookback (the months each
+6. ``signals``: quality__period (complete periods), quality__lookback (the months each
    measure's lookback leaves out), quality__chart_point (monthly control charts),
    quality__funnel_point (yearly and rolling 12/24-month funnels), quality__cusum (each
    site's risk-adjusted CUSUM) and quality__signal read off them (``cmo.stats``): everything
    the pages show, so they compute nothing;
-8. ``metadata``: quality__measure, quality__model_card (with out-of-time validation),
+7. ``metadata``: quality__measure, quality__model_card (with out-of-time validation),
    quality__reference_model (new versions appended), quality__build_run.
 """
 
@@ -52,7 +52,7 @@ if TYPE_CHECKING:
 
     from cmo.warehouse import Warehouse
 
-STEPS = ("stays", "comorbidity", "drg", "risk", "long", "results", "signals", "metadata")
+STEPS = ("stays", "core", "risk", "long", "results", "signals", "metadata")
 
 
 @dataclass
@@ -104,11 +104,32 @@ class _Steps:
             self._bar.stop()
 
 
-def _write(wh: Warehouse, name: str, obj: Any, schema: dict[str, str] | None = None) -> int:
+def _table(obj: Any, schema: dict[str, str] | None) -> Any:
     if isinstance(obj, pd.DataFrame):
-        obj = ibis.memtable(obj, schema=ibis.schema(schema) if schema else None)
-    wh.write(name, obj)
+        return ibis.memtable(obj, schema=ibis.schema(schema) if schema else None)
+    return obj
+
+
+def _write(wh: Warehouse, name: str, obj: Any, schema: dict[str, str] | None = None) -> int:
+    wh.write(name, _table(obj, schema))
     return wh.count(name)
+
+
+def _write_on(
+    pool: ThreadPoolExecutor,
+    wh: Warehouse,
+    name: str,
+    obj: Any,
+    schema: dict[str, str] | None = None,
+) -> Future[None]:
+    """``_write`` on ``pool``'s thread (``Warehouse.write_on``); :func:`_written` waits."""
+    return wh.write_on(pool, name, _table(obj, schema))
+
+
+def _written(wh: Warehouse, out: BuildResult, name: str, done: Future[None]) -> None:
+    """Wait for a :func:`_write_on` and count its rows (its error, if any, is raised here)."""
+    done.result()
+    out.rows[name] = wh.count(name)
 
 
 def run(
@@ -152,31 +173,25 @@ def run(
     # Imports a fresh process pays later (~4 s: the ICD-10-CM code set, scipy.stats) load now,
     # while the stays step keeps the engine busy and the main thread waits on it.
     background.submit(_preload)
+    # Writes beside the main thread's (``Warehouse.write_on``) run on a thread of their own,
+    # not behind the worker's model fits.
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cmo-write")
     try:
         with steps.step("stays"):
             stays_raw = core.inpatient_encounters(wh).select(id=ibis._.id)
+            # The procedures on the writer thread's cursor while this thread writes the diagnoses.
+            procs = core.stay_procedures(wh, stays_raw)
+            procs_written = _write_on(writer, wh, "core__stay_procedure", procs)
             dx = core.stay_diagnoses(wh, stays_raw)
             out.rows["core__stay_diagnosis"] = _write(wh, "core__stay_diagnosis", dx)
-            procs = core.stay_procedures(wh, stays_raw)
-            out.rows["core__stay_procedure"] = _write(wh, "core__stay_procedure", procs)
+            _written(wh, out, "core__stay_procedure", procs_written)
             stays = core.build_stays(
                 wh, wh.table("core__stay_diagnosis"), wh.table("core__stay_procedure")
             )
             out.rows["core__inpatient_stay"] = _write(wh, "core__inpatient_stay", stays)
-            units = core.stay_units(wh, wh.table("core__inpatient_stay"))
-            out.rows["core__stay_unit"] = _write(wh, "core__stay_unit", units)
-            # Vital-status conflicts, stays without attending, invalid codes, missing POA.
-            issues = data_quality.issues(wh)
-            out.rows["quality__data_issue"] = _write(wh, "quality__data_issue", issues)
         stays = wh.table("core__inpatient_stay")
-        with steps.step("comorbidity"):
-            cm = core.comorbidity(wh.table("core__stay_diagnosis"), stays)
-            out.rows["core__comorbidity"] = _write(wh, "core__comorbidity", cm)
-        with steps.step("drg"):
-            drg_rows = drg.build_drg(
-                wh, stays, wh.table("core__stay_diagnosis"), wh.table("core__stay_procedure")
-            )
-            out.rows["core__drg"] = _write(wh, "core__drg", drg_rows)
+        with steps.step("core"):
+            _core_tables(wh, stays, writer, out)
         ctx = Context(
             wh=wh,
             stays=stays,
@@ -245,11 +260,36 @@ def run(
         _write_run_log(wh, out, started)
     finally:
         background.shutdown(cancel_futures=True)
+        writer.shutdown(cancel_futures=True)
         steps.close()
     if on_step:
         for name, secs in out.seconds.items():
             on_step(name, secs)
     return out
+
+
+def _core_tables(
+    wh: Warehouse, stays: ir.Table, writer: ThreadPoolExecutor, out: BuildResult
+) -> None:
+    """The tables read off the stays: unit exposure, data issues (vital-status conflicts,
+    stays without attending, invalid codes, missing POA) and comorbidity on the writer's
+    cursor, in turn, while this thread groups the DRGs.
+
+    None reads another. Each query alone leaves a core idle in its single-threaded phases
+    (the comorbidity's 1M-row write, the grouper's distinct signatures): side by side, 1.0 s
+    less at 1M stays.
+    """
+    dx = wh.table("core__stay_diagnosis")
+    aside = {
+        "core__stay_unit": core.stay_units(wh, stays),
+        "quality__data_issue": data_quality.issues(wh),
+        "core__comorbidity": core.comorbidity(dx, stays),
+    }
+    pending = {name: _write_on(writer, wh, name, expr) for name, expr in aside.items()}
+    drg_rows = drg.build_drg(wh, stays, dx, wh.table("core__stay_procedure"))
+    out.rows["core__drg"] = _write(wh, "core__drg", drg_rows)
+    for name, done in pending.items():
+        _written(wh, out, name, done)
 
 
 RESULT_SCHEMA = {

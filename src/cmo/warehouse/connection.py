@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,6 +93,39 @@ class Warehouse:
         finally:
             self.con.drop_table(staging, force=True)
 
+    def write_on(self, pool: Executor, name: str, obj: ir.Table) -> Future[None]:
+        """``write(name, obj)`` run on ``pool``'s thread while the caller goes on.
+
+        A build overlaps writes that do not read each other: one query's single-threaded
+        phases (its start, the last row groups, the commit) leave a core idle that the other
+        query fills. On DuckDB the SQL is compiled here and run on a cursor of its own, which
+        sees the committed tables and ``obj``'s in-memory tables, not this connection's temp
+        tables; the write is as atomic as ``write`` (staged, then swapped in one transaction).
+        On Spark the table is written here, before this returns.
+        """
+        done: Future[None] = Future()
+        if self.engine != "duckdb":
+            self.write(name, obj)
+            done.set_result(None)
+            return done
+        import ibis.expr.operations as ops
+
+        sql = self.con.compile(obj)
+        cursor = self.con.con.cursor()
+        for table in obj.op().find(ops.InMemoryTable):
+            cursor.register(table.name, table.data.to_pyarrow(table.schema))
+        staging = f"_staging__{name}__{uuid.uuid4().hex[:8]}"
+
+        def run() -> None:
+            try:
+                cursor.execute(f"CREATE TABLE {self.quote(staging)} AS {sql}")
+                self._swap(staging, name, "replace", raw=cursor)
+            finally:
+                cursor.execute(f"DROP TABLE IF EXISTS {self.quote(staging)}")
+                cursor.close()
+
+        return pool.submit(run)
+
     def scratch(self, name: str, obj: ir.Table) -> ir.Table:
         """Materialise an intermediate table that a build reads several times, and return it.
 
@@ -144,10 +178,10 @@ class Warehouse:
             return
         self.con.create_table(staging, obj)
 
-    def _swap(self, staging: str, name: str, mode: str) -> None:
+    def _swap(self, staging: str, name: str, mode: str, raw: Any = None) -> None:
         q = self.quote
         if self.engine == "duckdb":
-            with self.transaction() as cur:
+            with self.transaction(raw) as cur:
                 if mode == "append" and self.exists(name):
                     cur.execute(f"INSERT INTO {q(name)} BY NAME SELECT * FROM {q(staging)}")
                 else:
@@ -169,11 +203,12 @@ class Warehouse:
             spark.sql(f"DROP TABLE IF EXISTS {q(backup)}")
 
     @contextmanager
-    def transaction(self) -> Iterator[Any]:
-        """A DuckDB transaction on the raw connection: everything inside commits or nothing does."""
+    def transaction(self, raw: Any = None) -> Iterator[Any]:
+        """A DuckDB transaction on the raw connection (or on ``raw``, a cursor of it):
+        everything inside commits or nothing does."""
         if self.engine != "duckdb":
             raise NotImplementedError("multi-statement transactions exist on DuckDB only")
-        raw = self.con.con
+        raw = self.con.con if raw is None else raw
         raw.execute("BEGIN TRANSACTION")
         try:
             yield raw
