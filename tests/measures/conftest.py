@@ -380,8 +380,11 @@ def scenario() -> TestBed:
     # No POA indicator: a code also coded in the 12 months before counts (E11.9), one seen
     # for the first time does not (I10).
     p("pt-prior")
-    bed.stay("s-prior-1", "pt-prior", "2024-01-10", "2024-01-12", dx=["J18.9", "E11.9"])
-    bed.stay("s-prior-2", "pt-prior", "2024-05-01", "2024-05-03", dx=["J44.1", "E11.9", "I10"])
+    # K21.9 (GERD) is in no comorbidity category: the lookback leaves it out.
+    bed.stay("s-prior-1", "pt-prior", "2024-01-10", "2024-01-12", dx=["J18.9", "E11.9", "K21.9"])
+    bed.stay(
+        "s-prior-2", "pt-prior", "2024-05-01", "2024-05-03", dx=["J44.1", "E11.9", "I10", "K21.9"]
+    )
     bed.ed_visit("ed-1", "pt-comorb", "2024-06-01")
     bed.ed_visit("ed-2", "pt-comorb", "2024-09-15")
     bed.ed_visit("ed-old", "pt-comorb", "2024-01-15")  # more than 6 months before

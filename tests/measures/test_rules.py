@@ -361,6 +361,21 @@ def test_comorbidity_without_poa_needs_the_code_in_the_prior_12_months(built):
     assert cm["s-prior-2"]["el_diabunc"]  # E11.9 was coded on s-prior-1 in January
     assert not cm["s-prior-2"]["el_hypunc"]  # I10 is new: it may have arisen in hospital
     assert not cm["s-prior-1"]["el_diabunc"]  # nothing before s-prior-1
+    dx = built.table("core__stay_diagnosis").to_pandas()
+    prior = dx[dx["stay_id"] == "s-prior-2"].set_index("code")["prior_12m"]
+    # Only codes in a comorbidity category are looked up: K21.9 was coded in January too.
+    assert prior.to_dict() == {"J441": False, "E119": True, "I10": False, "K219": False}
+
+
+def test_comorbid_codes_match_the_category_prefixes():
+    import pandas as pd
+
+    from cmo.measures.core import comorbid_codes
+
+    codes = pd.Series(["E119", "I10", "K219", "Z794", "I2510", "C787", None, ""])
+    # Diabetes, hypertension, metastatic cancer are categories; GERD, insulin use, chronic
+    # ischaemic heart disease (I25.10) and empty codes are not (Quan 2005).
+    assert comorbid_codes(codes).tolist() == [True, True, False, False, False, True, False, False]
 
 
 # -- attribution ------------------------------------------------------------------------------
