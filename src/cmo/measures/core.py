@@ -497,7 +497,8 @@ def build_stays(wh: Warehouse, diagnoses: ir.Table, procedures: ir.Table) -> ir.
     coded = diagnoses.group_by("stay_id").aggregate(
         principal_dx=diagnoses.code.min(where=diagnoses.is_principal),
         secondary_dx=diagnoses.code.collect(where=secondary),
-        secondary_dx_no_poa=(secondary & diagnoses.poa.isnull()).cast("int64").sum(),
+        # A filtered count is an int64; a sum of int64 is DuckDB's 128-bit HUGEINT.
+        secondary_dx_no_poa=diagnoses.count(where=secondary & diagnoses.poa.isnull()),
     )
     procs = procedures.group_by("stay_id").aggregate(procedures=_.code.collect())
 
