@@ -93,6 +93,41 @@ def test_write_on_a_worker_beside_the_callers_writes(warehouse) -> None:
     assert not [t for (t,) in leftovers if t.startswith("_staging__")]
 
 
+def test_write_parts_on_a_worker_reads_scratch_and_memtables(warehouse) -> None:
+    """``write_parts_on``: parts made by a generator on this thread, each inserted on the
+    worker's cursor, may read scratch and in-memory tables and go by column name; a failing
+    part, or a failing generator, keeps the previous table and leaves no staging table."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import ibis
+
+    warehouse.write("core__src", pa.table({"a": [1, 2, 3], "b": ["x", "y", "z"]}))
+    src = warehouse.table("core__src")
+
+    def parts():
+        yield warehouse.scratch("core__tmp", src.filter(src.a < 3))
+        yield ibis.memtable(pa.table({"b": ["m"], "a": [9]}))  # other column order
+        yield src.filter(src.a == 3).select("b", "a")
+
+    def failing():
+        yield src
+        raise RuntimeError("a measure failed")
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        warehouse.write_parts_on(pool, "core__t", parts())
+        rows = warehouse.table("core__t").order_by("a").to_pyarrow().to_pylist()
+        assert [r["a"] for r in rows] == [1, 2, 3, 9] and rows[3]["b"] == "m"
+        bad = src.mutate(a=(src.a.cast("string") + "x").cast("int64"))
+        with pytest.raises(Exception):  # noqa: B017 - the engine's own conversion error
+            warehouse.write_parts_on(pool, "core__t", iter([src, bad, src]))
+        with pytest.raises(RuntimeError, match="a measure failed"):
+            warehouse.write_parts_on(pool, "core__t", failing())
+    assert warehouse.table("core__t").count().execute() == 4
+    assert warehouse.list_tables() == ["core__src", "core__t"]
+    leftovers = warehouse.sql("SELECT table_name FROM duckdb_tables()").fetchall()
+    assert not [t for (t,) in leftovers if t.startswith("_staging__")]
+
+
 def test_scratch_is_temporary_on_duckdb(tmp_path: Path) -> None:
     path = tmp_path / "w.duckdb"
     with connect(path) as wh:
@@ -160,6 +195,18 @@ def test_spark_write_on_writes_before_returning(spark_warehouse) -> None:
         done = spark_warehouse.write_on(pool, "fhir__sw", ibis.memtable(pa.table({"a": [4]})))
         assert done.done()  # Spark has no second cursor: written on this thread
     assert spark_warehouse.table("fhir__sw").to_pyarrow()["a"].to_pylist() == [4]
+
+
+@pytest.mark.spark
+def test_spark_write_parts_on_writes_in_turn(spark_warehouse) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    import ibis
+
+    parts = (ibis.memtable(pa.table({"a": [v]})) for v in (1, 2))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        spark_warehouse.write_parts_on(pool, "fhir__sp", parts)
+    assert sorted(spark_warehouse.table("fhir__sp").to_pyarrow()["a"].to_pylist()) == [1, 2]
 
 
 @pytest.mark.spark

@@ -206,9 +206,11 @@ def run(
             out.models = fitted
         with steps.step("long"):
             # One write of every measure's rows; the risk-adjusted ones carry their predicted
-            # probability, scored in the engine by the fitted model's linear predictor.
-            parts = [_long(m, ctx, fitted.get(mid)) for mid, m in measures.items()]
-            wh.write("quality__measure_long", parts[0], more=parts[1:])
+            # probability, scored in the engine by the fitted model's linear predictor. Each
+            # measure's rows are inserted on the writer's cursor while this thread builds the
+            # next measure's expression and scratch tables (Python work, ~1.2 s at 1M stays).
+            parts = (_long(m, ctx, fitted.get(mid)) for mid, m in measures.items())
+            wh.write_parts_on(writer, "quality__measure_long", parts)
             out.rows["quality__measure_long"] = wh.count("quality__measure_long")
             out.inputs = list(ctx.extra.get("notes", []))
         long = wh.table("quality__measure_long")
