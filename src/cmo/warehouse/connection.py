@@ -113,7 +113,7 @@ class Warehouse:
         A build overlaps writes that do not read each other: one query's single-threaded
         phases (its start, the last row groups, the commit) leave a core idle that the other
         query fills. On DuckDB the SQL is compiled here and run on a cursor of its own, which
-        sees the committed tables and ``obj``'s in-memory tables, not this connection's temp
+        sees the committed tables, the scratch tables and ``obj``'s in-memory tables, not TEMP
         tables; the write is as atomic as ``write`` (staged, then swapped in one transaction).
         On Spark the table is written here, before this returns.
         """
@@ -210,8 +210,8 @@ class Warehouse:
 
         On DuckDB the SQL is compiled here and run, when called, on a cursor of its own (a
         DuckDB connection must not serve two threads at once). A cursor sees the committed
-        tables only, not this connection's temp tables, in-memory tables or UDFs: ``expr``
-        must read warehouse tables. On Spark the rows are fetched here."""
+        tables and the scratch tables, not this connection's TEMP tables, in-memory tables or
+        UDFs: ``expr`` must read those. On Spark the rows are fetched here."""
         if self.engine != "duckdb":
             rows = expr.to_pyarrow()
             return lambda: rows
