@@ -278,11 +278,7 @@ def code_map(*raw_codes: ir.StringColumn) -> tuple[ir.Table, list[str]]:
 def comorbid_codes(codes: pd.Series) -> pd.Series:
     """Per undotted code: does it fall in a Charlson or Elixhauser category (Quan 2005 map,
     ``cmo.terminology.comorbidity_map``)? The code starts with one of the map's prefixes."""
-    prefixes = {
-        p
-        for index in ("charlson", "elixhauser")
-        for _c, p in terminology.comorbidity_map(index)  # type: ignore[arg-type]
-    }
+    prefixes = {prefix for _flag, prefix in _category_prefixes()}
     lengths = sorted({len(p) for p in prefixes})
 
     def hit(code: object) -> bool:
@@ -874,6 +870,17 @@ def _category_bits() -> dict[str, int]:
     return {name: 1 << i for i, name in enumerate(names)}
 
 
+def _category_prefixes() -> list[tuple[str, str]]:
+    """(flag column, undotted prefix) of every Charlson and Elixhauser category (Quan 2005 map,
+    ``cmo.terminology.comorbidity_map``): the one list that both the comorbidity masks and the
+    lookback's codes (:func:`comorbid_codes`) read, so the two cannot disagree."""
+    return [
+        (f"{index[:2]}_{cat}", prefix)
+        for index in ("charlson", "elixhauser")
+        for cat, prefix in terminology.comorbidity_map(index)  # type: ignore[arg-type]
+    ]
+
+
 def _code_masks(codes: ir.Table, flags: dict[str, int]) -> ir.Table:
     """(code, mask) for each distinct code that falls in a category: a code is in a category
     when it starts with one of the category's prefixes (Quan 2005, see ``cmo.terminology``).
@@ -881,12 +888,7 @@ def _code_masks(codes: ir.Table, flags: dict[str, int]) -> ir.Table:
     Matching the distinct codes (72 in the 1M-stay benchmark) instead of every diagnosis row
     keeps the prefix expansion tiny (it made 5.4M distinct (stay, prefix) rows before).
     """
-    rows = [
-        (prefix, flags[f"{index[:2]}_{cat}"])
-        for index in ("charlson", "elixhauser")
-        for cat, prefix in terminology.comorbidity_map(index)  # type: ignore[arg-type]
-        if f"{index[:2]}_{cat}" in flags
-    ]
+    rows = [(prefix, flags[flag]) for flag, prefix in _category_prefixes() if flag in flags]
     cmap = memtable(
         pd.DataFrame(rows, columns=["prefix", "bit"]), {"prefix": "string", "bit": "int64"}
     )

@@ -35,6 +35,20 @@ STORAGE_VERSION = "v1.5.0"
 SCRATCH_DB = "cmo_scratch"
 
 
+def _memtables(expr: ir.Table) -> list[Any]:
+    """The in-memory tables ``expr`` reads (Ibis registers them on its own connection only)."""
+    import ibis.expr.operations as ops
+
+    return list(expr.op().find(ops.InMemoryTable))
+
+
+def _run_on(cursor: Any, statement: str, memtables: list[Any]) -> None:
+    """Run ``statement`` on a DuckDB cursor after registering the in-memory tables it reads."""
+    for table in memtables:
+        cursor.register(table.name, table.data.to_pyarrow(table.schema))
+    cursor.execute(statement)
+
+
 def default_path(engine: Engine) -> Path:
     """Where the warehouse lives when --warehouse does not say: ``cmo.config`` decides."""
     from cmo.config import settings
@@ -122,17 +136,13 @@ class Warehouse:
             self.write(name, obj)
             done.set_result(None)
             return done
-        import ibis.expr.operations as ops
-
-        sql = self.con.compile(obj)
+        sql, memtables = self.con.compile(obj), _memtables(obj)
         cursor = self.con.con.cursor()
-        for table in obj.op().find(ops.InMemoryTable):
-            cursor.register(table.name, table.data.to_pyarrow(table.schema))
         staging = f"_staging__{name}__{uuid.uuid4().hex[:8]}"
 
         def run() -> None:
             try:
-                cursor.execute(f"CREATE TABLE {self.quote(staging)} AS {sql}")
+                _run_on(cursor, f"CREATE TABLE {self.quote(staging)} AS {sql}", memtables)
                 self._swap(staging, name, "replace", raw=cursor)
             finally:
                 cursor.execute(f"DROP TABLE IF EXISTS {self.quote(staging)}")
@@ -155,24 +165,16 @@ class Warehouse:
         if self.engine != "duckdb":
             self.write(name, first, more=list(rest))
             return
-        import ibis.expr.operations as ops
-
         cursor = self.con.con.cursor()
         staging = f"_staging__{name}__{uuid.uuid4().hex[:8]}"
         quoted = self.quote(staging)
-
-        def run(statement: str, memtables: list[Any]) -> None:
-            for table in memtables:
-                cursor.register(table.name, table.data.to_pyarrow(table.schema))
-            cursor.execute(statement)
-
         pending: list[Future[None]] = []
         try:
             part: ir.Table | None = first
             verb = f"CREATE TABLE {quoted} AS "
             while part is not None and not any(p.done() and p.exception() for p in pending):
                 sql = verb + self.con.compile(part)
-                pending.append(pool.submit(run, sql, list(part.op().find(ops.InMemoryTable))))
+                pending.append(pool.submit(_run_on, cursor, sql, _memtables(part)))
                 verb = f"INSERT INTO {quoted} BY NAME "
                 part = next(rest, None)
             for done in pending:
